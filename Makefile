@@ -1,0 +1,25 @@
+# Two entry points: `make train` (the main job) and `make test` (the suite).
+# Both build a local virtual environment first; nothing else needs to be installed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: train test bench clean
+
+$(BIN)/chainrule: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+train: $(BIN)/chainrule
+	$(BIN)/chainrule train
+
+test: $(BIN)/chainrule
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/chainrule
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .bench-venv .pytest_cache runs

@@ -1,0 +1,30 @@
+"""chainrule: reverse-mode automatic differentiation over NumPy arrays.
+
+>>> import chainrule as cr
+>>> x, y, z = (cr.tensor(v, requires_grad=True) for v in (-2.0, 5.0, -4.0))
+>>> f = (x + y) * z
+>>> f.backward()
+>>> f.item(), x.grad.item(), y.grad.item(), z.grad.item()
+(-12.0, -4.0, -4.0, 3.0)
+"""
+
+import numpy as np
+
+from .tensor import Tensor  # first: the ops and the engine build on it
+
+from . import linalg  # noqa: I001
+from .autograd.engine import grad as autograd_grad
+from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
+from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .check import gradcheck, gradgradcheck
+from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
+                       tensor, zeros, zeros_like)
+from .errors import CheckpointError, GradcheckError, ShapeError
+from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, einsum,
+                  exp, expand_dims, flatten, leaky_relu, log, log1p, log_softmax, logsumexp,
+                  matmul, max, maximum, mean, min, minimum, mul, neg, outer, pad, pow, prod,
+                  relu, reshape, sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
+                  std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
+float32, float64 = np.float32, np.float64
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The autodiff engine, grad-mode switches and function transforms."""

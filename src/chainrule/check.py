@@ -1,0 +1,129 @@
+"""Gradient checking against central finite differences, in float64.
+
+``gradcheck`` compares the full analytic Jacobian (one backward per output
+element) with the numeric one; ``gradgradcheck`` does the same for the gradient
+itself, so second-order rules are checked too.
+"""
+
+import numpy as np
+
+from .autograd import engine
+from .errors import GradcheckError
+from .tensor import Tensor
+
+
+def _float64_inputs(inputs):
+    """Float64 copies of the inputs, and which of them are checked."""
+    if isinstance(inputs, (Tensor, np.ndarray)) or np.isscalar(inputs):
+        inputs = (inputs,)
+    copies, checked = [], []
+    for x in inputs:
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        floating = np.issubdtype(data.dtype, np.floating)
+        wanted = floating and (x.requires_grad if isinstance(x, Tensor) else True)
+        copies.append(np.array(data, dtype=np.float64 if floating else data.dtype))
+        checked.append(wanted)
+    return copies, checked
+
+
+def _call(f, arrays, checked):
+    tensors = [Tensor._new(a.copy()).requires_grad_() if c else Tensor._new(a)
+               for a, c in zip(arrays, checked)]
+    return f(*tensors), tensors
+
+
+def _analytic(f, arrays, checked):
+    out, tensors = _call(f, arrays, checked)
+    if not isinstance(out, Tensor):
+        raise TypeError("gradcheck: the function must return a Tensor")
+    variables = [t for t, c in zip(tensors, checked) if c]
+    jac = [np.zeros((out.data.size, v.data.size)) for v in variables]
+    if not variables or not out.requires_grad:
+        return out.data, jac
+    for k in range(out.data.size):
+        seed = np.zeros(out.data.size)
+        seed[k] = 1.0
+        grads = engine.grad(out, variables, grad_outputs=seed.reshape(out.shape),
+                            retain_graph=True, allow_unused=True)
+        for rows, g, v in zip(jac, grads, variables):
+            if g is not None:
+                if g.shape != v.shape:
+                    raise GradcheckError(f"gradcheck: a gradient has shape {g.shape}, its "
+                                         f"input has shape {v.shape}")
+                rows[k] = g.data.ravel()
+    return out.data, jac
+
+
+def _numeric(f, arrays, checked, eps, out_size):
+    # Inputs keep requires_grad: f may itself differentiate (as in gradgradcheck).
+    jac = []
+    for i, (a, c) in enumerate(zip(arrays, checked)):
+        if not c:
+            continue
+        cols = np.zeros((out_size, a.size))
+        for j in range(a.size):
+            shifted = [x.copy() for x in arrays]
+            flat = shifted[i].reshape(-1)
+            flat[j] = a.flat[j] + eps
+            plus = _call(f, shifted, checked)[0].data
+            flat[j] = a.flat[j] - eps
+            minus = _call(f, shifted, checked)[0].data
+            cols[:, j] = ((plus - minus) / (2 * eps)).ravel()
+        jac.append(cols)
+    return jac
+
+
+def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """Check ``f``'s gradients at ``inputs`` against central differences in float64.
+
+    Returns True, or raises :class:`GradcheckError` naming the input, the worst
+    element, and the analytic and numeric values.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.gradcheck(lambda x: (x.sin() * x).sum(), [np.array([0.3, -1.2])])
+    True
+    """
+    arrays, checked = _float64_inputs(inputs)
+    out, analytic = _analytic(f, arrays, checked)
+    numeric = _numeric(f, arrays, checked, eps, out.size)
+    positions = [i for i, c in enumerate(checked) if c]
+    for position, a, n in zip(positions, analytic, numeric):
+        error = np.abs(a - n) - (atol + rtol * np.abs(n))
+        if error.size and (np.nanmax(error) > 0 or np.isnan(a).any() != np.isnan(n).any()):
+            k, j = np.unravel_index(np.nanargmax(np.where(np.isnan(error), np.inf, error)),
+                                    error.shape)
+            element = np.unravel_index(j, arrays[position].shape)
+            where_out = np.unravel_index(k, out.shape) if out.ndim else ()
+            raise GradcheckError(
+                f"gradcheck: input {position}, element {tuple(map(int, element))}, output "
+                f"element {tuple(map(int, where_out))}: analytic {a[k, j]:.10g} vs numeric "
+                f"{n[k, j]:.10g} (atol={atol}, rtol={rtol})")
+    return True
+
+
+def gradgradcheck(f, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Check the second-order gradients of ``f``: gradcheck applied to its vjp.
+
+    ``grad_outputs`` (random by default) is the fixed cotangent of the vjp.
+    """
+    arrays, checked = _float64_inputs(inputs)
+    out, _ = _call(f, arrays, checked)
+    if grad_outputs is None:
+        grad_outputs = np.random.default_rng(seed).standard_normal(out.shape)
+    cotangent = np.asarray(grad_outputs, dtype=np.float64)
+
+    def first_order(*xs):
+        from .ops import concatenate, reshape
+
+        variables = [x for x, c in zip(xs, checked) if c]
+        y = f(*xs)
+        grads = engine.grad(y, variables, grad_outputs=cotangent, create_graph=True,
+                            allow_unused=True)
+        pieces = [reshape(g, (-1,)) for g in grads if g is not None]
+        if not pieces:
+            return Tensor._new(np.zeros(0))
+        return concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+    wrapped = [Tensor._new(a).requires_grad_() if c else Tensor._new(a)
+               for a, c in zip(arrays, checked)]
+    return gradcheck(first_order, wrapped, eps=eps, atol=atol, rtol=rtol)

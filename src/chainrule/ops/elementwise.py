@@ -1,0 +1,245 @@
+"""Elementwise ops: arithmetic and the scalar functions of the notes.
+
+The notes' gates are here: ``add`` distributes the upstream gradient unchanged,
+``mul`` swaps its inputs, ``maximum`` routes it to the larger input.
+"""
+
+import numpy as np
+
+from .registry import Case, Spec, binary_spec, data_of, defop, unary_spec
+
+
+def _mask(condition, like):
+    """A 0/1 array in ``like``'s dtype: a constant factor in a vjp."""
+    return np.asarray(condition, dtype=data_of(like).dtype)
+
+
+# ----------------------------------------------------------------------- arithmetic
+@defop(lambda g, out, a, b: g, lambda g, out, a, b: g,
+       spec=binary_spec(lambda np, a, b: a + b))
+def add(a, b):
+    """a + b: the add gate hands the upstream gradient to both inputs unchanged."""
+    return np.add(a, b)
+
+
+@defop(lambda g, out, a, b: g, lambda g, out, a, b: -g,
+       spec=binary_spec(lambda np, a, b: a - b))
+def sub(a, b):
+    """a - b."""
+    return np.subtract(a, b)
+
+
+@defop(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a,
+       spec=binary_spec(lambda np, a, b: a * b))
+def mul(a, b):
+    """a * b: the mul gate swaps its inputs (d(ab)/da = b)."""
+    return np.multiply(a, b)
+
+
+@defop(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b),
+       spec=binary_spec(lambda np, a, b: a / b,
+                        domain=lambda rng, shape: rng.choice([-1, 1], shape)
+                        * rng.uniform(0.5, 2.0, shape)))
+def div(a, b):
+    """a / b."""
+    return np.divide(a, b)
+
+
+def _pow_base(g, out, a, b):
+    return g * b * a ** (b - 1)
+
+
+def _pow_exponent(g, out, a, b):
+    # log of the base where it is positive; elsewhere the exponent gets no gradient.
+    positive = data_of(a) > 0
+    return g * out * log(where(positive, a, 1.0)) * _mask(positive, a)
+
+
+@defop(_pow_base, _pow_exponent, saves_out=True,
+       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)))
+def pow(a, b):
+    """a ** b."""
+    return np.power(a, b)
+
+
+@defop(lambda g, out, a: -g, spec=unary_spec(lambda np, a: -a))
+def neg(a):
+    """-a."""
+    return np.negative(a)
+
+
+# ----------------------------------------------------------------------- functions
+@defop(lambda g, out, a: g * out, saves_out=True, spec=unary_spec(lambda np, a: np.exp(a)))
+def exp(a):
+    """e ** a."""
+    return np.exp(a)
+
+
+@defop(lambda g, out, a: g / a, spec=unary_spec(lambda np, a: np.log(a), domain=(0.2, 3.0)))
+def log(a):
+    """Natural logarithm (NumPy's values at 0 and below: -inf and nan)."""
+    return np.log(a)
+
+
+@defop(lambda g, out, a: g / (1 + a),
+       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)))
+def log1p(a):
+    """log(1 + a), accurate for small a."""
+    return np.log1p(a)
+
+
+@defop(lambda g, out, a: g * 0.5 / out, saves_out=True,
+       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)))
+def sqrt(a):
+    """Square root."""
+    return np.sqrt(a)
+
+
+def _abs_domain(rng, shape):
+    return rng.choice([-1, 1], shape) * rng.uniform(0.2, 2.0, shape)
+
+
+@defop(lambda g, out, a: g * np.sign(data_of(a)),
+       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain))
+def abs(a):
+    """|a|; the gradient at 0 is 0, as in PyTorch."""
+    return np.abs(a)
+
+
+@defop(lambda g, out, a: g * cos(a), spec=unary_spec(lambda np, a: np.sin(a)))
+def sin(a):
+    """Sine."""
+    return np.sin(a)
+
+
+@defop(lambda g, out, a: -g * sin(a), spec=unary_spec(lambda np, a: np.cos(a)))
+def cos(a):
+    """Cosine."""
+    return np.cos(a)
+
+
+@defop(lambda g, out, a: g * (1 - out * out), saves_out=True,
+       spec=unary_spec(lambda np, a: np.tanh(a)))
+def tanh(a):
+    """Hyperbolic tangent."""
+    return np.tanh(a)
+
+
+# NOTE: a primitive for stability: 1 / (1 + exp(-a)) overflows for large negative a.
+@defop(lambda g, out, a: g * out * (1 - out), saves_out=True,
+       spec=unary_spec(lambda np, a: 1 / (1 + np.exp(-a)), domain=(-4.0, 4.0)))
+def sigmoid(a):
+    """The logistic function 1 / (1 + e^-a), computed without overflow."""
+    return 0.5 + 0.5 * np.tanh(0.5 * a)
+
+
+@defop(lambda g, out, a: g * _mask(data_of(a) > 0, a),
+       spec=unary_spec(lambda np, a: np.maximum(a, 0.0), domain=_abs_domain))
+def relu(a):
+    """max(a, 0); the gradient at 0 is 0."""
+    return np.maximum(a, 0)
+
+
+def _leaky_relu_vjp(g, out, a, negative_slope):
+    x = data_of(a)
+    return g * np.where(x > 0, 1, negative_slope).astype(x.dtype)
+
+
+@defop(_leaky_relu_vjp,
+       spec=unary_spec(lambda np, a, negative_slope: np.where(a > 0, a, negative_slope * a),
+                       domain=_abs_domain, params={"negative_slope": 0.1}))
+def _leaky_relu(a, negative_slope):
+    """a where a > 0, negative_slope * a elsewhere."""
+    return np.where(a > 0, a, a * negative_slope)
+
+
+def leaky_relu(a, negative_slope=0.01):
+    """a where a > 0, negative_slope * a elsewhere."""
+    return _leaky_relu(a, negative_slope=negative_slope)
+
+
+# NOTE: a primitive for stability: log(1 + exp(a)) overflows for large a.
+@defop(lambda g, out, a: g * sigmoid(a), spec=unary_spec(lambda np, a: np.logaddexp(0.0, a)))
+def softplus(a):
+    """log(1 + e^a), computed without overflow."""
+    return np.logaddexp(0, a)
+
+
+def _clip_vjp(g, out, a, a_min, a_max):
+    x = data_of(a)
+    inside = np.ones(x.shape, dtype=bool)
+    if a_min is not None:
+        inside &= x >= a_min
+    if a_max is not None:
+        inside &= x <= a_max
+    return g * _mask(inside, a)
+
+
+@defop(_clip_vjp, spec=unary_spec(lambda np, a, a_min, a_max: np.clip(a, a_min, a_max),
+                                  params={"a_min": -1.0, "a_max": 1.0}))
+def _clip(a, a_min, a_max):
+    """a limited to [a_min, a_max]; the gradient passes inside, boundaries included."""
+    return np.clip(a, a_min, a_max)
+
+
+def clip(a, min=None, max=None):
+    """a limited to [min, max] (either may be None); boundaries pass the gradient."""
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    return _clip(a, a_min=min, a_max=max)
+
+
+clamp = clip
+
+
+def _route(g, mine, other, strict):
+    """The max/min gate: the gradient goes to the winning input; ties split it evenly."""
+    x, y = data_of(mine), data_of(other)
+    return g * (_mask(strict(x, y), mine) + 0.5 * _mask(x == y, mine))
+
+
+@defop(lambda g, out, a, b: _route(g, a, b, np.greater),
+       lambda g, out, a, b: _route(g, b, a, np.greater),
+       spec=binary_spec(lambda np, a, b: np.maximum(a, b)))
+def maximum(a, b):
+    """Elementwise max: routes the gradient to the larger input (ties split evenly)."""
+    return np.maximum(a, b)
+
+
+@defop(lambda g, out, a, b: _route(g, a, b, np.less),
+       lambda g, out, a, b: _route(g, b, a, np.less),
+       spec=binary_spec(lambda np, a, b: np.minimum(a, b)))
+def minimum(a, b):
+    """Elementwise min: routes the gradient to the smaller input (ties split evenly)."""
+    return np.minimum(a, b)
+
+
+_COND = np.array([[True, False, True, True], [False, False, True, False], [True] * 4])
+
+
+@defop(lambda g, out, a, b, condition: _where(g, 0.0, condition=condition),
+       lambda g, out, a, b, condition: _where(0.0, g, condition=condition),
+       spec=Spec([Case(((3, 4), (3, 4)), {"condition": _COND}),
+                  Case(((3, 4), (4,)), {"condition": _COND}),
+                  Case(((), ()), {"condition": np.array(False)})],
+                 ref=lambda np, a, b, condition: np.where(condition, a, b)))
+def _where(a, b, condition):
+    """a where condition holds, b elsewhere."""
+    return np.where(condition, a, b)
+
+
+def where(condition, a, b):
+    """Pick from a where ``condition`` holds and from b elsewhere; ``condition`` has no grad."""
+    return _where(a, b, condition=np.asarray(data_of(condition), dtype=bool))
+
+
+@defop(lambda g, out, a, dtype: g,
+       spec=unary_spec(lambda np, a, dtype: a * 1.0, params={"dtype": np.float64}))
+def _astype(a, dtype):
+    """a converted to ``dtype`` (the engine converts the gradient back)."""
+    return a.astype(dtype, copy=False) if isinstance(a, np.ndarray) else np.asarray(a, dtype)
+
+
+def astype(a, dtype):
+    """a converted to ``dtype``; the gradient comes back in a's own dtype."""
+    return _astype(a, dtype=np.dtype(dtype))

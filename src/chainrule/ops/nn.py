@@ -1,0 +1,86 @@
+"""Numerically stable primitives for networks: logsumexp, softmax, log_softmax.
+
+NOTE: primitives (not composites of exp/sum/log) for stability: each shifts by the
+maximum so that logits of +-1000 stay finite.
+"""
+
+import numpy as np
+
+from .elementwise import exp
+from .reduce import _expand, kept_shape, normalize_axis, resolve, sum
+from .registry import Case, Spec, data_of, defop
+
+
+def _shifted(x, axis):
+    """x minus its maximum over ``axis`` (kept), with all -inf rows left finite."""
+    peak = np.max(x, axis=axis, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    return x - peak, peak
+
+
+_LSE_CASES = [Case(((3, 4),), {"axis": (1,), "keepdims": False}),
+              Case(((3, 4),), {"axis": None, "keepdims": True}),
+              Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": False})]
+
+
+def _logsumexp_vjp(g, out, x, axis, keepdims):
+    return _expand(g, x, axis) * exp(x - _expand(out, x, axis))
+
+
+@defop(_logsumexp_vjp, saves_out=True, name="logsumexp",
+       spec=Spec(_LSE_CASES, ref=lambda np, x, axis, keepdims: np.log(
+           np.sum(np.exp(x), axis=axis, keepdims=keepdims))))
+def _logsumexp(x, axis, keepdims):
+    """log(sum(exp(x))) over ``axis``, shifted by the maximum for stability."""
+    shifted, peak = _shifted(x, axis)
+    out = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True)) + peak
+    if keepdims:
+        return out
+    return np.reshape(out, [n for i, n in enumerate(np.shape(x)) if axis is not None
+                            and i not in axis])
+
+
+def logsumexp(x, axis=None, keepdims=False, **aliases):
+    """log(sum(exp(x))) over ``axis``, computed stably."""
+    axis, keepdims = resolve(axis, keepdims, aliases, "logsumexp")
+    return _logsumexp(x, axis=normalize_axis(axis, np.ndim(data_of(x)), "logsumexp"),
+                      keepdims=keepdims)
+
+
+_SOFTMAX_CASES = [Case(((3, 4),), {"axis": 1}), Case(((3, 4),), {"axis": 0}),
+                  Case(((2, 3, 4),), {"axis": 1}), Case(((5,),), {"axis": 0})]
+
+
+@defop(lambda g, out, x, axis: out * (g - sum(g * out, axis=axis, keepdims=True)),
+       saves_out=True, name="softmax",
+       spec=Spec(_SOFTMAX_CASES, ref=lambda np, x, axis: np.exp(x) / np.sum(
+           np.exp(x), axis=axis, keepdims=True)))
+def _softmax(x, axis):
+    """exp(x) / sum(exp(x)) along ``axis``."""
+    e = np.exp(_shifted(x, axis)[0])
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@defop(lambda g, out, x, axis: g - exp(out) * sum(g, axis=axis, keepdims=True),
+       saves_out=True, name="log_softmax",
+       spec=Spec(_SOFTMAX_CASES, ref=lambda np, x, axis: x - np.log(np.sum(
+           np.exp(x), axis=axis, keepdims=True))))
+def _log_softmax(x, axis):
+    """x - logsumexp(x) along ``axis``."""
+    shifted = _shifted(x, axis)[0]
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _one_axis(x, axis, aliases, name):
+    axis, _ = resolve(axis, False, aliases, name)
+    return normalize_axis(axis, np.ndim(data_of(x)), name)[0]
+
+
+def softmax(x, axis=-1, **aliases):
+    """Softmax along ``axis`` (default: the last)."""
+    return _softmax(x, axis=_one_axis(x, axis, aliases, "softmax"))
+
+
+def log_softmax(x, axis=-1, **aliases):
+    """Log-softmax along ``axis`` (default: the last), computed stably."""
+    return _log_softmax(x, axis=_one_axis(x, axis, aliases, "log_softmax"))

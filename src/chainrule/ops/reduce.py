@@ -1,0 +1,180 @@
+"""Reductions: sum, max, min, prod (primitives) and mean, var, std (composed).
+
+All take NumPy's ``axis=None, keepdims=False``; PyTorch's ``dim``/``keepdim`` are
+accepted as aliases. Max and min split the gradient evenly among tied elements,
+so the total upstream gradient is conserved.
+"""
+
+import builtins
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from .elementwise import _mask, sqrt, where
+from .registry import Case, Spec, data_of, defop
+from .shape import broadcast_to, reshape
+
+
+def normalize_axis(axis, ndim, op="reduction"):
+    """``axis`` as a sorted tuple of non-negative ints, or None for all axes."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+            raise ShapeError(f"{op}: axis {a} is out of range for an array of {ndim} dimensions")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis}")
+    return tuple(sorted(out)) if ndim else None
+
+
+def resolve(axis, keepdims, aliases, op):
+    """Fold PyTorch's ``dim``/``keepdim`` into NumPy's ``axis``/``keepdims``."""
+    if "dim" in aliases:
+        axis = aliases.pop("dim")
+    if "keepdim" in aliases:
+        keepdims = aliases.pop("keepdim")
+    if aliases:
+        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(aliases)}")
+    return axis, bool(keepdims)
+
+
+def kept_shape(shape, axis):
+    """``shape`` with the reduced axes kept as 1 (what keepdims=True gives)."""
+    return tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape))
+
+
+def _expand(g, x, axis):
+    """The upstream gradient of a reduction, shaped to broadcast against its input."""
+    return reshape(g, kept_shape(data_of(x).shape, axis))
+
+
+def sum_to(g, shape):
+    """Sum ``g`` down to ``shape``: the gradient of broadcasting (NumPy's rules, reversed).
+
+    The engine calls this once for every gradient, so no op handles broadcasting itself.
+    """
+    g_shape = g.shape
+    if g_shape == shape:
+        return g
+    lead = len(g_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
+    if axes:
+        g = _sum(g, axis=axes, keepdims=True)
+    return reshape(g, shape) if g.shape != shape else g
+
+
+def _count(shape, axis):
+    return math.prod(shape) if axis is None else math.prod(shape[a] for a in axis)
+
+
+_REDUCE_CASES = [
+    Case(((3, 4),), {"axis": None, "keepdims": False}),
+    Case(((3, 4),), {"axis": (0,), "keepdims": False}),
+    Case(((3, 4),), {"axis": (1,), "keepdims": True}),
+    Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": False}),
+    Case(((),), {"axis": None, "keepdims": False}),
+    Case(((0, 3),), {"axis": (0,), "keepdims": False}),
+]
+# Max and min are undefined over an empty axis, as in NumPy.
+_NONEMPTY_CASES = _REDUCE_CASES[:-1] + [Case(((0, 3),), {"axis": (1,), "keepdims": False})]
+
+
+def _sum_ref(np, x, axis, keepdims):
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+@defop(lambda g, out, x, axis, keepdims: broadcast_to(_expand(g, x, axis), data_of(x).shape),
+       spec=Spec(_REDUCE_CASES, ref=_sum_ref), name="sum")
+def _sum(x, axis, keepdims):
+    """Sum over ``axis``; the gradient is broadcast back over the summed axes."""
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
+def _extreme_vjp(g, out, x, axis, keepdims):
+    xd = data_of(x)
+    winners = xd == data_of(out).reshape(kept_shape(xd.shape, axis))
+    share = _mask(winners, x) / winners.sum(axis=axis, keepdims=True)
+    return _expand(g, x, axis) * share
+
+
+@defop(_extreme_vjp, saves_out=True, name="max",
+       spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.max(
+           x, axis=axis, keepdims=keepdims)))
+def _max(x, axis, keepdims):
+    """Max over ``axis``: routes the gradient to the maximum (ties share it evenly)."""
+    return np.max(x, axis=axis, keepdims=keepdims)
+
+
+@defop(_extreme_vjp, saves_out=True, name="min",
+       spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.min(
+           x, axis=axis, keepdims=keepdims)))
+def _min(x, axis, keepdims):
+    """Min over ``axis``: routes the gradient to the minimum (ties share it evenly)."""
+    return np.min(x, axis=axis, keepdims=keepdims)
+
+
+def _prod_vjp(g, out, x, axis, keepdims):
+    # d prod / d x_i is the product of the others; computed without dividing by zero.
+    zero = data_of(x) == 0
+    zeros = zero.sum(axis=axis, keepdims=True)
+    safe = where(zero, 1.0, x)
+    nonzero_product = _prod(safe, axis=axis, keepdims=True)
+    others = where(zero, nonzero_product * _mask(zeros == 1, x),
+                   nonzero_product / safe * _mask(zeros == 0, x))
+    return _expand(g, x, axis) * others
+
+
+def _prod_domain(rng, shape):
+    return rng.choice([-1, 1], shape) * rng.uniform(0.5, 1.5, shape)
+
+
+@defop(_prod_vjp, name="prod",
+       spec=Spec(_REDUCE_CASES, domain=_prod_domain,
+                 ref=lambda np, x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims)))
+def _prod(x, axis, keepdims):
+    """Product over ``axis`` (zeros handled exactly in the gradient)."""
+    return np.prod(x, axis=axis, keepdims=keepdims)
+
+
+def _reduction(op):
+    def reduce(x, axis=None, keepdims=False, **aliases):
+        axis, keepdims = resolve(axis, keepdims, aliases, op.name)
+        return op(x, axis=normalize_axis(axis, np.ndim(data_of(x)), op.name), keepdims=keepdims)
+
+    reduce.__name__ = reduce.__qualname__ = op.name
+    reduce.__doc__ = op.doc
+    return reduce
+
+
+sum = _reduction(_sum)
+max = _reduction(_max)
+min = _reduction(_min)
+prod = _reduction(_prod)
+
+
+def mean(x, axis=None, keepdims=False, **aliases):
+    """Arithmetic mean over ``axis``."""
+    axis, keepdims = resolve(axis, keepdims, aliases, "mean")
+    axis = normalize_axis(axis, np.ndim(data_of(x)), "mean")
+    # An empty mean is nan (0 / 0), as in NumPy.
+    return _sum(x, axis=axis, keepdims=keepdims) / _count(np.shape(data_of(x)), axis)
+
+
+def var(x, axis=None, keepdims=False, ddof=0, **aliases):
+    """Variance over ``axis`` with NumPy's ``ddof`` (0 by default)."""
+    axis, keepdims = resolve(axis, keepdims, aliases, "var")
+    axis = normalize_axis(axis, np.ndim(data_of(x)), "var")
+    count = _count(np.shape(data_of(x)), axis)
+    centred = x - mean(x, axis, keepdims=True)
+    return _sum(centred * centred, axis=axis, keepdims=keepdims) / builtins.max(count - ddof, 0)
+
+
+def std(x, axis=None, keepdims=False, ddof=0, **aliases):
+    """Standard deviation over ``axis`` with NumPy's ``ddof``."""
+    return sqrt(var(x, axis, keepdims, ddof, **aliases))
+

@@ -1,0 +1,156 @@
+"""The op registry: every differentiable primitive, declared once with its rules.
+
+An op has a forward on plain arrays and one vector-Jacobian product (vjp) per
+input, ``vjp(g, out, *inputs, **params) -> gradient for that input``. The vjps
+are written with chainrule's own functions, which run plain NumPy when handed
+ndarrays (ordinary backward) and record a graph when handed Tensors
+(``create_graph=True``), so every derivative is itself differentiable.
+
+Broadcasting and dtype are not the rules' business: the engine sums each
+gradient back to its input's shape in one place (``autograd.engine``).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..autograd.mode import GradMode
+from ..errors import ShapeError
+from ..tensor import Tensor
+
+#: name -> Op, in declaration order; the test suite is generated from it.
+REGISTRY = {}
+
+_NO_PARAMS = {}
+
+
+@dataclass
+class Case:
+    """One test case of an op: input shapes, keyword parameters and an input domain."""
+
+    shapes: tuple
+    params: dict = field(default_factory=dict)
+    domain: object = None  # None: the spec's domain
+
+
+@dataclass
+class Spec:
+    """How the generated suite checks an op.
+
+    ``domain`` is ``(low, high)`` for uniform samples or ``callable(rng, shape)``;
+    ``ref(np, *arrays, **params)`` computes the op with a NumPy-like module, so the
+    suite can run it under an independent autodiff (HIPS autograd) as a reference.
+    """
+
+    cases: list
+    domain: object = (-2.0, 2.0)
+    ref: object = None
+    second_order: bool = True
+    atol: float = 1e-5
+    rtol: float = 1e-3
+
+
+class Op:
+    """A differentiable primitive: ``forward(*arrays, **params)`` plus one vjp per input.
+
+    Calling an op with ndarrays runs the forward alone; with any Tensor argument it
+    records a node (when grad mode is on and an input requires grad).
+    """
+
+    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "variadic", "doc")
+
+    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None):
+        self.name = name
+        self.forward = forward
+        self.vjps = vjps
+        self.spec = spec
+        self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
+        self.variadic = variadic  # for ops of any arity: vjp(i, g, out, *inputs, **params)
+        self.doc = forward.__doc__
+
+    def vjp(self, i, g, out, inputs, params):
+        if self.variadic is not None:
+            return self.variadic(i, g, out, *inputs, **params)
+        return self.vjps[i](g, out, *inputs, **params)
+
+    def __call__(self, *args, **params):
+        for a in args:
+            if isinstance(a, Tensor):
+                return apply(self, args, params)
+        return self.forward(*args, **params)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None):
+    """Register ``forward`` as an op with the given per-input vjps.
+
+    >>> import numpy as np
+    >>> from chainrule.ops.registry import defop, REGISTRY
+    >>> 'exp' in REGISTRY
+    True
+    """
+
+    def register(forward):
+        op_name = name or forward.__name__.lstrip("_")
+        if op_name in REGISTRY:
+            raise ValueError(f"op {op_name!r} is registered twice")
+        if not vjps and variadic is None:
+            raise TypeError(f"op {op_name!r} has no backward rule")
+        op = Op(op_name, forward, vjps, spec, saves_out, variadic)
+        REGISTRY[op_name] = op
+        return op
+
+    return register
+
+
+def _shapes(args):
+    return ", ".join(str(np.shape(a.data if isinstance(a, Tensor) else a)) for a in args)
+
+
+def apply(op, args, params=_NO_PARAMS):
+    """Run ``op`` on Tensor/array arguments and record the node that made the result."""
+    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        out = op.forward(*arrays, **params)
+    except ValueError as exc:
+        raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    t = Tensor._new(out)
+    if GradMode.enabled:
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                t.requires_grad = True
+                t._op = op
+                t._inputs = args
+                t._params = params
+                # Versions of the inputs, then of the output itself (checked at backward).
+                t._versions = [x._version if isinstance(x, Tensor) else 0 for x in args]
+                t._versions.append(0)
+                break
+    return t
+
+
+# Shapes the generated suite runs every elementwise op on: plain, 0-d, empty, 3-d.
+UNARY_SHAPES = [(3, 4), (), (0, 3), (2, 1, 3)]
+# Pairs that exercise broadcasting both ways, against 0-d, and with an empty axis.
+BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)),
+                 ((0, 3), (3,))]
+
+
+def unary_spec(ref, domain=(-2.0, 2.0), params=None, **options):
+    """A spec running a one-input op over :data:`UNARY_SHAPES`."""
+    cases = [Case((shape,), dict(params or {})) for shape in UNARY_SHAPES]
+    return Spec(cases, domain=domain, ref=ref, **options)
+
+
+def binary_spec(ref, domain=(-2.0, 2.0), **options):
+    """A spec running a two-input op over :data:`BINARY_SHAPES`."""
+    return Spec([Case(shapes) for shapes in BINARY_SHAPES], domain=domain, ref=ref, **options)
+
+
+def data_of(x):
+    """The ndarray behind a Tensor (or the value itself): for masks that carry no gradient."""
+    return x.data if isinstance(x, Tensor) else x

@@ -1,0 +1,502 @@
+"""Tensor: an ndarray, its gradient, and the node of the graph that produced it.
+
+A Tensor made by an op *is* its graph node: it keeps the op, its inputs and the
+op's parameters until backward frees them. Leaves (made by the user) have no op.
+"""
+
+import numpy as np
+
+from .autograd.mode import GradMode
+
+_DEFAULT_FLOAT = np.float32
+
+
+def _as_array(data, dtype=None):
+    """Python numbers and lists of floats become float32; ndarrays keep their dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        return np.array(data, dtype=dtype, copy=True)
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    if array.dtype == np.float64:
+        array = array.astype(_DEFAULT_FLOAT)
+    return array
+
+
+def _check_differentiable(dtype):
+    if not np.issubdtype(dtype, np.floating) and not np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"only floating-point tensors can require gradients, got dtype {dtype}")
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2., 4., 6.])
+    """
+
+    __slots__ = (
+        "data", "grad", "requires_grad", "name", "_op", "_inputs", "_params",
+        "_versions", "_version", "_hooks", "_retains_grad", "__weakref__",
+    )
+    # NumPy defers to our reflected operators instead of treating us as an array.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+    # Comparisons are elementwise, so hashing stays by identity (graph dicts key on nodes).
+    __hash__ = object.__hash__
+
+    def __init__(self, data, requires_grad=False, name=None, dtype=None):
+        array = _as_array(data, dtype)
+        self.data = array
+        self.grad = None
+        self.requires_grad = False
+        self.name = name
+        self._op = None
+        self._inputs = None
+        self._params = None
+        self._versions = None
+        self._version = 0
+        self._hooks = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _new(cls, array):
+        """Wrap an ndarray without copying (the hot path of every op)."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.requires_grad = False
+        t.name = None
+        t._op = None
+        t._inputs = None
+        t._params = None
+        t._versions = None
+        t._version = 0
+        t._hooks = None
+        t._retains_grad = False
+        return t
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def size(self):
+        return self.data.size
+
+    @property
+    def is_leaf(self):
+        return self._op is None
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for leaves), with ``name`` and ``inputs``."""
+        return None if self._op is None else GradFn(self)
+
+    @property
+    def T(self):
+        return transpose(self)
+
+    @property
+    def mT(self):
+        return swapaxes(self, -1, -2)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def numpy(self):
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def detach(self):
+        """A new leaf sharing this tensor's data, cut from the graph."""
+        return Tensor._new(self.data)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad:
+            _check_differentiable(self.data.dtype)
+        elif self._op is not None:
+            raise RuntimeError("requires_grad can only be switched off on leaf tensors; "
+                               "use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        self._retains_grad = True
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad) -> Tensor | None`` when this tensor's gradient is computed."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d self / d leaf into every leaf's ``.grad``."""
+        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._op is not None:
+            extras.append(f"grad_fn=<{self._op.name}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other):
+        return apply(_E.add, (self, other))
+
+    def __radd__(self, other):
+        return apply(_E.add, (other, self))
+
+    def __sub__(self, other):
+        return apply(_E.sub, (self, other))
+
+    def __rsub__(self, other):
+        return apply(_E.sub, (other, self))
+
+    def __mul__(self, other):
+        return apply(_E.mul, (self, other))
+
+    def __rmul__(self, other):
+        return apply(_E.mul, (other, self))
+
+    def __truediv__(self, other):
+        return apply(_E.div, (self, other))
+
+    def __rtruediv__(self, other):
+        return apply(_E.div, (other, self))
+
+    def __pow__(self, other):
+        return apply(_E.pow, (self, other))
+
+    def __rpow__(self, other):
+        return apply(_E.pow, (other, self))
+
+    def __matmul__(self, other):
+        return _L.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _L.matmul(other, self)
+
+    def __neg__(self):
+        return apply(_E.neg, (self,))
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return apply(_E.abs, (self,))
+
+    def __getitem__(self, index):
+        return _S.getitem(self, index)
+
+    # Comparisons give boolean tensors outside the graph.
+    def __lt__(self, other):
+        return Tensor._new(self.data < _data(other))
+
+    def __le__(self, other):
+        return Tensor._new(self.data <= _data(other))
+
+    def __gt__(self, other):
+        return Tensor._new(self.data > _data(other))
+
+    def __ge__(self, other):
+        return Tensor._new(self.data >= _data(other))
+
+    def __eq__(self, other):
+        return Tensor._new(np.asarray(self.data == _data(other)))
+
+    def __ne__(self, other):
+        return Tensor._new(np.asarray(self.data != _data(other)))
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.data)
+
+    def __int__(self):
+        return int(self.data)
+
+    def __index__(self):
+        return self.data.__index__()
+
+    # ------------------------------------------------------------------ in-place
+    def _inplace(self, op, *args, **params):
+        """Apply ``op`` in place: mutate the data outside the graph, or rebase inside it.
+
+        Outside the graph the array is changed in place and the version counter
+        bumped, so a backward that saved the old values raises instead of using
+        wrong ones. Inside the graph the result is computed out of place and this
+        tensor becomes its node (consumers recorded earlier see the version change).
+        """
+        others_need_grad = any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        if GradMode.enabled and (self.requires_grad or others_need_grad):
+            if self._op is None and self.requires_grad:
+                raise RuntimeError(
+                    f"in-place {op.name} on a leaf tensor that requires grad; "
+                    "wrap the update in cr.no_grad() or use an out-of-place op")
+            old = Tensor._new(self.data)
+            for slot in ("requires_grad", "_op", "_inputs", "_params", "_versions", "_hooks"):
+                setattr(old, slot, getattr(self, slot))
+            old._version = self._version
+            result = apply(op, (old,) + args, params)
+            for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions"):
+                setattr(self, slot, getattr(result, slot))
+            self._hooks = None
+            self._version += 1
+            self._versions[-1] = self._version
+            return self
+        else:
+            arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+            value = op.forward(self.data, *arrays, **params)
+            np.copyto(self.data, value, casting="same_kind")
+        self._version += 1
+        return self
+
+    def add_(self, other):
+        return self._inplace(_E.add, other)
+
+    def sub_(self, other):
+        return self._inplace(_E.sub, other)
+
+    def mul_(self, other):
+        return self._inplace(_E.mul, other)
+
+    def div_(self, other):
+        return self._inplace(_E.div, other)
+
+    def zero_(self):
+        return self._inplace(_E.mul, 0)
+
+    def fill_(self, value):
+        return self._inplace(_S.setitem, value, index=Ellipsis)
+
+    def copy_(self, source):
+        return self._inplace(_S.setitem, source, index=Ellipsis)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def __setitem__(self, index, value):
+        self._inplace(_S.setitem, value, index=_S.normalize_index(index))
+
+    # ------------------------------------------------------------------ methods
+    def exp(self):
+        return _E.exp(self)
+
+    def log(self):
+        return _E.log(self)
+
+    def log1p(self):
+        return _E.log1p(self)
+
+    def sqrt(self):
+        return _E.sqrt(self)
+
+    def abs(self):
+        return _E.abs(self)
+
+    def sin(self):
+        return _E.sin(self)
+
+    def cos(self):
+        return _E.cos(self)
+
+    def tanh(self):
+        return _E.tanh(self)
+
+    def sigmoid(self):
+        return _E.sigmoid(self)
+
+    def relu(self):
+        return _E.relu(self)
+
+    def leaky_relu(self, negative_slope=0.01):
+        return _E.leaky_relu(self, negative_slope)
+
+    def softplus(self):
+        return _E.softplus(self)
+
+    def clip(self, min=None, max=None):
+        return _E.clip(self, min, max)
+
+    clamp = clip
+
+    def maximum(self, other):
+        return _E.maximum(self, other)
+
+    def minimum(self, other):
+        return _E.minimum(self, other)
+
+    def astype(self, dtype):
+        return _E.astype(self, dtype)
+
+    def float(self):
+        return _E.astype(self, np.float32)
+
+    def double(self):
+        return _E.astype(self, np.float64)
+
+    def sum(self, axis=None, keepdims=False, **aliases):
+        return _R.sum(self, axis, keepdims, **aliases)
+
+    def mean(self, axis=None, keepdims=False, **aliases):
+        return _R.mean(self, axis, keepdims, **aliases)
+
+    def var(self, axis=None, keepdims=False, ddof=0, **aliases):
+        return _R.var(self, axis, keepdims, ddof=ddof, **aliases)
+
+    def std(self, axis=None, keepdims=False, ddof=0, **aliases):
+        return _R.std(self, axis, keepdims, ddof=ddof, **aliases)
+
+    def max(self, axis=None, keepdims=False, **aliases):
+        return _R.max(self, axis, keepdims, **aliases)
+
+    def min(self, axis=None, keepdims=False, **aliases):
+        return _R.min(self, axis, keepdims, **aliases)
+
+    def prod(self, axis=None, keepdims=False, **aliases):
+        return _R.prod(self, axis, keepdims, **aliases)
+
+    def logsumexp(self, axis=None, keepdims=False, **aliases):
+        return _N.logsumexp(self, axis, keepdims, **aliases)
+
+    def softmax(self, axis=-1, **aliases):
+        return _N.softmax(self, axis, **aliases)
+
+    def log_softmax(self, axis=-1, **aliases):
+        return _N.log_softmax(self, axis, **aliases)
+
+    def argmax(self, axis=None, keepdims=False):
+        return Tensor._new(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+
+    def argmin(self, axis=None, keepdims=False):
+        return Tensor._new(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
+
+    def matmul(self, other):
+        return _L.matmul(self, other)
+
+    def trace(self):
+        return _L.trace(self)
+
+    def transpose(self, *axes):
+        return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def reshape(self, *shape):
+        return _S.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    view = reshape
+
+    def flatten(self):
+        return _S.flatten(self)
+
+    def squeeze(self, axis=None):
+        return _S.squeeze(self, axis)
+
+    def expand_dims(self, axis):
+        return _S.expand_dims(self, axis)
+
+    unsqueeze = expand_dims
+
+    def broadcast_to(self, shape):
+        return _S.broadcast_to(self, shape)
+
+    def swapaxes(self, axis1, axis2):
+        return swapaxes(self, axis1, axis2)
+
+
+class GradFn:
+    """A read-only view of the node that produced a tensor."""
+
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+    @property
+    def name(self):
+        return self.tensor._op.name
+
+    @property
+    def inputs(self):
+        return self.tensor._inputs or ()
+
+    @property
+    def params(self):
+        return self.tensor._params or {}
+
+    def __repr__(self):
+        return f"<{self.name} backward>"
+
+
+class _HookHandle:
+    __slots__ = ("hooks", "hook")
+
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+# Ops need Tensor, so they are imported after it; methods resolve these names at call time.
+from .autograd import engine  # noqa: E402
+from .ops import elementwise as _E  # noqa: E402
+from .ops import linalg as _L  # noqa: E402
+from .ops import nn as _N  # noqa: E402
+from .ops import reduce as _R  # noqa: E402
+from .ops import shape as _S  # noqa: E402
+from .ops.registry import apply  # noqa: E402
+from .ops.shape import swapaxes, transpose  # noqa: E402
