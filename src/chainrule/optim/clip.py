@@ -1,0 +1,50 @@
+"""Gradient clipping by global norm."""
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale the gradients so that their joint norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if they were one vector; when it
+    exceeds ``max_norm`` each ``p.grad`` is replaced by a new Tensor times
+    ``max_norm / (total_norm + 1e-6)``, as PyTorch does. Parameters without a
+    gradient are skipped. Returns the total norm before clipping, as a float.
+
+    >>> import numpy as np
+    >>> from chainrule import tensor
+    >>> w = tensor(np.zeros(2), requires_grad=True)
+    >>> w.grad = tensor(np.array([3.0, 4.0]))
+    >>> clip_grad_norm_([w], max_norm=1.0)
+    5.0
+    >>> np.round(w.grad.data, 6)
+    array([0.6, 0.8])
+    """
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    norm_type = float(norm_type)
+    if not norm_type > 0:
+        raise ValueError(f"clip_grad_norm_: invalid norm_type={norm_type!r}, expected > 0 or inf")
+    with_grad = [p for p in parameters if p.grad is not None]
+    if not with_grad:
+        return 0.0
+    # Accumulate in float64: squares of large float32 gradients overflow float32.
+    # Empty gradients add nothing (and would break the max of the inf-norm).
+    norms = [np.linalg.norm(np.asarray(p.grad.data, dtype=np.float64).reshape(-1), norm_type)
+             for p in with_grad if p.grad.data.size]
+    if not norms:
+        return 0.0
+    total_norm = float(np.linalg.norm(np.array(norms), norm_type))
+    if error_if_nonfinite and not math.isfinite(total_norm):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
+                           f"gradients is {total_norm}")
+    clip_coef = float(max_norm) / (total_norm + 1e-6)
+    if clip_coef < 1.0:
+        for p in with_grad:
+            # A new Tensor, not an in-place scale: gradients may share memory.
+            p.grad = Tensor(p.grad.data * clip_coef)
+    return total_norm
