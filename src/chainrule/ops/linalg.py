@@ -4,6 +4,7 @@ The matrix-calculus rules of the notes, each next to its forward:
 d tr(X) = tr(dX), d X^-1 = -X^-1 dX X^-1, d|X| = |X| tr(X^-1 dX).
 """
 
+import builtins
 import string
 
 import numpy as np
@@ -25,8 +26,11 @@ def _mT(x):
 
 
 def _well_conditioned(rng, shape):
-    n = shape[-1]
-    return rng.uniform(-1.0, 1.0, shape) + n * np.eye(n)
+    """Square matrices get a dominant diagonal; other operands (right-hand sides) do not."""
+    values = rng.uniform(-1.0, 1.0, shape)
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        values += shape[-1] * np.eye(shape[-1])
+    return values
 
 
 def _spd(rng, shape):
@@ -106,7 +110,7 @@ def _parse_einsum(subscripts, shapes):
         raise ShapeError(f"einsum: {subscripts!r} names {len(inputs)} operands, "
                          f"got {len(shapes)}")
     spare = [c for c in string.ascii_uppercase + string.ascii_lowercase if c not in subscripts]
-    ellipsis_rank = max((len(s) - len(t.replace("...", "")) for t, s in zip(inputs, shapes)
+    ellipsis_rank = builtins.max((len(s) - len(t.replace("...", "")) for t, s in zip(inputs, shapes)
                          if "..." in t), default=0)
     ell = "".join(spare[:ellipsis_rank])
     expanded = []
@@ -124,6 +128,17 @@ def _parse_einsum(subscripts, shapes):
                                      and c not in ell))
     rhs = rhs.replace("...", ell)
     return expanded, rhs
+
+
+# Reference formulas for diagonals, which the reference autodiff's einsum cannot take.
+_EINSUM_DIAGONALS = {"ii->": lambda np, x: np.trace(x),
+                     "ii->i": lambda np, x: np.sum(x * np.eye(len(x)), axis=1)}
+
+
+def _einsum_ref(np, *xs, subscripts):
+    if subscripts in _EINSUM_DIAGONALS:
+        return _EINSUM_DIAGONALS[subscripts](np, *xs)
+    return np.einsum(subscripts, *xs)
 
 
 def _einsum_vjp(i, g, out, *xs, subscripts):
@@ -161,7 +176,7 @@ def _einsum_vjp(i, g, out, *xs, subscripts):
                   Case(((2, 3), (3,)), {"subscripts": "ij,j->i"}),
                   Case(((2, 3, 4),), {"subscripts": "ijk->j"}),
                   Case(((2, 3, 4), (2, 4, 5)), {"subscripts": "bij,bjk->bik"})],
-                 ref=lambda np, *xs, subscripts: np.einsum(subscripts, *xs)))
+                 ref=_einsum_ref))
 def _einsum(*xs, subscripts):
     """Einstein summation with explicit subscripts."""
     return np.einsum(subscripts, *xs)
@@ -244,6 +259,8 @@ def _symmetric(x):
 
 @defop(_cholesky_vjp, saves_out=True, name="cholesky",
        spec=Spec([Case(((3, 3),)), Case(((2, 2, 2),))], domain=_spd,
+                 # NumPy reads one triangle; checks perturb both, so feed a symmetric matrix.
+                 call=lambda op, a: op(_symmetric(a)),
                  ref=lambda np, a: np.linalg.cholesky(0.5 * (a + np.swapaxes(a, -1, -2)))))
 def _cholesky(a):
     """Lower Cholesky factor L with a = L L^T (a symmetric positive definite)."""

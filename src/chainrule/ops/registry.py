@@ -39,7 +39,9 @@ class Spec:
 
     ``domain`` is ``(low, high)`` for uniform samples or ``callable(rng, shape)``;
     ``ref(np, *arrays, **params)`` computes the op with a NumPy-like module, so the
-    suite can run it under an independent autodiff (HIPS autograd) as a reference.
+    suite can run it under an independent autodiff (HIPS autograd) as a reference;
+    ``call(op, *inputs, **params)``, when given, is what the suite differentiates
+    (for ops defined on a subset, such as symmetric matrices).
     """
 
     cases: list
@@ -48,6 +50,7 @@ class Spec:
     second_order: bool = True
     atol: float = 1e-5
     rtol: float = 1e-3
+    call: object = None
 
 
 class Op:

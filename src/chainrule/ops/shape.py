@@ -70,7 +70,7 @@ def swapaxes(x, axis1, axis2):
 @defop(lambda g, out, x, shape: reduce.sum_to(g, _shape_of(x)),
        spec=Spec([Case(((3, 1),), {"shape": (2, 3, 4)}), Case(((),), {"shape": (2, 2)}),
                   Case(((4,),), {"shape": (0, 4)})],
-                 ref=lambda np, x, shape: np.broadcast_to(x, shape) * 1.0), name="broadcast_to")
+                 ref=lambda np, x, shape: x + np.zeros(shape)), name="broadcast_to")
 def _broadcast_to(x, shape):
     """x broadcast to ``shape``; the gradient sums over the broadcast axes."""
     return np.broadcast_to(x, shape)
@@ -244,8 +244,8 @@ def _pad_vjp(g, out, x, pad_width, constant_values):
 @defop(_pad_vjp, name="pad",
        spec=Spec([Case(((3, 4),), {"pad_width": ((1, 2), (0, 1)), "constant_values": 0.0}),
                   Case(((2,),), {"pad_width": ((2, 2),), "constant_values": 1.5})],
-                 ref=lambda np, x, pad_width, constant_values: np.pad(
-                     x, pad_width, constant_values=constant_values)))
+                 ref=lambda np, x, pad_width, constant_values: np.pad(x, pad_width, "constant")
+                 + constant_values * (1 - np.pad(np.ones(x.shape), pad_width, "constant"))))
 def _pad(x, pad_width, constant_values):
     """x padded with a constant."""
     return np.pad(x, pad_width, mode="constant", constant_values=constant_values)

@@ -1,0 +1,1 @@
+"""Neural-network building blocks: modules, layers, losses (``cr.nn.functional``)."""

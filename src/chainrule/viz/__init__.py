@@ -1,0 +1,1 @@
+"""Seeing backprop: graph export, rendering and chain-rule explanations."""
