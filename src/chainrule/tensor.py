@@ -43,13 +43,16 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "name", "_op", "_inputs", "_params",
-        "_versions", "_version", "_hooks", "_retains_grad", "__weakref__",
+        "_versions", "_version", "_hooks", "_retains_grad", "_seq", "_arrays", "__weakref__",
     )
     # NumPy defers to our reflected operators instead of treating us as an array.
     __array_ufunc__ = None
     __array_priority__ = 1000
     # Comparisons are elementwise, so hashing stays by identity (graph dicts key on nodes).
     __hash__ = object.__hash__
+    # How many in-place ops this process has run: while 0, no saved tensor can have changed,
+    # so ops record no versions and backward checks none.
+    inplace_ops = 0
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
         array = _as_array(data, dtype)
@@ -64,6 +67,8 @@ class Tensor:
         self._version = 0
         self._hooks = None
         self._retains_grad = False
+        self._seq = -1
+        self._arrays = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -82,6 +87,8 @@ class Tensor:
         t._version = 0
         t._hooks = None
         t._retains_grad = False
+        t._seq = -1  # leaves come after every op in backward order
+        t._arrays = None
         return t
 
     # ------------------------------------------------------------------ attributes
@@ -280,18 +287,22 @@ class Tensor:
                 raise RuntimeError(
                     f"in-place {op.name} on a leaf tensor that requires grad; "
                     "wrap the update in cr.no_grad() or use an out-of-place op")
+            Tensor.inplace_ops += 1
             old = Tensor._new(self.data)
-            for slot in ("requires_grad", "_op", "_inputs", "_params", "_versions", "_hooks"):
+            for slot in ("requires_grad", "_op", "_inputs", "_params", "_versions", "_hooks",
+                         "_seq", "_arrays"):
                 setattr(old, slot, getattr(self, slot))
             old._version = self._version
             result = apply(op, (old,) + args, params)
-            for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions"):
+            for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions",
+                         "_seq", "_arrays"):
                 setattr(self, slot, getattr(result, slot))
             self._hooks = None
             self._version += 1
             self._versions[-1] = self._version
             return self
         else:
+            Tensor.inplace_ops += 1
             arrays = [a.data if isinstance(a, Tensor) else a for a in args]
             value = op.forward(self.data, *arrays, **params)
             np.copyto(self.data, value, casting="same_kind")
@@ -329,40 +340,40 @@ class Tensor:
 
     # ------------------------------------------------------------------ methods
     def exp(self):
-        return _E.exp(self)
+        return apply(_E.exp, (self,))
 
     def log(self):
-        return _E.log(self)
+        return apply(_E.log, (self,))
 
     def log1p(self):
-        return _E.log1p(self)
+        return apply(_E.log1p, (self,))
 
     def sqrt(self):
-        return _E.sqrt(self)
+        return apply(_E.sqrt, (self,))
 
     def abs(self):
-        return _E.abs(self)
+        return apply(_E.abs, (self,))
 
     def sin(self):
-        return _E.sin(self)
+        return apply(_E.sin, (self,))
 
     def cos(self):
-        return _E.cos(self)
+        return apply(_E.cos, (self,))
 
     def tanh(self):
-        return _E.tanh(self)
+        return apply(_E.tanh, (self,))
 
     def sigmoid(self):
-        return _E.sigmoid(self)
+        return apply(_E.sigmoid, (self,))
 
     def relu(self):
-        return _E.relu(self)
+        return apply(_E.relu, (self,))
 
     def leaky_relu(self, negative_slope=0.01):
         return _E.leaky_relu(self, negative_slope)
 
     def softplus(self):
-        return _E.softplus(self)
+        return apply(_E.softplus, (self,))
 
     def clip(self, min=None, max=None):
         return _E.clip(self, min, max)

@@ -7,6 +7,8 @@ broadcast axes, restoring the dtype) in one place, :func:`_fit`, and adds it to
 what the input has already received (fan-out adds, out of place).
 """
 
+import heapq
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -20,6 +22,10 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     Without ``inputs`` the result is accumulated into every reachable leaf's ``.grad``;
     with ``inputs`` (a list of tensors) nothing is accumulated and their gradients are
     returned instead (None where no gradient reaches them).
+
+    Nodes are visited by decreasing creation number (a max-heap): every consumer of a
+    node was made after it, so by the time a node comes off the heap its gradient is
+    complete. No topological sort, no recursion, and only the nodes a gradient reaches.
     """
     if retain_graph is None:
         retain_graph = create_graph
@@ -28,55 +34,70 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
         seed = _seed(root, gradient, create_graph)
         grads[root] = grads[root] + seed if root in grads else seed
     targets = None if inputs is None else {t: None for t in inputs}
-    order = _topological(roots)
-    relevant = None if targets is None else _leading_to(order, targets)
+    # Nodes made before every target cannot lead to one: no need to visit them.
+    horizon = -1 if targets is None else min(t._seq for t in targets)
+    heap = [(-node._seq, node) for node in grads if node._op is not None]
+    heapq.heapify(heap)
+    check_versions = Tensor.inplace_ops > 0
     anomaly = GradMode.anomaly
-    stored = set()  # ids of arrays handed to leaves in this pass, to avoid aliasing them
+    heappush, heappop = heapq.heappush, heapq.heappop
 
     previous_mode, GradMode.enabled = GradMode.enabled, bool(create_graph)
     try:
-        for node in reversed(order):
-            g = grads.pop(node, None)
-            if g is None:
-                continue
+        while heap:
+            node = heappop(heap)[1]
+            g = grads.pop(node)
             if node._hooks:
                 g = _run_hooks(node, g)
             if targets is not None and node in targets:
                 targets[node] = g
-            op = node._op
-            if op is None:
-                if targets is None:
-                    _accumulate(node, g, stored)
-                continue
-            if node._retains_grad and targets is None:
-                _accumulate(node, g, stored)
-            node_inputs = node._inputs
+            elif node._retains_grad:
+                _accumulate(node, g, set())
+            op, node_inputs, params = node._op, node._inputs, node._params
             if node_inputs is None:
                 raise RuntimeError(
                     f"backward through the graph a second time: the graph of '{op.name}' was "
                     "freed by the first backward; pass retain_graph=True to keep it")
-            _check_versions(node)
+            if check_versions:
+                _check_versions(node)
             if create_graph:
                 args, out = node_inputs, node
             else:
-                args = [x.data if isinstance(x, Tensor) else x for x in node_inputs]
-                out = node.data
-            params = node._params
+                args, out = node._arrays, node.data
             for i, x in enumerate(node_inputs):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
-                if relevant is not None and x not in relevant:
-                    continue
-                share = op.vjp(i, g, out, args, params)
+                if targets is not None and x._seq < horizon and x not in targets:
+                    continue  # made before every target (leaves included): leads to none
+                if op.variadic is None:
+                    share = op.vjps[i](g, out, *args, **params)
+                else:
+                    share = op.variadic(i, g, out, *args, **params)
                 if share is None:
                     continue
-                share = _fit(share, x)
+                data = x.data
+                if share.shape != data.shape or share.dtype != data.dtype:
+                    share = _fit(share, x)
                 if anomaly:
                     _check_finite(share, op, i)
-                previous = grads.get(x)
-                grads[x] = share if previous is None else previous + share
+                if x in grads:
+                    grads[x] = grads[x] + share  # out of place: shares may alias each other
+                else:
+                    grads[x] = share
+                    if x._op is not None:
+                        heappush(heap, (-x._seq, x))
             if not retain_graph:
-                node._inputs = None
+                node._inputs = node._arrays = None
+        # What is left are leaves, each with its complete gradient.
+        stored = set()  # ids of arrays handed to leaves, so no two leaves share one
+        for leaf, g in grads.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf, g)
+            if targets is not None:
+                if leaf in targets:
+                    targets[leaf] = g
+            else:
+                _accumulate(leaf, g, stored)
     finally:
         GradMode.enabled = previous_mode
     if targets is not None:
@@ -103,37 +124,6 @@ def _seed(root, gradient, create_graph):
         raise ShapeError(f"backward: gradient of shape {seed.shape} does not match the output "
                          f"of shape {shape}")
     return Tensor._new(seed) if create_graph and not isinstance(seed, Tensor) else seed
-
-
-def _topological(roots):
-    """Nodes that need a gradient, every node after all of its inputs (no recursion)."""
-    order, seen = [], set()
-    stack = [(root, False) for root in roots]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        node_inputs = node._inputs
-        if node_inputs is not None:
-            for x in node_inputs:
-                if isinstance(x, Tensor) and x.requires_grad and x not in seen:
-                    stack.append((x, False))
-    return order
-
-
-def _leading_to(order, targets):
-    """The nodes from which some target can be reached (only they need gradients)."""
-    relevant = set()
-    for node in order:  # inputs come first, so their membership is already known
-        if node in targets or (node._inputs is not None and any(
-                isinstance(x, Tensor) and x in relevant for x in node._inputs)):
-            relevant.add(node)
-    return relevant
 
 
 def _fit(share, x):
@@ -170,7 +160,7 @@ def _run_hooks(node, g):
 
 
 def _check_versions(node):
-    saved = node._versions
+    saved = node._versions or [0] * (len(node._inputs) + 1)  # made before any in-place op
     for i, x in enumerate(node._inputs):
         if isinstance(x, Tensor) and x._version != saved[i]:
             raise RuntimeError(

@@ -10,6 +10,7 @@ Broadcasting and dtype are not the rules' business: the engine sums each
 gradient back to its input's shape in one place (``autograd.engine``).
 """
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +23,9 @@ from ..tensor import Tensor
 REGISTRY = {}
 
 _NO_PARAMS = {}
+# Creation order of recorded nodes: a node is always made after its inputs, so backward
+# can visit nodes by decreasing sequence number without sorting the graph first.
+_sequence = itertools.count()
 
 
 @dataclass
@@ -121,19 +125,30 @@ def apply(op, args, params=_NO_PARAMS):
         raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    t = Tensor._new(out)
+    t = _new(out)
     if GradMode.enabled:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 t.requires_grad = True
                 t._op = op
                 t._inputs = args
+                t._arrays = arrays  # what the vjps read on the plain-array path
                 t._params = params
-                # Versions of the inputs, then of the output itself (checked at backward).
-                t._versions = [x._version if isinstance(x, Tensor) else 0 for x in args]
-                t._versions.append(0)
+                t._seq = next(_sequence)
+                if Tensor.inplace_ops:
+                    t._versions = record_versions(args)
                 break
     return t
+
+
+def record_versions(args):
+    """Versions of the inputs, then of the output itself (checked at backward)."""
+    versions = [x._version if isinstance(x, Tensor) else 0 for x in args]
+    versions.append(0)
+    return versions
+
+
+_new = Tensor._new
 
 
 # Shapes the generated suite runs every elementwise op on: plain, 0-d, empty, 3-d.
