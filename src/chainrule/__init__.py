@@ -12,7 +12,7 @@ import numpy as np
 
 from .tensor import Tensor  # first: the ops and the engine build on it
 
-from . import data, linalg, nn, optim, viz  # noqa: I001
+from . import data, linalg, memory, nn, optim, viz  # noqa: I001
 from .autograd.engine import grad as autograd_grad
 from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
@@ -25,6 +25,7 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   matmul, max, maximum, mean, min, minimum, mul, neg, outer, pad, pow, prod,
                   relu, reshape, sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
                   std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
+from .ops.nn import linear
 float32, float64 = np.float32, np.float64
 
 __version__ = "0.1.0"

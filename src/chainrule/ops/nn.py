@@ -1,12 +1,14 @@
-"""Numerically stable primitives for networks: logsumexp, softmax, log_softmax.
+"""Primitives for networks: logsumexp, softmax, log_softmax (stable), linear (fast).
 
-NOTE: primitives (not composites of exp/sum/log) for stability: each shifts by the
-maximum so that logits of +-1000 stay finite.
+NOTE: softmax and friends are primitives (not composites of exp/sum/log) for
+stability: each shifts by the maximum so that logits of +-1000 stay finite.
 """
 
 import numpy as np
 
 from .elementwise import exp
+from .linalg import matmul
+from .shape import reshape
 from .reduce import _expand, kept_shape, normalize_axis, resolve, sum
 from .registry import Case, Spec, data_of, defop
 
@@ -84,3 +86,25 @@ def softmax(x, axis=-1, **aliases):
 def log_softmax(x, axis=-1, **aliases):
     """Log-softmax along ``axis`` (default: the last), computed stably."""
     return _log_softmax(x, axis=_one_axis(x, axis, aliases, "log_softmax"))
+
+
+def _linear_vjp_weight(g, out, x, weight, bias):
+    # dW = dY^T X, with every leading (batch) axis folded into the sample axis.
+    return matmul(reshape(g, (-1, weight.shape[0])).swapaxes(-1, -2),
+                  reshape(x, (-1, weight.shape[1])))
+
+
+# NOTE: a primitive for speed: one product written into a fresh array that the bias is then
+# added to in place, instead of matmul + transpose + add nodes and an extra temporary.
+@defop(lambda g, out, x, weight, bias: matmul(g, weight), _linear_vjp_weight,
+       lambda g, out, x, weight, bias: g, name="linear",
+       spec=Spec([Case(((4, 3), (5, 3), (5,))), Case(((3,), (5, 3), (5,))),
+                  Case(((2, 4, 3), (5, 3), (5,))), Case(((0, 3), (5, 3), (5,)))],
+                 ref=lambda np, x, weight, bias: np.matmul(x, weight.T) + bias))
+def linear(x, weight, bias):
+    """x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
+    out = np.matmul(x, weight.T)
+    if out.dtype == np.result_type(out, bias):
+        out += bias
+        return out
+    return out + bias
