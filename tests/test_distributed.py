@@ -1,0 +1,72 @@
+"""Data parallelism: averaged shard gradients equal the whole batch's gradient."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.distributed import DataParallel, World
+
+WORKER = r'''
+import numpy as np
+import chainrule as cr
+from chainrule.distributed import DataParallel, init
+
+world = init()
+assert world.size == 2, world.size
+rng = np.random.default_rng(world.rank)          # different on purpose: broadcast must fix it
+W1 = cr.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+W2 = cr.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+parallel = DataParallel([W1, W2], world)
+
+data = np.random.default_rng(42)                  # the same global batch on every rank
+x, y = data.standard_normal((7, 5)), data.integers(0, 3, 7)
+
+def loss(xb, yb):
+    z = (cr.tensor(xb) @ W1).tanh() @ W2
+    return -z.log_softmax()[np.arange(len(yb)), yb].mean()
+
+xs, ys = world.shard((x, y))                      # 4 and 3 samples: unequal on purpose
+loss(xs, ys).backward()
+parallel.average_gradients(weight=len(ys))
+averaged = [W1.grad.numpy().copy(), W2.grad.numpy().copy()]
+
+W1.grad = W2.grad = None
+loss(x, y).backward()
+whole = [W1.grad.numpy(), W2.grad.numpy()]
+error = max(np.abs(a - b).max() for a, b in zip(averaged, whole))
+same = world.allreduce_sum([W1.data])[0] / 2
+print(f"rank {world.rank} error {error:.3e} params-equal {np.array_equal(same, W1.data)}")
+'''
+
+
+def test_single_process_world_is_identity():
+    world = World(None)
+    assert (world.rank, world.size) == (0, 1)
+    assert world.shard(np.arange(5)).tolist() == [0, 1, 2, 3, 4]
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    (w * 2).sum().backward()
+    DataParallel([w], world).average_gradients(weight=3)
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
+
+
+def test_two_ranks_average_to_the_whole_batch_gradient(tmp_path):
+    pytest.importorskip("mpi4py")  # the `mpi` extra, installed by `make test`
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
+    assert mpiexec, "mpi4py is installed but no mpiexec was found"
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    result = subprocess.run([mpiexec, "-n", "2", sys.executable, str(script)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = sorted(line for line in result.stdout.splitlines() if line.startswith("rank"))
+    assert len(lines) == 2, result.stdout
+    for line in lines:
+        error = float(line.split()[3])
+        assert error < 1e-12, line  # float64, same arithmetic up to summation order
+        assert line.endswith("params-equal True"), line
