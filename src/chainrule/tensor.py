@@ -43,7 +43,7 @@ class Tensor:
 
     __slots__ = (
         "data", "grad", "requires_grad", "name", "_op", "_inputs", "_params",
-        "_versions", "_version", "_hooks", "_retains_grad", "_seq", "_arrays", "__weakref__",
+        "_versions", "_counter", "_hooks", "_retains_grad", "_seq", "_arrays", "__weakref__",
     )
     # NumPy defers to our reflected operators instead of treating us as an array.
     __array_ufunc__ = None
@@ -64,7 +64,7 @@ class Tensor:
         self._inputs = None
         self._params = None
         self._versions = None
-        self._version = 0
+        self._counter = None  # see _version
         self._hooks = None
         self._retains_grad = False
         self._seq = -1
@@ -84,7 +84,7 @@ class Tensor:
         t._inputs = None
         t._params = None
         t._versions = None
-        t._version = 0
+        t._counter = None  # see _version
         t._hooks = None
         t._retains_grad = False
         t._seq = -1  # leaves come after every op in backward order
@@ -111,6 +111,24 @@ class Tensor:
     @property
     def is_leaf(self):
         return self._op is None
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's memory has had.
+
+        The counter belongs to the memory, not the tensor: views and ``detach()`` share it,
+        so a change made through any of them is seen by graphs that saved the others.
+        """
+        counter = self._counter
+        return 0 if counter is None else counter[0]
+
+    @_version.setter
+    def _version(self, value):
+        if self._counter is None:
+            self._counter = [value]
+        else:
+            self._counter[0] = value
+        Tensor.inplace_ops += 1  # from now on ops record versions and backward checks them
 
     @property
     def grad_fn(self):
@@ -147,8 +165,12 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self):
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor._new(self.data)
+        """A new leaf sharing this tensor's data and version counter, cut from the graph."""
+        if self._counter is None:
+            self._counter = [0]
+        t = Tensor._new(self.data)
+        t._counter = self._counter
+        return t
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad:
@@ -292,13 +314,15 @@ class Tensor:
             for slot in ("requires_grad", "_op", "_inputs", "_params", "_versions", "_hooks",
                          "_seq", "_arrays"):
                 setattr(old, slot, getattr(self, slot))
-            old._version = self._version
-            result = apply(op, (old,) + args, params)
+            old._counter = self._counter  # the old memory keeps its counter (views, detach)
+            # An argument that is this tensor itself means its value before the change.
+            result = apply(op, (old,) + tuple(old if a is self else a for a in args), params)
             for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions",
                          "_seq", "_arrays"):
                 setattr(self, slot, getattr(result, slot))
             self._hooks = None
-            self._version += 1
+            self._counter = None  # new memory, with a counter of its own one version on
+            self._version = old._version + 1
             self._versions[-1] = self._version
             return self
         else:
@@ -322,7 +346,7 @@ class Tensor:
         return self._inplace(_E.div, other)
 
     def zero_(self):
-        return self._inplace(_E.mul, 0)
+        return self._inplace(_S.setitem, 0, index=Ellipsis)  # not a product: inf * 0 is nan
 
     def fill_(self, value):
         return self._inplace(_S.setitem, value, index=Ellipsis)

@@ -141,10 +141,10 @@ def _accumulate(tensor, g, stored):
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
     g = np.asarray(g)
-    if (not g.flags.writeable or id(g) in stored
-            or (g.base is not None and id(g.base) in stored)):
-        g = g.copy()
-    stored.add(id(g))
+    owner = g if g.base is None else g.base  # views of one array share its memory
+    if not g.flags.writeable or id(owner) in stored:
+        g = owner = g.copy()
+    stored.add(id(owner))
     tensor.grad = Tensor._new(g) if tensor.grad is None else Tensor._new(tensor.grad.data + g)
 
 

@@ -126,6 +126,8 @@ def apply(op, args, params=_NO_PARAMS):
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(out)
+    if out.base is not None or (arrays and out is arrays[0]):
+        _share_counter(t, out, args)
     if GradMode.enabled:
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
@@ -139,6 +141,17 @@ def apply(op, args, params=_NO_PARAMS):
                     t._versions = record_versions(args)
                 break
     return t
+
+
+def _share_counter(t, out, args):
+    """A view shares the version counter of the tensor it looks into, so that in-place
+    changes made through either are seen by the graphs that saved the other."""
+    for a in args:
+        if isinstance(a, Tensor) and np.may_share_memory(out, a.data):
+            if a._counter is None:
+                a._counter = [0]
+            t._counter = a._counter
+            return
 
 
 def record_versions(args):

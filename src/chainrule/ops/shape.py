@@ -182,6 +182,9 @@ def _setitem(x, value, index):
     return _setitem_forward(x, value, index)
 
 
+setitem = _setitem  # the op behind Tensor.__setitem__, fill_ and copy_
+
+
 # ----------------------------------------------------------------------- joining
 def _concatenate_vjp(i, g, out, *xs, axis):
     start = sum(_shape_of(x)[axis] for x in xs[:i])
