@@ -1,1 +1,23 @@
-"""Neural-network building blocks: modules, layers, losses (``cr.nn.functional``)."""
+"""Neural-network building blocks: modules, layers, losses (``cr.nn.functional``).
+
+Names, defaults and reductions follow PyTorch's ``torch.nn``, so results match it.
+
+>>> import chainrule as cr
+>>> model = cr.nn.Sequential(cr.nn.Linear(3, 4, rng=0), cr.nn.Tanh(), cr.nn.Linear(4, 2, rng=1))
+>>> loss = cr.nn.CrossEntropyLoss()(model(cr.randn(5, 3)), cr.tensor([0, 1, 1, 0, 1]))
+>>> loss.backward()
+>>> all(p.grad.shape == p.shape for p in model.parameters())
+True
+"""
+
+from . import functional, init
+from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
+                     Sigmoid, Softmax, Tanh)
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss,
+                     NLLLoss)
+from .module import Module, Parameter
+
+__all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh",
+           "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Identity", "Flatten", "MSELoss",
+           "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
+           "functional", "init"]

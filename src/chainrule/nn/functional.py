@@ -1,0 +1,314 @@
+"""Activations, dropout and losses as functions, with PyTorch's names and defaults.
+
+Inputs are Tensors or ndarrays (ndarrays give ndarrays, without a graph). Losses take
+``reduction='mean' | 'sum' | 'none'``; class-index targets are integer arrays or
+Tensors, checked against the input's shape and number of classes.
+
+>>> import chainrule as cr
+>>> import chainrule.nn.functional as F
+>>> logits = cr.tensor([[1000.0, -1000.0]], requires_grad=True)
+>>> loss = F.cross_entropy(logits, cr.tensor([1]))
+>>> loss.backward()
+>>> loss.item(), logits.grad.tolist()   # finite, and exactly softmax - onehot
+(2000.0, [[1.0, -1.0]])
+"""
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ops import losses as _losses  # registers the fused loss ops
+from ..ops import (leaky_relu, log_softmax, matmul, relu, reshape, sigmoid, softmax, sum, tanh,
+                   transpose, where)
+from ..ops.elementwise import astype
+from ..ops.nn import linear as _linear
+from ..ops.registry import data_of
+from ..tensor import Tensor
+from .init import as_generator
+
+__all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout",
+           "linear", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "cross_entropy", "nll_loss", "multi_margin_loss", "one_hot"]
+
+
+# ----------------------------------------------------------------------- layers
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias``, with ``weight`` of shape (out_features, in_features).
+
+    With a bias this is the fused ``linear`` op: one product and the bias added in place.
+    """
+    if bias is None:
+        return matmul(input, transpose(weight))
+    return _linear(input, weight, bias)
+
+
+def dropout(input, p=0.5, training=True, rng=None):
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p).
+
+    The identity when not ``training`` (or ``p == 0``). ``rng`` is a Generator or a seed.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return input
+    x = data_of(input)
+    keep = as_generator(rng).random(x.shape) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
+    return input * (keep * np.asarray(scale, dtype=x.dtype))
+
+
+# ----------------------------------------------------------------------- checks
+def _check_reduction(reduction, loss):
+    if reduction not in _losses.REDUCTIONS:
+        raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+
+
+def _constant(value, dtype):
+    """A weight given as a list, ndarray or Tensor, as an ndarray of the input's dtype."""
+    return None if value is None else np.asarray(data_of(value), dtype=dtype)
+
+
+def _elementwise_weight(weight, x, loss, name="weight"):
+    """A per-element weight as an ndarray of x's dtype; it must broadcast to x's shape."""
+    weight = _constant(weight, x.dtype)
+    if weight is None:
+        return None
+    try:
+        fits = np.broadcast_shapes(weight.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{loss}: {name} of shape {weight.shape} does not broadcast to the "
+                         f"input's shape {x.shape}")
+    return weight
+
+
+def _same_shape(input, target, loss):
+    x_shape, t_shape = np.shape(data_of(input)), np.shape(data_of(target))
+    if x_shape != t_shape:
+        raise ShapeError(f"{loss}: target of shape {t_shape} does not match input of shape "
+                         f"{x_shape}; they must be the same")
+
+
+def _like_input(target, x):
+    """The target as an array or Tensor of the input's dtype (no silent float64)."""
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    return target if target.dtype == x.dtype else astype(target, x.dtype)
+
+
+def _class_indices(input, target, loss, ignore_index=None):
+    """Validated class-index targets as an int64 ndarray (input ``(N, C, ...)`` or ``(C,)``)."""
+    x_shape = np.shape(data_of(input))
+    target = np.asarray(data_of(target))
+    if len(x_shape) == 0:
+        raise ShapeError(f"{loss}: input must have a class axis, got a 0-d input")
+    expected = x_shape[:1] + x_shape[2:] if len(x_shape) > 1 else ()
+    if target.shape != expected:
+        raise ShapeError(f"{loss}: target of shape {target.shape} does not match input of "
+                         f"shape {x_shape}: class indices need shape {expected}")
+    if not np.issubdtype(target.dtype, np.integer):
+        raise ValueError(f"{loss}: class-index targets must be integers, got dtype "
+                         f"{target.dtype} for target of shape {target.shape} (probabilities "
+                         f"need the input's shape {x_shape})")
+    classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
+    bad = (target < 0) | (target >= classes)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{loss}: target {int(target[position])} at position {position} is "
+                         f"out of range for input of shape {x_shape}: class indices must be "
+                         f"in [0, {classes})")
+    return target.astype(np.int64, copy=False)
+
+
+def _with_batch_axis(input, target, reduction, run):
+    """Run a class-axis-1 loss on a 1-D input ``(C,)`` with a 0-d target as a batch of one."""
+    if np.ndim(data_of(input)) != 1:
+        return run(input, target)
+    out = run(reshape(input, (1, -1)), target.reshape(1))
+    return reshape(out, ()) if reduction == "none" else out
+
+
+def _class_weight(weight, classes, loss, dtype):
+    weight = _constant(weight, dtype)
+    if weight is not None and weight.shape != (classes,):
+        raise ShapeError(f"{loss}: weight of shape {weight.shape} must have shape ({classes},), "
+                         "one entry per class")
+    return weight
+
+
+def _classes(input):
+    shape = np.shape(data_of(input))
+    return shape[1] if len(shape) > 1 else shape[0]
+
+
+# ----------------------------------------------------------------------- losses
+def mse_loss(input, target, reduction="mean"):
+    """Mean squared error ``(input - target) ** 2``, reduced."""
+    _check_reduction(reduction, "mse_loss")
+    _same_shape(input, target, "mse_loss")
+    diff = input - _like_input(target, data_of(input))
+    return _apply_reduction(diff * diff, reduction)
+
+
+def _apply_reduction(losses, reduction):
+    if reduction == "none":
+        return losses
+    total = sum(losses)
+    return total if reduction == "sum" else total / np.size(data_of(losses))
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """BCE on probabilities: ``-(y log p + (1 - y) log(1 - p))``, each log clamped at -100.
+
+    The gradient is ``(p - y) / max(p (1 - p), 1e-12)``, as PyTorch computes it; the
+    target's gradient is that of the clamped formula (finite at p = 0 or 1).
+    """
+    _check_reduction(reduction, "binary_cross_entropy")
+    _same_shape(input, target, "binary_cross_entropy")
+    x = data_of(input)
+    if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
+        bad = x[~((x >= 0) & (x <= 1))].flat[0]
+        raise ValueError(f"binary_cross_entropy: input of shape {x.shape} holds {bad}; all "
+                         "elements must be probabilities in [0, 1] (use "
+                         "binary_cross_entropy_with_logits for logits)")
+    weight = _elementwise_weight(weight, x, "binary_cross_entropy")
+    return _losses._bce(input, _like_input(target, x), weight=weight, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    """Sigmoid + BCE in one stable step: ``max(x, 0) - x y + log(1 + e^-|x|)``.
+
+    The gradient is exactly ``sigmoid(x) - y`` (over N for 'mean'); ``pos_weight``
+    multiplies the positive term, per class (broadcast along the last axis).
+    """
+    _check_reduction(reduction, "binary_cross_entropy_with_logits")
+    _same_shape(input, target, "binary_cross_entropy_with_logits")
+    x = data_of(input)
+    loss = "binary_cross_entropy_with_logits"
+    return _losses._bce_with_logits(input, _like_input(target, x),
+                                    pos_weight=_elementwise_weight(pos_weight, x, loss,
+                                                                   "pos_weight"),
+                                    weight=_elementwise_weight(weight, x, loss),
+                                    reduction=reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of log-probabilities ``input`` (N, C, ...) at class indices.
+
+    With ``weight`` (per class), 'mean' divides by the total weight of the counted targets.
+    """
+    _check_reduction(reduction, "nll_loss")
+    indices = _class_indices(input, target, "nll_loss", ignore_index)
+    weight = _class_weight(weight, _classes(input), "nll_loss", data_of(input).dtype)
+    return _with_batch_axis(input, indices, reduction, lambda x, t: _losses._nll_loss(
+        x, target=t, weight=weight, ignore_index=ignore_index, reduction=reduction))
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
+    """Cross-entropy of logits ``input`` (N, C, ...) against class indices or probabilities.
+
+    Integer targets of shape (N, ...) are class indices (the fused, stable path: the
+    gradient is ``softmax - onehot``); float targets of the input's shape are class
+    probabilities. ``weight``, ``ignore_index`` and ``label_smoothing`` follow PyTorch.
+    """
+    _check_reduction(reduction, "cross_entropy")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
+                         f"{label_smoothing}")
+    x = data_of(input)
+    weight = _class_weight(weight, _classes(input) if x.ndim else 0, "cross_entropy", x.dtype)
+    target_data = np.asarray(data_of(target))
+    if np.issubdtype(target_data.dtype, np.floating) and target_data.shape == x.shape:
+        return _cross_entropy_probabilities(input, _like_input(target, x), weight, reduction,
+                                            label_smoothing)
+    indices = _class_indices(input, target, "cross_entropy", ignore_index)
+    return _with_batch_axis(input, indices, reduction, lambda x, t: _cross_entropy_indices(
+        x, t, weight, ignore_index, reduction, label_smoothing))
+
+
+def _cross_entropy_indices(input, target, weight, ignore_index, reduction, smoothing):
+    loss = _losses._cross_entropy(input, target=target, weight=weight,
+                                  ignore_index=ignore_index, reduction=reduction)
+    if not smoothing:
+        return loss
+    # PyTorch's smoothing: (1 - e) * CE + e / C * (-sum_c w_c log p_c), ignored samples
+    # excluded, 'mean' over the same total weight as CE.
+    logp = log_softmax(input, axis=1)
+    classes = np.shape(data_of(input))[1]
+    if weight is not None:
+        logp = logp * reshape(weight, (1, classes) + (1,) * (np.ndim(target) - 1))
+    _, sample_weights, valid = _losses.target_weights(target, weight, ignore_index,
+                                                      data_of(input).dtype)
+    smooth = where(valid, -sum(logp, axis=1), 0.0)
+    if reduction == "mean":
+        smooth = sum(smooth) / np.sum(sample_weights)
+    elif reduction == "sum":
+        smooth = sum(smooth)
+    return (1 - smoothing) * loss + smooth * (smoothing / classes)
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction, smoothing):
+    x = data_of(input)
+    axis = 0 if x.ndim == 1 else 1
+    classes = x.shape[axis]
+    if smoothing:
+        target = target * (1 - smoothing) + smoothing / classes
+    terms = log_softmax(input, axis=axis) * target
+    if weight is not None:
+        terms = terms * reshape(weight, (classes,) + (1,) * (x.ndim - axis - 1))
+    if reduction == "none":
+        return -sum(terms, axis=axis)
+    total = -sum(terms)
+    return total if reduction == "sum" else total / (x.size // classes if x.size else 0)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """Multi-class hinge loss: ``sum_{i != y} max(0, margin - x[y] + x[i]) ** p / C``.
+
+    ``input`` is (N, C) or (C,); ``weight`` (per class) scales each sample's terms.
+    """
+    _check_reduction(reduction, "multi_margin_loss")
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: only p = 1 and p = 2 are supported, got {p}")
+    x = data_of(input)
+    if x.ndim not in (1, 2):
+        raise ShapeError(f"multi_margin_loss: input must be (N, C) or (C,), got shape "
+                         f"{x.shape}")
+    indices = _class_indices(input, target, "multi_margin_loss")
+    weight = _class_weight(weight, _classes(input), "multi_margin_loss", x.dtype)
+
+    def run(scores, target):
+        n, classes = np.shape(data_of(scores))
+        rows = np.arange(n)
+        others = np.ones((n, classes), dtype=x.dtype)
+        others[rows, target] = 0  # the true class is not a margin violation
+        if weight is not None:
+            others *= weight[target][:, None]
+        picked = reshape(scores[rows, target], (n, 1))
+        hinge = relu(margin - picked + scores)
+        if p == 2:
+            hinge = hinge * hinge
+        losses = sum(hinge * others, axis=1) / classes
+        return _apply_reduction(losses, reduction)
+
+    return _with_batch_axis(input, indices, reduction, run)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices as one-hot rows of int64 (``num_classes=-1``: the largest index + 1)."""
+    indices = np.asarray(data_of(tensor))
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"one_hot: class indices must be integers, got dtype {indices.dtype}")
+    if num_classes == -1:
+        num_classes = int(indices.max()) + 1 if indices.size else 0
+    if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
+        bad = indices[(indices < 0) | (indices >= num_classes)].flat[0]
+        raise ValueError(f"one_hot: class index {bad} is out of range for {num_classes} "
+                         f"classes (indices of shape {indices.shape})")
+    out = (indices[..., None] == np.arange(num_classes)).astype(np.int64)
+    return out if isinstance(tensor, np.ndarray) else Tensor._new(out)

@@ -1,0 +1,310 @@
+"""Module and Parameter: the containers that hold a network's trainable state.
+
+A Module registers the Parameters and sub-modules assigned to its attributes, in
+assignment order, as PyTorch does; ``named_parameters()``, ``state_dict()`` and the
+repr all follow that order.
+"""
+
+import weakref
+from collections import OrderedDict, namedtuple
+
+import numpy as np
+
+from ..tensor import Tensor, _as_array
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers as trainable: a leaf with ``requires_grad=True``.
+
+    A Tensor's data is shared (as in PyTorch); other data is copied. The dtype is kept.
+
+    >>> import numpy as np
+    >>> from chainrule.nn import Parameter
+    >>> p = Parameter(np.zeros((2, 3)))
+    >>> p.requires_grad, p.is_leaf, p.dtype
+    (True, True, dtype('float64'))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, name=None):
+        if isinstance(data, Tensor):
+            name = data.name if name is None else name
+            array = data.data
+        else:
+            array = _as_array(data)
+        # Tensor.__init__ copies what it is given: give it nothing, then share the array.
+        super().__init__((), name=name)
+        self.data = array
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+# Parameters whose name was given by registration (not by the user), keyed by id: a
+# Tensor compares elementwise, so it cannot be a key of a weak-keyed dict.
+_AUTO_NAMED = weakref.WeakValueDictionary()
+
+
+def _name_after_path(param, path, old_path=None):
+    """Name ``param`` after its path unless the user named it."""
+    if param.name is None or (_AUTO_NAMED.get(id(param)) is param and param.name == old_path):
+        param.name = path
+        _AUTO_NAMED[id(param)] = param
+
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+def _add_indent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class Module:
+    """Base class of layers and networks: subclasses set attributes and define ``forward``.
+
+    >>> import chainrule as cr
+    >>> class Affine(cr.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = cr.nn.Parameter(cr.ones(2))
+    ...         self.inner = cr.nn.Linear(2, 2, rng=0)
+    ...     def forward(self, x):
+    ...         return self.inner(x) * self.scale
+    >>> [name for name, _ in Affine().named_parameters()]
+    ['scale', 'inner.weight', 'inner.bias']
+    """
+
+    def __init__(self):
+        # Set through object.__setattr__: our own __setattr__ needs these to exist.
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_parameters")
+        modules = self.__dict__.get("_modules")
+        if isinstance(value, (Parameter, Module)) and params is None:
+            raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
+                                 "Module.__init__() is called")
+        if isinstance(value, Parameter):
+            self.__dict__.pop(name, None)
+            modules.pop(name, None)
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self.__dict__.pop(name, None)
+            params.pop(name, None)
+            self.add_module(name, value)
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} "
+                                "(a Parameter or None is expected)")
+            params[name] = None
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} to module {name!r} "
+                                "(a Module or None is expected)")
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        # Only called when ordinary lookup fails: parameters and modules live in dicts.
+        for store in ("_parameters", "_modules"):
+            members = self.__dict__.get(store)
+            if members is not None and name in members:
+                return members[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._modules):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter or None) as ``name``; it is named if unnamed."""
+        if "." in name or not name:
+            raise KeyError(f"parameter name must be a non-empty string without '.', got {name!r}")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot register {type(param).__name__} as parameter {name!r} "
+                            "(wrap it in nn.Parameter)")
+        if param is not None:
+            _name_after_path(param, name)
+        self._parameters[name] = param
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as the child ``name``.
+
+        Parameters the child named after their own path (``weight``, ``0.bias``) are
+        renamed after the path from here (``fc.weight``), so graph pictures show where
+        each came from; names chosen by the user are kept.
+        """
+        if "." in name or not name:
+            raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module")
+        self._modules[name] = module
+        if module is not None:
+            for path, param in module.named_parameters():
+                _name_after_path(param, f"{name}.{path}", old_path=path)
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, prefix="", remove_duplicate=True, memo=None):
+        """``(dotted name, module)`` for this module and every descendant (shared ones once)."""
+        memo = set() if memo is None else memo
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(f"{prefix}.{name}" if prefix else name,
+                                                remove_duplicate, memo)
+
+    def modules(self):
+        """This module and every descendant, each once."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self):
+        """``(name, module)`` for the direct children."""
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self):
+        """The direct children."""
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted name, Parameter)`` in registration order, e.g. ``0.weight``."""
+        seen = set()
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, param in module._parameters.items():
+                if param is None or (remove_duplicate and id(param) in seen):
+                    continue
+                seen.add(id(param))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), param
+
+    def parameters(self, recurse=True):
+        """The Parameters, each once, in registration order (what optimizers take)."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self):
+        """An ordered ``name -> ndarray`` copy of every parameter."""
+        return OrderedDict((name, param.data.copy()) for name, param
+                           in self.named_parameters(remove_duplicate=False))
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values from ``state_dict`` into the parameters (all or nothing), each in
+        its parameter's dtype.
+
+        Raises RuntimeError listing missing and unexpected keys (when ``strict``) and
+        shape mismatches (always); returns ``(missing_keys, unexpected_keys)``.
+        """
+        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        errors, values = [], []
+        for key, param in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.shape != param.shape:
+                errors.append(f"size mismatch for {key}: copying a param with shape "
+                              f"{value.shape} from checkpoint, the shape in current model is "
+                              f"{param.shape}.")
+            values.append((param, value))
+        if strict and unexpected:
+            errors.insert(0, "Unexpected key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in unexpected) + ".")
+        if strict and missing:
+            errors.insert(0, "Missing key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in missing) + ".")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        for param, value in values:
+            # New memory rather than an in-place write: graphs that saved the old values
+            # keep them, as after ``p.data = ...``.
+            param.data = np.array(value, dtype=param.dtype)
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode=True):
+        """Set training mode here and in every descendant; returns self."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        """Set evaluation mode (Dropout becomes the identity); returns self."""
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        """Clear every parameter's gradient (to None, or to zeros)."""
+        for param in self.parameters():
+            if set_to_none or param.grad is None:
+                param.grad = None
+            else:
+                param.grad = Tensor._new(np.zeros_like(param.data))
+
+    def apply(self, fn):
+        """Call ``fn`` on every descendant, then on this module (e.g. custom init)."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, dtype):
+        """Convert every parameter's data to ``dtype`` in place (gradients are cleared)."""
+        for param in self.parameters():
+            param.data = param.data.astype(dtype)
+            param.grad = None
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    # ------------------------------------------------------------------ calling
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ repr
+    def extra_repr(self):
+        """The text inside this module's parentheses (its settings)."""
+        return ""
+
+    def __repr__(self):
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({name}): {_add_indent(repr(module), 2)}"
+                       for name, module in self._modules.items()]
+        lines = extra_lines + child_lines
+        text = type(self).__name__ + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                text += extra_lines[0]
+            else:
+                text += "\n  " + "\n  ".join(lines) + "\n"
+        return text + ")"
