@@ -1,0 +1,183 @@
+"""The chain rule, spelled out: one line per edge, in the order backward visits them.
+
+Every line reads downstream = upstream x local. For scalars the numbers are
+written out, as in the CS231n walkthrough; for tensors the line names the rule
+(dX = dY W^T, dW = X^T dY, the sum over a broadcast batch) and the shapes.
+"""
+
+from collections import defaultdict
+
+import numpy as np
+
+from .model import expression, format_number, format_shape, value_lines
+
+# Local derivative of an op's output with respect to input i, over its input names
+# a, b and its own name out. None: no short formula.
+LOCAL = {
+    "add": ("1", "1"),
+    "sub": ("1", "-1"),
+    "mul": ("{b}", "{a}"),
+    "div": ("1/{b}", "-{a}/{b}^2"),
+    "pow": ("{b}*{a}^({b}-1)", "{out}*ln({a})"),
+    "neg": ("-1",),
+    "exp": ("exp({a})",),
+    "log": ("1/{a}",),
+    "log1p": ("1/(1+{a})",),
+    "sqrt": ("1/(2*sqrt({a}))",),
+    "abs": ("sign({a})",),
+    "sin": ("cos({a})",),
+    "cos": ("-sin({a})",),
+    "tanh": ("1-{out}^2",),
+    "sigmoid": ("{out}*(1-{out})",),
+    "relu": ("[{a} > 0]",),
+    "leaky_relu": ("[{a} > 0] or slope",),
+    "softplus": ("sigmoid({a})",),
+    "maximum": ("[{a} is the larger]", "[{b} is the larger]"),
+    "minimum": ("[{a} is the smaller]", "[{b} is the smaller]"),
+    "max": ("[{a} is the max]",),
+    "min": ("[{a} is the min]",),
+    "sum": ("1",),
+    "astype": ("1",),
+}
+# What each gate does to the upstream gradient, in the notes' words.
+GATES = {
+    "add": "add gate distributes",
+    "sub": "sub gate distributes, negated to the second input",
+    "mul": "mul gate swaps its inputs",
+    "maximum": "max gate routes",
+    "minimum": "min gate routes",
+    "max": "max gate routes",
+    "min": "min gate routes",
+}
+
+
+def explain_graph(graph):
+    """The lines of :func:`chainrule.viz.explain` for a traced graph."""
+    lines = ["forward"]
+    for node in graph.nodes:
+        if node.kind == "op":
+            lines.append(f"  {node.name} = {expression(node)} = {_summary(node.value)}")
+    if not graph.has_grads:
+        return lines + ["backward", "  (nothing to explain: the output needs no gradient)"]
+    out = graph.output
+    lines += ["backward", f"  d {out.name}/d {out.name} = {_seed(graph.seed)}"]
+    arrived = defaultdict(list)  # node -> the edges its gradient came along
+    for node in reversed(graph.nodes):
+        if len(arrived[node]) > 1:
+            lines.append(_sum_line(out, node, arrived[node]))
+        if node.kind != "op" or node.grad is None:
+            continue
+        for edge in graph.in_edges(node):
+            if edge.grad is not None:
+                lines.append(edge_line(graph, edge))
+                arrived[edge.src].append(edge)
+    return lines
+
+
+def arrivals(graph, node):
+    """The lines saying how ``node``'s gradient was made (for the interactive page)."""
+    edges = [e for e in graph.out_edges(node) if e.grad is not None]
+    lines = [edge_line(graph, e) for e in edges]
+    if len(edges) > 1:
+        lines.append(_sum_line(graph.output, node, edges))
+    return [line.strip() for line in lines]
+
+
+def _seed(seed):
+    if seed.size == 1:
+        return format_number(seed.item())
+    if np.all(seed == 1):
+        return f"ones ({format_shape(seed.shape)}), the gradient of the sum"
+    return f"the given gradient ({format_shape(seed.shape)})"
+
+
+def _summary(a):
+    """A value on one line: the numbers when few, else the shape and min/mean/max."""
+    a = np.asarray(a)
+    lines = value_lines(a, max_elements=6)
+    if len(lines) == 1 and a.size <= 6:
+        return lines[0]
+    return f"({format_shape(a.shape)}) {value_lines(a, max_elements=0)[0]}"
+
+
+def _sum_line(out, node, edges):
+    terms = " + ".join(_summary(e.grad) if e.grad.size == 1 else f"({format_shape(e.grad.shape)})"
+                       for e in edges)
+    return (f"  d {out.name}/d {node.name} = {terms} = {_summary(node.grad)}"
+            f"   (used {len(edges)} times: the gradients add)")
+
+
+def edge_line(graph, edge):
+    """One edge of the chain rule: d out/d src = upstream x local = share."""
+    out, src, dst = graph.output, edge.src, edge.dst
+    shared = sum(1 for e in graph.out_edges(src) if e.grad is not None) > 1
+    assign = "+=" if shared else "="
+    head = f"  d {out.name}/d {src.name} {assign} "
+    note = GATES.get(dst.op_name)
+    if src.value.size == 1 and dst.value.size == 1:
+        formula = _local_formula(edge)
+        local = format_number(np.asarray(edge.local).item()) if edge.local is not None else "?"
+        written = local if formula in (None, local) else f"{formula} = {local}"
+        text = (f"upstream ({format_number(dst.grad.item())}) x local d {dst.name}/d {src.name} "
+                f"({written}) = {format_number(edge.grad.item())}")
+    else:
+        text, rule = _tensor_rule(edge)
+        note = rule or note
+        text += f" = {_summary(edge.grad)}"
+    return head + text + (f"   ({note})" if note else "")
+
+
+def _local_formula(edge):
+    formulas = LOCAL.get(edge.dst.op_name)
+    if formulas is None or edge.index >= len(formulas):
+        return None
+    names = [n.name for n in edge.dst.inputs]
+    values = dict(a=names[0], b=names[1] if len(names) > 1 else "", out=edge.dst.name)
+    if edge.dst.op_name == "pow" and edge.index == 0 and edge.dst.inputs[1].kind == "const":
+        n = edge.dst.inputs[1].value
+        if n.size == 1:  # a constant power reads better worked out: 2*x, 3*x^2
+            n = n.item()
+            power = "" if n - 1 == 1 else f"^{format_number(n - 1)}"
+            return f"{format_number(n)}*{names[0]}{power}"
+    return formulas[edge.index].format(**values)
+
+
+def _tensor_rule(edge):
+    """How a tensor edge's gradient is made, and the name of the rule used."""
+    src, dst, i = edge.src, edge.dst, edge.index
+    up = f"upstream ({format_shape(dst.grad.shape)})"
+    op = dst.op_name
+    if op == "matmul" and src.value.ndim == 2 and all(n.value.ndim == 2 for n in dst.inputs):
+        a, b = dst.inputs
+        if i == 0:
+            return (f"{up} @ {b.name}^T ({format_shape(b.value.shape[::-1])})",
+                    "matmul: dX = dY W^T")
+        return f"{a.name}^T ({format_shape(a.value.shape[::-1])}) @ {up}", "matmul: dW = X^T dY"
+    if op == "linear" and dst.value.ndim == 2 and dst.inputs[0].value.ndim == 2:
+        x, w, _ = dst.inputs  # x @ W^T + b, W of shape (out, in) as in PyTorch
+        if i == 0:
+            return f"{up} @ {w.name} ({format_shape(w.value.shape)})", "linear: dX = dY W"
+        if i == 1:
+            return (f"{up}^T @ {x.name} ({format_shape(x.value.shape)})",
+                    "linear: dW = dY^T X")
+        return (f"{up}, summed over axis 0 to ({format_shape(src.value.shape)})",
+                "linear: the bias gets the sum over the batch")
+    if op == "sum":
+        return f"{up} copied over the summed axes to ({format_shape(src.value.shape)})", None
+    if edge.local_kind == "elementwise":
+        formula = _local_formula(edge) or f"d {dst.name}/d {src.name}"
+        text = up if formula == "1" else f"{up} * {formula}"
+        if src.value.shape != dst.value.shape:
+            axes = _broadcast_axes(src.value.shape, dst.value.shape)
+            text += f", summed over axis {axes} to ({format_shape(src.value.shape)})"
+            return text, (GATES.get(op, op) + "; broadcast: sum over the batch")
+        return text, None
+    return f"vjp of {op} applied to {up}", None
+
+
+def _broadcast_axes(small, big):
+    """The axes of ``big`` that broadcasting ``small`` stretched: summed in the gradient."""
+    lead = len(big) - len(small)
+    axes = list(range(lead)) + [lead + k for k, n in enumerate(small)
+                                if n == 1 and big[lead + k] != 1]
+    return axes[0] if len(axes) == 1 else tuple(axes)

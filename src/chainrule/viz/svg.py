@@ -1,0 +1,267 @@
+"""Drawing without Graphviz: a layered layout from grandalf, written out as SVG or PNG.
+
+The layout is Sugiyama's (the one Graphviz's ``dot`` uses), left to right. SVG is
+written directly; PNG is drawn from the same layout with matplotlib.
+"""
+
+import re
+from dataclasses import dataclass
+from html import escape
+
+from . import style
+from .model import label_lines
+
+MARGIN = 12
+LAYER_GAP = 48  # horizontal space between layers
+NODE_GAP = 16  # vertical space between nodes of one layer
+CONST_FONT = 10
+
+
+@dataclass
+class Box:
+    """A placed node: centre, size and label lines."""
+
+    node: object
+    x: float
+    y: float
+    w: float
+    h: float
+    lines: list
+
+    @property
+    def left(self):
+        return self.x - self.w / 2
+
+    @property
+    def right(self):
+        return self.x + self.w / 2
+
+
+@dataclass
+class Layout:
+    """Placed nodes (by id), edges as point lists from source to target, and the canvas size."""
+
+    boxes: dict
+    paths: list  # (edge, [(x, y), ...])
+    width: float
+    height: float
+    across: bool  # True when inputs are on the left (rankdir LR)
+
+
+def _size(node, lines):
+    """Width and height of a node's box, from its text (monospace, so widths are known)."""
+    chars = max(len(text) for text, _ in lines)
+    if node.kind == "const":
+        return chars * CONST_FONT * 0.61 + 16, 12 + 13 * len(lines)
+    return (chars * style.CHAR_WIDTH + 2 * style.PAD_X,
+            len(lines) * style.LINE_HEIGHT + 2 * style.PAD_Y)
+
+
+def layout(graph, max_elements=10, rankdir="LR"):
+    """Place every node of ``graph`` with grandalf's layered (Sugiyama) layout.
+
+    ``rankdir`` is ``"LR"`` (inputs on the left) or ``"TB"`` (inputs at the top).
+    """
+    try:
+        from grandalf.graphs import Edge, Graph, Vertex
+        from grandalf.layouts import SugiyamaLayout
+    except ImportError:
+        raise ImportError("drawing without Graphviz needs grandalf: "
+                          "pip install 'chainrule[viz]' (or install Graphviz's dot)") from None
+    if rankdir not in ("LR", "TB"):
+        raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
+    # grandalf stacks layers top to bottom; for LR the picture is drawn transposed.
+    across = rankdir == "LR"
+    flip = (lambda x, y: (y, x)) if across else (lambda x, y: (x, y))
+
+    class View:  # grandalf reads w and h, and writes the centre xy
+        def __init__(self, w, h):
+            self.w, self.h, self.xy = w, h, None
+
+    boxes, vertices = {}, {}
+    for node in graph.nodes:
+        lines = label_lines(node, max_elements)
+        w, h = _size(node, lines)
+        boxes[node.id] = Box(node, 0.0, 0.0, w, h, lines)
+        vertex = Vertex(node.id)
+        vertex.view = View(*flip(w, h))
+        vertices[node.id] = vertex
+    pairs = {}
+    for edge in graph.edges:  # one layout edge per connected pair (x * x has two edges)
+        key = (edge.src.id, edge.dst.id)
+        if key not in pairs:
+            pairs[key] = Edge(vertices[key[0]], vertices[key[1]])
+            pairs[key].view = _Route()
+    g = Graph(list(vertices.values()), list(pairs.values()))
+    routes, offset = {}, 0.0
+    for component in g.C:  # a traced graph has one; stacked across the layers otherwise
+        sugiyama = SugiyamaLayout(component)
+        sugiyama.xspace, sugiyama.yspace = NODE_GAP, LAYER_GAP
+        sugiyama.init_all(optimize=True)
+        sugiyama.draw()
+        low = min(v.view.xy[0] - v.view.w / 2 for v in component.sV)
+        for v in component.sV:
+            box = boxes[v.data]
+            box.x, box.y = flip(v.view.xy[0] - low + offset, v.view.xy[1])
+        for e in component.sE:
+            routes[(e.v[0].data, e.v[1].data)] = [flip(x - low + offset, y)
+                                                  for x, y in e.view.points]
+        offset += max(v.view.xy[0] + v.view.w / 2 for v in component.sV) - low + NODE_GAP
+    left = min(b.left for b in boxes.values())
+    top = min(b.y - b.h / 2 for b in boxes.values())
+    for box in boxes.values():
+        box.x += MARGIN - left
+        box.y += MARGIN - top
+    paths = []
+    for edge in graph.edges:
+        points = [(x + MARGIN - left, y + MARGIN - top)
+                  for x, y in routes[(edge.src.id, edge.dst.id)]]
+        paths.append((edge, _ends(points, boxes[edge.src.id], boxes[edge.dst.id], edge,
+                                  len(edge.dst.inputs), across)))
+    width = max(b.right for b in boxes.values()) + MARGIN
+    height = max(b.y + b.h / 2 for b in boxes.values()) + MARGIN
+    return Layout(boxes, paths, width, height, across)
+
+
+class _Route:
+    """Where grandalf puts an edge's bend points."""
+
+    points = ()
+
+    def setpath(self, points):
+        self.points = list(points)
+
+
+def _ends(points, src, dst, edge, n_inputs, across):
+    """Leave the source on its far side, reach the target's near side, spread by input index."""
+    side = dst.h if across else dst.w
+    spread = min(12.0, side / (n_inputs + 1)) if n_inputs > 1 else 0.0
+    shift = (edge.index - (n_inputs - 1) / 2) * spread
+    if across:
+        return [(src.right, src.y)] + points[1:-1] + [(dst.left - 1, dst.y + shift)]
+    return ([(src.x, src.y + src.h / 2)] + points[1:-1]
+            + [(dst.x + shift, dst.y - dst.h / 2 - 1)])
+
+
+def _controls(p0, p1, across):
+    """Bezier control points leaving and entering along the layout's direction."""
+    (x0, y0), (x1, y1) = p0, p1
+    if across:
+        dx = (x1 - x0) / 2
+        return (x0 + dx, y0), (x1 - dx, y1)
+    dy = (y1 - y0) / 2
+    return (x0, y0 + dy), (x1, y1 - dy)
+
+
+def _curve(points, across):
+    """An SVG path through ``points`` with tangents along the layout's direction."""
+    parts = [f"M{points[0][0]:.1f},{points[0][1]:.1f}"]
+    for p0, p1 in zip(points, points[1:]):
+        (ax, ay), (bx, by) = _controls(p0, p1, across)
+        parts.append(f"C{ax:.1f},{ay:.1f} {bx:.1f},{by:.1f} {p1[0]:.1f},{p1[1]:.1f}")
+    return " ".join(parts)
+
+
+def svg_text(graph, max_elements=10, rankdir="LR"):
+    """A standalone SVG picture of ``graph``: one ``<g class="node" id="nK">`` per node."""
+    lay = layout(graph, max_elements, rankdir)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" '
+        f'height="{lay.height:.0f}" viewBox="0 0 {lay.width:.1f} {lay.height:.1f}" '
+        f'font-family="{style.FONT}" font-size="{style.FONT_SIZE}" xml:space="preserve">',
+        '<defs><marker id="cr-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto-start-reverse">'
+        f'<path d="M0,0 L10,5 L0,10 z" fill="{style.EDGE}"/></marker></defs>',
+        '<rect class="background" width="100%" height="100%" fill="white"/>',
+    ]
+    for k, (edge, points) in enumerate(lay.paths, start=1):
+        out.append(f'<g class="edge" id="e{k}"><title>{escape(edge.src.name)} -&gt; '
+                   f'{escape(edge.dst.name)}</title><path d="{_curve(points, lay.across)}" '
+                   f'fill="none" stroke="{style.EDGE}" stroke-width="1.2" '
+                   'marker-end="url(#cr-arrow)"/></g>')
+    for box in lay.boxes.values():
+        out.append(_svg_node(box))
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _svg_node(box):
+    node = box.node
+    fill, border = style.colours(node)
+    head = (f'<g class="node" id="{node.id}" data-name="{escape(node.name)}">'
+            f"<title>{escape(node.name)}</title>")
+    if node.kind == "const":
+        shape = (f'<ellipse cx="{box.x:.1f}" cy="{box.y:.1f}" rx="{box.w / 2:.1f}" '
+                 f'ry="{box.h / 2:.1f}" fill="{fill}" stroke="{border}" '
+                 f'stroke-dasharray="3,2"/>')
+        top = box.y - (len(box.lines) - 1) * 13 / 2
+        texts = [f'<text x="{box.x:.1f}" y="{top + 13 * k:.1f}" text-anchor="middle" '
+                 f'dominant-baseline="central" font-size="{CONST_FONT}" '
+                 f'fill="{style.TEXT["meta"]}">{escape(text)}</text>'
+                 for k, (text, _) in enumerate(box.lines)]
+        return head + shape + "".join(texts) + "</g>"
+    width = 3 if node.is_output else 1.2
+    shape = (f'<rect x="{box.left:.1f}" y="{box.y - box.h / 2:.1f}" width="{box.w:.1f}" '
+             f'height="{box.h:.1f}" rx="7" fill="{fill}" stroke="{border}" '
+             f'stroke-width="{width}"/>')
+    texts = []
+    for k, (text, role) in enumerate(box.lines):
+        y = box.y - box.h / 2 + style.PAD_Y + (k + 0.75) * style.LINE_HEIGHT
+        weight = ' font-weight="bold"' if role == "title" else ""
+        texts.append(f'<text class="{role}" x="{box.left + style.PAD_X:.1f}" y="{y:.1f}" '
+                     f'fill="{style.TEXT[role]}"{weight}>{escape(_keep_spaces(text))}</text>')
+    return head + shape + "".join(texts) + "</g>"
+
+
+def _keep_spaces(text):
+    """Runs of spaces as no-break spaces: browsers collapse them in SVG text otherwise."""
+    return re.sub(" (?= )", "\u00a0", text)
+
+
+def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
+    """Draw the same layout as :func:`svg_text` with matplotlib and save it as PNG."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
+        from matplotlib.path import Path
+    except ImportError:
+        raise ImportError("PNG without Graphviz needs matplotlib: pip install "
+                          "'chainrule[train]' (or install Graphviz's dot)") from None
+    lay = layout(graph, max_elements, rankdir)
+    px = 1 / 100  # the layout is in SVG pixels; 100 of them to an inch
+    fig = Figure(figsize=(lay.width * px, lay.height * px), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, lay.width)
+    ax.set_ylim(lay.height, 0)
+    ax.axis("off")
+    points_per_pixel = 72 * px
+    for _, pts in lay.paths:
+        vertices, codes = [pts[0]], [Path.MOVETO]
+        for p0, p1 in zip(pts, pts[1:]):
+            vertices += [*_controls(p0, p1, lay.across), p1]
+            codes += [Path.CURVE4] * 3
+        ax.add_patch(FancyArrowPatch(path=Path(vertices, codes), arrowstyle="-|>",
+                                     mutation_scale=10, color=style.EDGE, linewidth=1.0))
+    for box in lay.boxes.values():
+        node = box.node
+        fill, border = style.colours(node)
+        if node.kind == "const":
+            ax.add_patch(Ellipse((box.x, box.y), box.w, box.h, facecolor=fill,
+                                 edgecolor=border, linestyle="--"))
+            top = box.y - (len(box.lines) - 1) * 13 / 2
+            for k, (text, _) in enumerate(box.lines):
+                ax.text(box.x, top + 13 * k, text, ha="center", va="center",
+                        family="monospace", fontsize=CONST_FONT * points_per_pixel,
+                        color=style.TEXT["meta"])
+            continue
+        ax.add_patch(FancyBboxPatch((box.left, box.y - box.h / 2), box.w, box.h,
+                                    boxstyle="round,pad=0,rounding_size=7", facecolor=fill,
+                                    edgecolor=border, linewidth=2.5 if node.is_output else 1))
+        for k, (text, role) in enumerate(box.lines):
+            y = box.y - box.h / 2 + style.PAD_Y + (k + 0.75) * style.LINE_HEIGHT
+            ax.text(box.left + style.PAD_X, y, text, ha="left", va="baseline",
+                    family="monospace", fontsize=style.FONT_SIZE * points_per_pixel,
+                    color=style.TEXT[role], weight="bold" if role == "title" else "normal")
+    fig.savefig(path, dpi=dpi, facecolor="white")

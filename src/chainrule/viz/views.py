@@ -1,0 +1,171 @@
+"""Pictures of a graph: SVG, PNG, HTML or DOT files, and an inline view for Jupyter.
+
+Graphviz's ``dot`` draws when it is on the PATH; otherwise the layout comes from
+grandalf (pure Python) and chainrule writes the SVG itself, or draws the PNG
+with matplotlib, so a plain pip install can always draw.
+"""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .dot import dot_source
+from .explanation import explain_graph
+from .html import page, strip_prolog
+from .model import Graph, trace
+from .svg import png_matplotlib, svg_text
+
+ENGINES = ("auto", "dot", "python")
+FORMATS = (".svg", ".png", ".html", ".dot", ".gv")
+
+
+def dot_program(engine="auto"):
+    """The path of Graphviz's ``dot`` to use, or None to draw in Python.
+
+    ``engine`` is ``"auto"`` (dot when it is on the PATH), ``"dot"`` (required) or
+    ``"python"`` (grandalf, never dot).
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if engine == "python":
+        return None
+    program = shutil.which("dot")
+    if program is None and engine == "dot":
+        raise RuntimeError("engine='dot' but Graphviz's dot is not on the PATH; install "
+                           "Graphviz or use engine='auto' to draw without it")
+    return program
+
+
+def _run_dot(program, source, fmt, dpi=144):
+    args = [program, "-q", f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
+    result = subprocess.run(args, input=source.encode(), capture_output=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
+class GraphView:
+    """A traced graph with its pictures; Jupyter shows it inline (``_repr_svg_``).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True, name="x")
+    >>> view = cr.viz.graph(x * x)
+    >>> view
+    <chainrule graph of mul1: 2 nodes, 2 edges>
+    >>> view.svg(engine="python").startswith("<svg")
+    True
+    """
+
+    def __init__(self, graph, max_elements=10, rankdir="LR", engine="auto"):
+        self.graph = graph
+        self.max_elements = max_elements
+        self.rankdir = rankdir
+        self.engine = engine
+
+    @property
+    def source(self):
+        """The DOT text."""
+        return dot_source(self.graph, self.max_elements, self.rankdir)
+
+    def svg(self, engine=None):
+        """The picture as SVG text (an ``<svg>`` element)."""
+        program = dot_program(engine or self.engine)
+        if program is not None:
+            return strip_prolog(_run_dot(program, self.source, "svg").decode())
+        return svg_text(self.graph, self.max_elements, self.rankdir)
+
+    def _repr_svg_(self):
+        return self.svg()
+
+    def html(self, engine=None):
+        """The interactive page (SVG plus node details on hover and click)."""
+        return page(self.graph, self.svg(engine))
+
+    def explain(self):
+        """The chain rule, one line per edge (see :func:`chainrule.viz.explain`)."""
+        return "\n".join(explain_graph(self.graph))
+
+    def render(self, path, engine=None, dpi=144):
+        """Write the picture to ``path``; its suffix picks the format (svg, png, html, dot)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix not in FORMATS:
+            raise ValueError(f"cannot tell the format of {str(path)!r}: use one of "
+                             f"{', '.join(FORMATS)}")
+        if suffix in (".dot", ".gv"):
+            path.write_text(self.source, encoding="utf-8")
+        elif suffix == ".svg":
+            path.write_text(self.svg(engine), encoding="utf-8")
+        elif suffix == ".html":
+            path.write_text(self.html(engine), encoding="utf-8")
+        else:
+            program = dot_program(engine or self.engine)
+            if program is not None:
+                path.write_bytes(_run_dot(program, self.source, "png", dpi))
+            else:
+                png_matplotlib(self.graph, path, self.max_elements, self.rankdir, dpi)
+        return path
+
+    def __repr__(self):
+        return (f"<chainrule graph of {self.graph.output.name}: {len(self.graph.nodes)} nodes, "
+                f"{len(self.graph.edges)} edges>")
+
+
+def graph(output, gradient=None, max_elements=10, rankdir="LR", engine="auto"):
+    """Trace ``output``'s graph (values and gradients) into a :class:`GraphView`.
+
+    ``gradient`` seeds backward (ones by default); tensors with more than
+    ``max_elements`` elements are labelled by min/mean/max; ``rankdir`` is ``"LR"``
+    or ``"TB"``; ``engine`` is ``"auto"``, ``"dot"`` or ``"python"``.
+    """
+    if isinstance(output, GraphView):
+        return output
+    traced = output if isinstance(output, Graph) else trace(output, gradient)
+    return GraphView(traced, max_elements, rankdir, engine)
+
+
+def to_dot(output, gradient=None, max_elements=10, rankdir="LR"):
+    """DOT text for the graph that produced ``output``.
+
+    One node per op, leaf and constant, labelled with the op, shape, dtype, forward
+    value and gradient (the viz runs backward itself, leaving ``.grad`` alone).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(-2.0, requires_grad=True, name="x")
+    >>> print(to_dot(x * 3).splitlines()[0])
+    digraph chainrule {
+    """
+    return graph(output, gradient, max_elements, rankdir).source
+
+
+def render(output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144):
+    """Draw the graph of ``output`` to ``path`` (.svg, .png, .html or .dot) and return the path.
+
+    With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH, else grandalf
+    lays the graph out and chainrule writes the SVG (or matplotlib draws the PNG).
+    """
+    view = graph(output, gradient, max_elements, rankdir, engine)
+    return view.render(path, dpi=dpi)
+
+
+def explain(output, gradient=None, show=False):
+    """The chain rule for ``output``, one line per edge in backward order; printed if ``show``.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(-2.0, requires_grad=True, name="x")
+    >>> y = cr.tensor(5.0, requires_grad=True, name="y")
+    >>> q = x + y
+    >>> q.name = "q"
+    >>> print(explain(q))
+    forward
+      q = x + y = 3
+    backward
+      d q/d q = 1
+      d q/d x = upstream (1) x local d q/d x (1) = 1   (add gate distributes)
+      d q/d y = upstream (1) x local d q/d y (1) = 1   (add gate distributes)
+    """
+    view = graph(output, gradient)
+    text = view.explain()
+    if show:
+        print(text)
+    return text
