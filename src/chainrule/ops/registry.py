@@ -118,7 +118,15 @@ def _shapes(args):
 
 def apply(op, args, params=_NO_PARAMS):
     """Run ``op`` on Tensor/array arguments and record the node that made the result."""
-    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    arrays = []
+    record = False
+    for a in args:
+        if isinstance(a, Tensor):
+            arrays.append(a.data)
+            if a.requires_grad:
+                record = True
+        else:
+            arrays.append(a)
     try:
         out = op.forward(*arrays, **params)
     except ValueError as exc:
@@ -128,18 +136,15 @@ def apply(op, args, params=_NO_PARAMS):
     t = _new(out)
     if out.base is not None or (arrays and out is arrays[0]):
         _share_counter(t, out, args)
-    if GradMode.enabled:
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                t.requires_grad = True
-                t._op = op
-                t._inputs = args
-                t._arrays = arrays  # what the vjps read on the plain-array path
-                t._params = params
-                t._seq = next(_sequence)
-                if Tensor.inplace_ops:
-                    t._versions = record_versions(args)
-                break
+    if record and GradMode.enabled:
+        t.requires_grad = True
+        t._op = op
+        t._inputs = args
+        t._arrays = arrays  # what the vjps read on the plain-array path
+        t._params = params
+        t._seq = next(_sequence)
+        if Tensor.inplace_ops:
+            t._versions = record_versions(args)
     return t
 
 
