@@ -17,6 +17,7 @@ from .autograd.engine import grad as autograd_grad
 from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .check import gradcheck, gradgradcheck
+from .diagnose import GraphCheck, check_graph
 from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
                        tensor, zeros, zeros_like)
 from .errors import CheckpointError, GradcheckError, ShapeError
