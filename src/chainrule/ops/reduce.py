@@ -23,7 +23,7 @@ def normalize_axis(axis, ndim, op="reduction"):
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for a in axes:
-        if not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # 0-d: 0 and -1, as torch
             raise ShapeError(f"{op}: axis {a} is out of range for an array of {ndim} dimensions")
         out.append(int(a) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
