@@ -1,0 +1,72 @@
+"""Command line: `python -m bench [options]` runs the suite, `python -m bench setup`
+creates the bench virtualenv with the peer frameworks."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench import env
+from bench.frameworks import FRAMEWORKS, REFERENCE, select
+from bench.workloads import WORKLOADS
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark chainrule against hand-written NumPy and other autodiff "
+                    "libraries. Each case runs in a fresh interpreter.",
+        epilog="`python -m bench setup` first creates .bench-venv with the peers.")
+    parser.add_argument("command", nargs="?", choices=["run", "setup"], default="run")
+    parser.add_argument("--quick", action="store_true",
+                        help="few repeats: a smoke run, not numbers to quote")
+    parser.add_argument("--only", metavar="WORKLOAD[,...]",
+                        help=f"workloads to run, from: {', '.join(WORKLOADS)}")
+    parser.add_argument("--frameworks", metavar="NAME[,...]",
+                        help=f"frameworks to run, from: {', '.join(FRAMEWORKS)} "
+                             "(a family name such as jax also selects jax_jit)")
+    parser.add_argument("--timeout", type=float, default=600,
+                        help="seconds allowed for one case (default 600)")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                        help="before each case, wait up to this long for other processes "
+                             "to leave the CPUs idle (default 0: do not wait)")
+    parser.add_argument("--json", type=Path, default=env.ROOT / "bench" / "results.json",
+                        help="where to save all results (default bench/results.json)")
+    parser.add_argument("--markdown", type=Path, metavar="PATH",
+                        help="also write the tables as Markdown, e.g. bench/RESULTS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.command == "setup":
+        return env.setup()
+    # Imported here: they need NumPy, and `setup` must run where nothing is installed.
+    from bench import report, runner
+    workloads = args.only.split(",") if args.only else list(WORKLOADS)
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"unknown workload(s): {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+    try:
+        frameworks = select(args.frameworks.split(",") if args.frameworks else FRAMEWORKS)
+    except ValueError as exc:
+        sys.exit(str(exc))
+    if REFERENCE not in frameworks:
+        # Ratios are only meaningful against a reference measured in the same run.
+        frameworks.insert(0, REFERENCE)
+    if env.venv_python() is None:
+        print("note: no .bench-venv (run `python -m bench setup`); peers will be skipped",
+              file=sys.stderr)
+    data = runner.run_all(frameworks, workloads, quick=args.quick, timeout=args.timeout,
+                          quiet_wait=args.wait_quiet, busy_threshold=report.BUSY_WARNING)
+    runner.save_json(data, args.json)
+    print(report.as_text(data))
+    print(f"results saved to {args.json}")
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(report.as_markdown(data))
+        print(f"markdown written to {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""chainrule through its public API only (`import chainrule as cr`)."""
+
+import importlib
+import importlib.util
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+
+import chainrule as cr
+from bench.workloads import ADD, DEEP_CHAIN_FACTOR, LR, MUL, mlp_problem, small_ops_input
+
+VERSION = getattr(cr, "__version__", "dev")
+
+_OPS = (lambda t: t * MUL, lambda t: t + ADD, lambda t: t.tanh(), lambda t: t.exp(),
+        lambda t: t.sin())
+
+
+def _log_softmax_loss(y):
+    rows = np.arange(len(y))
+    return lambda z: -cr.log_softmax(z, axis=-1)[rows, y].mean()
+
+
+def _cross_entropy(y, probe):
+    """The library's cross_entropy when it has one that works, else log_softmax with
+    integer-array indexing; returns (loss function, which one)."""
+    try:
+        functional = importlib.import_module("chainrule.nn.functional")
+        cross_entropy = functional.cross_entropy
+        labels = cr.tensor(y)
+        cross_entropy(probe, labels)
+    except Exception:
+        return _log_softmax_loss(y), "log_softmax + indexing"
+    return (lambda z: cross_entropy(z, labels)), "nn.functional.cross_entropy"
+
+
+def make_mlp_step(batch):
+    x, y, arrays = mlp_problem(batch)
+    x = cr.tensor(x)
+    params = [cr.tensor(a, requires_grad=True) for a in arrays]
+    w1, b1, w2, b2, w3, b3 = params
+    loss_fn, loss_name = _cross_entropy(y, cr.tensor(np.zeros((batch, 10), np.float32)))
+
+    def step():
+        h = (x @ w1 + b1).relu()
+        h = (h @ w2 + b2).relu()
+        loss = loss_fn(h @ w3 + b3)
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad.numpy()
+            p.grad = None
+        return float(loss.item())
+
+    step.note = f"loss: {loss_name}"
+    return step
+
+
+def make_small_ops(n):
+    x0 = cr.tensor(small_ops_input(), requires_grad=True)
+
+    def run():
+        x = x0
+        for i in range(n):
+            x = _OPS[i % 5](x)
+        x.sum().backward()
+        total = float(x0.grad.numpy().sum())
+        x0.grad = None
+        return total
+
+    return run
+
+
+def deep_chain(n):
+    x0 = cr.tensor(np.ones(1), requires_grad=True)
+    t0 = perf_counter()
+    x = x0
+    for _ in range(n):
+        x = x * DEEP_CHAIN_FACTOR
+    t1 = perf_counter()
+    x.sum().backward()
+    t2 = perf_counter()
+    return t1 - t0, t2 - t1, float(x0.grad.numpy()[0])
+
+
+def train_command():
+    """`chainrule train` from the running interpreter's environment, or None."""
+    script = Path(sys.executable).parent / "chainrule"
+    if script.exists():
+        return [str(script), "train"]
+    found = shutil.which("chainrule")
+    return [found, "train"] if found else None
+
+
+def train_digits(timeout):
+    """Wall time and peak RSS of `chainrule train` run with its default arguments.
+
+    The command runs in a scratch directory, so whatever it writes (runs/, checkpoints)
+    does not land in the repository.
+    """
+    command = train_command()
+    if command is None:
+        return {"status": "skipped", "note": "the `chainrule` command is not installed"}
+    if importlib.util.find_spec("chainrule.cli") is None:
+        return {"status": "skipped", "note": "`chainrule train` is not available yet"}
+    with tempfile.TemporaryDirectory() as scratch:
+        t0 = perf_counter()
+        proc = subprocess.run(command, cwd=scratch, capture_output=True, text=True,
+                              timeout=timeout)
+        wall = perf_counter() - t0
+    # This process has had exactly one child, so the children's high-water mark is its.
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines() or ["(no output)"]
+        return {"status": "failed", "error": f"exit {proc.returncode}: {lines[-1][:200]}"}
+    return {"status": "ok", "wall_s": wall, "peak_rss_mib": peak_kib / 1024}

@@ -1,0 +1,243 @@
+"""Tables of medians and ratios, as aligned text (terminal) or Markdown."""
+
+import statistics
+
+from bench.frameworks import FRAMEWORKS, REFERENCE
+from bench.workloads import DEEP_CHAIN_NS, GEMM_SIZES, MEMORY_BATCH, MLP_BATCHES, mlp_flops
+
+# Results that should agree between frameworks (same seed, same inputs): a relative
+# difference above this flags an implementation that computes something else.
+CHECK_RTOL = {"mlp_step": 1e-3, "small_ops": 1e-6, "deep_chain": 1e-6}
+
+# Share of the CPUs that other processes may use between cases before the report warns.
+BUSY_WARNING = 0.2
+
+
+class Results:
+    """Lookup over the runner's result list."""
+
+    def __init__(self, data):
+        self.data = data
+        self.by_key = {(r["framework"], r["workload"], tuple(sorted(r["case"].items()))): r
+                       for r in data["results"]}
+        seen = {r["framework"] for r in data["results"]}
+        self.frameworks = [f for f in FRAMEWORKS if f in seen]
+
+    def get(self, framework, workload, **case):
+        return self.by_key.get((framework, workload, tuple(sorted(case.items()))))
+
+    def rows_for(self, workload):
+        return [f for f in self.frameworks
+                if any(r["framework"] == f and r["workload"] == workload
+                       for r in self.data["results"])]
+
+    def label(self, framework):
+        versions = [r["version"] for r in self.data["results"]
+                    if r["framework"] == framework and r.get("version")]
+        return f"{framework} {versions[0]}" if versions else framework
+
+    def gemm_peak(self):
+        rates = [r["gflops"] for n in GEMM_SIZES
+                 if (r := self.get(REFERENCE, "gemm", n=n)) and r["status"] == "ok"]
+        return max(rates, default=None)
+
+
+def _status(result):
+    return "-" if result is None else result["status"]
+
+
+def _notes(results, workload, framework, cases):
+    """Why cells are empty, and results that disagree with the reference."""
+    notes = []
+    for case in cases:
+        r = results.get(framework, workload, **case)
+        if r is None:
+            continue
+        label = " ".join(f"{'b' if k == 'batch' else k}={v}" for k, v in case.items())
+        text = r.get("error") or r.get("note")
+        if text:
+            notes.append((label, text))
+        ref = results.get(REFERENCE, workload, **case)
+        if ref and ref["status"] == "ok" and r["status"] == "ok" and "check" in r:
+            a, b = r["check"], ref["check"]
+            if abs(a - b) > CHECK_RTOL[workload] * max(abs(b), 1e-300):
+                notes.append((label, f"result {a:.6g} != {REFERENCE} {b:.6g}"))
+    texts = list(dict.fromkeys(text for _, text in notes))
+    # A reason shared by every case is said once, without the case.
+    if len(texts) == 1 and len(notes) == len(cases):
+        return texts[0]
+    return "; ".join(f"{label}: {text}" if len(cases) > 1 else text
+                     for label, text in notes)
+
+
+def _ratio(value, ref):
+    return f" ({value / ref:.2f}x)" if ref else ""
+
+
+def gemm_table(results):
+    rows = []
+    for fw in results.rows_for("gemm"):
+        for n in GEMM_SIZES:
+            r = results.get(fw, "gemm", n=n)
+            if r and r["status"] == "ok":
+                rows.append([results.label(fw), f"{n}^3 float32", f"{r['median_s'] * 1e3:.2f}",
+                             f"{r['gflops']:.1f}", ""])
+            elif r:
+                rows.append([results.label(fw), f"{n}^3 float32", _status(r), "-",
+                             r.get("error") or r.get("note", "")])
+    return (f"gemm: matrix product; {REFERENCE}'s (np.matmul) best is the ceiling below",
+            ["framework", "size", "median ms", "GFLOP/s", "notes"], rows)
+
+
+def mlp_table(results):
+    headers = ["framework"] + [f"b={b} ms" for b in MLP_BATCHES]
+    headers += [f"peak mem MiB (b={MEMORY_BATCH})", "notes"]
+    rows = []
+    cases = [{"batch": b} for b in MLP_BATCHES]
+    for fw in results.rows_for("mlp_step"):
+        row = [results.label(fw)]
+        for b in MLP_BATCHES:
+            r, ref = results.get(fw, "mlp_step", batch=b), results.get(REFERENCE, "mlp_step",
+                                                                        batch=b)
+            if r and r["status"] == "ok":
+                ref_s = ref["median_s"] if ref and ref["status"] == "ok" else None
+                row.append(f"{r['median_s'] * 1e3:.3g}{_ratio(r['median_s'], ref_s)}")
+            else:
+                row.append(_status(r))
+        mem = results.get(fw, "mlp_step", batch=MEMORY_BATCH)
+        row.append(f"{mem['peak_mem_mib']:.0f}" if mem and "peak_mem_mib" in mem else "-")
+        row.append(_notes(results, "mlp_step", fw, cases))
+        rows.append(row)
+    return ("mlp_step: one SGD step of a 784-256-256-10 ReLU MLP, float32, median ms "
+            f"(x {REFERENCE})", headers, rows)
+
+
+def mlp_efficiency_table(results):
+    peak = results.gemm_peak()
+    headers = ["framework"] + [f"b={b} GFLOP/s (% of GEMM)" for b in MLP_BATCHES]
+    rows = []
+    for fw in results.rows_for("mlp_step"):
+        row = [results.label(fw)]
+        for b in MLP_BATCHES:
+            r = results.get(fw, "mlp_step", batch=b)
+            if not (r and r["status"] == "ok"):
+                row.append(_status(r))
+                continue
+            rate = mlp_flops(b) / r["median_s"] / 1e9
+            row.append(f"{rate:.1f}" + (f" ({100 * rate / peak:.0f}%)" if peak else ""))
+        if any(cell not in ("-", "n/a", "skipped") for cell in row[1:]):
+            rows.append(row)
+    title = "mlp_step: matmul FLOPs per second (fwd + bwd products, see mlp_flops)"
+    if peak:
+        title += f", as % of the {peak:.1f} GFLOP/s GEMM ceiling"
+    return title, headers, rows
+
+
+def small_ops_table(results):
+    rows = []
+    for fw in results.rows_for("small_ops"):
+        r = next(x for x in results.data["results"]
+                 if x["framework"] == fw and x["workload"] == "small_ops")
+        ref = results.get(REFERENCE, "small_ops", **r["case"])
+        if r["status"] == "ok":
+            ref_us = ref["per_op_us"] if ref and ref["status"] == "ok" else None
+            cell = f"{r['per_op_us']:.3g}{_ratio(r['per_op_us'], ref_us)}"
+        else:
+            cell = r["status"]
+        rows.append([results.label(fw), cell, _notes(results, "small_ops", fw, [r["case"]])])
+    return ("small_ops: 1,000 elementwise ops on a shape-(8,) float64 tensor, forward + "
+            f"backward, median us per op (x {REFERENCE})", ["framework", "us/op", "notes"], rows)
+
+
+def deep_chain_table(results):
+    headers = ["framework"]
+    for n in DEEP_CHAIN_NS:
+        headers += [f"n={n:,} fwd s", "bwd s", "bwd us/op"]
+    headers.append("notes")
+    rows = []
+    for fw in results.rows_for("deep_chain"):
+        row = [results.label(fw)]
+        for n in DEEP_CHAIN_NS:
+            r, ref = results.get(fw, "deep_chain", n=n), results.get(REFERENCE, "deep_chain",
+                                                                      n=n)
+            if r and r["status"] == "ok":
+                ref_us = ref["per_op_us"] if ref and ref["status"] == "ok" else None
+                row += [f"{r['forward_s']:.3g}", f"{r['backward_s']:.3g}",
+                        f"{r['per_op_us']:.3g}{_ratio(r['per_op_us'], ref_us)}"]
+            else:
+                row += [_status(r), "", ""]
+        row.append(_notes(results, "deep_chain", fw, [{"n": n} for n in DEEP_CHAIN_NS]))
+        rows.append(row)
+    return ("deep_chain: x = x * 1.0000001 repeated n times on shape (1,), median s "
+            f"(x {REFERENCE} per op)", headers, rows)
+
+
+def train_table(results):
+    rows = []
+    for fw in results.rows_for("train_digits"):
+        r = results.get(fw, "train_digits")
+        if r["status"] == "ok":
+            rows.append([results.label(fw), f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.0f}",
+                         ""])
+        else:
+            rows.append([results.label(fw), r["status"], "-",
+                         r.get("error") or r.get("note", "")])
+    return ("train_digits: `chainrule train` with default arguments",
+            ["framework", "wall s", "peak RSS MiB", "notes"], rows)
+
+
+TABLES = [gemm_table, mlp_table, mlp_efficiency_table, small_ops_table, deep_chain_table,
+          train_table]
+
+
+def machine_line(data):
+    m = data.get("machine", {})
+    if m.get("status") == "failed":
+        return f"machine: unknown ({m.get('error')})"
+    line = (f"{m.get('cpu')}, {m.get('cores')} cores; NumPy {m.get('numpy')} "
+            f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}")
+    line += "; quick run (few repeats)" if data.get("quick") else ""
+    busy = [r["busy_share"] for r in data.get("results", []) if r.get("busy_share")]
+    if busy and max(busy) > BUSY_WARNING:
+        line += (f". WARNING: other processes used up to {100 * max(busy):.0f}% of the CPUs "
+                 f"(median {100 * statistics.median(busy):.0f}%) between cases: timings "
+                 "are inflated and noisy")
+    return line
+
+
+def _tables(data):
+    results = Results(data)
+    for make in TABLES:
+        title, headers, rows = make(results)
+        if rows:
+            yield title, headers, rows
+
+
+def as_text(data):
+    out = [machine_line(data), ""]
+    for title, headers, rows in _tables(data):
+        widths = [max(len(str(c)) for c in col) for col in zip(headers, *rows)]
+        out.append(title)
+        # Names and notes read left to right; numbers line up on the right.
+        left = [i == 0 or h == "notes" for i, h in enumerate(headers)]
+        for row in [headers, ["-" * w for w in widths]] + rows:
+            cells = [str(c).ljust(w) if lft else str(c).rjust(w)
+                     for c, w, lft in zip(row, widths, left)]
+            out.append("  ".join(cells).rstrip())
+        out.append("")
+    return "\n".join(out)
+
+
+def as_markdown(data):
+    out = ["# chainrule benchmarks", "", f"Machine: {machine_line(data)}", "",
+           f"Ratios are median times divided by the `{REFERENCE}` (hand-written NumPy) "
+           "median measured in the same run; lower is better. Regenerate with "
+           "`python -m bench --markdown bench/RESULTS.md`.", ""]
+    for title, headers, rows in _tables(data):
+        out += [f"## {title}", "", "| " + " | ".join(headers) + " |",
+                "|" + "|".join("---" if i == 0 or h == "notes" else "---:"
+                               for i, h in enumerate(headers)) + "|"]
+        out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
+                for row in rows]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,143 @@
+"""Orchestration: one fresh interpreter per (framework, workload, case), results to JSON.
+
+Every case runs in its own subprocess so that imports, allocator state, thread pools and
+the peak-RSS high-water mark of one measurement never leak into another.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from bench.env import ROOT, worker_python
+from bench.frameworks import FRAMEWORKS
+from bench.worker import MARKER
+from bench.workloads import WORKLOADS, cases, repeats
+
+
+def _worker_env():
+    env = os.environ.copy()
+    # The library's source tree first, so chainrule is found even when not installed.
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in [str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")] if p)
+    # A CPU benchmark: keep JAX from probing for accelerators at start-up.
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    return env
+
+
+def _tail(text):
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def run_worker(python, spec, timeout):
+    """Run one spec in a fresh interpreter; never raises, always returns a result."""
+    cmd = [python, "-m", "bench.worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=_worker_env(), capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "error": f"timeout after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(MARKER):
+            return json.loads(line[len(MARKER):])
+    # No result line: the interpreter itself died (segfault, stack overflow, OOM kill).
+    if proc.returncode < 0:
+        reason = f"crashed ({signal.Signals(-proc.returncode).name})"
+    else:
+        reason = f"exit {proc.returncode}"
+    detail = _tail(proc.stderr)
+    return {"status": "failed", "error": reason + (f": {detail}" if detail else "")}
+
+
+def _cpu_times():
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return fields[3] + fields[4], sum(fields)  # idle + iowait, total
+
+
+def busy_share(seconds=0.25):
+    """Share of the CPUs used by other processes, sampled while no worker runs;
+    None where /proc/stat is unavailable."""
+    try:
+        idle0, total0 = _cpu_times()
+        time.sleep(seconds)
+        idle1, total1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(1 - (idle1 - idle0) / max(total1 - total0, 1), 2)
+
+
+def plan(frameworks, workloads):
+    """The (framework, workload, case) triples to run, in the order they run. A workload
+    a framework does not support is listed only when the registry says why."""
+    jobs = []
+    for workload in WORKLOADS:
+        if workload not in workloads:
+            continue
+        for case in cases(workload):
+            for name in frameworks:
+                framework = FRAMEWORKS[name]
+                if workload in framework.workloads:
+                    jobs.append((name, workload, case, None))
+                elif workload in framework.not_run:
+                    jobs.append((name, workload, case, framework.not_run[workload]))
+    return jobs
+
+
+def describe(workload, case):
+    return " ".join(f"{'b' if k == 'batch' else k}={v}" for k, v in case.items()) or "-"
+
+
+def summary(result):
+    if result["status"] != "ok":
+        return f"{result['status']}: {result.get('error') or result.get('note', '')}"
+    if "per_op_us" in result:
+        return f"{result['per_op_us']:.3g} us/op"
+    if "gflops" in result:
+        return f"{result['gflops']:.1f} GFLOP/s"
+    if "wall_s" in result:
+        return f"{result['wall_s']:.1f} s, peak {result['peak_rss_mib']:.0f} MiB"
+    return f"{result['median_s'] * 1e3:.3g} ms"
+
+
+def wait_quiet(limit_s, threshold):
+    """Wait up to limit_s seconds for other processes to leave the CPUs (nearly) idle;
+    returns the last busy share measured."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        busy = busy_share()
+        if busy is None or busy <= threshold or time.monotonic() >= deadline:
+            return busy
+        time.sleep(2)
+
+
+def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
+            busy_threshold=0.2, log=sys.stderr):
+    python = worker_python()
+    print(f"workers run under {python}", file=log, flush=True)
+    machine = run_worker(python, {"info": True}, timeout=120)
+    jobs = plan(frameworks, workloads)
+    results = []
+    for i, (name, workload, case, not_run) in enumerate(jobs, 1):
+        warmup, timed = repeats(workload, case, quick)
+        # Other processes compete for the same cores: record how much they were using.
+        busy = wait_quiet(quiet_wait, busy_threshold)
+        if not_run:
+            result = {"status": "n/a", "note": not_run}
+        else:
+            spec = {"framework": name, "workload": workload, "case": case,
+                    "warmup": warmup, "repeats": timed, "timeout": timeout}
+            result = run_worker(python, spec, timeout)
+        results.append({"framework": name, "workload": workload, "case": case,
+                        "warmup": warmup, "repeats": timed, "busy_share": busy, **result})
+        print(f"[{i:2d}/{len(jobs)}] {name:12s} {workload:12s} {describe(workload, case):10s}"
+              f" {summary(result)}", file=log, flush=True)
+    return {"machine": machine, "quick": quick, "python": python, "results": results}
+
+
+def save_json(data, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")

@@ -1,0 +1,150 @@
+"""Runs one case of one workload for one framework, in a fresh interpreter.
+
+Invoked by the runner as `python -m bench.worker '<json spec>'`. Prints one line
+`BENCH_RESULT <json>` on stdout; anything else it prints is ignored.
+"""
+
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+from datetime import datetime, timezone
+from time import perf_counter
+
+import numpy as np
+
+from bench.frameworks import FRAMEWORKS
+from bench.workloads import MEMORY_BATCH
+
+MARKER = "BENCH_RESULT "
+
+
+def _timed(fn, warmup, repeats):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = perf_counter()
+        fn()
+        times.append(perf_counter() - t0)
+    return times
+
+
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_mlp_step(module, case, warmup, repeats, timeout):
+    step = module.make_mlp_step(case["batch"])
+    baseline = _peak_rss_mib()
+    # The first step's loss is the same for every framework (same seed and inputs), so
+    # it cross-checks the implementations. It counts as the first warm-up step.
+    loss = step()
+    times = _timed(step, max(warmup - 1, 0), repeats)
+    result = {"median_s": statistics.median(times), "times": times, "check": loss,
+              "note": getattr(step, "note", "")}
+    if case["batch"] == MEMORY_BATCH:
+        result["peak_mem_mib"] = _peak_rss_mib() - baseline
+        result["mem_steps"] = max(warmup, 1) + repeats
+    return result
+
+
+def run_small_ops(module, case, warmup, repeats, timeout):
+    run = module.make_small_ops(case["n"])
+    check = run()
+    times = _timed(run, max(warmup - 1, 0), repeats)
+    median = statistics.median(times)
+    return {"median_s": median, "times": times, "check": check,
+            "per_op_us": median / case["n"] * 1e6, "note": getattr(run, "note", "")}
+
+
+def run_deep_chain(module, case, warmup, repeats, timeout):
+    n = case["n"]
+    for _ in range(warmup):
+        module.deep_chain(n)
+    # A slow framework takes minutes per run at n = 10^6: once a fifth of the time limit
+    # is spent, the median is taken over the runs done so far (at least one).
+    runs, start = [], perf_counter()
+    while len(runs) < repeats and (not runs or perf_counter() - start < timeout / 5):
+        runs.append(module.deep_chain(n))
+    forward = statistics.median(r[0] for r in runs)
+    backward = statistics.median(r[1] for r in runs)
+    return {"forward_s": forward, "backward_s": backward, "check": runs[-1][2],
+            "per_op_us": backward / n * 1e6, "times": [r[1] for r in runs]}
+
+
+def run_gemm(module, case, warmup, repeats, timeout):
+    times = _timed(module.make_gemm(case["n"]), warmup, repeats)
+    median = statistics.median(times)
+    return {"median_s": median, "times": times, "gflops": 2 * case["n"] ** 3 / median / 1e9}
+
+
+def run_train_digits(module, case, warmup, repeats, timeout):
+    # Leave the worker time to report before the runner's own limit strikes.
+    return module.train_digits(max(timeout - 15, 1))
+
+
+RUNNERS = {
+    "mlp_step": run_mlp_step,
+    "small_ops": run_small_ops,
+    "deep_chain": run_deep_chain,
+    "gemm": run_gemm,
+    "train_digits": run_train_digits,
+}
+
+
+def _error(exc):
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+
+
+def run(spec):
+    framework = FRAMEWORKS[spec["framework"]]
+    try:
+        module = importlib.import_module(f"bench.frameworks.{framework.module}")
+    except ModuleNotFoundError as exc:
+        if framework.package and (exc.name or "").split(".")[0] == framework.package:
+            return {"status": "skipped", "note": f"{framework.package} is not installed"}
+        return {"status": "failed", "error": _error(exc)}
+    except Exception as exc:  # a half-written library fails in all sorts of ways
+        return {"status": "failed", "error": _error(exc)}
+    try:
+        result = RUNNERS[spec["workload"]](module, spec["case"], spec["warmup"],
+                                           spec["repeats"], spec["timeout"])
+    except Exception as exc:
+        return {"status": "failed", "error": _error(exc), "version": module.VERSION}
+    result.setdefault("status", "ok")
+    result["version"] = module.VERSION
+    return result
+
+
+def machine_info():
+    """The machine line of the report, as seen by the interpreter that runs workloads."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown"
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{deps.get('name', '?')} {deps.get('version', '')}".strip()
+    except Exception:  # older NumPy has no dict mode; the BLAS is then left out
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "blas": blas,
+            "python": platform.python_version(), "python_path": sys.executable,
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    result = machine_info() if spec.get("info") else run(spec)
+    print(MARKER + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""What every framework computes: sizes, seeds, inputs, repeat counts and FLOP counts.
+
+Each framework module builds its own version of these workloads from the same NumPy
+inputs, so that results (loss, gradient sums) can be cross-checked between frameworks.
+"""
+
+WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "train_digits")
+
+MLP_SIZES = (784, 256, 256, 10)
+MLP_BATCHES = (32, 128, 1024)
+LR = 0.01
+# The batch whose run also records peak memory; its warm-up plus timed steps total 100.
+MEMORY_BATCH = 1024
+
+SMALL_OPS_N = 1000
+SMALL_OPS_SHAPE = (8,)
+# The small_ops chain cycles through these five ops. With these two constants the values
+# stay within [-2.5, 2.5] and the gradient neither vanishes nor explodes (about 1e-3 after
+# 1,000 ops), so its sum cross-checks the frameworks against each other.
+SMALL_OPS_CYCLE = ("mul", "add", "tanh", "exp", "sin")
+MUL = 2.0
+ADD = -0.5
+
+DEEP_CHAIN_NS = (100_000, 1_000_000)
+DEEP_CHAIN_FACTOR = 1.0000001
+
+GEMM_SIZES = (1024, 2048)
+
+
+def cases(workload):
+    """The parameter sets a workload is measured at, one subprocess each."""
+    if workload == "mlp_step":
+        return [{"batch": b} for b in MLP_BATCHES]
+    if workload == "small_ops":
+        return [{"n": SMALL_OPS_N}]
+    if workload == "deep_chain":
+        return [{"n": n} for n in DEEP_CHAIN_NS]
+    if workload == "gemm":
+        return [{"n": n} for n in GEMM_SIZES]
+    return [{}]
+
+
+def repeats(workload, case, quick):
+    """(warm-up, timed) repetitions for one case."""
+    if workload == "mlp_step":
+        if case["batch"] >= MEMORY_BATCH:
+            return (2, 8) if quick else (10, 90)
+        return (3, 10) if quick else (20, 60)
+    if workload == "small_ops":
+        return (1, 5) if quick else (5, 30)
+    if workload == "deep_chain":
+        # Building a chain of 10^6 nodes is itself the expensive part: few repeats.
+        if quick:
+            return (0, 1)
+        return (1, 3) if case["n"] < 1_000_000 else (0, 2)
+    if workload == "gemm":
+        return (1, 3) if quick else (3, 10)
+    return (0, 1)
+
+
+def mlp_problem(batch, seed=0):
+    """Inputs (float32), integer labels and fresh parameters [W1, b1, W2, b2, W3, b3]."""
+    import numpy as np  # here, not at the top: `python -m bench setup` runs without NumPy
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, MLP_SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, MLP_SIZES[-1], size=batch)
+    params = []
+    for fan_in, fan_out in zip(MLP_SIZES[:-1], MLP_SIZES[1:]):
+        # He initialisation keeps the ReLU activations at unit scale.
+        w = rng.standard_normal((fan_in, fan_out), dtype=np.float32)
+        params += [w * np.float32(np.sqrt(2.0 / fan_in)), np.zeros(fan_out, np.float32)]
+    return x, y, params
+
+
+def small_ops_input(seed=0):
+    import numpy as np
+
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, SMALL_OPS_SHAPE)
+
+
+def mlp_flops(batch):
+    """FLOPs of the matrix products in one training step (elementwise work ignored).
+
+    Forward: 2*B*(784*256 + 256*256 + 256*10). Backward: each layer needs dW = X^T dY
+    (same count as its forward product) and dX = dY W^T (same again), except the first
+    layer, whose input gradient nobody asks for; every framework here skips it because
+    the inputs do not require a gradient. So backward = 2*forward - 2*B*784*256.
+    """
+    pairs = list(zip(MLP_SIZES[:-1], MLP_SIZES[1:]))
+    forward = 2 * batch * sum(i * o for i, o in pairs)
+    first_input_grad = 2 * batch * pairs[0][0] * pairs[0][1]
+    return forward + 2 * forward - first_input_grad
