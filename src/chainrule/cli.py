@@ -1,0 +1,172 @@
+"""The ``chainrule`` command: ``train``, ``evaluate`` and, with the viz package, ``graph``.
+
+    chainrule train                              # MLP on digits, results in runs/digits
+    chainrule train --hidden 128,64 --optimizer momentum --lr 0.05 --epochs 20
+    chainrule train --resume runs/digits/checkpoint.npz --epochs 40
+    chainrule evaluate runs/digits/checkpoint.npz
+"""
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .data import available_datasets
+from .data.datasets import MissingDependencyError
+from .errors import CheckpointError
+
+TRAIN_EXAMPLES = """\
+examples:
+  chainrule train
+  chainrule train --dataset iris --hidden 16 --epochs 50
+  chainrule train --hidden 128,64 --activation tanh --optimizer nesterov --lr 0.02
+  chainrule train --resume runs/digits/checkpoint.npz --epochs 40
+
+Every epoch rewrites OUT/checkpoint.npz and OUT/metrics.json; OUT/curves.png is drawn
+at the end. --epochs counts all epochs, those before a resume included. When resuming,
+the saved settings are used; only --epochs, --lr, --weight-decay and --out may change.
+"""
+
+
+def build_parser():
+    """The argument parser of the ``chainrule`` command, with every subcommand."""
+    from .train import ACTIVATIONS, LOSSES, OPTIMIZERS, WEIGHT_DECAY, TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Reverse-mode automatic differentiation over NumPy: train and "
+                    "evaluate networks, draw computational graphs.")
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    defaults = TrainConfig()
+    train = subparsers.add_parser(
+        "train", help="train an MLP on an offline dataset (default: digits)",
+        description="Train a multi-layer perceptron, checkpointing after every epoch.",
+        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # Defaults are None so that a resumed run can tell the flags given from those left out.
+    train.add_argument("--dataset", choices=available_datasets(),
+                       help=f"dataset to train on (default: {defaults.dataset})")
+    train.add_argument("--hidden", metavar="SIZES",
+                       help="hidden layer sizes, comma separated (default: "
+                            f"{','.join(map(str, defaults.hidden))})")
+    train.add_argument("--activation", choices=list(ACTIVATIONS),
+                       help=f"activation between layers (default: {defaults.activation})")
+    train.add_argument("--loss", choices=LOSSES,
+                       help=f"training loss (default: {defaults.loss})")
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                       help=f"update rule; momentum and nesterov are SGD with momentum 0.9 "
+                            f"(default: {defaults.optimizer})")
+    train.add_argument("--lr", type=float,
+                       help="learning rate (default: "
+                            + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items()) + ")")
+    train.add_argument("--batch-size", type=int,
+                       help=f"samples per mini-batch (default: {defaults.batch_size})")
+    train.add_argument("--epochs", type=int,
+                       help=f"total number of epochs (default: {defaults.epochs})")
+    train.add_argument("--seed", type=int,
+                       help=f"seed of initialisation and shuffling (default: {defaults.seed})")
+    train.add_argument("--weight-decay", type=float,
+                       help="L2 penalty, decoupled for adamw (default: "
+                            + ", ".join(f"{k} {v:g}" for k, v in WEIGHT_DECAY.items())
+                            + ", 0 for the others)")
+    train.add_argument("--out", metavar="DIR",
+                       help="output directory (default: runs/DATASET, or the checkpoint's "
+                            "directory when resuming)")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue the run saved in CHECKPOINT")
+    train.set_defaults(func=run_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate", help="score a saved model on its dataset",
+        description="Rebuild the model saved in a training checkpoint and report its loss, "
+                    "accuracy and confusion matrix.")
+    evaluate.add_argument("checkpoint", help="a checkpoint.npz written by chainrule train")
+    evaluate.add_argument("--split", choices=("test", "train"), default="test",
+                          help="which part of the dataset to score (default: test)")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print the results as JSON instead of text")
+    evaluate.set_defaults(func=run_evaluate)
+
+    try:
+        from .viz import cli as viz_cli
+    except ImportError:  # the graph command is optional
+        viz_cli = None
+    if viz_cli is not None:
+        viz_cli.register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def run_train(args):
+    """``chainrule train``: train, print one line per epoch; 1 when training failed."""
+    from .train import NonFiniteLossError, train
+
+    given = {name: getattr(args, name) for name in
+             ("dataset", "hidden", "activation", "loss", "optimizer", "lr", "batch_size",
+              "epochs", "seed", "weight_decay", "out")
+             if getattr(args, name) is not None}
+    try:
+        result = train(resume=args.resume, overrides=given, log=_print,
+                       progress=sys.stdout.isatty())
+    except NonFiniteLossError as exc:
+        print(f"chainrule train: {exc}", file=sys.stderr)
+        return 1
+    except (CheckpointError, MissingDependencyError) as exc:
+        print(f"chainrule train: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"chainrule train: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nchainrule train: interrupted; the checkpoint of the last finished epoch "
+              "is kept, continue with --resume", file=sys.stderr)
+        return 130
+    print(f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
+          f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}")
+    return 0
+
+
+def run_evaluate(args):
+    """``chainrule evaluate``: loss, accuracy and confusion matrix of a checkpoint."""
+    from .train import evaluate_checkpoint
+
+    try:
+        scores = evaluate_checkpoint(args.checkpoint, split=args.split)
+    except (CheckpointError, MissingDependencyError) as exc:
+        print(f"chainrule evaluate: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**scores, "confusion": scores["confusion"].tolist()}))
+        return 0
+    print(f"{args.split} loss {scores['loss']:.4f}  accuracy {scores['accuracy']:.4f}  "
+          f"({scores['num_samples']} samples)")
+    print("confusion matrix (rows: true class, columns: predicted class):")
+    print(_format_confusion(scores["confusion"]))
+    return 0
+
+
+def _format_confusion(confusion):
+    """Right-aligned table with class numbers on both axes.
+
+    >>> print(_format_confusion([[12, 0], [1, 3]]))
+    true/pred  0  1
+            0 12  0
+            1  1  3
+    """
+    rows = [[str(v) for v in row] for row in confusion]
+    width = max(len(str(len(rows) - 1)), *(len(v) for row in rows for v in row))
+    label = "true/pred"
+    lines = [label + " " + " ".join(f"{c:>{width}}" for c in range(len(rows)))]
+    for c, row in enumerate(rows):
+        lines.append(f"{c:>{len(label)}} " + " ".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines)
+
+
+def _print(line):
+    print(line, flush=True)
