@@ -123,11 +123,12 @@ def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
     results = []
     for i, (name, workload, case, not_run) in enumerate(jobs, 1):
         warmup, timed = repeats(workload, case, quick)
-        # Other processes compete for the same cores: record how much they were using.
-        busy = wait_quiet(quiet_wait, busy_threshold)
+        busy = None
         if not_run:
             result = {"status": "n/a", "note": not_run}
         else:
+            # Other processes compete for the same cores: record how much they were using.
+            busy = wait_quiet(quiet_wait, busy_threshold)
             spec = {"framework": name, "workload": workload, "case": case,
                     "warmup": warmup, "repeats": timed, "timeout": timeout}
             result = run_worker(python, spec, timeout)
