@@ -30,6 +30,7 @@ import numpy as np
 from . import nn, optim
 from .autograd.mode import no_grad
 from .data import DataLoader, load_dataset, one_hot
+from .errors import CheckpointError
 from .serialization import load, save, write_atomically
 from .tensor import Tensor
 
@@ -248,13 +249,12 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size=1024):
             "confusion": confusion, "num_samples": int(len(y))}
 
 
-def load_model(checkpoint):
-    """Rebuild the model saved in a training checkpoint; returns ``(model, checkpoint)``.
+def load_model(path):
+    """Rebuild the model saved in the training checkpoint at ``path``.
 
-    ``checkpoint`` is a path or the dict :func:`chainrule.load` returned.
+    Returns ``(model, state)``, ``state`` being the whole checkpoint as loaded.
     """
-    path = checkpoint if not isinstance(checkpoint, dict) else "<checkpoint>"
-    state = load(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
+    state = load(path)
     _check_kind(state, path)
     config = TrainConfig.from_dict(state["config"])
     data = state["data"]
@@ -274,8 +274,6 @@ def evaluate_checkpoint(path, split="test"):
 
 
 def _check_kind(state, path):
-    from .errors import CheckpointError
-
     if not isinstance(state, dict) or state.get("kind") != _KIND:
         raise CheckpointError(f"{path}: not a training checkpoint (no kind {_KIND!r}); "
                               "it was not written by chainrule train")
