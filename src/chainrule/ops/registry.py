@@ -133,18 +133,14 @@ def apply(op, args, params=_NO_PARAMS):
         raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    t = _new(out)
-    if out.base is not None or (arrays and out is arrays[0]):
-        _share_counter(t, out, args)
     if record and GradMode.enabled:
-        t.requires_grad = True
-        t._op = op
-        t._inputs = args
-        t._arrays = arrays  # what the vjps read on the plain-array path
-        t._params = params
-        t._seq = next(_sequence)
+        t = _node(out, op, args, arrays, params, next(_sequence))
         if Tensor.inplace_ops:
             t._versions = record_versions(args)
+    else:
+        t = _new(out)
+    if out.base is not None or (arrays and out is arrays[0]):
+        _share_counter(t, out, args)
     return t
 
 
@@ -166,7 +162,7 @@ def record_versions(args):
     return versions
 
 
-_new = Tensor._new
+_new, _node = Tensor._new, Tensor._node
 
 
 # Shapes the generated suite runs every elementwise op on: plain, 0-d, empty, 3-d.
