@@ -133,7 +133,7 @@ def sigmoid(a):
     return 0.5 + 0.5 * np.tanh(0.5 * a)
 
 
-@defop(lambda g, out, a: where(data_of(a) > 0, g, 0.0),  # one pass, no 0/1 array made
+@defop(lambda g, out, a: g * (data_of(a) > 0),  # a bool mask: a constant, and NumPy's fastest
        spec=unary_spec(lambda np, a: np.maximum(a, 0.0), domain=_abs_domain))
 def relu(a):
     """max(a, 0); the gradient at 0 is 0."""

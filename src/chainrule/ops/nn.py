@@ -90,8 +90,9 @@ def log_softmax(x, axis=-1, **aliases):
 
 def _linear_vjp_weight(g, out, x, weight, bias):
     # dW = dY^T X, with every leading (batch) axis folded into the sample axis.
-    return matmul(reshape(g, (-1, weight.shape[0])).swapaxes(-1, -2),
-                  reshape(x, (-1, weight.shape[1])))
+    if x.ndim != 2:
+        g, x = reshape(g, (-1, weight.shape[0])), reshape(x, (-1, weight.shape[1]))
+    return matmul(g.swapaxes(-1, -2), x)
 
 
 # NOTE: a primitive for speed: one product written into a fresh array that the bias is then

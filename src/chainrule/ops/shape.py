@@ -4,6 +4,8 @@ Their gradients move values back to where they came from; indexing with
 repeated integer indices accumulates (``np.add.at``).
 """
 
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -11,7 +13,10 @@ from .registry import Case, Spec, data_of, defop
 
 
 def _shape_of(x):
-    return np.shape(data_of(x))
+    try:
+        return x.shape  # ndarray and Tensor alike
+    except AttributeError:
+        return np.shape(x)
 
 
 # ----------------------------------------------------------------------- views
@@ -32,11 +37,11 @@ def reshape(x, shape, *more):
     current = _shape_of(x)
     if shape == current:
         return x
-    try:
-        shape = np.empty(current, dtype=np.bool_).reshape(shape).shape
-    except ValueError:
-        raise ShapeError(f"reshape: cannot reshape an array of shape {current} into {shape}"
-                         ) from None
+    size, known = math.prod(current), math.prod(n for n in shape if n != -1)
+    if shape.count(-1) == 1 and known and size % known == 0:
+        shape = tuple(size // known if n == -1 else n for n in shape)
+    if math.prod(shape) != size or any(n < 0 for n in shape):
+        raise ShapeError(f"reshape: cannot reshape an array of shape {current} into {shape}")
     return _reshape(x, shape=shape)
 
 
