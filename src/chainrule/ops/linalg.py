@@ -10,8 +10,8 @@ import string
 import numpy as np
 
 from ..errors import ShapeError
-from .elementwise import abs, sqrt
-from .reduce import max, min, sum
+from .elementwise import abs, where
+from .reduce import _expand, max, min, normalize_axis, sum
 from .registry import Case, Spec, data_of, defop
 from .shape import _getitem, broadcast_to, expand_dims, reshape, squeeze
 
@@ -311,6 +311,23 @@ def cholesky(a):
     return _cholesky(a)
 
 
+def _norm2_vjp(g, out, x, axis, keepdims):
+    # x / |x|, with 0 where the norm is 0 (the subgradient PyTorch picks there too).
+    norm = _expand(out, x, axis)
+    return _expand(g, x, axis) * x / where(data_of(norm) == 0, 1.0, norm)
+
+
+@defop(_norm2_vjp, saves_out=True, name="norm2",
+       spec=Spec([Case(((3, 4),), {"axis": None, "keepdims": False}),
+                  Case(((3, 4),), {"axis": (1,), "keepdims": True}),
+                  Case(((2, 3, 4),), {"axis": (1, 2), "keepdims": False})],
+                 ref=lambda np, x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis,
+                                                                  keepdims=keepdims))))
+def _norm2(x, axis, keepdims):
+    """The 2-norm (Frobenius for matrices) over ``axis``."""
+    return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """Vector and matrix norms with NumPy's semantics (default: Frobenius / 2-norm)."""
     shape = np.shape(data_of(x))
@@ -320,7 +337,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
             raise ShapeError(f"norm: ord={ord!r} needs a vector or matrix, got shape {shape}")
     axis = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     if ord is None or (ord == "fro" and len(axis) == 2) or (ord == 2 and len(axis) == 1):
-        return sqrt(sum(x * x, axis=axis, keepdims=keepdims))
+        return _norm2(x, axis=normalize_axis(axis, len(shape), "norm"), keepdims=keepdims)
     if len(axis) == 1:
         if ord == np.inf:
             return max(abs(x), axis=axis, keepdims=keepdims)

@@ -50,7 +50,8 @@ def logsumexp(x, axis=None, keepdims=False, **aliases):
 
 
 _SOFTMAX_CASES = [Case(((3, 4),), {"axis": 1}), Case(((3, 4),), {"axis": 0}),
-                  Case(((2, 3, 4),), {"axis": 1}), Case(((5,),), {"axis": 0})]
+                  Case(((2, 3, 4),), {"axis": 1}), Case(((5,),), {"axis": 0}),
+                  Case(((),), {"axis": None})]
 
 
 @defop(lambda g, out, x, axis: out * (g - sum(g * out, axis=axis, keepdims=True)),
@@ -75,7 +76,8 @@ def _log_softmax(x, axis):
 
 def _one_axis(x, axis, aliases, name):
     axis, _ = resolve(axis, False, aliases, name)
-    return normalize_axis(axis, np.ndim(data_of(x)), name)[0]
+    axes = normalize_axis(axis, np.ndim(data_of(x)), name)
+    return None if axes is None else axes[0]  # a 0-d input is its own (only) axis
 
 
 def softmax(x, axis=-1, **aliases):
