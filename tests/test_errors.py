@@ -161,10 +161,10 @@ def test_detect_anomaly_passes_finite_gradients_and_switches_off_afterwards():
 def test_detect_anomaly_also_checks_second_order_backward():
     x = leaf([1.0])
     with cr.detect_anomaly():
-        g = cr.autograd_grad(x.sqrt().sum(), x, create_graph=True)
+        g = cr.autograd.grad(x.sqrt().sum(), x, create_graph=True)
         x0 = leaf([0.0])
         with np.errstate(all="ignore"):
-            g0 = cr.autograd_grad((x0 ** 1.5).sum(), x0, create_graph=True)
+            g0 = cr.autograd.grad((x0 ** 1.5).sum(), x0, create_graph=True)
             with pytest.raises(RuntimeError, match="detect_anomaly"):
                 g0.sum().backward()  # d2/dx2 x^1.5 = 0.75 x^-0.5 is inf at 0
     np.testing.assert_allclose(g.numpy(), [0.5])

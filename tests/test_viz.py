@@ -200,7 +200,7 @@ def test_a_second_order_graph_draws_each_node_once_with_its_gradient():
     x = cr.tensor(0.5, dtype=np.float64, requires_grad=True, name="x")
     y = (x ** 3).exp()
     y.name = "y"
-    (dy,) = cr.autograd_grad(y, [x], create_graph=True)  # 3 x^2 e^(x^3), itself a graph
+    (dy,) = cr.autograd.grad(y, [x], create_graph=True)  # 3 x^2 e^(x^3), itself a graph
     dy.name = "dy"
     graph = model.trace(dy)
     tensors = [n.tensor for n in graph.nodes if n.tensor is not None]

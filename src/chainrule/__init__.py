@@ -12,8 +12,7 @@ import numpy as np
 
 from .tensor import Tensor  # first: the ops and the engine build on it
 
-from . import data, distributed, linalg, memory, nn, optim, viz  # noqa: I001
-from .autograd.engine import grad as autograd_grad
+from . import autograd, data, distributed, linalg, memory, nn, optim, viz  # noqa: I001
 from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .check import gradcheck, gradgradcheck

@@ -9,7 +9,7 @@ import numpy as np
 from .elementwise import exp
 from .linalg import matmul
 from .shape import reshape
-from .reduce import _expand, kept_shape, normalize_axis, resolve, sum
+from .reduce import _expand, normalize_axis, resolve, sum
 from .registry import Case, Spec, data_of, defop
 
 
