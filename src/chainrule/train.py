@@ -355,7 +355,7 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
             _write_metrics(out, config, history)
             log(f"epoch {epoch:3d}/{config.epochs}  train loss {train_loss:.4f}  "
                 f"train acc {train_accuracy:.4f}  test acc {scores['accuracy']:.4f}  "
-                f"({history[-1]['seconds']:.1f} s)")
+                f"({history[-1]['seconds'] * 1e3:.0f} ms)")
 
     if history:
         final = history[-1]
