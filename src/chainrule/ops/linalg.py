@@ -13,7 +13,7 @@ from ..errors import ShapeError
 from .elementwise import abs, where
 from .reduce import _expand, max, min, normalize_axis, sum
 from .registry import Case, Spec, data_of, defop
-from .shape import _getitem, broadcast_to, expand_dims, reshape, squeeze
+from .shape import broadcast_to, expand_dims, reshape, squeeze
 
 
 def _ndim(x):
@@ -356,6 +356,3 @@ def norm(x, ord=None, axis=None, keepdims=False):
         return result if keepdims else squeeze(result, axis)
     raise ValueError(f"norm: ord={ord!r} over {len(axis)} axes is not supported "
                      "(supported: None, 'fro', vector p-norms, matrix 1/-1/inf/-inf)")
-
-
-del _getitem  # imported for reuse by other modules' rules only
