@@ -58,10 +58,7 @@ def test_single_process_world_is_identity():
 
 
 def test_two_ranks_average_to_the_whole_batch_gradient(tmp_path):
-    pytest.importorskip("mpi4py")  # the `mpi` extra, installed by `make test`
-    mpiexec = Path(sys.executable).parent / "mpiexec"
-    mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
-    assert mpiexec, "mpi4py is installed but no mpiexec was found"
+    mpiexec = _mpiexec()
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     result = subprocess.run([mpiexec, "-n", "2", sys.executable, str(script)],
@@ -73,3 +70,29 @@ def test_two_ranks_average_to_the_whole_batch_gradient(tmp_path):
     assert size == "2"
     assert float(error) < 1e-12, lines[0]  # float64 (x2 ranks), same sums up to order
     assert unequal == "0", lines[0]  # rank 1 started from other values: broadcast fixed it
+
+
+def _mpiexec():
+    pytest.importorskip("mpi4py")  # the `mpi` extra, installed by `make test`
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
+    assert mpiexec, "mpi4py is installed but no mpiexec was found"
+    return mpiexec
+
+
+def test_chainrule_train_under_mpiexec_takes_the_single_process_steps(tmp_path):
+    args = ["-m", "chainrule", "train", "--epochs", "2", "--batch-size", "33",
+            "--hidden", "32"]  # 33: the ranks get 17 and 16 samples of each batch
+    single = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")],
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    double = subprocess.run([_mpiexec(), "-n", "2", sys.executable, *args,
+                             "--out", str(tmp_path / "two")],
+                            capture_output=True, text=True, timeout=300)
+    assert double.returncode == 0, double.stderr
+    assert double.stdout.count("test accuracy") == 1  # rank 0 reports, rank 1 is quiet
+    one = cr.load(tmp_path / "one" / "checkpoint.npz")["model"]
+    two = cr.load(tmp_path / "two" / "checkpoint.npz")["model"]
+    for name in one:
+        # float32: only the order of the gradient sums differs between the two runs.
+        np.testing.assert_allclose(two[name], one[name], atol=1e-5, err_msg=name)

@@ -127,8 +127,11 @@ def run_train(args):
         print("\nchainrule train: interrupted; the checkpoint of the last finished epoch "
               "is kept, continue with --resume", file=sys.stderr)
         return 130
-    print(f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
-          f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}")
+    from .distributed import init
+
+    if init().is_root:  # under mpiexec every rank trains; one reports
+        print(f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
+              f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}")
     return 0
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from . import nn, optim
 from .autograd.mode import no_grad
 from .data import DataLoader, load_dataset, one_hot
+from .distributed import DataParallel, init
 from .errors import CheckpointError
 from .serialization import load, save, write_atomically
 from .tensor import Tensor
@@ -287,7 +288,7 @@ def _load_data(config):
 
 # ---------------------------------------------------------------------------- training
 
-def train(config=None, *, resume=None, overrides=None, log=None, progress=False):
+def train(config=None, *, resume=None, overrides=None, log=None, progress=False, world=None):
     """Run the training job of ``config`` and return a :class:`TrainResult`.
 
     ``resume`` is the path of a checkpoint to continue from. The saved configuration
@@ -298,8 +299,13 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
 
     Raises :class:`NonFiniteLossError` when the loss stops being finite, after which
     the last checkpoint written is the last good one.
+
+    Under ``mpiexec`` (``world``: the MPI world, found by default) the run is data
+    parallel: every rank takes its slice of each batch and the gradients are averaged,
+    so the ranks take the steps one process would; only rank 0 logs and writes files.
     """
-    log = log or (lambda line: None)
+    world = world or init()
+    log = (log or (lambda line: None)) if world.is_root else (lambda line: None)
     state = None if resume is None else load(resume)
     config = _resolve_config(config, overrides, state, resume)
     out = config.out or (os.path.dirname(os.path.abspath(resume)) if resume
@@ -311,6 +317,7 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
     init_seed, shuffle_seed = np.random.SeedSequence(config.seed).spawn(2)
     model = build_model(config, dataset.num_features, dataset.num_classes,
                         rng=np.random.default_rng(init_seed))
+    parallel = DataParallel(model, world)
     optimizer = build_optimizer(config, model.parameters())
     loader = DataLoader(dataset.x_train, dataset.y_train, batch_size=config.batch_size,
                         shuffle=True, seed=shuffle_seed)
@@ -344,15 +351,17 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
             epoch += 1
             epoch_start = time.perf_counter()
             train_loss, train_accuracy = _train_epoch(
-                model, optimizer, loader, loss_fn, epoch, config.epochs, progress, last_good)
+                model, optimizer, loader, loss_fn, epoch, config.epochs,
+                progress and world.is_root, last_good, parallel)
             scores = evaluate(model, dataset.x_test, dataset.y_test, config.loss)
             history.append({"epoch": epoch, "train_loss": train_loss,
                             "train_accuracy": train_accuracy, "test_loss": scores["loss"],
                             "test_accuracy": scores["accuracy"],
                             "seconds": time.perf_counter() - epoch_start})
-            save(checkpoint(), checkpoint_path)
+            if world.is_root:
+                save(checkpoint(), checkpoint_path)
+                _write_metrics(out, config, history)
             last_good = checkpoint_path
-            _write_metrics(out, config, history)
             log(f"epoch {epoch:3d}/{config.epochs}  train loss {train_loss:.4f}  "
                 f"train acc {train_accuracy:.4f}  test acc {scores['accuracy']:.4f}  "
                 f"({history[-1]['seconds'] * 1e3:.0f} ms)")
@@ -361,9 +370,11 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
         final = history[-1]
     else:  # zero epochs: score the initial model, and still leave a checkpoint behind
         final = evaluate(model, dataset.x_test, dataset.y_test, config.loss)
-        save(checkpoint(), checkpoint_path)
-        _write_metrics(out, config, history)
-    _write_plot(os.path.join(out, PLOT), history, config)
+        if world.is_root:
+            save(checkpoint(), checkpoint_path)
+            _write_metrics(out, config, history)
+    if world.is_root:
+        _write_plot(os.path.join(out, PLOT), history, config)
     return TrainResult(model=model, optimizer=optimizer, config=config, history=history,
                        epoch=epoch, test_loss=final["test_loss" if history else "loss"],
                        test_accuracy=final["test_accuracy" if history else "accuracy"],
@@ -371,26 +382,45 @@ def train(config=None, *, resume=None, overrides=None, log=None, progress=False)
                        seconds=time.perf_counter() - started)
 
 
-def _train_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, last_good):
+def _train_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, last_good,
+                 parallel):
     """One pass over the loader; returns the mean training loss and accuracy."""
+    world = parallel.world
     model.train()
     bar = _progress_bar(loader, epoch, epochs) if progress else None
     total_loss, correct, seen = 0.0, 0, 0
     try:
-        for step, (xb, yb) in enumerate(bar if bar is not None else loader, start=1):
+        for step, batch in enumerate(bar if bar is not None else loader, start=1):
+            xb, yb = world.shard(batch) if world.size > 1 else batch
             # Overflow is expected when training diverges; it is caught just below.
             with np.errstate(over="ignore", invalid="ignore"):
-                outputs = model(Tensor(xb))
-                loss = loss_fn(outputs, yb)
-                value = loss.item()
+                if len(yb):
+                    outputs = model(Tensor(xb))
+                    loss = loss_fn(outputs, yb)
+                    value = loss.item()
+                    hits = int(np.sum(outputs.data.argmax(axis=1) == yb))
+                else:  # a last batch smaller than the world: this rank adds nothing
+                    loss, value, hits = None, 0.0, 0
+                if world.size > 1:  # the whole batch's loss, so every rank stops together
+                    value, hits, count = world.allreduce_sum(
+                        [np.array([value * len(yb), hits, len(yb)], np.float64)])[0]
+                    value, hits, count = value / count, int(hits), int(count)
+                else:
+                    count = len(yb)
                 if not math.isfinite(value):
                     _stop(f"non-finite loss ({value})", epoch, step, last_good)
                 optimizer.zero_grad()
-                loss.backward()
+                if loss is not None:
+                    loss.backward()
+                else:
+                    for p in model.parameters():
+                        p.grad = Tensor(np.zeros_like(p.data))
+                if world.size > 1:
+                    parallel.average_gradients(weight=len(yb))
                 optimizer.step()
-            total_loss += value * len(yb)
-            correct += int(np.sum(outputs.data.argmax(axis=1) == yb))
-            seen += len(yb)
+            total_loss += value * count
+            correct += hits
+            seen += count
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.4f}", refresh=False)
     finally:

@@ -29,7 +29,8 @@ class World:
         from mpi4py import MPI
 
         results = [None] * len(arrays)
-        for dtype in {a.dtype for a in arrays}:
+        # One message per dtype, in the same order on every rank (a set's order is not).
+        for dtype in sorted({a.dtype for a in arrays}, key=lambda d: d.str):
             group = [i for i, a in enumerate(arrays) if a.dtype == dtype]
             flat = np.concatenate([arrays[i].ravel() for i in group]) if group else None
             total = np.empty_like(flat)
