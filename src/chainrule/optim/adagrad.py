@@ -43,12 +43,8 @@ class Adagrad(Optimizer):
 
     def _update(self, param, grad, state, group):
         lr = float(group["lr"])
-        weight_decay = float(group["weight_decay"])
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
+        grad = self._direction(param, grad, group)
         step_lr = lr / (1 + (state["step"] - 1) * float(group["lr_decay"]))
         state["sum"] += grad * grad
         std = np.sqrt(state["sum"]) + float(group["eps"])

@@ -61,13 +61,9 @@ class Adam(Optimizer):
         weight_decay = float(group["weight_decay"])
         state["step"] += 1
         step = state["step"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            if self._decoupled_weight_decay:
-                param = param * (1 - lr * weight_decay)
-            else:
-                grad = grad + weight_decay * param
+        grad = self._direction(param, grad, group, l2=not self._decoupled_weight_decay)
+        if self._decoupled_weight_decay and weight_decay != 0:
+            param = param * (1 - lr * weight_decay)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         # Written as PyTorch's lerp computes it, so float32 results agree to rounding.
         exp_avg += (1 - beta1) * (grad - exp_avg)

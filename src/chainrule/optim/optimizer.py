@@ -123,6 +123,17 @@ class Optimizer:
         """Return the new value of ``param`` (an ndarray) given its gradient."""
         raise NotImplementedError
 
+    @staticmethod
+    def _direction(param, grad, group, l2=True):
+        """The gradient an update follows: negated for ``maximize``, then (``l2``) plus
+        ``weight_decay * param``, in that order as in PyTorch's algorithms."""
+        if group["maximize"]:
+            grad = -grad
+        weight_decay = float(group["weight_decay"])
+        if l2 and weight_decay != 0:
+            grad = grad + weight_decay * param
+        return grad
+
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self):
         """Return ``{"state": {index: {name: value}}, "param_groups": [...]}``.

@@ -52,12 +52,8 @@ class RMSprop(Optimizer):
         lr = float(group["lr"])
         alpha = float(group["alpha"])
         momentum = float(group["momentum"])
-        weight_decay = float(group["weight_decay"])
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
+        grad = self._direction(param, grad, group)
         square_avg = state["square_avg"]
         square_avg *= alpha
         square_avg += (1 - alpha) * grad * grad

@@ -44,11 +44,7 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
-        weight_decay = float(group["weight_decay"])
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay != 0:
-            grad = grad + weight_decay * param
+        grad = self._direction(param, grad, group)
         if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
