@@ -69,6 +69,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                     continue
                 if targets is not None and x._seq < horizon and x not in targets:
                     continue  # made before every target (leaves included): leads to none
+                # Op.vjp, inlined: this loop runs once per edge of every graph.
                 if op.variadic is None:
                     share = op.vjps[i](g, out, *args, **params)
                 else:
@@ -149,13 +150,12 @@ def _accumulate(tensor, g, stored):
 
 
 def _run_hooks(node, g):
+    """Hooks see a Tensor; what they return replaces g, in g's own kind (array or Tensor)."""
+    graph = isinstance(g, Tensor)
     for hook in list(node._hooks):
-        wrapped = g if isinstance(g, Tensor) else Tensor._new(np.asarray(g))
-        result = hook(wrapped)
+        result = hook(g if graph else Tensor._new(np.asarray(g)))
         if result is not None:
-            g = result if isinstance(g, Tensor) else np.asarray(result.data
-                                                                 if isinstance(result, Tensor)
-                                                                 else result)
+            g = result if graph else np.asarray(data_of(result))
     return g
 
 
@@ -205,3 +205,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from ..ops.elementwise import astype  # noqa: E402  (ops import the tensor this module serves)
 from ..ops.reduce import sum_to  # noqa: E402
+from ..ops.registry import data_of  # noqa: E402
