@@ -107,11 +107,13 @@ def _class_indices(input, target, loss, ignore_index=None):
     if target.shape != expected:
         raise ShapeError(f"{loss}: target of shape {target.shape} does not match input of "
                          f"shape {x_shape}: class indices need shape {expected}")
-    if not np.issubdtype(target.dtype, np.integer):
+    if target.dtype.kind not in "iu":
         raise ValueError(f"{loss}: class-index targets must be integers, got dtype "
                          f"{target.dtype} for target of shape {target.shape} (probabilities "
                          f"need the input's shape {x_shape})")
     classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
+    if not target.size or (target.min() >= 0 and target.max() < classes):
+        return target.astype(np.int64, copy=False)  # all in range: the common case, quickly
     bad = (target < 0) | (target >= classes)
     if ignore_index is not None:
         bad &= target != ignore_index
@@ -223,7 +225,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     x = data_of(input)
     weight = _class_weight(weight, _classes(input) if x.ndim else 0, "cross_entropy", x.dtype)
     target_data = np.asarray(data_of(target))
-    if np.issubdtype(target_data.dtype, np.floating) and target_data.shape == x.shape:
+    if target_data.dtype.kind == "f" and target_data.shape == x.shape:
         return _cross_entropy_probabilities(input, _like_input(target, x), weight, reduction,
                                             label_smoothing)
     indices = _class_indices(input, target, "cross_entropy", ignore_index)

@@ -10,6 +10,7 @@ import string
 import numpy as np
 
 from ..errors import ShapeError
+from ..tensor import Tensor
 from .elementwise import abs, where
 from .reduce import _expand, max, min, normalize_axis, sum
 from .registry import Case, Spec, data_of, defop
@@ -39,20 +40,21 @@ def _spd(rng, shape):
 
 
 # ----------------------------------------------------------------------- matmul
+# Operands are arrays or Tensors here (matmul converts anything else), so .ndim is direct.
 def _matmul_vjp_a(g, out, a, b):
-    if _ndim(b) == 1:
+    if b.ndim == 1:
         return expand_dims(g, -1) * b
-    if _ndim(a) == 1:
-        return squeeze(matmul(expand_dims(g, -2), _mT(b)), -2)
-    return matmul(g, _mT(b))  # dX = dY W^T
+    if a.ndim == 1:
+        return squeeze(_matmul(expand_dims(g, -2), _mT(b)), -2)
+    return _matmul(g, _mT(b))  # dX = dY W^T
 
 
 def _matmul_vjp_b(g, out, a, b):
-    if _ndim(a) == 1:
-        return g * a if _ndim(b) == 1 else expand_dims(a, -1) * expand_dims(g, -2)
-    if _ndim(b) == 1:
-        return squeeze(matmul(_mT(a), expand_dims(g, -1)), -1)
-    return matmul(_mT(a), g)  # dW = X^T dY
+    if a.ndim == 1:
+        return g * a if b.ndim == 1 else expand_dims(a, -1) * expand_dims(g, -2)
+    if b.ndim == 1:
+        return squeeze(_matmul(_mT(a), expand_dims(g, -1)), -1)
+    return _matmul(_mT(a), g)  # dW = X^T dY
 
 
 @defop(_matmul_vjp_a, _matmul_vjp_b, name="matmul",
@@ -67,10 +69,15 @@ def _matmul(a, b):
 
 def matmul(a, b):
     """Matrix product, as ``np.matmul``: 1-D, 2-D and batched (broadcast) operands."""
-    if _ndim(a) == 0 or _ndim(b) == 0:
+    a, b = _as_operand(a), _as_operand(b)
+    if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must be at least 1-D, got shapes "
-                         f"{np.shape(data_of(a))} and {np.shape(data_of(b))}")
+                         f"{a.shape} and {b.shape}")
     return _matmul(a, b)
+
+
+def _as_operand(x):
+    return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x)
 
 
 def outer(a, b):

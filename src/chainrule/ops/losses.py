@@ -33,8 +33,20 @@ def target_weights(target, weight, ignore_index, dtype):
     return safe, np.where(valid, weight[safe], 0).astype(dtype, copy=False), valid
 
 
+def _picks(target, weight, ignore_index, dtype):
+    """The hot path's :func:`target_weights`: ``(safe indices, per-sample weights, their
+    total)``, with ``None`` for the weights when every sample counts once (no weight, no
+    ignored target), so that no array of ones is made or multiplied."""
+    if weight is None and not (target == ignore_index).any():
+        return target, None, target.size
+    safe, w, _ = target_weights(target, weight, ignore_index, dtype)
+    return safe, w, w.sum()
+
+
 def _class_index(index):
     """An index tuple that picks each sample's class entry (class axis 1): ``a[idx]``."""
+    if index.ndim == 1:
+        return np.arange(index.size), index
     grids = np.indices(index.shape, sparse=True)
     return (grids[0], index) + tuple(grids[1:])
 
@@ -63,7 +75,7 @@ def _class_sum(e):
 def _softmax_classes(x):
     """softmax(x) along the class axis, as a new ndarray (for the plain backward)."""
     e = np.exp(x - _class_max(x))
-    e /= np.expand_dims(_class_sum(e), 1)
+    e /= _class_sum(e)[:, None]  # [:, None]: np.expand_dims costs more than this division
     return e
 
 
@@ -71,22 +83,21 @@ def _reduce(losses, reduction, count):
     """Reduce per-sample losses; 'mean' divides by ``count`` (a weight total or a size)."""
     if reduction == "none":
         return losses
-    total = np.sum(losses)
+    total = losses.sum()
     if reduction == "sum":
         return np.asarray(total)
-    with np.errstate(invalid="ignore", divide="ignore"):  # nothing counted: nan, as PyTorch
-        return np.asarray(total / count, dtype=losses.dtype)
+    # Nothing counted: nan, as PyTorch.
+    return np.asarray(total / count if count else np.nan, dtype=losses.dtype)
 
 
-def _class_scale(g, w, reduction):
-    """The upstream gradient times each sample's weight ``w`` (over the total for 'mean'),
-    shaped to broadcast over the class axis."""
-    if reduction == "mean":
-        total = np.sum(w)
-        if total:  # all ignored: no gradient (PyTorch's behaviour), not 0/0
-            w = w / total
-    w = np.expand_dims(w, 1)
-    return expand_dims(g, 1) * w if reduction == "none" else g * w
+def _class_scale(g, w, total, reduction):
+    """The upstream gradient times each sample's weight ``w`` (None: all 1), over the
+    ``total`` weight for 'mean', shaped to broadcast over the class axis."""
+    if reduction == "mean" and total:  # all ignored: no gradient (as PyTorch), not 0/0
+        g = g / total
+    if reduction == "none":
+        g = expand_dims(g, 1)
+    return g if w is None else g * w[:, None]
 
 
 def _as_dtype(constant, like):
@@ -135,8 +146,8 @@ def _class_cases():
 # ----------------------------------------------------------------------- class indices
 def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction):
     xd = data_of(x)
-    safe, w, _ = target_weights(target, weight, ignore_index, xd.dtype)
-    scale = _class_scale(g, w, reduction)
+    safe, w, total = _picks(target, weight, ignore_index, xd.dtype)
+    scale = _class_scale(g, w, total, reduction)
     if isinstance(x, np.ndarray):
         # Plain backward (no graph): the same formula, in place on a fresh array.
         grad = _softmax_classes(x)
@@ -153,16 +164,19 @@ def _cross_entropy(x, target, weight, ignore_index, reduction):
 
     The gradient is ``(softmax(x) - onehot) * weight`` (over the total weight for 'mean').
     """
-    safe, w, _ = target_weights(target, weight, ignore_index, x.dtype)
+    safe, w, total = _picks(target, weight, ignore_index, x.dtype)
     shifted = x - _class_max(x)
-    log_total = np.log(_class_sum(np.exp(shifted)))
-    return _reduce((log_total - shifted[_class_index(safe)]) * w, reduction, np.sum(w))
+    losses = np.log(_class_sum(np.exp(shifted)))
+    losses -= shifted[_class_index(safe)]
+    if w is not None:
+        losses *= w
+    return _reduce(losses, reduction, total)
 
 
 def _nll_loss_vjp(g, out, logp, target, weight, ignore_index, reduction):
     data = data_of(logp)
-    safe, w, _ = target_weights(target, weight, ignore_index, data.dtype)
-    return -(one_hot_like(safe, data.shape, data.dtype) * _class_scale(g, w, reduction))
+    safe, w, total = _picks(target, weight, ignore_index, data.dtype)
+    return -(one_hot_like(safe, data.shape, data.dtype) * _class_scale(g, w, total, reduction))
 
 
 @defop(_nll_loss_vjp, name="nll_loss", spec=Spec(_class_cases(), ref=_nll_ref))

@@ -61,6 +61,8 @@ def sum_to(g, shape):
     if g_shape == shape:
         return g
     lead = len(g_shape) - len(shape)
+    if type(g) is np.ndarray and g_shape[lead:] == shape:  # only new leading axes: a bias
+        return g.sum(axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
     if type(g) is np.ndarray:  # plain backward: one NumPy call, no dispatch
