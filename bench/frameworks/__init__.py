@@ -39,6 +39,8 @@ FRAMEWORKS = {
         Framework("numpy_recycled", "numpy_recycled_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
         Framework("chainrule", "chainrule_impl", None, ALL_WORKLOADS + ("train_digits",)),
+        Framework("chainrule_linear", "chainrule_linear_impl", None, ("mlp_step",),
+                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
         Framework("torch", "torch_impl", "torch", ALL_WORKLOADS + ("gemm",)),
         Framework("torch_recycled", "torch_recycled_impl", "torch", ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),

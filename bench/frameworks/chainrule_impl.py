@@ -40,23 +40,33 @@ def _cross_entropy(y, probe):
 
 
 def make_mlp_step(batch):
-    """The step as a chainrule user writes it: fused linear layers (weights stored
-    out x in, as cr.nn.Linear does), fused cross-entropy, plain SGD on .data, under the
-    library's allocator policy (chainrule.memory.reuse_freed_memory, called here
-    explicitly as a user would)."""
+    """The step every peer runs, in the notes' layout: ``h = relu(x @ W + b)`` with W
+    stored in x out, fused cross-entropy, plain SGD on .data, under the library's
+    allocator policy (chainrule.memory.reuse_freed_memory, called here explicitly as a
+    user would)."""
+    return _sgd_step(batch, lambda x, w, b: x @ w + b, transpose_weights=False)
+
+
+def make_mlp_step_linear(batch):
+    """The same step with ``cr.nn.Linear``'s layout: weights stored out x in (as PyTorch
+    stores them) and the fused ``cr.linear`` op, x @ W.T + b with the bias added in place."""
+    return _sgd_step(batch, cr.linear, transpose_weights=True)
+
+
+def _sgd_step(batch, layer, transpose_weights):
     cr.memory.reuse_freed_memory()
     x, y, arrays = mlp_problem(batch)
     x = cr.from_numpy(x)
-    # Same values as the other frameworks' W (in x out), stored transposed.
-    arrays = [np.ascontiguousarray(a.T) if a.ndim == 2 else a for a in arrays]
+    if transpose_weights:  # same values as the other frameworks' W (in x out)
+        arrays = [np.ascontiguousarray(a.T) if a.ndim == 2 else a for a in arrays]
     params = [cr.tensor(a, requires_grad=True) for a in arrays]
     w1, b1, w2, b2, w3, b3 = params
     loss_fn, loss_name = _cross_entropy(y, cr.tensor(np.zeros((batch, 10), np.float32)))
 
     def step():
-        h = cr.linear(x, w1, b1).relu()
-        h = cr.linear(h, w2, b2).relu()
-        loss = loss_fn(cr.linear(h, w3, b3))
+        h = layer(x, w1, b1).relu()
+        h = layer(h, w2, b2).relu()
+        loss = loss_fn(layer(h, w3, b3))
         loss.backward()
         for p in params:
             p.data -= LR * p.grad.numpy()

@@ -49,7 +49,17 @@ def kept_shape(shape, axis):
 
 def _expand(g, x, axis):
     """The upstream gradient of a reduction, shaped to broadcast against its input."""
-    return reshape(g, kept_shape(data_of(x).shape, axis))
+    shape = kept_shape(data_of(x).shape, axis)
+    return g.reshape(shape) if type(g) is np.ndarray else reshape(g, shape)
+
+
+def _sum_vjp(g, out, x, axis, keepdims):
+    g, shape = _expand(g, x, axis), data_of(x).shape
+    if type(g) is not np.ndarray:
+        return broadcast_to(g, shape)
+    full = np.empty(shape, g.dtype)  # one C-level broadcast copy: np.broadcast_to costs more
+    full[...] = g
+    return full
 
 
 def sum_to(g, shape):
@@ -92,8 +102,7 @@ def _sum_ref(np, x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-@defop(lambda g, out, x, axis, keepdims: broadcast_to(_expand(g, x, axis), data_of(x).shape),
-       spec=Spec(_REDUCE_CASES, ref=_sum_ref), name="sum")
+@defop(_sum_vjp, spec=Spec(_REDUCE_CASES, ref=_sum_ref), name="sum")
 def _sum(x, axis, keepdims):
     """Sum over ``axis``; the gradient is broadcast back over the summed axes."""
     return np.sum(x, axis=axis, keepdims=keepdims)
