@@ -29,6 +29,10 @@ def parse_args(argv):
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                         help="before each case, wait up to this long for other processes "
                              "to leave the CPUs idle (default 0: do not wait)")
+    parser.add_argument("--rounds", type=int, default=1, metavar="N",
+                        help="measure mlp_step and small_ops N times, every framework in "
+                             "turn each round, and report each case's median round "
+                             "(default 1)")
     parser.add_argument("--json", type=Path, default=env.ROOT / "bench" / "results.json",
                         help="where to save all results (default bench/results.json)")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
@@ -57,7 +61,8 @@ def main(argv=None):
         print("note: no .bench-venv (run `python -m bench setup`); peers will be skipped",
               file=sys.stderr)
     data = runner.run_all(frameworks, workloads, quick=args.quick, timeout=args.timeout,
-                          quiet_wait=args.wait_quiet, busy_threshold=report.BUSY_WARNING)
+                          quiet_wait=args.wait_quiet, busy_threshold=report.BUSY_WARNING,
+                          rounds=max(args.rounds, 1))
     runner.save_json(data, args.json)
     print(report.as_text(data))
     print(f"results saved to {args.json}")

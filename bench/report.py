@@ -198,6 +198,9 @@ def machine_line(data):
     line = (f"{m.get('cpu')}, {m.get('cores')} cores; NumPy {m.get('numpy')} "
             f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}")
     line += "; quick run (few repeats)" if data.get("quick") else ""
+    if data.get("rounds", 1) > 1:
+        line += (f"; mlp_step and small_ops: median of {data['rounds']} rounds, every "
+                 "framework in turn each round")
     busy = [r["busy_share"] for r in data.get("results", []) if r.get("busy_share")]
     if busy and max(busy) > BUSY_WARNING:
         line += (f". WARNING: other processes used up to {100 * max(busy):.0f}% of the CPUs "
@@ -233,7 +236,7 @@ def as_markdown(data):
     out = ["# chainrule benchmarks", "", f"Machine: {machine_line(data)}", "",
            f"Ratios are median times divided by the `{REFERENCE}` (hand-written NumPy) "
            "median measured in the same run; lower is better. Regenerate with "
-           "`python -m bench --markdown bench/RESULTS.md`.", ""]
+           "`python -m bench --rounds 5 --markdown bench/RESULTS.md`.", ""]
     for title, headers, rows in _tables(data):
         out += [f"## {title}", "", "| " + " | ".join(headers) + " |",
                 "|" + "|".join("---" if i == 0 or h == "notes" else "---:"
