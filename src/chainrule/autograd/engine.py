@@ -115,8 +115,7 @@ def _seed(root, gradient, create_graph):
         if root.data.size != 1:
             raise RuntimeError(f"backward: a gradient can be implied only for a scalar output; "
                                f"this output has shape {shape}, pass gradient=")
-        seed = np.ones(shape, dtype=dtype)
-        return Tensor._new(seed) if create_graph else seed
+        gradient = np.ones(shape, dtype=dtype)
     if create_graph and isinstance(gradient, Tensor):
         seed = gradient
     else:
