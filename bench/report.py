@@ -74,6 +74,13 @@ def _ratio(value, ref):
     return f" ({value / ref:.2f}x)" if ref else ""
 
 
+def _vs_reference(results, r, key, scale=1, **case):
+    """``r[key]`` (times ``scale``) with its ratio to the reference's value in the same case."""
+    ref = results.get(REFERENCE, r["workload"], **case)
+    ref_value = ref[key] if ref and ref["status"] == "ok" else None
+    return f"{r[key] * scale:.3g}{_ratio(r[key], ref_value)}"
+
+
 def gemm_table(results):
     rows = []
     for fw in results.rows_for("gemm"):
@@ -98,11 +105,9 @@ def mlp_table(results):
     for fw in results.rows_for("mlp_step"):
         row = [results.label(fw)]
         for b in MLP_BATCHES:
-            r, ref = results.get(fw, "mlp_step", batch=b), results.get(REFERENCE, "mlp_step",
-                                                                        batch=b)
+            r = results.get(fw, "mlp_step", batch=b)
             if r and r["status"] == "ok":
-                ref_s = ref["median_s"] if ref and ref["status"] == "ok" else None
-                row.append(f"{r['median_s'] * 1e3:.3g}{_ratio(r['median_s'], ref_s)}")
+                row.append(_vs_reference(results, r, "median_s", 1e3, batch=b))
             else:
                 row.append(_status(r))
         mem = results.get(fw, "mlp_step", batch=MEMORY_BATCH)
@@ -139,10 +144,8 @@ def small_ops_table(results):
     for fw in results.rows_for("small_ops"):
         r = next(x for x in results.data["results"]
                  if x["framework"] == fw and x["workload"] == "small_ops")
-        ref = results.get(REFERENCE, "small_ops", **r["case"])
         if r["status"] == "ok":
-            ref_us = ref["per_op_us"] if ref and ref["status"] == "ok" else None
-            cell = f"{r['per_op_us']:.3g}{_ratio(r['per_op_us'], ref_us)}"
+            cell = _vs_reference(results, r, "per_op_us", **r["case"])
         else:
             cell = r["status"]
         rows.append([results.label(fw), cell, _notes(results, "small_ops", fw, [r["case"]])])
@@ -159,12 +162,10 @@ def deep_chain_table(results):
     for fw in results.rows_for("deep_chain"):
         row = [results.label(fw)]
         for n in DEEP_CHAIN_NS:
-            r, ref = results.get(fw, "deep_chain", n=n), results.get(REFERENCE, "deep_chain",
-                                                                      n=n)
+            r = results.get(fw, "deep_chain", n=n)
             if r and r["status"] == "ok":
-                ref_us = ref["per_op_us"] if ref and ref["status"] == "ok" else None
                 row += [f"{r['forward_s']:.3g}", f"{r['backward_s']:.3g}",
-                        f"{r['per_op_us']:.3g}{_ratio(r['per_op_us'], ref_us)}"]
+                        _vs_reference(results, r, "per_op_us", n=n)]
             else:
                 row += [_status(r), "", ""]
         row.append(_notes(results, "deep_chain", fw, [{"n": n} for n in DEEP_CHAIN_NS]))
