@@ -74,7 +74,7 @@ class Tensor:
 
     @classmethod
     def _new(cls, array):
-        """Wrap an ndarray without copying (the hot path of every op)."""
+        """Wrap an ndarray without copying (ops record nodes in ``ops.registry.apply``)."""
         t = object.__new__(cls)
         t.data = array
         t.grad = None
@@ -89,25 +89,6 @@ class Tensor:
         t._retains_grad = False
         t._seq = -1  # leaves come after every op in backward order
         t._arrays = None
-        return t
-
-    @classmethod
-    def _node(cls, array, op, inputs, arrays, params, seq):
-        """A tensor recorded as the output of ``op`` (every slot written once: hot path)."""
-        t = object.__new__(cls)
-        t.data = array
-        t.grad = None
-        t.requires_grad = True
-        t.name = None
-        t._op = op
-        t._inputs = inputs
-        t._params = params
-        t._versions = None
-        t._counter = None
-        t._hooks = None
-        t._retains_grad = False
-        t._seq = seq
-        t._arrays = arrays  # what the vjps read on the plain-array path
         return t
 
     # ------------------------------------------------------------------ attributes

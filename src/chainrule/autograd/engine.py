@@ -40,12 +40,12 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     heapq.heapify(heap)
     check_versions = Tensor.inplace_ops > 0
     anomaly = GradMode.anomaly
-    heappush, heappop = heapq.heappush, heapq.heappop
+    heappush, heappop, heappushpop = heapq.heappush, heapq.heappop, heapq.heappushpop
 
     previous_mode, GradMode.enabled = GradMode.enabled, bool(create_graph)
     try:
-        while heap:
-            node = heappop(heap)[1]
+        node = heappop(heap)[1] if heap else None
+        while node is not None:
             g = grads.pop(node)
             if node._hooks:
                 g = _run_hooks(node, g)
@@ -64,16 +64,14 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                 args, out = node_inputs, node
             else:
                 args, out = node._arrays, node.data
+            vjps = op.vjps
+            following = None  # the first input reached for the first time, if it is a node
             for i, x in enumerate(node_inputs):
                 if not (isinstance(x, Tensor) and x.requires_grad):
                     continue
                 if targets is not None and x._seq < horizon and x not in targets:
                     continue  # made before every target (leaves included): leads to none
-                # Op.vjp, inlined: this loop runs once per edge of every graph.
-                if op.variadic is None:
-                    share = op.vjps[i](g, out, *args, **params)
-                else:
-                    share = op.variadic(i, g, out, *args, **params)
+                share = vjps[i](g, out, *args, **params) if params else vjps[i](g, out, *args)
                 if share is None:
                     continue
                 data = x.data
@@ -86,9 +84,20 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                 else:
                     grads[x] = share
                     if x._op is not None:
-                        heappush(heap, (-x._seq, x))
+                        if following is None:
+                            following = x
+                        else:
+                            heappush(heap, (-x._seq, x))
             if not retain_graph:
                 node._inputs = node._arrays = None
+            # Next, the node made last among those pending. In a chain that is the one input
+            # just reached, and the heap is not needed.
+            if not heap:
+                node = following
+            elif following is None:
+                node = heappop(heap)[1]
+            else:
+                node = heappushpop(heap, (-following._seq, following))[1]
         # What is left are leaves, each with its complete gradient.
         stored = set()  # ids of arrays handed to leaves, so no two leaves share one
         for leaf, g in grads.items():

@@ -10,6 +10,7 @@ Broadcasting and dtype are not the rules' business: the engine sums each
 gradient back to its input's shape in one place (``autograd.engine``).
 """
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -64,20 +65,18 @@ class Op:
     records a node (when grad mode is on and an input requires grad).
     """
 
-    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "variadic", "doc")
+    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc")
 
     def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None):
         self.name = name
         self.forward = forward
-        self.vjps = vjps
+        # Ops of any arity have one rule for every input: vjp(i, g, out, *inputs, **params).
+        self.vjps = vjps if variadic is None else _EveryInput(variadic)
         self.spec = spec
         self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
-        self.variadic = variadic  # for ops of any arity: vjp(i, g, out, *inputs, **params)
         self.doc = forward.__doc__
 
     def vjp(self, i, g, out, inputs, params):
-        if self.variadic is not None:
-            return self.variadic(i, g, out, *inputs, **params)
         return self.vjps[i](g, out, *inputs, **params)
 
     def __call__(self, *args, **params):
@@ -88,6 +87,18 @@ class Op:
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+
+class _EveryInput:
+    """The vjps of an op of any arity: input i's rule is ``variadic(i, ...)``."""
+
+    __slots__ = ("variadic",)
+
+    def __init__(self, variadic):
+        self.variadic = variadic
+
+    def __getitem__(self, i):
+        return functools.partial(self.variadic, i)
 
 
 def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None):
@@ -128,15 +139,27 @@ def apply(op, args, params=_NO_PARAMS):
         else:
             arrays.append(a)
     try:
-        out = op.forward(*arrays, **params)
+        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except ValueError as exc:
         raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
-    if type(out) is not np.ndarray:
+    if type(out) is not ndarray:
         out = np.asarray(out)
     if record and GradMode.enabled:
-        t = _node(out, op, args, arrays, params, next(_sequence))
-        if Tensor.inplace_ops:
-            t._versions = record_versions(args)
+        # The node, made here without __init__ or a call: every slot written once.
+        t = new_tensor(Tensor)
+        t.data = out
+        t.grad = None
+        t.requires_grad = True
+        t.name = None
+        t._op = op
+        t._inputs = args
+        t._params = params
+        t._versions = record_versions(args) if Tensor.inplace_ops else None
+        t._counter = None
+        t._hooks = None
+        t._retains_grad = False
+        t._seq = next(_sequence)
+        t._arrays = arrays  # what the vjps read on the plain-array path
     else:
         t = _new(out)
     if out.base is not None or (arrays and out is arrays[0]):
@@ -162,7 +185,7 @@ def record_versions(args):
     return versions
 
 
-_new, _node = Tensor._new, Tensor._node
+_new, new_tensor, ndarray = Tensor._new, object.__new__, np.ndarray
 
 
 # Shapes the generated suite runs every elementwise op on: plain, 0-d, empty, 3-d.
