@@ -1,7 +1,8 @@
 """Elementwise ops: arithmetic and the scalar functions of the notes.
 
 The notes' gates are here: ``add`` distributes the upstream gradient unchanged,
-``mul`` swaps its inputs, ``maximum`` routes it to the larger input.
+``mul`` swaps its inputs, ``maximum`` routes it to the larger input. Where an op is
+one NumPy ufunc, that ufunc is its ``kernel`` and the function below only documents it.
 """
 
 import numpy as np
@@ -16,33 +17,29 @@ def _mask(condition, like):
 
 # ----------------------------------------------------------------------- arithmetic
 @defop(lambda g, out, a, b: g, lambda g, out, a, b: g,
-       spec=binary_spec(lambda np, a, b: a + b))
+       spec=binary_spec(lambda np, a, b: a + b), kernel=np.add)
 def add(a, b):
     """a + b: the add gate hands the upstream gradient to both inputs unchanged."""
-    return np.add(a, b)
 
 
 @defop(lambda g, out, a, b: g, lambda g, out, a, b: -g,
-       spec=binary_spec(lambda np, a, b: a - b))
+       spec=binary_spec(lambda np, a, b: a - b), kernel=np.subtract)
 def sub(a, b):
     """a - b."""
-    return np.subtract(a, b)
 
 
 @defop(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a,
-       spec=binary_spec(lambda np, a, b: a * b))
+       spec=binary_spec(lambda np, a, b: a * b), kernel=np.multiply)
 def mul(a, b):
     """a * b: the mul gate swaps its inputs (d(ab)/da = b)."""
-    return np.multiply(a, b)
 
 
 @defop(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b),
        spec=binary_spec(lambda np, a, b: a / b,
                         domain=lambda rng, shape: rng.choice([-1, 1], shape)
-                        * rng.uniform(0.5, 2.0, shape)))
+                        * rng.uniform(0.5, 2.0, shape)), kernel=np.divide)
 def div(a, b):
     """a / b."""
-    return np.divide(a, b)
 
 
 def _pow_base(g, out, a, b):
@@ -56,43 +53,39 @@ def _pow_exponent(g, out, a, b):
 
 
 @defop(_pow_base, _pow_exponent, saves_out=True,
-       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)))
+       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)), kernel=np.power)
 def pow(a, b):
     """a ** b."""
-    return np.power(a, b)
 
 
-@defop(lambda g, out, a: -g, spec=unary_spec(lambda np, a: -a))
+@defop(lambda g, out, a: -g, spec=unary_spec(lambda np, a: -a), kernel=np.negative)
 def neg(a):
     """-a."""
-    return np.negative(a)
 
 
 # ----------------------------------------------------------------------- functions
-@defop(lambda g, out, a: g * out, saves_out=True, spec=unary_spec(lambda np, a: np.exp(a)))
+@defop(lambda g, out, a: g * out, saves_out=True, kernel=np.exp,
+       spec=unary_spec(lambda np, a: np.exp(a)))
 def exp(a):
     """e ** a."""
-    return np.exp(a)
 
 
-@defop(lambda g, out, a: g / a, spec=unary_spec(lambda np, a: np.log(a), domain=(0.2, 3.0)))
+@defop(lambda g, out, a: g / a, kernel=np.log,
+       spec=unary_spec(lambda np, a: np.log(a), domain=(0.2, 3.0)))
 def log(a):
     """Natural logarithm (NumPy's values at 0 and below: -inf and nan)."""
-    return np.log(a)
 
 
 @defop(lambda g, out, a: g / (1 + a),
-       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)))
+       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)), kernel=np.log1p)
 def log1p(a):
     """log(1 + a), accurate for small a."""
-    return np.log1p(a)
 
 
 @defop(lambda g, out, a: g * 0.5 / out, saves_out=True,
-       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)))
+       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)), kernel=np.sqrt)
 def sqrt(a):
     """Square root."""
-    return np.sqrt(a)
 
 
 def _abs_domain(rng, shape):
@@ -100,29 +93,25 @@ def _abs_domain(rng, shape):
 
 
 @defop(lambda g, out, a: g * np.sign(data_of(a)),
-       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain))
+       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain), kernel=np.abs)
 def abs(a):
     """|a|; the gradient at 0 is 0, as in PyTorch."""
-    return np.abs(a)
 
 
-@defop(lambda g, out, a: g * cos(a), spec=unary_spec(lambda np, a: np.sin(a)))
+@defop(lambda g, out, a: g * cos(a), spec=unary_spec(lambda np, a: np.sin(a)), kernel=np.sin)
 def sin(a):
     """Sine."""
-    return np.sin(a)
 
 
-@defop(lambda g, out, a: -g * sin(a), spec=unary_spec(lambda np, a: np.cos(a)))
+@defop(lambda g, out, a: -g * sin(a), spec=unary_spec(lambda np, a: np.cos(a)), kernel=np.cos)
 def cos(a):
     """Cosine."""
-    return np.cos(a)
 
 
 @defop(lambda g, out, a: g * (1 - out * out), saves_out=True,
-       spec=unary_spec(lambda np, a: np.tanh(a)))
+       spec=unary_spec(lambda np, a: np.tanh(a)), kernel=np.tanh)
 def tanh(a):
     """Hyperbolic tangent."""
-    return np.tanh(a)
 
 
 # NOTE: a primitive for stability: 1 / (1 + exp(-a)) overflows for large negative a.
@@ -200,18 +189,16 @@ def _route(g, mine, other, strict):
 
 @defop(lambda g, out, a, b: _route(g, a, b, np.greater),
        lambda g, out, a, b: _route(g, b, a, np.greater),
-       spec=binary_spec(lambda np, a, b: np.maximum(a, b)))
+       spec=binary_spec(lambda np, a, b: np.maximum(a, b)), kernel=np.maximum)
 def maximum(a, b):
     """Elementwise max: routes the gradient to the larger input (ties split evenly)."""
-    return np.maximum(a, b)
 
 
 @defop(lambda g, out, a, b: _route(g, a, b, np.less),
        lambda g, out, a, b: _route(g, b, a, np.less),
-       spec=binary_spec(lambda np, a, b: np.minimum(a, b)))
+       spec=binary_spec(lambda np, a, b: np.minimum(a, b)), kernel=np.minimum)
 def minimum(a, b):
     """Elementwise min: routes the gradient to the smaller input (ties split evenly)."""
-    return np.minimum(a, b)
 
 
 _COND = np.array([[True, False, True, True], [False, False, True, False], [True] * 4])
