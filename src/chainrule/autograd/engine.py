@@ -74,9 +74,10 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                 share = vjps[i](g, out, *args, **params) if params else vjps[i](g, out, *args)
                 if share is None:
                     continue
-                data = x.data
-                if share.shape != data.shape or share.dtype != data.dtype:
-                    share = _fit(share, x)
+                if not op.fitted_shares:
+                    data = x.data
+                    if share.shape != data.shape or share.dtype != data.dtype:
+                        share = _fit(share, x)
                 if anomaly:
                     _check_finite(share, op, i)
                 if x in grads:

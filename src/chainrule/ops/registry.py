@@ -65,7 +65,8 @@ class Op:
     records a node (when grad mode is on and an input requires grad).
     """
 
-    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc")
+    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc", "fresh_output",
+                 "fitted_shares")
 
     def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None):
         self.name = name
@@ -75,6 +76,12 @@ class Op:
         self.spec = spec
         self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
         self.doc = forward.__doc__
+        # What a ufunc kernel guarantees, so that the hot path need not check it: its output
+        # is a new array (never a view of an input), and with one input the gradient comes
+        # back in that input's shape and dtype (no summing back, no cast).
+        ufunc = isinstance(forward, np.ufunc)
+        self.fresh_output = ufunc
+        self.fitted_shares = ufunc and forward.nin == 1
 
     def vjp(self, i, g, out, inputs, params):
         return self.vjps[i](g, out, *inputs, **params)
@@ -169,7 +176,7 @@ def apply(op, args, params=_NO_PARAMS):
         t._arrays = arrays  # what the vjps read on the plain-array path
     else:
         t = _new(out)
-    if out.base is not None or (arrays and out is arrays[0]):
+    if not op.fresh_output and (out.base is not None or (arrays and out is arrays[0])):
         _share_counter(t, out, args)
     return t
 
