@@ -31,7 +31,7 @@ def parse_args(argv):
                              "to leave the CPUs idle (default 0: do not wait)")
     parser.add_argument("--rounds", type=int, default=1, metavar="N",
                         help="measure mlp_step and small_ops N times, every framework in "
-                             "turn each round, and report each case's median round "
+                             "turn each round, and report each case's fastest round "
                              "(default 1)")
     parser.add_argument("--json", type=Path, default=env.ROOT / "bench" / "results.json",
                         help="where to save all results (default bench/results.json)")

@@ -200,7 +200,7 @@ def machine_line(data):
             f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}")
     line += "; quick run (few repeats)" if data.get("quick") else ""
     if data.get("rounds", 1) > 1:
-        line += (f"; mlp_step and small_ops: median of {data['rounds']} rounds, every "
+        line += (f"; mlp_step and small_ops: fastest of {data['rounds']} rounds, every "
                  "framework in turn each round")
     busy = [r["busy_share"] for r in data.get("results", []) if r.get("busy_share")]
     if busy and max(busy) > BUSY_WARNING:

@@ -22,14 +22,17 @@ from bench.workloads import MEMORY_BATCH
 MARKER = "BENCH_RESULT "
 
 
-def _timed(fn, warmup, repeats):
+def _timed(fn, warmup, repeats, min_seconds=0.0):
+    """Times of ``repeats`` calls after ``warmup`` untimed ones, and of more calls until
+    the timed ones add up to ``min_seconds``."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
+    times, total = [], 0.0
+    while len(times) < repeats or total < min_seconds:
         t0 = perf_counter()
         fn()
         times.append(perf_counter() - t0)
+        total += times[-1]
     return times
 
 
@@ -37,13 +40,13 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def run_mlp_step(module, case, warmup, repeats, timeout):
+def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     step = module.make_mlp_step(case["batch"])
     baseline = _peak_rss_mib()
     # The first step's loss is the same for every framework (same seed and inputs), so
     # it cross-checks the implementations. It counts as the first warm-up step.
     loss = step()
-    times = _timed(step, max(warmup - 1, 0), repeats)
+    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
     result = {"median_s": statistics.median(times), "times": times, "check": loss,
               "note": getattr(step, "note", "")}
     if case["batch"] == MEMORY_BATCH:
@@ -52,16 +55,16 @@ def run_mlp_step(module, case, warmup, repeats, timeout):
     return result
 
 
-def run_small_ops(module, case, warmup, repeats, timeout):
+def run_small_ops(module, case, warmup, repeats, timeout, min_seconds=0.0):
     run = module.make_small_ops(case["n"])
     check = run()
-    times = _timed(run, max(warmup - 1, 0), repeats)
+    times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
     median = statistics.median(times)
     return {"median_s": median, "times": times, "check": check,
             "per_op_us": median / case["n"] * 1e6, "note": getattr(run, "note", "")}
 
 
-def run_deep_chain(module, case, warmup, repeats, timeout):
+def run_deep_chain(module, case, warmup, repeats, timeout, min_seconds=0.0):
     n = case["n"]
     for _ in range(warmup):
         module.deep_chain(n)
@@ -76,7 +79,7 @@ def run_deep_chain(module, case, warmup, repeats, timeout):
             "per_op_us": backward / n * 1e6, "times": [r[1] for r in runs]}
 
 
-def run_gemm(module, case, warmup, repeats, timeout):
+def run_gemm(module, case, warmup, repeats, timeout, min_seconds=0.0):
     times = _timed(module.make_gemm(case["n"]), warmup, repeats)
     median = statistics.median(times)
     flops = 2 * case["n"] ** 3
@@ -86,7 +89,7 @@ def run_gemm(module, case, warmup, repeats, timeout):
             "best_gflops": flops / min(times) / 1e9}
 
 
-def run_train_digits(module, case, warmup, repeats, timeout):
+def run_train_digits(module, case, warmup, repeats, timeout, min_seconds=0.0):
     # Leave the worker time to report before the runner's own limit strikes.
     return module.train_digits(max(timeout - 15, 1))
 
@@ -116,7 +119,8 @@ def run(spec):
         return {"status": "failed", "error": _error(exc)}
     try:
         result = RUNNERS[spec["workload"]](module, spec["case"], spec["warmup"],
-                                           spec["repeats"], spec["timeout"])
+                                           spec["repeats"], spec["timeout"],
+                                           spec.get("min_seconds", 0.0))
     except Exception as exc:
         return {"status": "failed", "error": _error(exc), "version": module.VERSION}
     result.setdefault("status", "ok")

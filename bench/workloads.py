@@ -58,6 +58,16 @@ def repeats(workload, case, quick):
     return (0, 1)
 
 
+def min_seconds(workload, case, quick):
+    """How long the timed repeats of one case run at least: a fast case repeats past its
+    count until then, so that its median spans a window no short burst of load can fill."""
+    if quick or workload not in ("mlp_step", "small_ops"):
+        return 0.0
+    if workload == "mlp_step" and case["batch"] >= MEMORY_BATCH:
+        return 0.0  # its fixed step count is also the memory measurement's
+    return 1.5
+
+
 def mlp_problem(batch, seed=0):
     """Inputs (float32), integer labels and fresh parameters [W1, b1, W2, b2, W3, b3]."""
     import numpy as np  # here, not at the top: `python -m bench setup` runs without NumPy
