@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.errors import ShapeError
 
 RNG = np.random.default_rng(31415)
 
@@ -257,6 +258,27 @@ def test_a_hook_returning_none_leaves_the_gradient_alone():
     (x * x).sum().backward()
     assert calls == [1]
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_a_hook_gradient_comes_back_in_the_tensors_dtype():
+    x = cr.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    h = x.exp()  # exp's rule passes on the dtype of the gradient it is given
+    h.register_hook(lambda grad: grad.astype(np.float64) * 10)
+    h.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 10 * np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_a_hook_gradient_of_another_shape_is_an_error_naming_the_hook():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+
+    def widen(grad):
+        return cr.tensor(np.zeros(3))
+
+    h.register_hook(widen)
+    with pytest.raises(ShapeError, match=r"hook 'widen' .* shape \(3,\) .* shape \(2,\)"):
+        (h * h).sum().backward()
 
 
 def test_a_removed_hook_no_longer_runs():

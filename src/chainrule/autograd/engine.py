@@ -26,6 +26,8 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     Nodes are visited by decreasing creation number (a max-heap): every consumer of a
     node was made after it, so by the time a node comes off the heap its gradient is
     complete. No topological sort, no recursion, and only the nodes a gradient reaches.
+    When the heap is empty the one node just reached is next without going through it:
+    every node still to visit was made before it (a chain never touches the heap).
     """
     if retain_graph is None:
         retain_graph = create_graph
@@ -160,12 +162,19 @@ def _accumulate(tensor, g, stored):
 
 
 def _run_hooks(node, g):
-    """Hooks see a Tensor; what they return replaces g, in g's own kind (array or Tensor)."""
+    """Hooks see a Tensor; what they return replaces g, in g's own kind (array or Tensor)
+    and in the tensor's dtype. A gradient of another shape is an error."""
     graph = isinstance(g, Tensor)
     for hook in list(node._hooks):
         result = hook(g if graph else Tensor._new(np.asarray(g)))
-        if result is not None:
-            g = result if graph else np.asarray(data_of(result))
+        if result is None:
+            continue
+        g = result if graph else np.asarray(data_of(result))
+        if g.shape != node.data.shape:
+            raise ShapeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
+                             f"of shape {g.shape} for a tensor of shape {node.data.shape}")
+        if g.dtype != node.data.dtype:
+            g = astype(g, node.data.dtype)
     return g
 
 
