@@ -102,10 +102,9 @@ def _sum_ref(np, x, axis, keepdims):
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-@defop(_sum_vjp, spec=Spec(_REDUCE_CASES, ref=_sum_ref), name="sum")
+@defop(_sum_vjp, name="sum", kernel=np.sum, spec=Spec(_REDUCE_CASES, ref=_sum_ref))
 def _sum(x, axis, keepdims):
     """Sum over ``axis``; the gradient is broadcast back over the summed axes."""
-    return np.sum(x, axis=axis, keepdims=keepdims)
 
 
 def _extreme_vjp(g, out, x, axis, keepdims):
@@ -115,20 +114,18 @@ def _extreme_vjp(g, out, x, axis, keepdims):
     return _expand(g, x, axis) * share
 
 
-@defop(_extreme_vjp, saves_out=True, name="max",
+@defop(_extreme_vjp, saves_out=True, name="max", kernel=np.max,
        spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.max(
            x, axis=axis, keepdims=keepdims)))
 def _max(x, axis, keepdims):
     """Max over ``axis``: routes the gradient to the maximum (ties share it evenly)."""
-    return np.max(x, axis=axis, keepdims=keepdims)
 
 
-@defop(_extreme_vjp, saves_out=True, name="min",
+@defop(_extreme_vjp, saves_out=True, name="min", kernel=np.min,
        spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.min(
            x, axis=axis, keepdims=keepdims)))
 def _min(x, axis, keepdims):
     """Min over ``axis``: routes the gradient to the minimum (ties share it evenly)."""
-    return np.min(x, axis=axis, keepdims=keepdims)
 
 
 def _prod_vjp(g, out, x, axis, keepdims):
@@ -146,12 +143,11 @@ def _prod_domain(rng, shape):
     return rng.choice([-1, 1], shape) * rng.uniform(0.5, 1.5, shape)
 
 
-@defop(_prod_vjp, name="prod",
+@defop(_prod_vjp, name="prod", kernel=np.prod,
        spec=Spec(_REDUCE_CASES, domain=_prod_domain,
                  ref=lambda np, x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims)))
 def _prod(x, axis, keepdims):
     """Product over ``axis`` (zeros handled exactly in the gradient)."""
-    return np.prod(x, axis=axis, keepdims=keepdims)
 
 
 def _reduction(op):
