@@ -10,6 +10,8 @@ is 1, as in PyTorch (inputs ``(N, C)`` or ``(N, C, d1, ...)``). ``cr.nn.function
 validates targets and handles 1-D inputs before calling these ops.
 """
 
+import functools
+
 import numpy as np
 
 from .elementwise import clip, log, log1p, maximum, sigmoid, softplus
@@ -68,8 +70,17 @@ def _class_max(x):
 
 def _class_sum(e):
     if e.ndim == 2:
-        return e @ np.ones(e.shape[1], dtype=e.dtype)  # a BLAS matrix-vector product
+        return e @ _ones(e.shape[1], e.dtype)  # a BLAS matrix-vector product
     return np.sum(e, axis=1)
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n, dtype):
+    """A read-only vector of ones, made once per length and dtype (np.ones costs more than
+    the product it serves at small batch sizes)."""
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def _softmax_classes(x):
