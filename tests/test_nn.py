@@ -567,6 +567,20 @@ def test_cross_entropy_weight_ignore_index_and_label_smoothing():
     assert cr.gradcheck(lambda a: F.cross_entropy(a, t, weight=w, label_smoothing=0.3), [z])
 
 
+@pytest.mark.parametrize("ignore_index, t", [(1, [0, 1, 2, 1]), (1, [0, 2, 2, 0]),
+                                             (-100, [0, 1, 2, 1])])
+def test_cross_entropy_ignores_a_class_index_only_where_a_target_is_it(ignore_index, t):
+    z, t = RNG.standard_normal((4, 3)), np.array(t)
+    valid = t != ignore_index
+    x = leaf(z)
+    out = F.cross_entropy(x, t, ignore_index=ignore_index)
+    nll = -np.log(softmax_np(z))[np.arange(4), t]
+    np.testing.assert_allclose(out.data, nll[valid].mean())
+    out.backward()
+    expected = (softmax_np(z) - np.eye(3)[t]) * valid[:, None] / valid.sum()
+    np.testing.assert_allclose(x.grad.data, expected, rtol=1e-12)
+
+
 def test_cross_entropy_with_every_target_ignored_is_nan_without_nan_gradients():
     x = leaf(RNG.standard_normal((2, 3)))
     out = F.cross_entropy(x, np.array([-100, -100]))

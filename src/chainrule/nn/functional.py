@@ -98,7 +98,9 @@ def _like_input(target, x):
 
 
 def _class_indices(input, target, loss, ignore_index=None):
-    """Validated class-index targets as an int64 ndarray (input ``(N, C, ...)`` or ``(C,)``)."""
+    """Validated class-index targets as an int64 ndarray (input ``(N, C, ...)`` or ``(C,)``),
+    and ``ignore_index``, or None when no target can be it (every target is a class and it
+    is not), so that the losses need not look for it."""
     x_shape = np.shape(data_of(input))
     target = np.asarray(data_of(target))
     if len(x_shape) == 0:
@@ -113,7 +115,9 @@ def _class_indices(input, target, loss, ignore_index=None):
                          f"need the input's shape {x_shape})")
     classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
     if not target.size or (target.min() >= 0 and target.max() < classes):
-        return target.astype(np.int64, copy=False)  # all in range: the common case, quickly
+        # All in range: the common case, quickly.
+        ignorable = ignore_index is not None and 0 <= ignore_index < classes
+        return target.astype(np.int64, copy=False), ignore_index if ignorable else None
     bad = (target < 0) | (target >= classes)
     if ignore_index is not None:
         bad &= target != ignore_index
@@ -122,7 +126,7 @@ def _class_indices(input, target, loss, ignore_index=None):
         raise ValueError(f"{loss}: target {int(target[position])} at position {position} is "
                          f"out of range for input of shape {x_shape}: class indices must be "
                          f"in [0, {classes})")
-    return target.astype(np.int64, copy=False)
+    return target.astype(np.int64, copy=False), ignore_index
 
 
 def _with_batch_axis(input, target, reduction, run):
@@ -204,7 +208,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     With ``weight`` (per class), 'mean' divides by the total weight of the counted targets.
     """
     _check_reduction(reduction, "nll_loss")
-    indices = _class_indices(input, target, "nll_loss", ignore_index)
+    indices, ignore_index = _class_indices(input, target, "nll_loss", ignore_index)
     weight = _class_weight(weight, _classes(input), "nll_loss", data_of(input).dtype)
     return _with_batch_axis(input, indices, reduction, lambda x, t: _losses._nll_loss(
         x, target=t, weight=weight, ignore_index=ignore_index, reduction=reduction))
@@ -228,7 +232,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if target_data.dtype.kind == "f" and target_data.shape == x.shape:
         return _cross_entropy_probabilities(input, _like_input(target, x), weight, reduction,
                                             label_smoothing)
-    indices = _class_indices(input, target, "cross_entropy", ignore_index)
+    indices, ignore_index = _class_indices(input, target, "cross_entropy", ignore_index)
     return _with_batch_axis(input, indices, reduction, lambda x, t: _cross_entropy_indices(
         x, t, weight, ignore_index, reduction, label_smoothing))
 
@@ -281,7 +285,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
     if x.ndim not in (1, 2):
         raise ShapeError(f"multi_margin_loss: input must be (N, C) or (C,), got shape "
                          f"{x.shape}")
-    indices = _class_indices(input, target, "multi_margin_loss")
+    indices, _ = _class_indices(input, target, "multi_margin_loss")
     weight = _class_weight(weight, _classes(input), "multi_margin_loss", x.dtype)
 
     def run(scores, target):

@@ -27,8 +27,9 @@ def target_weights(target, weight, ignore_index, dtype):
     """Class indices made safe to gather with, each sample's weight, and the valid mask.
 
     Ignored samples get index 0 and weight 0; ``weight`` (per class) defaults to 1.
+    ``ignore_index`` None: no target is ignored.
     """
-    valid = target != ignore_index
+    valid = np.ones(target.shape, bool) if ignore_index is None else target != ignore_index
     safe = np.where(valid, target, 0)
     if weight is None:
         return safe, valid.astype(dtype), valid
@@ -39,7 +40,7 @@ def _picks(target, weight, ignore_index, dtype):
     """The hot path's :func:`target_weights`: ``(safe indices, per-sample weights, their
     total)``, with ``None`` for the weights when every sample counts once (no weight, no
     ignored target), so that no array of ones is made or multiplied."""
-    if weight is None and not (target == ignore_index).any():
+    if weight is None and (ignore_index is None or not (target == ignore_index).any()):
         return target, None, target.size
     safe, w, _ = target_weights(target, weight, ignore_index, dtype)
     return safe, w, w.sum()
@@ -147,6 +148,9 @@ def _class_cases():
             Case(((4, 3),), {"target": t4, **plain, "reduction": "sum"}),
             Case(((4, 3),), {"target": t4, **plain, "reduction": "none"}),
             Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": 0,
+                             "reduction": "mean"}),
+            # None: the caller found no target that could be ignored.
+            Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": None,
                              "reduction": "mean"}),
             Case(((2, 3, 2),), {"target": t3d, "weight": w, "ignore_index": -100,
                                 "reduction": "none"}),
