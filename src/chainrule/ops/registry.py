@@ -68,14 +68,14 @@ class Op:
     __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc", "fresh_output",
                  "fitted_shares")
 
-    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None):
+    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None):
         self.name = name
         self.forward = forward
         # Ops of any arity have one rule for every input: vjp(i, g, out, *inputs, **params).
         self.vjps = vjps if variadic is None else _EveryInput(variadic)
         self.spec = spec
         self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
-        self.doc = forward.__doc__
+        self.doc = forward.__doc__ if doc is None else doc
         # What a ufunc kernel guarantees, so that the hot path need not check it: its output
         # is a new array (never a view of an input), and with one input the gradient comes
         # back in that input's shape and dtype (no summing back, no cast).
@@ -129,8 +129,8 @@ def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=No
             raise ValueError(f"op {op_name!r} is registered twice")
         if not vjps and variadic is None:
             raise TypeError(f"op {op_name!r} has no backward rule")
-        op = Op(op_name, kernel or function, vjps, spec, saves_out, variadic)
-        op.doc = function.__doc__
+        op = Op(op_name, kernel or function, vjps, spec, saves_out, variadic,
+                doc=function.__doc__)
         REGISTRY[op_name] = op
         return op
 
