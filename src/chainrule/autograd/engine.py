@@ -173,8 +173,7 @@ def _run_hooks(node, g):
         if g.shape != node.data.shape:
             raise ShapeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
                              f"of shape {g.shape} for a tensor of shape {node.data.shape}")
-        if g.dtype != node.data.dtype:
-            g = astype(g, node.data.dtype)
+        g = _fit(g, node)  # the shape is right by now: this restores the dtype
     return g
 
 
