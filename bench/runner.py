@@ -14,7 +14,7 @@ import time
 from bench.env import ROOT, worker_python
 from bench.frameworks import FRAMEWORKS
 from bench.worker import MARKER
-from bench.workloads import WORKLOADS, cases, min_seconds, repeats
+from bench.workloads import SHORT, WORKLOADS, cases, min_seconds, repeats
 
 
 def _worker_env():
@@ -117,16 +117,17 @@ def wait_quiet(limit_s, threshold):
 def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
             busy_threshold=0.2, rounds=1, log=sys.stderr):
     """Run every job once; with ``rounds`` > 1, run the short timed workloads
-    (:data:`ROUNDED`) that many times, all frameworks in turn each round, so that a burst
-    of load on a shared machine hits one round of every framework rather than all of one
-    framework's measurement. Each case reports its fastest round (see :func:`merge`)."""
+    (``bench.workloads.SHORT``) that many times, all frameworks in turn each round, so
+    that a burst of load on a shared machine hits one round of every framework rather
+    than all of one framework's measurement. Each case reports its fastest round (see
+    :func:`merge`)."""
     python = worker_python()
     print(f"workers run under {python}", file=log, flush=True)
     machine = run_worker(python, {"info": True}, timeout=120)
     jobs = plan(frameworks, workloads)
     schedule = [(1, job) for job in jobs]
     for r in range(2, rounds + 1):
-        schedule += [(r, job) for job in jobs if job[1] in ROUNDED and not job[3]]
+        schedule += [(r, job) for job in jobs if job[1] in SHORT and not job[3]]
     measured = {}
     for i, (r, (name, workload, case, not_run)) in enumerate(schedule, 1):
         warmup, timed = repeats(workload, case, quick)
@@ -144,17 +145,12 @@ def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
         measured.setdefault(key, []).append(
             {"framework": name, "workload": workload, "case": case, "warmup": warmup,
              "repeats": timed, "busy_share": busy, **result})
-        tag = f" (round {r})" if rounds > 1 and workload in ROUNDED else ""
+        tag = f" (round {r})" if rounds > 1 and workload in SHORT else ""
         print(f"[{i:2d}/{len(schedule)}] {name:12s} {workload:12s} {describe(workload, case):10s}"
               f" {summary(result)}{tag}", file=log, flush=True)
     results = [merge(runs) for runs in measured.values()]
     return {"machine": machine, "quick": quick, "rounds": rounds, "python": python,
             "results": results}
-
-
-# Short, drift-sensitive workloads measured once per round; the others (a minute-long
-# backward through 10^6 ops, a whole training run, the GEMM ceiling) are measured once.
-ROUNDED = ("mlp_step", "small_ops")
 
 
 def merge(runs):

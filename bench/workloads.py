@@ -58,10 +58,16 @@ def repeats(workload, case, quick):
     return (0, 1)
 
 
+# Short, drift-sensitive workloads: measured for a minimum time, and once per round; the
+# others (a minute-long backward through 10^6 ops, a whole training run, the GEMM
+# ceiling) are measured once.
+SHORT = ("mlp_step", "small_ops")
+
+
 def min_seconds(workload, case, quick):
     """How long the timed repeats of one case run at least: a fast case repeats past its
     count until then, so that its median spans a window no short burst of load can fill."""
-    if quick or workload not in ("mlp_step", "small_ops"):
+    if quick or workload not in SHORT:
         return 0.0
     if workload == "mlp_step" and case["batch"] >= MEMORY_BATCH:
         return 0.0  # its fixed step count is also the memory measurement's
