@@ -17,27 +17,31 @@ def _mask(condition, like):
 
 # ----------------------------------------------------------------------- arithmetic
 @defop(lambda g, out, a, b: g, lambda g, out, a, b: g,
-       spec=binary_spec(lambda np, a, b: a + b), kernel=np.add)
+       kernel=np.add,
+       spec=binary_spec(lambda np, a, b: a + b))
 def add(a, b):
     """a + b: the add gate hands the upstream gradient to both inputs unchanged."""
 
 
 @defop(lambda g, out, a, b: g, lambda g, out, a, b: -g,
-       spec=binary_spec(lambda np, a, b: a - b), kernel=np.subtract)
+       kernel=np.subtract,
+       spec=binary_spec(lambda np, a, b: a - b))
 def sub(a, b):
     """a - b."""
 
 
 @defop(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a,
-       spec=binary_spec(lambda np, a, b: a * b), kernel=np.multiply)
+       kernel=np.multiply,
+       spec=binary_spec(lambda np, a, b: a * b))
 def mul(a, b):
     """a * b: the mul gate swaps its inputs (d(ab)/da = b)."""
 
 
 @defop(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b),
+       kernel=np.divide,
        spec=binary_spec(lambda np, a, b: a / b,
                         domain=lambda rng, shape: rng.choice([-1, 1], shape)
-                        * rng.uniform(0.5, 2.0, shape)), kernel=np.divide)
+                        * rng.uniform(0.5, 2.0, shape)))
 def div(a, b):
     """a / b."""
 
@@ -53,12 +57,13 @@ def _pow_exponent(g, out, a, b):
 
 
 @defop(_pow_base, _pow_exponent, saves_out=True,
-       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)), kernel=np.power)
+       kernel=np.power,
+       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)))
 def pow(a, b):
     """a ** b."""
 
 
-@defop(lambda g, out, a: -g, spec=unary_spec(lambda np, a: -a), kernel=np.negative)
+@defop(lambda g, out, a: -g, kernel=np.negative, spec=unary_spec(lambda np, a: -a))
 def neg(a):
     """-a."""
 
@@ -77,13 +82,15 @@ def log(a):
 
 
 @defop(lambda g, out, a: g / (1 + a),
-       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)), kernel=np.log1p)
+       kernel=np.log1p,
+       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)))
 def log1p(a):
     """log(1 + a), accurate for small a."""
 
 
 @defop(lambda g, out, a: g * 0.5 / out, saves_out=True,
-       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)), kernel=np.sqrt)
+       kernel=np.sqrt,
+       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)))
 def sqrt(a):
     """Square root."""
 
@@ -93,23 +100,25 @@ def _abs_domain(rng, shape):
 
 
 @defop(lambda g, out, a: g * np.sign(data_of(a)),
-       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain), kernel=np.abs)
+       kernel=np.abs,
+       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain))
 def abs(a):
     """|a|; the gradient at 0 is 0, as in PyTorch."""
 
 
-@defop(lambda g, out, a: g * cos(a), spec=unary_spec(lambda np, a: np.sin(a)), kernel=np.sin)
+@defop(lambda g, out, a: g * cos(a), kernel=np.sin, spec=unary_spec(lambda np, a: np.sin(a)))
 def sin(a):
     """Sine."""
 
 
-@defop(lambda g, out, a: -g * sin(a), spec=unary_spec(lambda np, a: np.cos(a)), kernel=np.cos)
+@defop(lambda g, out, a: -g * sin(a), kernel=np.cos, spec=unary_spec(lambda np, a: np.cos(a)))
 def cos(a):
     """Cosine."""
 
 
 @defop(lambda g, out, a: g * (1 - out * out), saves_out=True,
-       spec=unary_spec(lambda np, a: np.tanh(a)), kernel=np.tanh)
+       kernel=np.tanh,
+       spec=unary_spec(lambda np, a: np.tanh(a)))
 def tanh(a):
     """Hyperbolic tangent."""
 
@@ -189,14 +198,16 @@ def _route(g, mine, other, strict):
 
 @defop(lambda g, out, a, b: _route(g, a, b, np.greater),
        lambda g, out, a, b: _route(g, b, a, np.greater),
-       spec=binary_spec(lambda np, a, b: np.maximum(a, b)), kernel=np.maximum)
+       kernel=np.maximum,
+       spec=binary_spec(lambda np, a, b: np.maximum(a, b)))
 def maximum(a, b):
     """Elementwise max: routes the gradient to the larger input (ties split evenly)."""
 
 
 @defop(lambda g, out, a, b: _route(g, a, b, np.less),
        lambda g, out, a, b: _route(g, b, a, np.less),
-       spec=binary_spec(lambda np, a, b: np.minimum(a, b)), kernel=np.minimum)
+       kernel=np.minimum,
+       spec=binary_spec(lambda np, a, b: np.minimum(a, b)))
 def minimum(a, b):
     """Elementwise min: routes the gradient to the smaller input (ties split evenly)."""
 
