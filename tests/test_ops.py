@@ -104,3 +104,30 @@ def test_what_the_hot_path_takes_on_trust(op, case, dtype):
         for i, x in enumerate(arrays):
             share = np.asarray(op.vjp(i, g, out, arrays, case.params))
             assert (share.shape, share.dtype) == (x.shape, x.dtype), f"{op.name}: input {i}"
+
+
+@pytest.mark.parametrize("op, case", [p for p in _cases() if p.values[0].keeps])
+def test_what_forward_keeps_changes_nothing(op, case):
+    """An op that keeps part of its forward for its rules gives the same loss, and its
+    rules the same shares, as when they recompute it (graph building, direct calls)."""
+    arrays = _inputs(op, case, seed=7)
+    out = np.asarray(op.forward(*arrays, **case.params))
+    kept_out, kept = op.keeps(*arrays, **case.params)
+    np.testing.assert_array_equal(kept_out, out)
+    g = np.random.default_rng(8).standard_normal(out.shape)
+    for i in range(len(arrays)):
+        recomputed = op.vjp(i, g, out, arrays, case.params)
+        reused = op.vjp(i, g, out, arrays + [kept], case.params)
+        np.testing.assert_allclose(reused, recomputed, rtol=1e-12, atol=1e-15,
+                                   err_msg=f"{op.name}: input {i}")
+
+
+def test_a_recorded_node_reuses_what_its_forward_kept():
+    x = cr.tensor(np.random.default_rng(9).standard_normal((4, 3)), requires_grad=True)
+    loss = cr.nn.functional.cross_entropy(x, cr.tensor(np.array([2, 0, 1, 2])))
+    inputs_and_kept = loss._arrays
+    assert len(inputs_and_kept) == 2 and inputs_and_kept[0] is x.data
+    np.testing.assert_allclose(inputs_and_kept[1].sum(axis=1), 1.0)  # the softmax
+    with cr.no_grad():  # not recorded: nothing kept
+        assert cr.nn.functional.cross_entropy(x, cr.tensor(np.array([2, 0, 1, 2])))._arrays \
+            is None

@@ -159,33 +159,44 @@ def _class_cases():
 
 
 # ----------------------------------------------------------------------- class indices
-def _cross_entropy_vjp(g, out, x, target, weight, ignore_index, reduction):
+def _cross_entropy_vjp(g, out, x, probabilities=None, *, target, weight, ignore_index,
+                       reduction):
     xd = data_of(x)
     safe, w, total = _picks(target, weight, ignore_index, xd.dtype)
     scale = _class_scale(g, w, total, reduction)
     if isinstance(x, np.ndarray):
-        # Plain backward (no graph): the same formula, in place on a fresh array.
-        grad = _softmax_classes(x)
+        # Plain backward (no graph): the same formula, in place on a fresh array; the
+        # softmax is the one forward kept, when it did.
+        grad = _softmax_classes(x) if probabilities is None else probabilities.copy()
         grad[_class_index(safe)] -= 1
         grad *= scale
         return grad
     return (softmax(x, axis=1) - one_hot_like(safe, xd.shape, xd.dtype)) * scale
 
 
-@defop(_cross_entropy_vjp, name="cross_entropy",
+def _cross_entropy_keeping_softmax(x, target, weight, ignore_index, reduction):
+    """The loss, and the softmax its rule needs (kept by recorded nodes; one division
+    over the exponentials, which the loss alone would not need)."""
+    safe, w, total = _picks(target, weight, ignore_index, x.dtype)
+    shifted = x - _class_max(x)
+    e = np.exp(shifted)
+    sums = _class_sum(e)
+    losses = np.log(sums)
+    losses -= shifted[_class_index(safe)]
+    if w is not None:
+        losses *= w
+    e /= sums[:, None]  # [:, None]: before the class axis, as in _softmax_classes
+    return _reduce(losses, reduction, total), e
+
+
+@defop(_cross_entropy_vjp, name="cross_entropy", keeps=_cross_entropy_keeping_softmax,
        spec=Spec(_class_cases(), ref=_cross_entropy_ref))
 def _cross_entropy(x, target, weight, ignore_index, reduction):
     """Cross-entropy of logits ``x`` against class indices: stable log-softmax, then pick.
 
     The gradient is ``(softmax(x) - onehot) * weight`` (over the total weight for 'mean').
     """
-    safe, w, total = _picks(target, weight, ignore_index, x.dtype)
-    shifted = x - _class_max(x)
-    losses = np.log(_class_sum(np.exp(shifted)))
-    losses -= shifted[_class_index(safe)]
-    if w is not None:
-        losses *= w
-    return _reduce(losses, reduction, total)
+    return _cross_entropy_keeping_softmax(x, target, weight, ignore_index, reduction)[0]
 
 
 def _nll_loss_vjp(g, out, logp, target, weight, ignore_index, reduction):

@@ -1,7 +1,11 @@
 """The op registry: every differentiable primitive, declared once with its rules.
 
 An op has a forward on plain arrays and one vector-Jacobian product (vjp) per
-input, ``vjp(g, out, *inputs, **params) -> gradient for that input``. The vjps
+input, ``vjp(g, out, *inputs, **params) -> gradient for that input``. An op whose
+rules would recompute part of its forward (cross-entropy's softmax) can keep it:
+its ``keeps`` forward returns ``(out, kept)`` and a recorded node hands ``kept`` to
+the rules after the inputs on the plain backward (the rules recompute it when it is
+not there: graph-building backward, checks that call a rule directly). The vjps
 are written with chainrule's own functions, which run plain NumPy when handed
 ndarrays (ordinary backward) and record a graph when handed Tensors
 (``create_graph=True``), so every derivative is itself differentiable.
@@ -66,9 +70,10 @@ class Op:
     """
 
     __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc", "fresh_output",
-                 "fitted_shares")
+                 "fitted_shares", "keeps")
 
-    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None):
+    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None,
+                 keeps=None):
         self.name = name
         self.forward = forward
         # Ops of any arity have one rule for every input: vjp(i, g, out, *inputs, **params).
@@ -76,6 +81,7 @@ class Op:
         self.spec = spec
         self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
         self.doc = forward.__doc__ if doc is None else doc
+        self.keeps = keeps  # None, or the forward that also returns what the rules reuse
         # What a ufunc kernel guarantees, so that the hot path need not check it: its output
         # is a new array (never a view of an input), and with one input the gradient comes
         # back in that input's shape and dtype (no summing back, no cast).
@@ -108,12 +114,14 @@ class _EveryInput:
         return functools.partial(self.variadic, i)
 
 
-def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=None):
+def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=None,
+          keeps=None):
     """Register ``forward`` as an op with the given per-input vjps.
 
     ``kernel``, when given, is a NumPy function that *is* the forward (a ufunc, say):
     ops call it directly, one Python call less per op, and the decorated function only
-    names and documents the op.
+    names and documents the op. ``keeps(*arrays, **params) -> (out, kept)``, when given,
+    is the forward recorded nodes run, keeping ``kept`` for the rules (module doc).
 
     >>> import numpy as np
     >>> from chainrule.ops.registry import defop, REGISTRY
@@ -130,7 +138,7 @@ def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=No
         if not vjps and variadic is None:
             raise TypeError(f"op {op_name!r} has no backward rule")
         op = Op(op_name, kernel or function, vjps, spec, saves_out, variadic,
-                doc=function.__doc__)
+                doc=function.__doc__, keeps=keeps)
         REGISTRY[op_name] = op
         return op
 
@@ -152,13 +160,18 @@ def apply(op, args, params=_NO_PARAMS):
                 record = True
         else:
             arrays.append(a)
+    record = record and GradMode.enabled
     try:
-        out = op.forward(*arrays, **params) if params else op.forward(*arrays)
+        if record and op.keeps is not None:
+            out, kept = op.keeps(*arrays, **params)
+            arrays = arrays + [kept]  # the rules find it after the inputs
+        else:
+            out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except ValueError as exc:
         raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
     if type(out) is not ndarray:
         out = np.asarray(out)
-    if record and GradMode.enabled:
+    if record:
         # The node, made here without __init__ or a call: every slot written once.
         t = new_tensor(Tensor)
         t.data = out
@@ -173,7 +186,7 @@ def apply(op, args, params=_NO_PARAMS):
         t._hooks = None
         t._retains_grad = False
         t._seq = next(_sequence)
-        t._arrays = arrays  # what the vjps read on the plain-array path
+        t._arrays = arrays  # what the vjps read on the plain-array path (and what is kept)
     else:
         t = _new(out)
     if not op.fresh_output and (out.base is not None or (arrays and out is arrays[0])):

@@ -135,8 +135,9 @@ def trace(output, gradient=None, grads=True):
             node.inputs.append(src)
             edges.append(Edge(src, node, i))
         if kind == "op":
-            saved = getattr(t, "_arrays", None)
-            node.arrays = list(saved) if saved is not None else [n.value for n in node.inputs]
+            saved = getattr(t, "_arrays", None)  # the inputs' arrays, then what the op kept
+            node.arrays = (list(saved[:len(node.inputs)]) if saved is not None
+                           else [n.value for n in node.inputs])
         by_tensor[t] = node
         nodes.append(node)
     out = by_tensor[output]
