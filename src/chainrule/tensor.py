@@ -246,10 +246,10 @@ class Tensor:
         return apply(_E.pow, (other, self))
 
     def __matmul__(self, other):
-        return _L.matmul(self, other)
+        return apply(_L._matmul, (self, _L._as_operand(other)))
 
     def __rmatmul__(self, other):
-        return _L.matmul(other, self)
+        return apply(_L._matmul, (_L._as_operand(other), self))
 
     def __neg__(self):
         return apply(_E.neg, (self,))

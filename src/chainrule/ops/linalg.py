@@ -67,15 +67,16 @@ def _matmul(a, b):
 
 
 def matmul(a, b):
-    """Matrix product, as ``np.matmul``: 1-D, 2-D and batched (broadcast) operands."""
-    a, b = _as_operand(a), _as_operand(b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes "
-                         f"{a.shape} and {b.shape}")
-    return _matmul(a, b)
+    """Matrix product, as ``np.matmul``: 1-D, 2-D and batched (broadcast) operands.
+
+    A 0-d operand is np.matmul's error, raised as a ShapeError with both shapes when an
+    operand is a Tensor (as every op's errors are).
+    """
+    return _matmul(_as_operand(a), _as_operand(b))
 
 
 def _as_operand(x):
+    """Tensors and ndarrays as they are, anything else as an array (the rules read .ndim)."""
     return x if isinstance(x, (Tensor, np.ndarray)) else np.asarray(x)
 
 

@@ -168,7 +168,8 @@ def apply(op, args, params=_NO_PARAMS):
         else:
             out = op.forward(*arrays, **params) if params else op.forward(*arrays)
     except ValueError as exc:
-        raise ShapeError(f"{op.name}: {exc} (operand shapes {_shapes(args)})") from None
+        message = str(exc).removeprefix(f"{op.name}: ")  # NumPy's own may name the op too
+        raise ShapeError(f"{op.name}: {message} (operand shapes {_shapes(args)})") from None
     if type(out) is not ndarray:
         out = np.asarray(out)
     if record:
