@@ -127,7 +127,8 @@ def _seed(root, gradient, create_graph):
         if root.data.size != 1:
             raise RuntimeError(f"backward: a gradient can be implied only for a scalar output; "
                                f"this output has shape {shape}, pass gradient=")
-        gradient = np.ones(shape, dtype=dtype)
+        seed = np.ones(shape, dtype=dtype)  # fresh: no copy needed
+        return Tensor._new(seed) if create_graph else seed
     if create_graph and isinstance(gradient, Tensor):
         seed = gradient
     else:
@@ -153,12 +154,17 @@ def _accumulate(tensor, g, stored):
     if isinstance(g, Tensor):
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
-    g = np.asarray(g)
-    owner = g if g.base is None else g.base  # views of one array share its memory
-    if not g.flags.writeable or id(owner) in stored:
+    if type(g) is not ndarray:
+        g = np.asarray(g)
+    owner = g.base
+    if owner is None:
+        owner = g
+    # A .grad is the leaf's own array: copy a read-only one, or one another leaf already got
+    # (views of one array share its memory).
+    if id(owner) in stored or not g.flags.writeable:
         g = owner = g.copy()
     stored.add(id(owner))
-    tensor.grad = Tensor._new(g) if tensor.grad is None else Tensor._new(tensor.grad.data + g)
+    tensor.grad = _new(g) if tensor.grad is None else _new(tensor.grad.data + g)
 
 
 def _run_hooks(node, g):
@@ -224,3 +230,5 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 from ..ops.elementwise import astype  # noqa: E402  (ops import the tensor this module serves)
 from ..ops.reduce import sum_to  # noqa: E402
 from ..ops.registry import data_of  # noqa: E402
+
+_new, ndarray = Tensor._new, np.ndarray
