@@ -689,8 +689,12 @@ def test_out_of_range_class_indices_raise(loss):
     with pytest.raises(ValueError, match=rf"{name}: target 5 at position \(2,\) is out of "
                                          r"range for input of shape \(4, 5\)"):
         loss(x, np.array([0, 1, 5, 2]))
-    with pytest.raises(ValueError, match=rf"{name}: target -1 .*in \[0, 5\)"):
-        loss(x, np.array([0, -1, 1, 2]))
+    for dtype in (np.int8, np.int32, np.int64):  # negative, whatever the integer width
+        with pytest.raises(ValueError, match=rf"{name}: target -1 .*in \[0, 5\)"):
+            loss(x, np.array([0, -1, 1, 2], dtype=dtype))
+    in_range = np.array([0, 4, 1, 2])
+    for target in (in_range.astype(np.uint8), in_range.astype(np.int16), in_range[::-1]):
+        assert loss(x, target).item() == pytest.approx(loss(x, target.astype(np.int64)).item())
     with pytest.raises(cr.ShapeError, match=rf"{name}: target of shape \(3,\) does not match "
                                             r"input of shape \(4, 5\)"):
         loss(x, np.array([0, 1, 2]))

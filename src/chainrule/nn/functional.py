@@ -114,8 +114,9 @@ def _class_indices(input, target, loss, ignore_index=None):
                          f"{target.dtype} for target of shape {target.shape} (probabilities "
                          f"need the input's shape {x_shape})")
     classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
-    if not target.size or (target.min() >= 0 and target.max() < classes):
-        # All in range: the common case, quickly.
+    # All in range, the common case, in one reduction: read as unsigned, a negative index
+    # is larger than any class.
+    if not target.size or target.view(target.dtype.str.replace("i", "u")).max() < classes:
         ignorable = ignore_index is not None and 0 <= ignore_index < classes
         return target.astype(np.int64, copy=False), ignore_index if ignorable else None
     bad = (target < 0) | (target >= classes)
