@@ -138,9 +138,14 @@ def _with_batch_axis(input, target, reduction, run):
     return reshape(out, ()) if reduction == "none" else out
 
 
-def _class_weight(weight, classes, loss, dtype):
-    weight = _constant(weight, dtype)
-    if weight is not None and weight.shape != (classes,):
+def _class_weight(weight, input, loss):
+    """A per-class weight as an ndarray of the input's dtype, one entry per class."""
+    if weight is None:
+        return None
+    x = np.asarray(data_of(input))
+    classes = _classes(x) if x.ndim else 0
+    weight = _constant(weight, x.dtype)
+    if weight.shape != (classes,):
         raise ShapeError(f"{loss}: weight of shape {weight.shape} must have shape ({classes},), "
                          "one entry per class")
     return weight
@@ -210,7 +215,7 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """
     _check_reduction(reduction, "nll_loss")
     indices, ignore_index = _class_indices(input, target, "nll_loss", ignore_index)
-    weight = _class_weight(weight, _classes(input), "nll_loss", data_of(input).dtype)
+    weight = _class_weight(weight, input, "nll_loss")
     return _with_batch_axis(input, indices, reduction, lambda x, t: _losses._nll_loss(
         x, target=t, weight=weight, ignore_index=ignore_index, reduction=reduction))
 
@@ -228,7 +233,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
                          f"{label_smoothing}")
     x = data_of(input)
-    weight = _class_weight(weight, _classes(input) if x.ndim else 0, "cross_entropy", x.dtype)
+    weight = _class_weight(weight, input, "cross_entropy")
     target_data = np.asarray(data_of(target))
     if target_data.dtype.kind == "f" and target_data.shape == x.shape:
         return _cross_entropy_probabilities(input, _like_input(target, x), weight, reduction,
@@ -287,7 +292,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
         raise ShapeError(f"multi_margin_loss: input must be (N, C) or (C,), got shape "
                          f"{x.shape}")
     indices, _ = _class_indices(input, target, "multi_margin_loss")
-    weight = _class_weight(weight, _classes(input), "multi_margin_loss", x.dtype)
+    weight = _class_weight(weight, input, "multi_margin_loss")
 
     def run(scores, target):
         n, classes = np.shape(data_of(scores))
