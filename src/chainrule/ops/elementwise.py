@@ -131,7 +131,7 @@ def sigmoid(a):
     return 0.5 + 0.5 * np.tanh(0.5 * a)
 
 
-@defop(lambda g, out, a: g * (data_of(a) > 0),  # a bool mask: a constant, and NumPy's fastest
+@defop(lambda g, out, a: g * (a > 0),  # a bool mask (a constant for Tensors too): NumPy's fastest
        spec=unary_spec(lambda np, a: np.maximum(a, 0.0), domain=_abs_domain))
 def relu(a):
     """max(a, 0); the gradient at 0 is 0."""
