@@ -35,6 +35,15 @@ def test_a_correct_graph_passes_and_every_op_node_is_listed():
     loss.backward()  # the check left the graph as it was
 
 
+def test_an_op_that_kept_part_of_its_forward_is_checked_on_its_inputs_alone():
+    # Cross-entropy's node also holds the softmax it kept for its rule: the check must
+    # re-run the op on the inputs only, and its rule agree with finite differences.
+    x = cr.tensor(np.random.default_rng(1).standard_normal((5, 4)), requires_grad=True)
+    loss = cr.nn.functional.cross_entropy(x * 2.0, np.array([0, 3, 1, 1, 2]))
+    report = check_graph(loss)
+    assert report.ok and {c.op for c in report.checks} == {"mul", "cross_entropy"}
+
+
 @pytest.fixture
 def broken_ops():
     """Deliberately wrong ops, registered for one test and removed from the registry after."""
