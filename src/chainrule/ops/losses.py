@@ -84,13 +84,6 @@ def _ones(n, dtype):
     return ones
 
 
-def _softmax_classes(x):
-    """softmax(x) along the class axis, as a new ndarray (for the plain backward)."""
-    e = np.exp(x - _class_max(x))
-    e /= _class_sum(e)[:, None]  # [:, None]: np.expand_dims costs more than this division
-    return e
-
-
 def _reduce(losses, reduction, count):
     """Reduce per-sample losses; 'mean' divides by ``count`` (a weight total or a size)."""
     if reduction == "none":
@@ -165,9 +158,12 @@ def _cross_entropy_vjp(g, out, x, probabilities=None, *, target, weight, ignore_
     safe, w, total = _picks(target, weight, ignore_index, xd.dtype)
     scale = _class_scale(g, w, total, reduction)
     if isinstance(x, np.ndarray):
-        # Plain backward (no graph): the same formula, in place on a fresh array; the
-        # softmax is the one forward kept, when it did.
-        grad = _softmax_classes(x) if probabilities is None else probabilities.copy()
+        # Plain backward (no graph): the same formula, in place on a fresh array: a copy
+        # of the softmax forward kept (a retained graph reads it again), else forward's.
+        if probabilities is None:
+            grad = _cross_entropy_keeping_softmax(x, target, weight, ignore_index, reduction)[1]
+        else:
+            grad = probabilities.copy()
         grad[_class_index(safe)] -= 1
         grad *= scale
         return grad
@@ -185,7 +181,7 @@ def _cross_entropy_keeping_softmax(x, target, weight, ignore_index, reduction):
     losses -= shifted[_class_index(safe)]
     if w is not None:
         losses *= w
-    e /= sums[:, None]  # [:, None]: before the class axis, as in _softmax_classes
+    e /= sums[:, None]  # [:, None]: np.expand_dims costs more than this division
     return _reduce(losses, reduction, total), e
 
 
