@@ -129,8 +129,7 @@ def _seed(root, gradient, create_graph):
                                f"this output has shape {shape}, pass gradient=")
         # Fresh, so no copy; np.array makes the usual 0-d seed in a quarter of np.ones' time.
         seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)
-        return Tensor._new(seed) if create_graph else seed
-    if create_graph and isinstance(gradient, Tensor):
+    elif create_graph and isinstance(gradient, Tensor):
         seed = gradient
     else:
         data = gradient.data if isinstance(gradient, Tensor) else gradient
