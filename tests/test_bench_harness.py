@@ -41,3 +41,15 @@ def test_timed_runs_the_count_or_until_the_minimum_time_is_spent():
 ])
 def test_only_the_short_cases_repeat_for_a_minimum_time(workload, case, quick, expected):
     assert min_seconds(workload, case, quick) == expected
+
+
+def test_the_tape_floor_takes_the_same_steps_as_hand_numpy():
+    """numpy_tape is only a fair floor if it trains the same network the same way."""
+    import numpy as np
+
+    from bench.frameworks import numpy_impl, numpy_tape_impl
+
+    reference, tape = numpy_impl.make_mlp_step(8), numpy_tape_impl.make_mlp_step(8)
+    losses = [(reference(), tape()) for _ in range(3)]
+    np.testing.assert_allclose(*zip(*losses), rtol=1e-5)
+    assert losses[0][0] != losses[2][0]  # the steps do update the parameters

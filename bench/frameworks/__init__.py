@@ -38,6 +38,8 @@ FRAMEWORKS = {
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
         Framework("numpy_recycled", "numpy_recycled_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
+        Framework("numpy_tape", "numpy_tape_impl", None, ("mlp_step",),
+                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
         Framework("chainrule", "chainrule_impl", None, ALL_WORKLOADS + ("train_digits",)),
         Framework("chainrule_linear", "chainrule_linear_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
