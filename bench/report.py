@@ -3,6 +3,7 @@
 import statistics
 
 from bench.frameworks import FRAMEWORKS, REFERENCE
+from bench.runner import CONFIRM, describe
 from bench.workloads import DEEP_CHAIN_NS, GEMM_SIZES, MEMORY_BATCH, MLP_BATCHES, mlp_flops
 
 # Results that should agree between frameworks (same seed, same inputs): a relative
@@ -57,6 +58,10 @@ def _notes(results, workload, framework, cases):
         text = r.get("error") or r.get("note")
         if text:
             notes.append((label, text))
+        if r.get("confirmed") is False:
+            rounds = r["round_medians_s"]
+            notes.append((label, f"fastest of {len(rounds)} rounds unconfirmed (next "
+                                 f"{sorted(rounds)[1] / min(rounds):.2f}x)"))
         ref = results.get(REFERENCE, workload, **case)
         if ref and ref["status"] == "ok" and r["status"] == "ok" and "check" in r:
             a, b = r["check"], ref["check"]
@@ -199,9 +204,17 @@ def machine_line(data):
     line = (f"{m.get('cpu')}, {m.get('cores')} cores; NumPy {m.get('numpy')} "
             f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}")
     line += "; quick run (few repeats)" if data.get("quick") else ""
-    if data.get("rounds", 1) > 1:
-        line += (f"; mlp_step and small_ops: fastest of {data['rounds']} rounds, every "
-                 "framework in turn each round")
+    rounds = data.get("rounds", 1)
+    if rounds > 1:
+        line += (f"; mlp_step and small_ops: fastest of {rounds} rounds, every framework in "
+                 "turn each round")
+        extra = {f"{r['workload']} {describe(r['workload'], r['case'])}":
+                 len(r["round_medians_s"]) for r in data.get("results", [])
+                 if len(r.get("round_medians_s", ())) > rounds}
+        if extra:
+            line += (f", and more where a framework's fastest round was not confirmed by "
+                     f"another within {100 * CONFIRM:.0f}% (" + ", ".join(
+                         f"{case}: {n}" for case, n in extra.items()) + ")")
     busy = [r["busy_share"] for r in data.get("results", []) if r.get("busy_share")]
     if busy and max(busy) > BUSY_WARNING:
         line += (f". WARNING: other processes used up to {100 * max(busy):.0f}% of the CPUs "

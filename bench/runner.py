@@ -114,22 +114,32 @@ def wait_quiet(limit_s, threshold):
         time.sleep(2)
 
 
+# A case's fastest round counts as confirmed when another round of the same framework
+# came within this share of it; otherwise one lucky or unlucky round decides its ratios.
+CONFIRM = 0.05
+
+
 def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
             busy_threshold=0.2, rounds=1, log=sys.stderr):
     """Run every job once; with ``rounds`` > 1, run the short timed workloads
     (``bench.workloads.SHORT``) that many times, all frameworks in turn each round, so
     that a burst of load on a shared machine hits one round of every framework rather
     than all of one framework's measurement. Each case reports its fastest round (see
-    :func:`merge`)."""
+    :func:`merge`). Then, up to ``rounds`` times more, every short case where some
+    framework's fastest round is not yet confirmed (:data:`CONFIRM`) runs another round,
+    again of every framework: the machine may have sped up or slowed down for minutes,
+    and a ratio should not rest on the one round a framework happened to run fast."""
     python = worker_python()
     print(f"workers run under {python}", file=log, flush=True)
     machine = run_worker(python, {"info": True}, timeout=120)
     jobs = plan(frameworks, workloads)
     schedule = [(1, job) for job in jobs]
     for r in range(2, rounds + 1):
-        schedule += [(r, job) for job in jobs if job[1] in SHORT and not job[3]]
+        schedule += [(r, job) for job in jobs if _repeated(job)]
     measured = {}
-    for i, (r, (name, workload, case, not_run)) in enumerate(schedule, 1):
+
+    def run(r, job, label):
+        name, workload, case, not_run = job
         warmup, timed = repeats(workload, case, quick)
         busy = None
         if not_run:
@@ -141,22 +151,51 @@ def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
                     "warmup": warmup, "repeats": timed, "timeout": timeout,
                     "min_seconds": min_seconds(workload, case, quick)}
             result = run_worker(python, spec, timeout)
-        key = (name, workload, describe(workload, case))
-        measured.setdefault(key, []).append(
+        measured.setdefault(_key(job), []).append(
             {"framework": name, "workload": workload, "case": case, "warmup": warmup,
              "repeats": timed, "busy_share": busy, **result})
         tag = f" (round {r})" if rounds > 1 and workload in SHORT else ""
-        print(f"[{i:2d}/{len(schedule)}] {name:12s} {workload:12s} {describe(workload, case):10s}"
+        print(f"[{label}] {name:12s} {workload:12s} {describe(workload, case):10s}"
               f" {summary(result)}{tag}", file=log, flush=True)
+
+    for i, (r, job) in enumerate(schedule, 1):
+        run(r, job, f"{i:2d}/{len(schedule)}")
+    for r in range(rounds + 1, 2 * rounds + 1) if rounds > 1 else ():
+        open_cases = {(job[1], describe(job[1], job[2])) for job in jobs
+                      if _repeated(job) and not confirmed(measured[_key(job)])}
+        if not open_cases:
+            break
+        for job in jobs:
+            if _repeated(job) and (job[1], describe(job[1], job[2])) in open_cases:
+                run(r, job, "extra")
     results = [merge(runs) for runs in measured.values()]
     return {"machine": machine, "quick": quick, "rounds": rounds, "python": python,
             "results": results}
 
 
+def _repeated(job):
+    return job[1] in SHORT and not job[3]
+
+
+def _key(job):
+    name, workload, case, _ = job
+    return name, workload, describe(workload, case)
+
+
+def confirmed(runs):
+    """Whether the fastest of these rounds has another within :data:`CONFIRM` of it
+    (a failed case, or a single round, has nothing to confirm)."""
+    medians = sorted(run["median_s"] for run in runs if run["status"] == "ok")
+    if len(medians) < 2 or len(medians) < len(runs):
+        return True
+    return medians[1] <= medians[0] * (1 + CONFIRM)
+
+
 def merge(runs):
     """One result from a case's rounds: the fastest round, plus every round's median
-    (``round_medians_s``). Load from other processes only ever adds time, so the fastest
-    round is the least disturbed one. A failed round makes the case failed."""
+    (``round_medians_s``) and whether the fastest was confirmed by another. Load from
+    other processes only ever adds time, so the fastest round is the least disturbed one.
+    A failed round makes the case failed."""
     for run in runs:
         if run["status"] != "ok":
             return run
@@ -165,7 +204,7 @@ def merge(runs):
     chosen = min(runs, key=lambda run: run["median_s"])
     busy = [run["busy_share"] for run in runs if run["busy_share"] is not None]
     return {**chosen, "round_medians_s": [run["median_s"] for run in runs],
-            "busy_share": max(busy) if busy else None}
+            "confirmed": confirmed(runs), "busy_share": max(busy) if busy else None}
 
 
 def save_json(data, path):

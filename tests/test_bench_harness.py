@@ -1,9 +1,12 @@
 """The benchmark harness's own logic: how cases are timed and how rounds are combined.
 (No timings are asserted: what is checked holds however fast the machine is.)"""
 
+import io
+
 import pytest
 
-from bench.runner import merge
+from bench import report, runner
+from bench.runner import confirmed, merge
 from bench.worker import _timed
 from bench.workloads import MEMORY_BATCH, min_seconds
 
@@ -17,6 +20,62 @@ def test_rounds_report_the_fastest_round_and_keep_every_round_median():
     assert merged["median_s"] == 1.0
     assert merged["round_medians_s"] == [3.0, 1.0, 2.0]
     assert merged["busy_share"] == 0.4  # the worst load seen over the rounds
+
+
+@pytest.mark.parametrize("medians, expected", [
+    ([1.0], True),  # one round: nothing to confirm
+    ([1.3, 1.0, 1.04], True),  # the next fastest is within 5%
+    ([1.0, 1.2, 1.3], False),
+    ([2.0, 1.0], False),
+])
+def test_a_fastest_round_is_confirmed_by_another_within_five_percent(medians, expected):
+    assert confirmed([_round(m) for m in medians]) is expected
+    assert merge([_round(m) for m in medians]).get("confirmed", True) is expected
+
+
+def _scripted_run(monkeypatch, script, rounds):
+    """run_all over mlp_step with workers that return the scripted medians, per
+    (framework, batch) in order (the last one repeats); returns each case's round medians."""
+    calls = {}
+
+    def fake_worker(python, spec, timeout):
+        if spec.get("info"):
+            return {"status": "ok"}
+        key = (spec["framework"], spec["case"]["batch"])
+        medians = script.get(key, [1.0])
+        n = calls.setdefault(key, 0)
+        calls[key] += 1
+        return {"status": "ok", "median_s": medians[min(n, len(medians) - 1)]}
+
+    monkeypatch.setattr(runner, "run_worker", fake_worker)
+    monkeypatch.setattr(runner, "worker_python", lambda: "python")
+    monkeypatch.setattr(runner, "wait_quiet", lambda limit, threshold: None)
+    return runner.run_all(["numpy", "chainrule"], ["mlp_step"], rounds=rounds,
+                          log=io.StringIO())
+
+
+def _by_case(data):
+    return {(r["framework"], r["case"]["batch"]): r for r in data["results"]}
+
+
+def test_unconfirmed_cases_run_more_rounds_of_every_framework(monkeypatch):
+    # chainrule's b=32 rounds: 1.0 then 2.0 (unconfirmed), then 1.02 confirms the 1.0.
+    results = _by_case(_scripted_run(monkeypatch, {("chainrule", 32): [1.0, 2.0, 1.02]}, 2))
+    assert len(results["chainrule", 32]["round_medians_s"]) == 3
+    assert len(results["numpy", 32]["round_medians_s"]) == 3  # the same chances for all
+    assert len(results["numpy", 128]["round_medians_s"]) == 2  # confirmed: no more rounds
+    assert results["chainrule", 32]["confirmed"] and results["chainrule", 32]["median_s"] == 1.0
+
+
+def test_extra_rounds_stop_at_as_many_again(monkeypatch):
+    data = _scripted_run(monkeypatch, {("numpy", 128): [1.0, 2.0]}, rounds=3)
+    results = _by_case(data)
+    assert len(results["numpy", 128]["round_medians_s"]) == 6
+    assert results["numpy", 128]["confirmed"] is False
+    # The report says which cases ran more rounds, and which fastest round stayed alone.
+    text = report.as_text(data)
+    assert "(mlp_step b=128: 6)" in text
+    assert "fastest of 6 rounds unconfirmed (next 2.00x)" in text
 
 
 def test_a_failed_round_fails_the_case():
