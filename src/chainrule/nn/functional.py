@@ -97,6 +97,19 @@ def _like_input(target, x):
     return target if target.dtype == x.dtype else astype(target, x.dtype)
 
 
+# Native signed integer dtypes and their unsigned twins (a dict lookup: parsing a dtype
+# string costs more than the reduction it serves).
+_UNSIGNED = {np.dtype(code): np.dtype(code.upper()) for code in "bhilq"}
+
+
+def _as_unsigned(target):
+    """An integer array viewed as unsigned, so that negative entries read as huge."""
+    if target.dtype.kind == "u":
+        return target
+    unsigned = _UNSIGNED.get(target.dtype)
+    return target.view(target.dtype.str.replace("i", "u") if unsigned is None else unsigned)
+
+
 def _class_indices(input, target, loss, ignore_index=None):
     """Validated class-index targets as an int64 ndarray (input ``(N, C, ...)`` or ``(C,)``),
     and ``ignore_index``, or None when no target can be it (every target is a class and it
@@ -116,7 +129,7 @@ def _class_indices(input, target, loss, ignore_index=None):
     classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
     # All in range, the common case, in one reduction: read as unsigned, a negative index
     # is larger than any class.
-    if not target.size or target.view(target.dtype.str.replace("i", "u")).max() < classes:
+    if not target.size or np.maximum.reduce(_as_unsigned(target), axis=None) < classes:
         ignorable = ignore_index is not None and 0 <= ignore_index < classes
         return target.astype(np.int64, copy=False), ignore_index if ignorable else None
     bad = (target < 0) | (target >= classes)

@@ -49,7 +49,7 @@ def _picks(target, weight, ignore_index, dtype):
 def _class_index(index):
     """An index tuple that picks each sample's class entry (class axis 1): ``a[idx]``."""
     if index.ndim == 1:
-        return np.arange(index.size), index
+        return _rows(index.size), index
     grids = np.indices(index.shape, sparse=True)
     return (grids[0], index) + tuple(grids[1:])
 
@@ -62,11 +62,12 @@ def one_hot_like(index, shape, dtype):
 
 
 # NumPy reduces a short inner axis slowly (a 1024 x 10 max or sum takes several times
-# longer than an exp of the same array), so the 2-D hot path reduces another way.
+# longer than an exp of the same array), so the 2-D hot path reduces another way. The
+# ufuncs' own reduce skips the Python wrapper behind ndarray.max and .sum.
 def _class_max(x):
     if x.ndim == 2 and x.shape[1] <= 64:
-        return np.ascontiguousarray(x.T).max(axis=0, keepdims=True).T
-    return np.max(x, axis=1, keepdims=True)
+        return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0, keepdims=True).T
+    return np.maximum.reduce(x, axis=1, keepdims=True)
 
 
 def _class_sum(e):
@@ -84,11 +85,19 @@ def _ones(n, dtype):
     return ones
 
 
+@functools.lru_cache(maxsize=64)
+def _rows(n):
+    """A read-only ``arange(n)``, the row half of a class index, made once per length."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+
 def _reduce(losses, reduction, count):
     """Reduce per-sample losses; 'mean' divides by ``count`` (a weight total or a size)."""
     if reduction == "none":
         return losses
-    total = losses.sum()
+    total = np.add.reduce(losses, axis=None)
     if reduction == "sum":
         return np.asarray(total)
     # Nothing counted: nan, as PyTorch.

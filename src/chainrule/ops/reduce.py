@@ -72,7 +72,7 @@ def sum_to(g, shape):
         return g
     lead = len(g_shape) - len(shape)
     if type(g) is np.ndarray and g_shape[lead:] == shape:  # only new leading axes: a bias
-        return g.sum(axis=tuple(range(lead)))
+        return np.add.reduce(g, axis=0 if lead == 1 else tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
     if type(g) is np.ndarray:  # plain backward: one NumPy call, no dispatch
