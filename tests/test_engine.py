@@ -116,6 +116,26 @@ def test_two_leaves_never_share_gradient_memory():
     np.testing.assert_array_equal(w.grad.numpy(), np.arange(4.0).reshape(2, 2))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("batch", [0, 1, 5, 300])
+def test_a_bias_gets_the_batch_sum_in_its_own_dtype(dtype, batch):
+    # dY summed over the M samples (a product with ones for BLAS floats, add.reduce else).
+    rng = np.random.default_rng(batch)
+    dy = (rng.standard_normal((batch, 7)) * 8).astype(dtype)
+    b = cr.tensor(np.zeros(7, dtype), requires_grad=dtype != np.int64)
+    if dtype == np.int64:
+        from chainrule.ops.reduce import sum_to
+        total = sum_to(dy, (7,))
+    else:
+        y = cr.tensor(np.zeros((batch, 7), dtype)) + b
+        y.backward(dy)
+        total = b.grad.numpy()
+    assert total.shape == (7,) and total.dtype == dtype and total.flags.writeable
+    exact = dy.astype(np.float64).sum(axis=0)
+    np.testing.assert_allclose(total, exact, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-4 if dtype == np.float32 else 1e-10)
+
+
 def test_gradient_has_the_leaf_dtype_when_precisions_mix():
     x = cr.tensor([1.0, 2.0], requires_grad=True)  # float32
     w = cr.tensor(np.array([0.5, 0.25]))  # float64

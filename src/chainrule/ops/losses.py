@@ -16,6 +16,7 @@ import numpy as np
 
 from .elementwise import clip, log, log1p, maximum, sigmoid, softplus
 from .nn import softmax
+from .reduce import ones_vector
 from .registry import Case, Spec, data_of, defop
 from .shape import expand_dims
 
@@ -72,17 +73,8 @@ def _class_max(x):
 
 def _class_sum(e):
     if e.ndim == 2:
-        return e @ _ones(e.shape[1], e.dtype)  # a BLAS matrix-vector product
+        return e @ ones_vector(e.shape[1], e.dtype)  # a BLAS matrix-vector product
     return np.sum(e, axis=1)
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n, dtype):
-    """A read-only vector of ones, made once per length and dtype (np.ones costs more than
-    the product it serves at small batch sizes)."""
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
 
 
 @functools.lru_cache(maxsize=64)

@@ -6,6 +6,7 @@ so the total upstream gradient is conserved.
 """
 
 import builtins
+import functools
 import math
 
 import numpy as np
@@ -14,6 +15,15 @@ from ..errors import ShapeError
 from .elementwise import _mask, sqrt, where
 from .registry import Case, Spec, data_of, defop
 from .shape import broadcast_to, reshape
+
+
+@functools.lru_cache(maxsize=64)
+def ones_vector(n, dtype):
+    """A read-only vector of ones, made once per length and dtype: summing by a product
+    with it is a BLAS call, and np.ones costs more than that product at small sizes."""
+    vector = np.ones(n, dtype)
+    vector.flags.writeable = False
+    return vector
 
 
 def normalize_axis(axis, ndim, op="reduction"):
@@ -72,7 +82,11 @@ def sum_to(g, shape):
         return g
     lead = len(g_shape) - len(shape)
     if type(g) is np.ndarray and g_shape[lead:] == shape:  # only new leading axes: a bias
-        return np.add.reduce(g, axis=0 if lead == 1 else tuple(range(lead)))
+        if lead == 1 and len(shape) == 1 and g.dtype.char in "fd":
+            # A batch of rows summed as ones @ g: BLAS does it 2-3x faster than add.reduce,
+            # and accumulates no worse.
+            return ones_vector(g_shape[0], g.dtype) @ g
+        return np.add.reduce(g, axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
     if type(g) is np.ndarray:  # plain backward: one NumPy call, no dispatch
