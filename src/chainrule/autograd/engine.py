@@ -73,9 +73,13 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                     continue
                 if targets is not None and x._seq < horizon and x not in targets:
                     continue  # made before every target (leaves included): leads to none
-                share = vjps[i](g, out, *args, **params) if params else vjps[i](g, out, *args)
-                if share is None:
-                    continue
+                rule = vjps[i]
+                if rule is passthrough:
+                    share = g
+                else:
+                    share = rule(g, out, *args, **params) if params else rule(g, out, *args)
+                    if share is None:
+                        continue
                 if not op.fitted_shares:
                     data = x.data
                     if share.shape != data.shape or share.dtype != data.dtype:
@@ -229,6 +233,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 
 from ..ops.elementwise import astype  # noqa: E402  (ops import the tensor this module serves)
 from ..ops.reduce import sum_to  # noqa: E402
-from ..ops.registry import data_of  # noqa: E402
+from ..ops.registry import data_of, passthrough  # noqa: E402
 
 _new, ndarray = Tensor._new, np.ndarray

@@ -7,7 +7,7 @@ one NumPy ufunc, that ufunc is its ``kernel`` and the function below only docume
 
 import numpy as np
 
-from .registry import Case, Spec, binary_spec, data_of, defop, unary_spec
+from .registry import Case, Spec, binary_spec, data_of, defop, passthrough, unary_spec
 
 
 def _mask(condition, like):
@@ -16,14 +16,14 @@ def _mask(condition, like):
 
 
 # ----------------------------------------------------------------------- arithmetic
-@defop(lambda g, out, a, b: g, lambda g, out, a, b: g,
+@defop(passthrough, passthrough,
        kernel=np.add,
        spec=binary_spec(lambda np, a, b: a + b))
 def add(a, b):
     """a + b: the add gate hands the upstream gradient to both inputs unchanged."""
 
 
-@defop(lambda g, out, a, b: g, lambda g, out, a, b: -g,
+@defop(passthrough, lambda g, out, a, b: -g,
        kernel=np.subtract,
        spec=binary_spec(lambda np, a, b: a - b))
 def sub(a, b):
@@ -232,7 +232,7 @@ def where(condition, a, b):
     return _where(a, b, condition=np.asarray(data_of(condition), dtype=bool))
 
 
-@defop(lambda g, out, a, dtype: g,
+@defop(passthrough,
        spec=unary_spec(lambda np, a, dtype: a * 1.0, params={"dtype": np.float64}))
 def _astype(a, dtype):
     """a converted to ``dtype`` (the engine converts the gradient back)."""

@@ -102,6 +102,14 @@ class Op:
         return f"<op {self.name}>"
 
 
+def passthrough(g, out, *inputs, **params):
+    """The rule of an input that receives the upstream gradient unchanged (the add gate's).
+
+    The engine recognises it and hands ``g`` on without calling it.
+    """
+    return g
+
+
 class _EveryInput:
     """The vjps of an op of any arity: input i's rule is ``variadic(i, ...)``."""
 
