@@ -1,7 +1,9 @@
 """Command line: `python -m bench [options]` runs the suite, `python -m bench setup`
-creates the bench virtualenv with the peer frameworks."""
+creates the bench virtualenv with the peer frameworks, `python -m bench report` prints
+the tables of a saved run again."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,7 +18,10 @@ def parse_args(argv):
         description="Benchmark chainrule against hand-written NumPy and other autodiff "
                     "libraries. Each case runs in a fresh interpreter.",
         epilog="`python -m bench setup` first creates .bench-venv with the peers.")
-    parser.add_argument("command", nargs="?", choices=["run", "setup"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "setup", "report"],
+                        default="run",
+                        help="run the suite (default), set up the peers, or print the "
+                             "tables of a saved run (--json) again")
     parser.add_argument("--quick", action="store_true",
                         help="few repeats: a smoke run, not numbers to quote")
     parser.add_argument("--only", metavar="WORKLOAD[,...]",
@@ -46,6 +51,8 @@ def main(argv=None):
         return env.setup()
     # Imported here: they need NumPy, and `setup` must run where nothing is installed.
     from bench import report, runner
+    if args.command == "report":
+        return _report(report, json.loads(args.json.read_text()), args.markdown)
     workloads = args.only.split(",") if args.only else list(WORKLOADS)
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
@@ -64,12 +71,17 @@ def main(argv=None):
                           quiet_wait=args.wait_quiet, busy_threshold=report.BUSY_WARNING,
                           rounds=max(args.rounds, 1))
     runner.save_json(data, args.json)
-    print(report.as_text(data))
+    _report(report, data, args.markdown)
     print(f"results saved to {args.json}")
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report.as_markdown(data))
-        print(f"markdown written to {args.markdown}")
+    return 0
+
+
+def _report(report, data, markdown):
+    print(report.as_text(data))
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(report.as_markdown(data))
+        print(f"markdown written to {markdown}")
     return 0
 
 

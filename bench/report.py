@@ -123,6 +123,49 @@ def mlp_table(results):
             f"(x {REFERENCE})", headers, rows)
 
 
+# The floor the paired table reads chainrule against: hand NumPy under its allocator policy.
+PAIRED_REFERENCE = "numpy_recycled"
+
+
+def paired_ratios(result, reference):
+    """Each round's median over the reference's median in the same round, or None when the
+    two were not measured in the same rounds. Rounds run every framework in turn, seconds
+    apart, so a ratio within a round sees one state of a machine whose speed drifts."""
+    mine = (result or {}).get("round_medians_s")
+    theirs = (reference or {}).get("round_medians_s")
+    if not mine or not theirs or len(mine) != len(theirs):
+        return None
+    return [a / b for a, b in zip(mine, theirs)]
+
+
+def _spread(ratios):
+    median = statistics.median(ratios)
+    if len(ratios) < 4:
+        return f"{median:.2f}"
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"{median:.2f} [{low:.2f}-{high:.2f}]"
+
+
+def mlp_paired_table(results):
+    headers = ["framework"] + [f"b={b}" for b in MLP_BATCHES]
+    rows, rounds = [], set()
+    for fw in results.rows_for("mlp_step"):
+        if fw == PAIRED_REFERENCE:
+            continue
+        row = [results.label(fw)]
+        for b in MLP_BATCHES:
+            ratios = paired_ratios(results.get(fw, "mlp_step", batch=b),
+                                   results.get(PAIRED_REFERENCE, "mlp_step", batch=b))
+            row.append("-" if ratios is None else _spread(ratios))
+            rounds |= {len(ratios)} if ratios else set()
+        if any(cell != "-" for cell in row[1:]):
+            rows.append(row)
+    count = "/".join(str(n) for n in sorted(rounds))
+    return (f"mlp_step: paired ratios to {PAIRED_REFERENCE} (hand NumPy, same allocator): each "
+            f"round's median over {PAIRED_REFERENCE}'s in the same round, median [quartiles] "
+            f"over {count} rounds", headers, rows)
+
+
 def mlp_efficiency_table(results):
     peak = results.gemm_peak()
     headers = ["framework"] + [f"b={b} GFLOP/s (% of GEMM)" for b in MLP_BATCHES]
@@ -193,8 +236,8 @@ def train_table(results):
             ["framework", "wall s", "peak RSS MiB", "notes"], rows)
 
 
-TABLES = [gemm_table, mlp_table, mlp_efficiency_table, small_ops_table, deep_chain_table,
-          train_table]
+TABLES = [gemm_table, mlp_table, mlp_paired_table, mlp_efficiency_table, small_ops_table,
+          deep_chain_table, train_table]
 
 
 def machine_line(data):

@@ -112,3 +112,35 @@ def test_the_tape_floor_takes_the_same_steps_as_hand_numpy():
     reference_losses, tape_losses = zip(*[(reference(), tape()) for _ in range(3)])
     np.testing.assert_allclose(tape_losses, reference_losses, rtol=1e-5)
     assert reference_losses[0] != reference_losses[2]  # the steps do update the parameters
+
+
+def _case(framework, batch, rounds):
+    return {"framework": framework, "workload": "mlp_step", "case": {"batch": batch},
+            "status": "ok", "median_s": min(rounds), "round_medians_s": rounds,
+            "version": "1"}
+
+
+def test_paired_ratios_divide_within_each_round():
+    # The machine runs twice as fast in round 2: the per-round ratios do not see it.
+    assert report.paired_ratios(_case("chainrule", 32, [2.2, 1.1]),
+                                _case("numpy_recycled", 32, [2.0, 1.0])) == \
+        pytest.approx([1.1, 1.1])
+    # Rounds that do not line up (a failed framework ran none) give no pairs.
+    assert report.paired_ratios(_case("chainrule", 32, [1.0]),
+                                _case("numpy_recycled", 32, [1.0, 1.0])) is None
+    assert report.paired_ratios({"status": "failed"}, _case("numpy", 32, [1.0])) is None
+
+
+def test_the_paired_table_shows_the_median_and_quartiles_over_rounds():
+    reference = [1.0, 2.0, 1.0, 2.0, 1.0]
+    chainrule = [1.0, 2.2, 1.1, 2.4, 1.3]  # ratios 1.0, 1.1, 1.1, 1.2, 1.3
+    data = {"machine": {}, "rounds": 5, "results": [
+        _case("numpy", 32, [2.0] * 5), _case("numpy_recycled", 32, reference),
+        _case("chainrule", 32, chainrule)]}
+    text = report.as_text(data)
+    assert "over 5 rounds" in text
+    row = next(line for line in text.splitlines()
+               if line.startswith("chainrule") and "[" in line)
+    assert "1.10 [1.05-1.25]" in row
+    assert not any(line.startswith("numpy_recycled") and "[" in line
+                   for line in text.splitlines())
