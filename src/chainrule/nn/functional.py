@@ -13,6 +13,8 @@ Tensors, checked against the input's shape and number of classes.
 (2000.0, [[1.0, -1.0]])
 """
 
+import functools
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -97,17 +99,16 @@ def _like_input(target, x):
     return target if target.dtype == x.dtype else astype(target, x.dtype)
 
 
-# Native signed integer dtypes and their unsigned twins (a dict lookup: parsing a dtype
-# string costs more than the reduction it serves).
-_UNSIGNED = {np.dtype(code): np.dtype(code.upper()) for code in "bhilq"}
+# Cached: parsing a dtype string costs more than the reduction it serves.
+@functools.lru_cache(maxsize=None)
+def _unsigned(dtype):
+    """The unsigned integer dtype of ``dtype``'s width and byte order (itself if unsigned)."""
+    return np.dtype(dtype.str.replace("i", "u"))
 
 
 def _as_unsigned(target):
     """An integer array viewed as unsigned, so that negative entries read as huge."""
-    if target.dtype.kind == "u":
-        return target
-    unsigned = _UNSIGNED.get(target.dtype)
-    return target.view(target.dtype.str.replace("i", "u") if unsigned is None else unsigned)
+    return target.view(_unsigned(target.dtype))
 
 
 def _class_indices(input, target, loss, ignore_index=None):
