@@ -1,0 +1,60 @@
+"""Memory of a training step: what it allocates at its peak, and what it leaves behind.
+
+Measured with tracemalloc, which NumPy reports its array buffers to: the counts are
+bytes asked for, the same on every run, unlike the process's RSS (which depends on
+what the allocator keeps or hands back to the OS).
+"""
+
+import gc
+import tracemalloc
+import weakref
+
+import numpy as np
+
+import chainrule as cr
+from bench.frameworks import chainrule_impl, numpy_impl
+from bench.workloads import MEMORY_BATCH
+
+
+def _traced_step(step, steps=3):
+    """Peak and remaining bytes above the resting state, over ``steps`` calls of ``step``."""
+    step()  # the first call sets up whatever persists (gradients' buffers, caches)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        resting = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            step()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak - resting, current - resting
+
+
+def test_an_mlp_step_peaks_within_a_fifth_of_hand_written_numpy():
+    # The benchmark's own two steps (784-256-256-10, float32, softmax cross-entropy, SGD):
+    # the graph may hold what the hand-written formulas hold, and little more.
+    hand_peak, _ = _traced_step(numpy_impl.make_mlp_step(MEMORY_BATCH))
+    chainrule_peak, left = _traced_step(chainrule_impl.make_mlp_step(MEMORY_BATCH))
+    activation = MEMORY_BATCH * 256 * 4  # one hidden layer's float32 output
+    assert hand_peak > 4 * activation  # the count sees the arrays
+    assert chainrule_peak <= 1.2 * hand_peak
+    assert left < activation / 100  # each step frees all it allocated
+
+
+def test_an_mlp_steps_intermediate_arrays_are_released_by_backward():
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((16, 8)))
+    w1, w2 = (cr.tensor(rng.standard_normal(shape), requires_grad=True)
+              for shape in ((8, 8), (8, 3)))
+    z = x @ w1
+    h = z.relu()
+    logits = h @ w2
+    loss = cr.nn.functional.cross_entropy(logits, cr.tensor(np.array([0, 1, 2, 0] * 4)))
+    intermediates = [weakref.ref(t.data) for t in (z, h, logits)]
+    del z, h, logits
+    assert all(ref() is not None for ref in intermediates)  # the graph holds them
+    loss.backward()
+    assert all(ref() is None for ref in intermediates)  # reference counting freed them
+    assert w1.grad.shape == (8, 8) and w2.grad.shape == (8, 3)
+
