@@ -1,6 +1,7 @@
 """Command line: `python -m bench [options]` runs the suite, `python -m bench setup`
 creates the bench virtualenv with the peer frameworks, `python -m bench report` prints
-the tables of a saved run again."""
+the tables of a saved run again, `python -m bench interleaved` times the NumPy-based
+MLP steps in one process (bench.interleaved)."""
 
 import argparse
 import json
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from bench import env
 from bench.frameworks import FRAMEWORKS, REFERENCE, select
-from bench.workloads import WORKLOADS
+from bench.workloads import MLP_BATCHES, WORKLOADS
 
 
 def parse_args(argv):
@@ -18,10 +19,11 @@ def parse_args(argv):
         description="Benchmark chainrule against hand-written NumPy and other autodiff "
                     "libraries. Each case runs in a fresh interpreter.",
         epilog="`python -m bench setup` first creates .bench-venv with the peers.")
-    parser.add_argument("command", nargs="?", choices=["run", "setup", "report"],
-                        default="run",
-                        help="run the suite (default), set up the peers, or print the "
-                             "tables of a saved run (--json) again")
+    parser.add_argument("command", nargs="?",
+                        choices=["run", "setup", "report", "interleaved"], default="run",
+                        help="run the suite (default), set up the peers, print the "
+                             "tables of a saved run (--json) again, or time the NumPy-based "
+                             "MLP steps in one process, in alternating blocks")
     parser.add_argument("--quick", action="store_true",
                         help="few repeats: a smoke run, not numbers to quote")
     parser.add_argument("--only", metavar="WORKLOAD[,...]",
@@ -38,8 +40,12 @@ def parse_args(argv):
                         help="measure mlp_step and small_ops N times, every framework in "
                              "turn each round, and report each case's fastest round "
                              "(default 1)")
-    parser.add_argument("--json", type=Path, default=env.ROOT / "bench" / "results.json",
-                        help="where to save all results (default bench/results.json)")
+    parser.add_argument("--turns", type=int, default=30, metavar="N",
+                        help="interleaved: how many times every framework's block runs "
+                             "(default 30)")
+    parser.add_argument("--json", type=Path,
+                        help="where to save all results (default bench/results.json; "
+                             "interleaved: bench/interleaved.json)")
     parser.add_argument("--markdown", type=Path, metavar="PATH",
                         help="also write the tables as Markdown, e.g. bench/RESULTS.md")
     return parser.parse_args(argv)
@@ -50,7 +56,11 @@ def main(argv=None):
     if args.command == "setup":
         return env.setup()
     # Imported here: they need NumPy, and `setup` must run where nothing is installed.
-    from bench import report, runner
+    from bench import interleaved, report, runner
+    if args.command == "interleaved":
+        return interleaved.run(MLP_BATCHES, args.turns,
+                               args.json or env.ROOT / "bench" / "interleaved.json")
+    args.json = args.json or env.ROOT / "bench" / "results.json"
     if args.command == "report":
         return _report(report, json.loads(args.json.read_text()), args.markdown)
     workloads = args.only.split(",") if args.only else list(WORKLOADS)

@@ -138,12 +138,14 @@ def paired_ratios(result, reference):
     return [a / b for a, b in zip(mine, theirs)]
 
 
-def _spread(ratios):
+def spread(ratios, digits=2):
+    """``median [lower quartile-upper quartile]`` of some ratios (the median alone for
+    fewer than four)."""
     median = statistics.median(ratios)
     if len(ratios) < 4:
-        return f"{median:.2f}"
+        return f"{median:.{digits}f}"
     low, _, high = statistics.quantiles(ratios, n=4)
-    return f"{median:.2f} [{low:.2f}-{high:.2f}]"
+    return f"{median:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
 def mlp_paired_table(results):
@@ -156,7 +158,7 @@ def mlp_paired_table(results):
         for b in MLP_BATCHES:
             ratios = paired_ratios(results.get(fw, "mlp_step", batch=b),
                                    results.get(PAIRED_REFERENCE, "mlp_step", batch=b))
-            row.append("-" if ratios is None else _spread(ratios))
+            row.append("-" if ratios is None else spread(ratios))
             rounds |= {len(ratios)} if ratios else set()
         if any(cell != "-" for cell in row[1:]):
             rows.append(row)

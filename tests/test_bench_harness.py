@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from bench import report, runner
+from bench import interleaved, report, runner
 from bench.runner import confirmed, merge
 from bench.worker import _timed
 from bench.workloads import MEMORY_BATCH, min_seconds
@@ -144,3 +144,22 @@ def test_the_paired_table_shows_the_median_and_quartiles_over_rounds():
     assert "1.10 [1.05-1.25]" in row
     assert not any(line.startswith("numpy_recycled") and "[" in line
                    for line in text.splitlines())
+
+
+def test_interleaved_ratios_divide_within_each_turn():
+    times = {"numpy_recycled": [1.0, 2.0, 1.0, 2.0], "chainrule": [1.1, 2.2, 1.2, 2.6]}
+    ratios = interleaved.turn_ratios(times)
+    assert list(ratios) == ["chainrule"]  # the reference is not its own row
+    assert ratios["chainrule"] == pytest.approx([1.1, 1.1, 1.2, 1.3])
+    text = interleaved.table({"32": times})
+    row = next(line for line in text.splitlines() if line.startswith("chainrule"))
+    assert "1.150 [1.100-1.275]" in row
+
+
+def test_interleaved_blocks_time_every_member_in_every_turn():
+    # The real steps at a small batch, two turns: every member is timed in each turn.
+    times = interleaved.measure(8, members=("numpy_recycled", "chainrule"), turns=2,
+                                warmup=1)
+    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2,
+                                                           "chainrule": 2}
+    assert all(t > 0 for ts in times.values() for t in ts)

@@ -1,0 +1,114 @@
+"""The MLP step of the NumPy-based frameworks, timed in one process in alternating blocks.
+
+`python -m bench interleaved` runs this module in a fresh interpreter with single-threaded
+BLAS. Every framework builds its step, then blocks of a few steps each run in turn, over
+and over: each block's time over the reference's block of the same turn is one ratio,
+measured within milliseconds of it. Where the suite's rounds sit seconds apart and a
+shared machine changes speed within a minute, here both sides of a ratio see one state
+of the machine; the spread of the ratios over the turns says how steady that was.
+
+Only frameworks that run on this NumPy take part, all under one allocator policy
+(chainrule.memory.reuse_freed_memory, which the reference applies, is process-wide).
+Frameworks with thread pools of their own (PyTorch, JAX) are measured by the suite,
+each in its own process.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+from time import perf_counter
+
+from bench import env
+from bench.frameworks import FRAMEWORKS
+from bench.report import spread
+from bench.workloads import MLP_BATCHES
+
+REFERENCE = "numpy_recycled"
+MEMBERS = ("numpy_recycled", "numpy_tape", "chainrule", "chainrule_linear")
+# One thread everywhere: a BLAS pool's wake-ups are noise, and every member shares it.
+SINGLE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                        "MKL_NUM_THREADS")}
+
+
+def block_steps(batch):
+    """Steps per block: about 2,000 samples, at least 2 steps."""
+    return max(2, 2000 // batch)
+
+
+def turn_ratios(block_times, reference=REFERENCE):
+    """Each block's time over the reference's block in the same turn, per framework."""
+    ref = block_times[reference]
+    return {name: [t / r for t, r in zip(times, ref)]
+            for name, times in block_times.items() if name != reference}
+
+
+def measure(batch, members=MEMBERS, turns=30, warmup=20):
+    """Seconds per step of each member's block in every turn: ``{name: [s, ...]}``."""
+    steps = {}
+    for name in members:
+        module = importlib.import_module(f"bench.frameworks.{FRAMEWORKS[name].module}")
+        steps[name] = module.make_mlp_step(batch)
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    n = block_steps(batch)
+    times = {name: [] for name in steps}
+    for _ in range(turns):
+        for name, step in steps.items():
+            start = perf_counter()
+            for _ in range(n):
+                step()
+            times[name].append((perf_counter() - start) / n)
+    return times
+
+
+def table(results):
+    """Text table: per member, its ratio to the reference at every batch."""
+    batches = sorted(results, key=int)
+    names = [n for n in MEMBERS if n != REFERENCE and all(n in results[b] for b in batches)]
+    lines = [f"mlp_step in one process, alternating blocks, single-threaded BLAS: each "
+             f"block's time over {REFERENCE}'s in the same turn, median [quartiles]"]
+    widths = [18] + [24] * len(batches)
+    cells = [["framework"] + [f"b={b}" for b in batches]]
+    cells += [[REFERENCE + " ms"] + [f"{1e3 * statistics.median(results[b][REFERENCE]):.3f}"
+                                     for b in batches]]
+    for name in names:
+        cells.append([name] + [spread(turn_ratios(results[b])[name], digits=3)
+                               for b in batches])
+    lines += ["".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.interleaved")
+    parser.add_argument("--batches", default=",".join(map(str, MLP_BATCHES)))
+    parser.add_argument("--turns", type=int, default=30)
+    args = parser.parse_args(argv)
+    results = {b: measure(int(b), turns=args.turns) for b in args.batches.split(",")}
+    print(json.dumps(results))
+    return 0
+
+
+def run(batches, turns, json_path=None):
+    """Run :func:`main` in a fresh single-threaded interpreter; print (and save) the table."""
+    python = env.worker_python()
+    command = [str(python), "-m", "bench.interleaved", "--batches",
+               ",".join(map(str, batches)), "--turns", str(turns)]
+    proc = subprocess.run(command, cwd=env.ROOT, capture_output=True, text=True,
+                          env={**os.environ, **SINGLE_THREAD})
+    if proc.returncode != 0:
+        sys.exit(f"interleaved run failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(table(results))
+    if json_path is not None:
+        json_path.write_text(json.dumps(results, indent=1))
+        print(f"results saved to {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
