@@ -104,7 +104,8 @@ def gemm_table(results):
 
 def mlp_table(results):
     headers = ["framework"] + [f"b={b} ms" for b in MLP_BATCHES]
-    headers += [f"peak mem MiB (b={MEMORY_BATCH})", "notes"]
+    headers += [f"peak RSS growth MiB (b={MEMORY_BATCH})",
+                f"peak arrays MiB (b={MEMORY_BATCH}, tracemalloc)", "notes"]
     rows = []
     cases = [{"batch": b} for b in MLP_BATCHES]
     for fw in results.rows_for("mlp_step"):
@@ -117,6 +118,7 @@ def mlp_table(results):
                 row.append(_status(r))
         mem = results.get(fw, "mlp_step", batch=MEMORY_BATCH)
         row.append(f"{mem['peak_mem_mib']:.0f}" if mem and "peak_mem_mib" in mem else "-")
+        row.append(f"{mem['traced_peak_mib']:.2f}" if mem and "traced_peak_mib" in mem else "-")
         row.append(_notes(results, "mlp_step", fw, cases))
         rows.append(row)
     return ("mlp_step: one SGD step of a 784-256-256-10 ReLU MLP, float32, median ms "

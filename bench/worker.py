@@ -4,6 +4,7 @@ Invoked by the runner as `python -m bench.worker '<json spec>'`. Prints one line
 `BENCH_RESULT <json>` on stdout; anything else it prints is ignored.
 """
 
+import gc
 import importlib
 import json
 import os
@@ -11,6 +12,7 @@ import platform
 import resource
 import statistics
 import sys
+import tracemalloc
 from datetime import datetime, timezone
 from time import perf_counter
 
@@ -40,6 +42,22 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def traced_peak_mib(step, steps=3):
+    """Peak and remaining MiB that ``steps`` calls of ``step`` allocate above the state
+    they start from, as tracemalloc counts them: bytes asked for, which NumPy reports for
+    its arrays, the same on every run and whatever the allocator keeps (unlike RSS)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        resting = tracemalloc.get_traced_memory()[0]
+        for _ in range(steps):
+            step()
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return (peak - resting) / 2**20, (current - resting) / 2**20
+
+
 def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     step = module.make_mlp_step(case["batch"])
     baseline = _peak_rss_mib()
@@ -52,6 +70,8 @@ def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     if case["batch"] == MEMORY_BATCH:
         result["peak_mem_mib"] = _peak_rss_mib() - baseline
         result["mem_steps"] = max(warmup, 1) + repeats
+        if getattr(module, "NUMPY_ARRAYS", True):  # tracemalloc sees no other allocator
+            result["traced_peak_mib"] = traced_peak_mib(step)[0]
     return result
 
 

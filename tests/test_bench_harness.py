@@ -3,11 +3,12 @@
 
 import io
 
+import numpy as np
 import pytest
 
 from bench import interleaved, report, runner
 from bench.runner import confirmed, merge
-from bench.worker import _timed
+from bench.worker import _timed, traced_peak_mib
 from bench.workloads import MEMORY_BATCH, min_seconds
 
 
@@ -163,3 +164,27 @@ def test_interleaved_blocks_time_every_member_in_every_turn():
     assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2,
                                                            "chainrule": 2}
     assert all(t > 0 for ts in times.values() for t in ts)
+
+
+def test_the_mlp_table_shows_traced_arrays_where_they_were_counted():
+    chainrule = {**_case("chainrule", MEMORY_BATCH, [1.0]), "peak_mem_mib": 9.0,
+                 "traced_peak_mib": 8.3}
+    torch = {**_case("torch", MEMORY_BATCH, [1.0]), "peak_mem_mib": 28.0}  # not NumPy's
+    data = {"machine": {}, "results": [_case("numpy", MEMORY_BATCH, [1.0]), chainrule, torch]}
+    _, headers, rows = report.mlp_table(report.Results(data))
+    column = {row[0].split()[0]: dict(zip(headers, row)) for row in rows}
+    rss, arrays = (h for h in headers if h.startswith("peak"))
+    assert (column["chainrule"][rss], column["chainrule"][arrays]) == ("9", "8.30")
+    assert (column["torch"][rss], column["torch"][arrays]) == ("28", "-")
+
+
+def test_traced_peak_counts_what_a_step_allocates_and_keeps():
+    kept = []
+
+    def step():
+        np.ones(1 << 18)  # 2 MiB, freed at once: counted in the peak only
+        kept.append(np.ones(1 << 17))  # 1 MiB that stays
+
+    peak, left = traced_peak_mib(step, steps=2)
+    assert peak == pytest.approx(3.0, abs=0.05)  # the kept 1 MiB, then 2 MiB on top
+    assert left == pytest.approx(2.0, abs=0.05)

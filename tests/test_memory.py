@@ -5,30 +5,21 @@ bytes asked for, the same on every run, unlike the process's RSS (which depends 
 what the allocator keeps or hands back to the OS).
 """
 
-import gc
-import tracemalloc
 import weakref
 
 import numpy as np
 
 import chainrule as cr
 from bench.frameworks import chainrule_impl, numpy_impl
+from bench.worker import traced_peak_mib
 from bench.workloads import MEMORY_BATCH
 
 
-def _traced_step(step, steps=3):
-    """Peak and remaining bytes above the resting state, over ``steps`` calls of ``step``."""
-    step()  # the first call sets up whatever persists (gradients' buffers, caches)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        resting = tracemalloc.get_traced_memory()[0]
-        for _ in range(steps):
-            step()
-        current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return peak - resting, current - resting
+def _traced_step(step):
+    """Peak and remaining MiB of three steps, after one that sets up what persists
+    (gradients' buffers, caches)."""
+    step()
+    return traced_peak_mib(step, steps=3)
 
 
 def test_an_mlp_step_peaks_within_a_fifth_of_hand_written_numpy():
@@ -36,7 +27,7 @@ def test_an_mlp_step_peaks_within_a_fifth_of_hand_written_numpy():
     # the graph may hold what the hand-written formulas hold, and little more.
     hand_peak, _ = _traced_step(numpy_impl.make_mlp_step(MEMORY_BATCH))
     chainrule_peak, left = _traced_step(chainrule_impl.make_mlp_step(MEMORY_BATCH))
-    activation = MEMORY_BATCH * 256 * 4  # one hidden layer's float32 output
+    activation = MEMORY_BATCH * 256 * 4 / 2**20  # one hidden layer's float32 output, MiB
     assert hand_peak > 4 * activation  # the count sees the arrays
     assert chainrule_peak <= 1.2 * hand_peak
     assert left < activation / 100  # each step frees all it allocated

@@ -3,6 +3,7 @@
 import jax
 
 from bench.frameworks.jax_impl import (
+    NUMPY_ARRAYS,
     VERSION,
     enable_float64,
     mlp_inputs,
@@ -11,7 +12,7 @@ from bench.frameworks.jax_impl import (
 )
 from bench.workloads import LR, small_ops_input
 
-__all__ = ["VERSION", "make_mlp_step", "make_small_ops"]
+__all__ = ["NUMPY_ARRAYS", "VERSION", "make_mlp_step", "make_small_ops"]
 
 
 @jax.jit

@@ -3,6 +3,6 @@ at equal allocation policy: PyTorch's CPU tensors come from the same glibc mallo
 
 from chainrule.memory import reuse_freed_memory
 
-from bench.frameworks.torch_impl import VERSION, make_mlp_step  # noqa: F401
+from bench.frameworks.torch_impl import NUMPY_ARRAYS, VERSION, make_mlp_step  # noqa: F401
 
 reuse_freed_memory()
