@@ -40,9 +40,9 @@ def parse_args(argv):
                         help="measure mlp_step and small_ops N times, every framework in "
                              "turn each round, and report each case's fastest round "
                              "(default 1)")
-    parser.add_argument("--turns", type=int, default=30, metavar="N",
+    parser.add_argument("--turns", type=int, metavar="N",
                         help="interleaved: how many times every framework's block runs "
-                             "(default 30)")
+                             "(default: bench.interleaved.TURNS)")
     parser.add_argument("--json", type=Path,
                         help="where to save all results (default bench/results.json; "
                              "interleaved: bench/interleaved.json)")
@@ -58,7 +58,7 @@ def main(argv=None):
     # Imported here: they need NumPy, and `setup` must run where nothing is installed.
     from bench import interleaved, report, runner
     if args.command == "interleaved":
-        return interleaved.run(MLP_BATCHES, args.turns,
+        return interleaved.run(MLP_BATCHES, args.turns or interleaved.TURNS,
                                args.json or env.ROOT / "bench" / "interleaved.json")
     args.json = args.json or env.ROOT / "bench" / "results.json"
     if args.command == "report":

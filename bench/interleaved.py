@@ -24,14 +24,18 @@ from time import perf_counter
 
 from bench import env
 from bench.frameworks import FRAMEWORKS
-from bench.report import spread
+from bench.report import PAIRED_REFERENCE, spread
 from bench.workloads import MLP_BATCHES
 
-REFERENCE = "numpy_recycled"
+# The paired table's reference: hand NumPy under the allocator policy all members share.
+REFERENCE = PAIRED_REFERENCE
 MEMBERS = ("numpy_recycled", "numpy_tape", "chainrule", "chainrule_linear")
 # One thread everywhere: a BLAS pool's wake-ups are noise, and every member shares it.
 SINGLE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                         "MKL_NUM_THREADS")}
+
+
+TURNS = 30  # blocks of every member, in turn
 
 
 def block_steps(batch):
@@ -46,7 +50,7 @@ def turn_ratios(block_times, reference=REFERENCE):
             for name, times in block_times.items() if name != reference}
 
 
-def measure(batch, members=MEMBERS, turns=30, warmup=20):
+def measure(batch, members=MEMBERS, turns=TURNS, warmup=20):
     """Seconds per step of each member's block in every turn: ``{name: [s, ...]}``."""
     steps = {}
     for name in members:
@@ -86,7 +90,7 @@ def table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.interleaved")
     parser.add_argument("--batches", default=",".join(map(str, MLP_BATCHES)))
-    parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--turns", type=int, default=TURNS)
     args = parser.parse_args(argv)
     results = {b: measure(int(b), turns=args.turns) for b in args.batches.split(",")}
     print(json.dumps(results))
