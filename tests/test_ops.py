@@ -1,4 +1,5 @@
-"""The op suite, generated from the registry: every primitive, every spec case.
+"""The op suite, generated from the registry: every primitive and every declared
+composite, every spec case.
 
 Each case is checked three ways, in float64: gradcheck (central differences),
 gradgradcheck (the vjp itself, differentiated), and values and vector-Jacobian
@@ -9,16 +10,21 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.ops.registry import REGISTRY
+from chainrule.ops.registry import COMPOSITES, REGISTRY, Op
 
 autograd = pytest.importorskip("autograd")  # a dev dependency: always installed by `make test`
 import autograd.numpy as anp  # noqa: E402
 
 
-def _cases(when=lambda spec: True):
+def _cases(when=lambda spec: True, table=None):
+    ops = list(REGISTRY.values()) + list(COMPOSITES.values()) if table is None else table
     return [pytest.param(op, case, id=f"{op.name}-{i}")
-            for op in REGISTRY.values() if op.spec and when(op.spec)
+            for op in ops if op.spec and when(op.spec)
             for i, case in enumerate(op.spec.cases)]
+
+
+def _primitive_cases():
+    return _cases(table=list(REGISTRY.values()))
 
 
 def _inputs(op, case, seed):
@@ -41,6 +47,9 @@ def test_every_registered_op_has_rules_and_a_spec():
     for name, op in REGISTRY.items():
         assert op.spec is not None and op.spec.cases, f"op {name!r} has no test spec"
         assert op.vjps, f"op {name!r} has no backward rule"
+    for name, function in COMPOSITES.items():
+        assert function.spec.cases, f"composite {name!r} has no test case"
+        assert not isinstance(function, Op)
 
 
 @pytest.mark.parametrize("op, case", _cases())
@@ -90,7 +99,7 @@ def test_float32_stays_float32(op, case):
         assert t.grad.dtype == np.float32 and t.grad.shape == t.shape
 
 
-@pytest.mark.parametrize("op, case", _cases())
+@pytest.mark.parametrize("op, case", _primitive_cases())
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_what_the_hot_path_takes_on_trust(op, case, dtype):
     """apply skips the view check for ops with a fresh output, backward skips fitting
@@ -106,7 +115,7 @@ def test_what_the_hot_path_takes_on_trust(op, case, dtype):
             assert (share.shape, share.dtype) == (x.shape, x.dtype), f"{op.name}: input {i}"
 
 
-@pytest.mark.parametrize("op, case", [p for p in _cases() if p.values[0].keeps])
+@pytest.mark.parametrize("op, case", [p for p in _primitive_cases() if p.values[0].keeps])
 def test_what_forward_keeps_changes_nothing(op, case):
     """An op that keeps part of its forward for its rules gives the same loss, and its
     rules the same shares, as when they recompute it (graph building, direct calls)."""

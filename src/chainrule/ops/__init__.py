@@ -4,6 +4,7 @@ from .elementwise import (abs, add, astype, clamp, clip, cos, div, exp, leaky_re
                           maximum, minimum, mul, neg, pow, relu, sigmoid, sin, softplus, sqrt,
                           sub, tanh, where)
 from .linalg import einsum, matmul, outer, trace
+from . import solvers  # noqa: F401  (registers cr.linalg's ops)
 from .nn import log_softmax, logsumexp, softmax
 from .reduce import max, mean, min, prod, std, sum, sum_to, var
 from .registry import REGISTRY, Op, apply, defop

@@ -26,6 +26,8 @@ from ..tensor import Tensor
 
 #: name -> Op, in declaration order; the test suite is generated from it.
 REGISTRY = {}
+#: name -> Composite: public functions written with registered ops, checked like them.
+COMPOSITES = {}
 
 _NO_PARAMS = {}
 # Creation order of recorded nodes: a node is always made after its inputs, so backward
@@ -149,6 +151,45 @@ def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=No
                 doc=function.__doc__, keeps=keeps)
         REGISTRY[op_name] = op
         return op
+
+    return register
+
+
+class Composite:
+    """A public function composed of registered ops, with the spec the suite checks it by.
+
+    It is differentiable to any order because its parts are; the spec makes sure of it.
+    """
+
+    __slots__ = ("name", "function", "spec", "doc")
+
+    def __init__(self, name, function, spec):
+        self.name, self.function, self.spec, self.doc = name, function, spec, function.__doc__
+
+    def __call__(self, *args, **params):
+        return self.function(*args, **params)
+
+    def __repr__(self):
+        return f"<composite {self.name}>"
+
+
+def composite(spec, name=None):
+    """Declare the test spec of a function composed of registered ops.
+
+    The function itself is returned unchanged; the generated suite runs the same checks
+    on it as on a primitive (gradcheck, gradgradcheck, the reference, float32).
+
+    >>> from chainrule.ops.registry import COMPOSITES
+    >>> COMPOSITES['mean'].function.__name__
+    'mean'
+    """
+
+    def register(function):
+        key = name or function.__name__.lstrip("_")
+        if key in COMPOSITES or key in REGISTRY:
+            raise ValueError(f"function {key!r} is declared twice")
+        COMPOSITES[key] = Composite(key, function, spec)
+        return function
 
     return register
 
