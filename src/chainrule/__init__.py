@@ -27,6 +27,13 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   relu, reshape, sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
                   std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
 from .ops.nn import linear
+from .ops.arithmetic import *  # noqa: F401,F403  (each family's __all__: NumPy's names)
+from .ops.arrange import *  # noqa: F401,F403
+from .ops.exponential import *  # noqa: F401,F403
+from .ops.join import *  # noqa: F401,F403
+from .ops.order import *  # noqa: F401,F403
+from .ops.scan import *  # noqa: F401,F403
+from .ops.trig import *  # noqa: F401,F403
 float32, float64 = np.float32, np.float64
 
 __version__ = "0.1.0"

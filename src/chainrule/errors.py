@@ -1,8 +1,21 @@
 """The exceptions chainrule raises, each a subclass of the built-in a caller would expect."""
 
+import numpy as np
+
 
 class ShapeError(ValueError):
     """Operand shapes that cannot be combined; the message names the op and the shapes."""
+
+
+class AxisError(ShapeError, np.exceptions.AxisError):
+    """An axis out of range for an operand: NumPy's AxisError (a ValueError and an
+    IndexError) and a ShapeError at once; the message names the op, the axis and ndim."""
+
+    def __init__(self, message):
+        ShapeError.__init__(self, message)
+
+    def __str__(self):
+        return self.args[0]
 
 
 class GradcheckError(AssertionError):

@@ -11,4 +11,14 @@ from .registry import REGISTRY, Op, apply, defop
 from .shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pad, reshape,
                     split, squeeze, stack, swapaxes, transpose)
 
+# The families added beside the core ones list their public names in __all__.
+from .arithmetic import *  # noqa: E402,F401,F403
+from .arrange import *  # noqa: E402,F401,F403
+from .decompositions import *  # noqa: E402,F401,F403
+from .exponential import *  # noqa: E402,F401,F403
+from .join import *  # noqa: E402,F401,F403
+from .order import *  # noqa: E402,F401,F403
+from .scan import *  # noqa: E402,F401,F403
+from .trig import *  # noqa: E402,F401,F403
+
 subtract, multiply, divide, negative, power = sub, mul, div, neg, pow

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from .elementwise import _mask, sqrt, where
 from .registry import Case, Spec, data_of, defop
 from .shape import broadcast_to, reshape
@@ -26,16 +26,36 @@ def ones_vector(n, dtype):
     return vector
 
 
+def _is_int(a):
+    return isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_))
+
+
+def one_axis(axis, ndim, op, name="axis"):
+    """A single ``axis`` as a non-negative int below ``ndim``, or a clear error.
+
+    >>> one_axis(-1, 3, "cumsum")
+    2
+    """
+    if not _is_int(axis):
+        raise TypeError(f"{op}: {name} must be an int, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise AxisError(f"{op}: {name} {axis} is out of range for an array of {ndim} "
+                        "dimensions")
+    return int(axis) % ndim
+
+
 def normalize_axis(axis, ndim, op="reduction"):
     """``axis`` as a sorted tuple of non-negative ints, or None for all axes."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):  # 0-d: 0 and -1, as torch
-            raise ShapeError(f"{op}: axis {a} is out of range for an array of {ndim} dimensions")
-        out.append(int(a) % builtins.max(ndim, 1))
+    if _is_int(axis):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(_is_int(a) for a in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    # A 0-d array takes axis 0 and -1, as in PyTorch.
+    out = [one_axis(a, builtins.max(ndim, 1), op) for a in axes]
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out)) if ndim else None

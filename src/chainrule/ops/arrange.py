@@ -1,0 +1,3 @@
+"""Rearranging elements: repeat, tile, roll, flip, rotate, move axes."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Joining and splitting arrays, NumPy's stacking family."""
+
+__all__ = []

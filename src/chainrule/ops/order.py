@@ -1,0 +1,3 @@
+"""Ordering and gathering: sort, top-k, take/put along an axis, gather and scatter."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Scans along an axis: cumulative sums and products, differences."""
+
+__all__ = []

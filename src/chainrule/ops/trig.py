@@ -1,0 +1,3 @@
+"""Trigonometric and hyperbolic functions and their inverses."""
+
+__all__ = []
