@@ -84,6 +84,9 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     True
     """
     arrays, checked = _float64_inputs(inputs)
+    if not any(checked):
+        raise ValueError("gradcheck: no input requires grad, so nothing would be checked "
+                         "(give floating-point arrays, or Tensors with requires_grad=True)")
     out, analytic = _analytic(f, arrays, checked)
     numeric = _numeric(f, arrays, checked, eps, out.size)
     positions = [i for i, c in enumerate(checked) if c]

@@ -15,7 +15,7 @@ def _as_array(data, dtype=None):
     """Python numbers and lists of floats become float32; ndarrays keep their dtype."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # NumPy scalars keep their dtype too
         return np.array(data, dtype=dtype, copy=True)
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
@@ -26,7 +26,10 @@ def _as_array(data, dtype=None):
 
 
 def _check_differentiable(dtype):
-    if not np.issubdtype(dtype, np.floating) and not np.issubdtype(dtype, np.complexfloating):
+    if np.issubdtype(dtype, np.complexfloating):
+        raise TypeError(f"complex tensors cannot require gradients (dtype {dtype}): chainrule "
+                        "differentiates real functions; split into real and imaginary parts")
+    if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"only floating-point tensors can require gradients, got dtype {dtype}")
 
 
@@ -44,15 +47,17 @@ class Tensor:
     __slots__ = (
         "data", "grad", "requires_grad", "name", "_op", "_inputs", "_params",
         "_versions", "_counter", "_hooks", "_retains_grad", "_seq", "_arrays", "__weakref__",
+        "_before",  # set only by _inplace inside a graph: the tensor as it was before
     )
-    # NumPy defers to our reflected operators instead of treating us as an array.
-    __array_ufunc__ = None
+    # NumPy hands its ufuncs and functions on Tensors to chainrule (see numpy_dispatch).
     __array_priority__ = 1000
     # Comparisons are elementwise, so hashing stays by identity (graph dicts key on nodes).
     __hash__ = object.__hash__
     # How many in-place ops this process has run: while 0, no saved tensor can have changed,
     # so ops record no versions and backward checks none.
     inplace_ops = 0
+    # How many tensors have been changed in place inside a graph (see _inplace, _before).
+    rebased = 0
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
         array = _as_array(data, dtype)
@@ -154,9 +159,24 @@ class Tensor:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
-    def numpy(self):
-        """The underlying ndarray (shared, not copied)."""
+    def numpy(self, force_writable=False):
+        """The underlying ndarray (shared, not copied).
+
+        For a tensor that requires grad it is a read-only view: a graph may have saved these
+        values, and writing into them would silently change its gradients. Pass
+        ``force_writable=True`` for the array itself, or use ``t.detach().numpy().copy()``.
+        """
+        if self.requires_grad and not force_writable:
+            view = self.data.view()
+            view.flags.writeable = False
+            return view
         return self.data
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return numpy_dispatch.function(func, args, kwargs)
 
     def item(self):
         return self.data.item()
@@ -315,6 +335,11 @@ class Tensor:
                          "_seq", "_arrays"):
                 setattr(old, slot, getattr(self, slot))
             old._counter = self._counter  # the old memory keeps its counter (views, detach)
+            # Nodes recorded before now took this tensor as it was: backward finds that state
+            # through _before (engine.recorded_inputs), so their edges and values stay right.
+            old._before = getattr(self, "_before", None)
+            self._before = old
+            Tensor.rebased += 1
             # An argument that is this tensor itself means its value before the change.
             result = apply(op, (old,) + tuple(old if a is self else a for a in args), params)
             for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions",
@@ -527,6 +552,7 @@ def _data(x):
 
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.
+from . import numpy_dispatch  # noqa: E402
 from .autograd import engine  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
 from .ops import linalg as _L  # noqa: E402

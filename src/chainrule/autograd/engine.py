@@ -61,7 +61,8 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                     f"backward through the graph a second time: the graph of '{op.name}' was "
                     "freed by the first backward; pass retain_graph=True to keep it")
             if check_versions:
-                _check_versions(node)
+                node_inputs = recorded_inputs(node)
+                _check_versions(node, node_inputs)
             if create_graph:
                 args, out = node_inputs, node
             else:
@@ -137,6 +138,9 @@ def _seed(root, gradient, create_graph):
         seed = gradient
     else:
         data = gradient.data if isinstance(gradient, Tensor) else gradient
+        if np.iscomplexobj(data) and not np.iscomplexobj(root.data):
+            raise TypeError(f"backward: a complex gradient for a real output of dtype {dtype} "
+                            "(its imaginary part would be dropped)")
         seed = np.array(data, dtype=dtype, copy=True)  # never alias the caller's array
     if seed.shape != shape:
         raise ShapeError(f"backward: gradient of shape {seed.shape} does not match the output "
@@ -187,9 +191,29 @@ def _run_hooks(node, g):
     return g
 
 
-def _check_versions(node):
-    saved = node._versions or [0] * (len(node._inputs) + 1)  # made before any in-place op
-    for i, x in enumerate(node._inputs):
+def recorded_inputs(node):
+    """The node's inputs as they were when it was recorded.
+
+    An input changed in place inside a graph later became another node; the tensor it was
+    before is its ``_before``, and that is what this node used.
+    """
+    inputs = node._inputs
+    if not Tensor.rebased:
+        return inputs
+    resolved = list(inputs)
+    for i, x in enumerate(inputs):
+        while isinstance(x, Tensor) and x._seq > node._seq:
+            before = getattr(x, "_before", None)
+            if before is None:
+                break
+            x = before
+        resolved[i] = x
+    return tuple(resolved)
+
+
+def _check_versions(node, inputs):
+    saved = node._versions or [0] * (len(inputs) + 1)  # made before any in-place op
+    for i, x in enumerate(inputs):
         if isinstance(x, Tensor) and x._version != saved[i]:
             raise RuntimeError(
                 f"backward of '{node._op.name}': input {i} (shape {x.shape}) was modified by an "

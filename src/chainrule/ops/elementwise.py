@@ -7,12 +7,13 @@ one NumPy ufunc, that ufunc is its ``kernel`` and the function below only docume
 
 import numpy as np
 
+from ..tensor import Tensor
 from .registry import Case, Spec, binary_spec, data_of, defop, passthrough, unary_spec
 
 
 def _mask(condition, like):
     """A 0/1 array in ``like``'s dtype: a constant factor in a vjp."""
-    return np.asarray(condition, dtype=data_of(like).dtype)
+    return np.asarray(condition, dtype=np.asarray(data_of(like)).dtype)
 
 
 # ----------------------------------------------------------------------- arithmetic
@@ -47,13 +48,18 @@ def div(a, b):
 
 
 def _pow_base(g, out, a, b):
+    exponent = data_of(b)
+    if np.any(exponent == 0):
+        # a ** 0 is the constant 1: its gradient is 0, also at a = 0 where b * a ** (b - 1)
+        # is 0 * inf. Exponent 1 there keeps every order finite (b * a ** 1 is 0).
+        return g * b * a ** where(exponent == 0, 1.0, b - 1)
     return g * b * a ** (b - 1)
 
 
 def _pow_exponent(g, out, a, b):
     # log of the base where it is positive; elsewhere the exponent gets no gradient.
     positive = data_of(a) > 0
-    return g * out * log(where(positive, a, 1.0)) * _mask(positive, a)
+    return g * out * log(where(positive, a, 1.0)) * _mask(positive, out)
 
 
 @defop(_pow_base, _pow_exponent, saves_out=True,
@@ -127,8 +133,14 @@ def tanh(a):
 @defop(lambda g, out, a: g * out * (1 - out), saves_out=True,
        spec=unary_spec(lambda np, a: 1 / (1 + np.exp(-a)), domain=(-4.0, 4.0)))
 def sigmoid(a):
-    """The logistic function 1 / (1 + e^-a), computed without overflow."""
-    return 0.5 + 0.5 * np.tanh(0.5 * a)
+    """The logistic function 1 / (1 + e^-a), computed without overflow.
+
+    Accurate in relative terms over the whole range, small values included: e^-|a| / (1 +
+    e^-|a|) for negative a (0.5 + 0.5 tanh(a / 2) rounds to 0 in float32 from a = -17 on).
+    """
+    a = np.asarray(a)
+    small = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1, small) / (1 + small)
 
 
 @defop(lambda g, out, a: g * (a > 0),  # a bool mask (a constant for Tensors too): NumPy's fastest
@@ -228,8 +240,14 @@ def _where(a, b, condition):
 
 
 def where(condition, a, b):
-    """Pick from a where ``condition`` holds and from b elsewhere; ``condition`` has no grad."""
-    return _where(a, b, condition=np.asarray(data_of(condition), dtype=bool))
+    """Pick from a where ``condition`` holds and from b elsewhere; ``condition`` has no grad.
+
+    A Tensor anywhere among the arguments gives a Tensor.
+    """
+    mask = np.asarray(data_of(condition), dtype=bool)
+    if isinstance(condition, Tensor) and not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        return Tensor._new(np.asarray(np.where(mask, a, b)))
+    return _where(a, b, condition=mask)
 
 
 @defop(passthrough,
@@ -240,5 +258,12 @@ def _astype(a, dtype):
 
 
 def astype(a, dtype):
-    """a converted to ``dtype``; the gradient comes back in a's own dtype."""
-    return _astype(a, dtype=np.dtype(dtype))
+    """a converted to ``dtype``; the gradient comes back in a's own dtype.
+
+    Converting to an integer or boolean dtype cuts the graph, as in PyTorch: the result
+    is a constant.
+    """
+    dtype = np.dtype(dtype)
+    if isinstance(a, Tensor) and not np.issubdtype(dtype, np.inexact):
+        return Tensor._new(a.data.astype(dtype))
+    return _astype(a, dtype=dtype)

@@ -12,8 +12,8 @@ import math
 import numpy as np
 
 from ..errors import AxisError, ShapeError
-from .elementwise import _mask, sqrt, where
-from .registry import Case, Spec, data_of, defop
+from .elementwise import _mask, astype, where
+from .registry import Case, Spec, composite, data_of, defop
 from .shape import broadcast_to, reshape
 
 
@@ -143,7 +143,9 @@ def _sum(x, axis, keepdims):
 
 def _extreme_vjp(g, out, x, axis, keepdims):
     xd = data_of(x)
-    winners = xd == data_of(out).reshape(kept_shape(xd.shape, axis))
+    extreme = data_of(out).reshape(kept_shape(xd.shape, axis))
+    # A NaN is the maximum (and minimum) where there is one: it takes the whole gradient.
+    winners = (xd == extreme) | (np.isnan(xd) & np.isnan(extreme))
     share = _mask(winners, x) / winners.sum(axis=axis, keepdims=True)
     return _expand(g, x, axis) * share
 
@@ -201,15 +203,33 @@ prod = _reduction(_prod)
 
 
 def mean(x, axis=None, keepdims=False, **aliases):
-    """Arithmetic mean over ``axis``."""
+    """Arithmetic mean over ``axis``.
+
+    float16 is summed in float32, as PyTorch does (a float16 sum overflows past 65,504).
+    """
     axis, keepdims = resolve(axis, keepdims, aliases, "mean")
     axis = normalize_axis(axis, np.ndim(data_of(x)), "mean")
+    count = _count(np.shape(data_of(x)), axis)
+    dtype = np.asarray(data_of(x)).dtype
+    if dtype == np.float16:
+        return astype(_sum(astype(x, np.float32), axis=axis, keepdims=keepdims) / count, dtype)
     # An empty mean is nan (0 / 0), as in NumPy.
-    return _sum(x, axis=axis, keepdims=keepdims) / _count(np.shape(data_of(x)), axis)
+    return _sum(x, axis=axis, keepdims=keepdims) / count
+
+
+def _ddof(ddof, aliases, op):
+    """NumPy's ``ddof`` or PyTorch's ``correction`` (the same number)."""
+    if "correction" in aliases:
+        correction = aliases.pop("correction")
+        if ddof and correction != ddof:
+            raise TypeError(f"{op}: give ddof or correction, not both")
+        return 1 if correction is None else correction
+    return ddof
 
 
 def var(x, axis=None, keepdims=False, ddof=0, **aliases):
-    """Variance over ``axis`` with NumPy's ``ddof`` (0 by default)."""
+    """Variance over ``axis`` with NumPy's ``ddof`` (0 by default; ``correction=`` alias)."""
+    ddof = _ddof(ddof, aliases, "var")
     axis, keepdims = resolve(axis, keepdims, aliases, "var")
     axis = normalize_axis(axis, np.ndim(data_of(x)), "var")
     count = _count(np.shape(data_of(x)), axis)
@@ -217,7 +237,33 @@ def var(x, axis=None, keepdims=False, ddof=0, **aliases):
     return _sum(centred * centred, axis=axis, keepdims=keepdims) / builtins.max(count - ddof, 0)
 
 
+# NOTE: a primitive so that zero spread (a constant input, one element) gets gradient 0,
+# as in PyTorch and HIPS autograd, where sqrt's own rule would give 0 * inf.
+@defop(lambda g, out, v: g * 0.5 / where(data_of(out) > 0, out, np.inf), saves_out=True,
+       name="std_root",
+       spec=Spec([Case(((3, 4),)), Case(((),)), Case(((0,),))], domain=(0.2, 3.0),
+                 ref=lambda np, v: np.sqrt(v)))
+def _std_root(v):
+    """The square root of a variance, with gradient 0 where the variance is 0."""
+    return np.sqrt(v)
+
+
 def std(x, axis=None, keepdims=False, ddof=0, **aliases):
-    """Standard deviation over ``axis`` with NumPy's ``ddof``."""
-    return sqrt(var(x, axis, keepdims, ddof, **aliases))
+    """Standard deviation over ``axis`` with NumPy's ``ddof`` (``correction=`` alias)."""
+    return _std_root(var(x, axis, keepdims, ddof, **aliases))
+
+
+def _spread_spec(name):
+    cases = [Case(((3, 4),), {"axis": None}), Case(((3, 4),), {"axis": 1, "ddof": 1}),
+             Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}), Case(((),), {}),
+             Case(((1,),), {"axis": 0})]
+    return Spec(cases, ref=lambda np, x, **params: getattr(np, name)(x, **params))
+
+
+composite(Spec([Case(((3, 4),), {"axis": None}), Case(((3, 4),), {"axis": -1}),
+                Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}), Case(((),), {}),
+                Case(((0, 3),), {"axis": 1})],
+               ref=lambda np, x, **params: np.mean(x, **params)))(mean)
+composite(_spread_spec("var"))(var)
+composite(_spread_spec("std"))(std)
 

@@ -57,7 +57,10 @@ def _transpose(x, axes):
 def transpose(x, axes=None):
     """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
     ndim = len(_shape_of(x))
-    axes = tuple(reversed(range(ndim))) if axes is None else tuple(a % ndim for a in axes)
+    if axes is None:
+        axes = tuple(reversed(range(ndim)))
+    else:
+        axes = tuple(reduce.one_axis(a, ndim, "transpose") for a in axes)
     if sorted(axes) != list(range(ndim)):
         raise ShapeError(f"transpose: axes {axes} are not a permutation of {ndim} dimensions")
     if axes == tuple(range(ndim)):
@@ -67,7 +70,9 @@ def transpose(x, axes=None):
 
 def swapaxes(x, axis1, axis2):
     """Exchange two axes."""
-    axes = list(range(len(_shape_of(x))))
+    ndim = len(_shape_of(x))
+    axis1, axis2 = (reduce.one_axis(a, ndim, "swapaxes") for a in (axis1, axis2))
+    axes = list(range(ndim))
     axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
     return transpose(x, axes)
 
@@ -210,10 +215,8 @@ def concatenate(xs, axis=0):
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: need at least one array")
-    ndim = len(_shape_of(xs[0]))
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"concatenate: axis {axis} out of range for {ndim} dimensions")
-    return _concatenate(*xs, axis=axis % ndim)
+    axis = reduce.one_axis(axis, len(_shape_of(xs[0])), "concatenate")
+    return _concatenate(*xs, axis=axis)
 
 
 def stack(xs, axis=0):
@@ -224,14 +227,18 @@ def stack(xs, axis=0):
     shapes = {_shape_of(x) for x in xs}
     if len(shapes) > 1:
         raise ShapeError(f"stack: all inputs must have the same shape, got {sorted(shapes)}")
-    axis = axis % (len(_shape_of(xs[0])) + 1)
+    axis = reduce.one_axis(axis, len(_shape_of(xs[0])) + 1, "stack")
     return concatenate([expand_dims(x, axis) for x in xs], axis)
 
 
 def split(x, indices_or_sections, axis=0):
     """Split into pieces along ``axis``, as ``np.split`` (each piece a view in the graph)."""
+    axis = reduce.one_axis(axis, len(_shape_of(x)), "split")
     length = _shape_of(x)[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
+        if indices_or_sections <= 0:
+            raise ValueError(f"split: the number of sections must be positive, got "
+                             f"{indices_or_sections}")
         if length % indices_or_sections:
             raise ShapeError(f"split: axis of length {length} does not divide into "
                              f"{indices_or_sections} equal sections")
@@ -239,7 +246,6 @@ def split(x, indices_or_sections, axis=0):
         bounds = list(range(0, length + 1, step)) if step else [0] * (indices_or_sections + 1)
     else:
         bounds = [0] + [min(int(i), length) for i in indices_or_sections] + [length]
-    axis = axis % len(_shape_of(x))
     lead = (slice(None),) * axis
     return [getitem(x, lead + (slice(a, b),)) for a, b in zip(bounds[:-1], bounds[1:])]
 

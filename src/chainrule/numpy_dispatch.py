@@ -1,0 +1,126 @@
+"""NumPy's functions and ufuncs called on Tensors: run chainrule's, never drop the graph.
+
+``np.cumsum(t)``, ``np.exp(t)`` or ``array + t`` reach Tensor's ``__array_function__`` and
+``__array_ufunc__``, which land here. A function chainrule has under NumPy's name (in
+``chainrule.ops``, or ``chainrule.linalg`` for ``np.linalg``) is called with the same
+arguments; functions whose result carries no gradient (shapes, comparisons, indices,
+rounding) run on the arrays; anything else is a TypeError that names the function, instead
+of a plain array silently cut from the graph.
+
+>>> import numpy as np, chainrule as cr
+>>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> np.sum(np.exp(x) * 2).backward()
+>>> bool(np.allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0, 3.0])))
+True
+>>> np.shape(x), isinstance(np.argmax(x), np.integer)
+((3,), True)
+"""
+
+import numpy as np
+
+from .tensor import Tensor
+
+# NumPy's names for what chainrule spells differently.
+_RENAMED = {"absolute": "abs", "true_divide": "divide", "amax": "max", "amin": "min",
+            "concat": "concatenate", "permute_dims": "transpose", "matrix_transpose": "mT"}
+
+# Functions whose results are not differentiable (shapes, tests, indices, constants built
+# from a shape): NumPy runs them on the arrays behind the Tensors.
+_ON_ARRAYS = {
+    "shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj", "iscomplex",
+    "isreal", "may_share_memory", "shares_memory", "array_equal", "array_equiv", "allclose",
+    "isclose", "argmax", "argmin", "argsort", "argpartition", "nonzero", "flatnonzero",
+    "argwhere", "count_nonzero", "searchsorted", "unique", "all", "any", "zeros_like",
+    "ones_like", "empty_like", "full_like", "array_repr", "array_str", "array2string",
+    "histogram", "histogram_bin_edges", "bincount", "digitize", "lexsort", "isin",
+    "round", "around", "fix", "can_cast", "min_scalar_type", "save", "savez",
+    "savez_compressed", "savetxt", "copyto", "broadcast_shapes", "ravel_multi_index",
+    "unravel_index", "sometrue", "alltrue", "isneginf", "isposinf", "real_if_close",
+    "matrix_rank", "cond",
+}
+
+# Ufuncs whose output is piecewise constant or boolean: zero gradient, computed on arrays.
+_CONSTANT_UFUNCS = {
+    "floor", "ceil", "trunc", "rint", "signbit", "floor_divide", "isnan", "isinf",
+    "isfinite", "isnat", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
+    "gcd", "lcm", "spacing",
+}
+
+# ufunc.reduce / ufunc.accumulate with a chainrule equivalent.
+_REDUCTIONS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
+               ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
+               ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
+
+
+def _arrays(values):
+    """Tensors replaced by their arrays, inside lists and tuples too."""
+    if isinstance(values, Tensor):
+        return values.data
+    if isinstance(values, (list, tuple)):
+        return type(values)(_arrays(v) for v in values)
+    if isinstance(values, dict):
+        return {k: _arrays(v) for k, v in values.items()}
+    return values
+
+
+def _tracked(values):
+    """Whether any Tensor among ``values`` (nested) requires grad."""
+    if isinstance(values, Tensor):
+        return values.requires_grad
+    if isinstance(values, (list, tuple)):
+        return any(_tracked(v) for v in values)
+    if isinstance(values, dict):
+        return any(_tracked(v) for v in values.values())
+    return False
+
+
+def _chainrule_function(name, module):
+    from . import linalg, ops
+
+    namespace = linalg if module == "numpy.linalg" else ops
+    function = getattr(namespace, _RENAMED.get(name, name), None)
+    return function if callable(function) else None
+
+
+def _refuse(what):
+    raise TypeError(f"{what} has no differentiable version in chainrule, and running it on "
+                    "the arrays would cut the graph; use a chainrule function, or call it on "
+                    "t.detach().numpy() where no gradient is wanted")
+
+
+def function(func, args, kwargs):
+    """``func(*args, **kwargs)`` for a NumPy function called with a Tensor among its args."""
+    name, module = func.__name__, func.__module__ or ""
+    if name in _ON_ARRAYS:
+        return func(*_arrays(args), **_arrays(kwargs))
+    chainrule_function = _chainrule_function(name, module)
+    if chainrule_function is None:
+        _refuse(f"np.{name}" if module.startswith("numpy") else name)
+    return chainrule_function(*args, **kwargs)
+
+
+def ufunc(ufunc, method, inputs, kwargs):
+    """A NumPy ufunc called on Tensors (``np.exp(t)``, ``array * t``, ``array += t``)."""
+    name = ufunc.__name__
+    if "out" in kwargs or name in _CONSTANT_UFUNCS or not _tracked(inputs):
+        # Nothing to record: NumPy computes it (into ``out`` when given).
+        if "out" in kwargs and _tracked(inputs):
+            _refuse(f"np.{name} with out= (writing a tracked result into an array)")
+        result = getattr(ufunc, method)(*_arrays(inputs), **_arrays(kwargs))
+        if "out" in kwargs:
+            return result
+        return Tensor._new(np.asarray(result)) if isinstance(result, np.ndarray) or \
+            np.isscalar(result) else result
+    if method == "__call__" and not kwargs:
+        chainrule_function = _chainrule_function(name, "numpy")
+        if chainrule_function is not None:
+            return chainrule_function(*inputs)
+    elif (name, method) in _REDUCTIONS and len(inputs) == 1:
+        kwargs = dict(kwargs)
+        kwargs.setdefault("axis", 0)  # ufunc.reduce's default, unlike np.sum's
+        chainrule_function = _chainrule_function(_REDUCTIONS[name, method], "numpy")
+        if chainrule_function is not None:
+            return chainrule_function(*inputs, **kwargs)
+    _refuse(f"np.{name}" + ("" if method == "__call__" else f".{method}"))
