@@ -31,6 +31,7 @@ from .ops.arithmetic import *  # noqa: F401,F403  (each family's __all__: NumPy'
 from .ops.arrange import *  # noqa: F401,F403
 from .ops.exponential import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
 from .ops.order import *  # noqa: F401,F403
 from .ops.scan import *  # noqa: F401,F403
 from .ops.trig import *  # noqa: F401,F403

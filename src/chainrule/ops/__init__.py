@@ -3,7 +3,7 @@
 from .elementwise import (abs, add, astype, clamp, clip, cos, div, exp, leaky_relu, log, log1p,
                           maximum, minimum, mul, neg, pow, relu, sigmoid, sin, softplus, sqrt,
                           sub, tanh, where)
-from .linalg import einsum, matmul, outer, trace
+from .linalg import *  # noqa: F401,F403  (matmul, einsum, dot, tensordot, tril, ...)
 from . import solvers  # noqa: F401  (registers cr.linalg's ops)
 from .nn import log_softmax, logsumexp, softmax
 from .reduce import max, mean, min, prod, std, sum, sum_to, var
