@@ -140,3 +140,15 @@ def test_a_recorded_node_reuses_what_its_forward_kept():
     with cr.no_grad():  # not recorded: nothing kept
         assert cr.nn.functional.cross_entropy(x, cr.tensor(np.array([2, 0, 1, 2])))._arrays \
             is None
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in REGISTRY.values()
+                                if op.doc and ">>>" in op.doc])
+def test_the_examples_in_an_ops_docstring_run(op):
+    """A registered op is an Op object, which doctest's module collection passes over."""
+    import doctest
+
+    test = doctest.DocTestParser().get_doctest(op.doc, {"np": np, "cr": cr}, op.name, None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    runner.run(test, out=lambda text: None)
+    assert runner.failures == 0, f"{op.name}: {runner.failures} example(s) failed"

@@ -15,7 +15,7 @@ from .tensor import Tensor  # first: the ops and the engine build on it
 from . import autograd, data, distributed, linalg, memory, nn, optim, viz  # noqa: I001
 from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .check import gradcheck, gradgradcheck
+from .check import check_grads, gradcheck, gradgradcheck
 from .diagnose import GraphCheck, check_graph
 from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
                        tensor, zeros, zeros_like)

@@ -130,3 +130,76 @@ def gradgradcheck(f, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, 
     wrapped = [Tensor._new(a).requires_grad_() if c else Tensor._new(a)
                for a, c in zip(arrays, checked)]
     return gradcheck(first_order, wrapped, eps=eps, atol=atol, rtol=rtol)
+
+
+def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
+    """``f`` -> a function of ``*args`` that checks f's derivatives there, in random directions.
+
+    As HIPS autograd's ``check_grads``: a forward product (``jvp``) and a backward one
+    (``vjp``) along random directions are compared with central differences in float64;
+    for ``order`` > 1 the same check runs on the vjp and jvp themselves (as functions of the
+    point and the direction), so every order of nesting is exercised. Returns True, or raises
+    :class:`GradcheckError` naming the mode and the order.
+
+    >>> import numpy as np, chainrule as cr
+    >>> cr.check_grads(lambda x, y: (cr.sin(x) * y).sum(), order=3)(np.ones(2), np.ones(2))
+    True
+    """
+
+    def check(*args):
+        arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64)
+                  for a in args]
+        _check_directions(f, arrays, tuple(modes), order, order, eps, atol, rtol,
+                          np.random.default_rng(seed))
+        return True
+
+    return check
+
+
+def _values(y):
+    return np.asarray(y.data if isinstance(y, Tensor) else y, dtype=np.float64)
+
+
+def _flat(pieces):
+    from .ops import concatenate, reshape
+
+    pieces = [reshape(p, (-1,)) for p in pieces]
+    return concatenate(pieces) if pieces else np.zeros(0)
+
+
+def _check_directions(f, arrays, modes, order, top, eps, atol, rtol, rng):
+    from .autograd.functional import jvp, vjp
+
+    out = _values(f(*arrays))
+    directions = [rng.standard_normal(a.shape) for a in arrays]
+    plus = _values(f(*[a + eps * d for a, d in zip(arrays, directions)]))
+    minus = _values(f(*[a - eps * d for a, d in zip(arrays, directions)]))
+    numeric = (plus - minus) / (2 * eps)
+    level = top - order + 1
+
+    def compare(analytic, expected, mode):
+        if not np.allclose(analytic, expected, rtol=rtol, atol=atol):
+            raise GradcheckError(f"check_grads: {mode} mode, order {level}: analytic "
+                                 f"{np.ravel(analytic)[:5]} vs numeric {np.ravel(expected)[:5]}")
+
+    cotangent = rng.standard_normal(out.shape)
+    if "fwd" in modes:
+        compare(_values(jvp(f, arrays, directions)[1]), numeric, "forward")
+    if "rev" in modes:
+        grads = vjp(f, *arrays)[1](cotangent)
+        along = sum(np.vdot(_values(g), d) for g, d in zip(grads, directions))
+        compare(along, np.vdot(cotangent, numeric), "reverse")
+    if order > 1:
+        n = len(arrays)
+        if "rev" in modes:
+            def pulled(*xs):
+                return _flat(vjp(f, *xs[:n])[1](xs[n]))
+
+            _check_directions(pulled, arrays + [cotangent], modes, order - 1, top, eps, atol,
+                              rtol, rng)
+        if "fwd" in modes:
+            def pushed(*xs):
+                return jvp(f, xs[:n], xs[n:])[1]
+
+            _check_directions(pushed, arrays + directions, modes, order - 1, top, eps, atol,
+                              rtol, rng)

@@ -483,9 +483,6 @@ class Tensor:
     def matmul(self, other):
         return _L.matmul(self, other)
 
-    def trace(self):
-        return _L.trace(self)
-
     def transpose(self, *axes):
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
@@ -510,6 +507,187 @@ class Tensor:
 
     def swapaxes(self, axis1, axis2):
         return swapaxes(self, axis1, axis2)
+
+    # ------------------------------------------------------------------ NumPy surface
+    # Each calls the chainrule function of the same name with this tensor first.
+    def tan(self):
+        return _ops.tan(self)
+
+    def sinh(self):
+        return _ops.sinh(self)
+
+    def cosh(self):
+        return _ops.cosh(self)
+
+    def arcsin(self):
+        return _ops.arcsin(self)
+
+    def arccos(self):
+        return _ops.arccos(self)
+
+    def arctan(self):
+        return _ops.arctan(self)
+
+    def arcsinh(self):
+        return _ops.arcsinh(self)
+
+    def arccosh(self):
+        return _ops.arccosh(self)
+
+    def arctanh(self):
+        return _ops.arctanh(self)
+
+    def asin(self):
+        return _ops.asin(self)
+
+    def acos(self):
+        return _ops.acos(self)
+
+    def atan(self):
+        return _ops.atan(self)
+
+    def asinh(self):
+        return _ops.asinh(self)
+
+    def acosh(self):
+        return _ops.acosh(self)
+
+    def atanh(self):
+        return _ops.atanh(self)
+
+    def sinc(self):
+        return _ops.sinc(self)
+
+    def deg2rad(self):
+        return _ops.deg2rad(self)
+
+    def rad2deg(self):
+        return _ops.rad2deg(self)
+
+    def exp2(self):
+        return _ops.exp2(self)
+
+    def expm1(self):
+        return _ops.expm1(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def reciprocal(self):
+        return _ops.reciprocal(self)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def arctan2(self, other):
+        return _ops.arctan2(self, other)
+
+    def atan2(self, other):
+        return _ops.atan2(self, other)
+
+    def hypot(self, other):
+        return _ops.hypot(self, other)
+
+    def logaddexp(self, other):
+        return _ops.logaddexp(self, other)
+
+    def logaddexp2(self, other):
+        return _ops.logaddexp2(self, other)
+
+    def fmod(self, other):
+        return _ops.fmod(self, other)
+
+    def fmax(self, other):
+        return _ops.fmax(self, other)
+
+    def fmin(self, other):
+        return _ops.fmin(self, other)
+
+    def remainder(self, other):
+        return _ops.remainder(self, other)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def vdot(self, other):
+        return _ops.vdot(self, other)
+
+    def inner(self, other):
+        return _ops.inner(self, other)
+
+    def kron(self, other):
+        return _ops.kron(self, other)
+
+    def outer(self, other):
+        return _ops.outer(self, other)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        return _ops.nan_to_num(self, nan=nan, posinf=posinf, neginf=neginf)
+
+    def tril(self, diagonal=0):
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return _ops.triu(self, diagonal)
+
+    def diag(self, diagonal=0):
+        return _ops.diag(self, diagonal)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1, **aliases):
+        return _ops.diagonal(self, offset, axis1, axis2, **aliases)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None):
+        return _ops.trace(self, offset, axis1, axis2, dtype)
+
+    def cross(self, other, dim=None):
+        return _ops.cross(self, other, axis=dim)
+
+    def cumsum(self, axis=None, dtype=None, **aliases):
+        return _ops.cumsum(self, axis, dtype, **aliases)
+
+    def cumprod(self, axis=None, dtype=None, **aliases):
+        return _ops.cumprod(self, axis, dtype, **aliases)
+
+    def diff(self, n=1, axis=-1, prepend=None, append=None, **aliases):
+        return _ops.diff(self, n, axis, prepend, append, **aliases)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """``(values, indices)`` sorted along ``dim``, as ``torch.Tensor.sort`` (NumPy's
+        method sorts in place and returns None; ``cr.sort`` gives NumPy's values)."""
+        return _order.torch_sort(self, dim, descending, stable)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        return _ops.argsort(self, dim, descending=descending)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def gather(self, dim, index):
+        return _ops.gather(self, dim, index)
+
+    def scatter_add(self, dim, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def take_along_dim(self, indices, dim=None):
+        return _ops.take_along_axis(self, indices, dim)
+
+    def take(self, index):
+        return _ops.take(self, index)
 
 
 class GradFn:
@@ -554,7 +732,9 @@ def _data(x):
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.
 from . import numpy_dispatch  # noqa: E402
 from .autograd import engine  # noqa: E402
+from . import ops as _ops  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
+from .ops import order as _order  # noqa: E402
 from .ops import linalg as _L  # noqa: E402
 from .ops import nn as _N  # noqa: E402
 from .ops import reduce as _R  # noqa: E402

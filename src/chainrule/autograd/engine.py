@@ -241,7 +241,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, (Tensor, np.ndarray)):
+    elif not isinstance(grad_outputs, (list, tuple)):  # one array, Tensor or number
         grad_outputs = [grad_outputs]
     for x in inputs:
         if not x.requires_grad:
