@@ -19,7 +19,7 @@ from .check import check_grads, gradcheck, gradgradcheck
 from .diagnose import GraphCheck, check_graph
 from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
                        tensor, zeros, zeros_like)
-from .errors import CheckpointError, GradcheckError, ShapeError
+from .errors import AxisError, CheckpointError, GradcheckError, ShapeError
 from .serialization import load, save
 from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, einsum,
                   exp, expand_dims, flatten, leaky_relu, log, log1p, log_softmax, logsumexp,

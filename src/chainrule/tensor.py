@@ -689,6 +689,56 @@ class Tensor:
     def take(self, index):
         return _ops.take(self, index)
 
+    def repeat(self, *sizes):
+        """The tensor tiled ``sizes`` times per axis, as ``torch.Tensor.repeat`` (NumPy's
+        ``repeat`` is ``repeat_interleave`` here, and ``cr.repeat``)."""
+        sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} "
+                             "dimensions (give at least one per dimension)")
+        return _ops.tile(self, sizes)
+
+    def repeat_interleave(self, repeats, dim=None):
+        return _ops.repeat(self, repeats, axis=dim)
+
+    def tile(self, *dims):
+        return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
+
+    def roll(self, shifts, dims=None):
+        return _ops.roll(self, shifts, dims)
+
+    def flip(self, *dims):
+        dims = dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims
+        return _ops.flip(self, tuple(dims) if dims else None)
+
+    def fliplr(self):
+        return _ops.fliplr(self)
+
+    def flipud(self):
+        return _ops.flipud(self)
+
+    def rot90(self, k=1, dims=(0, 1)):
+        return _ops.rot90(self, k, dims)
+
+    def moveaxis(self, source, destination):
+        return _ops.moveaxis(self, source, destination)
+
+    movedim = moveaxis
+
+    def expand(self, *sizes):
+        return _ops.expand(self, *sizes)
+
+    def expand_as(self, other):
+        return _ops.expand(self, *other.shape)
+
+    def clone(self):
+        return _ops.clone(self)
+
+    copy = clone
+
+    def ravel(self):
+        return _ops.ravel(self)
+
 
 class GradFn:
     """A read-only view of the node that produced a tensor."""
