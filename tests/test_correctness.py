@@ -295,3 +295,11 @@ def test_numpy_of_a_tensor_that_requires_grad_is_read_only():
     x.numpy(force_writable=True)[0] = 10.0  # the documented way to write anyway
     assert x.data[0] == 10.0
     assert cr.tensor([1.0]).numpy().flags.writeable  # no graph: the array itself
+
+
+def test_numpy_index_helpers_refuse_tracked_tensors():
+    t = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    for build in (lambda: np.r_[t, t], lambda: np.c_[t, t]):
+        with pytest.raises(TypeError, match="cr.concatenate"):
+            build()
+    np.testing.assert_array_equal(np.r_[cr.tensor(np.array([1.0])), 2.0], [1.0, 2.0])

@@ -26,6 +26,7 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   matmul, max, maximum, mean, min, minimum, mul, neg, outer, pad, pow, prod,
                   relu, reshape, sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
                   std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
+from .ops import divide, multiply, negative, power, subtract
 from .ops.nn import linear
 from .ops.arithmetic import *  # noqa: F401,F403  (each family's __all__: NumPy's names)
 from .ops.arrange import *  # noqa: F401,F403

@@ -4,6 +4,8 @@ A Tensor made by an op *is* its graph node: it keeps the op, its inputs and the
 op's parameters until backward frees them. Leaves (made by the user) have no op.
 """
 
+import sys
+
 import numpy as np
 
 from .autograd.mode import GradMode
@@ -155,6 +157,10 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad and "index_tricks" in sys._getframe(1).f_code.co_filename:
+            # np.r_ / np.c_ build arrays from their items: the graph would be cut silently.
+            raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.concatenate, "
+                            "cr.hstack or cr.column_stack")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
