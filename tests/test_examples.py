@@ -56,7 +56,7 @@ def test_l_layer_hand_formulas_hold_for_any_depth(sizes):
 def test_minibatch_vs_per_sample(capsys):
     result = load_example("minibatch_vs_per_sample").main(batch_size=16, repeats=2)
     assert result["max_difference"] < 1e-12
-    assert result["speedup"] > 1
+    # The speed-up is printed, not asserted: it depends on what else the machine is doing.
     assert "faster" in capsys.readouterr().out
 
 
