@@ -23,3 +23,15 @@ def test_readme_example_runs(source, tmp_path, monkeypatch, capsys):
         assert printed.split() == ["-12.0", "-4.0", "-4.0", "3.0"]
     if "test accuracy" in source:
         assert float(printed.split()[-1]) >= 0.95
+
+
+def test_every_function_in_the_numpy_surface_table_exists():
+    import chainrule as cr
+
+    table = README.read_text().split("### The differentiable NumPy surface")[1].split("\n\n")[2]
+    rows = [line.split("|") for line in table.splitlines()[2:]]
+    assert len(rows) >= 9
+    for row in rows:
+        namespace = cr.linalg if "cr.linalg" in row[1] else cr
+        for name in row[2].strip(" `").split():
+            assert callable(getattr(namespace, name, None)), f"{row[1].strip()}: {name}"
