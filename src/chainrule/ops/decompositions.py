@@ -28,7 +28,7 @@ from .linalg import _mT, matmul
 from .reduce import normalize_axis, resolve, sum
 from .registry import Case, Spec, composite, data_of, defop
 from .shape import concatenate, expand_dims, getitem, reshape, swapaxes, transpose
-from .solvers import _checked, _norm_ref, _solve, _square, _symmetric, inv, norm
+from .solvers import _norm_ref, _solve, _square, _symmetric, inv, norm
 
 __all__ = ["eig", "eigh", "eigvals", "eigvalsh", "lstsq", "matrix_norm", "matrix_power",
            "matrix_rank", "pinv", "qr", "svd", "svdvals", "vector_norm"]
@@ -291,9 +291,9 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     if not compute_uv:
         if not isinstance(a, Tensor):
             return np.linalg.svd(np.asarray(a), compute_uv=False)
-        return _svd_factors(_checked(_svd, a, full_matrices=False), shape, False).S
+        return _svd_factors(_svd(a, full_matrices=False), shape, False).S
     full_matrices = bool(full_matrices)
-    return _svd_factors(_checked(_svd, a, full_matrices=full_matrices), shape, full_matrices)
+    return _svd_factors(_svd(a, full_matrices=full_matrices), shape, full_matrices)
 
 
 @composite(Spec([Case(((4, 3),)), Case(((2, 2, 3),))], domain=_separated_singular,
@@ -348,7 +348,7 @@ def eigh(a, UPLO="L"):
     The gradient is the symmetric one (for symmetric perturbations), as cholesky's.
     """
     _square("eigh", a)
-    packed = _checked(_eigh, a, UPLO=_uplo(UPLO, "eigh"))
+    packed = _eigh(a, UPLO=_uplo(UPLO, "eigh"))
     return _eigen_factors(packed, _shape(a)[-1])
 
 
@@ -397,7 +397,7 @@ def eig(a):
     The gradient is PyTorch's (distinct eigenvalues; eigenvectors normalised to unit norm).
     """
     _square("eig", a)
-    return _eigen_factors(_checked(_eig, a), _shape(a)[-1], EigResult)
+    return _eigen_factors(_eig(a), _shape(a)[-1], EigResult)
 
 
 @composite(Spec([Case(((3, 3),)), Case(((2, 4, 4),))], domain=_real_spectrum,
@@ -475,7 +475,7 @@ def qr(a, mode="reduced"):
         raw = np.linalg.qr(np.asarray(data_of(a)), mode="raw")
         return tuple(Tensor._new(x) for x in raw) if isinstance(a, Tensor) else raw
     complete = mode == "complete"
-    q, r = _unpack(_checked(_qr, a, complete=complete), _qr_shapes(shape, complete))
+    q, r = _unpack(_qr(a, complete=complete), _qr_shapes(shape, complete))
     return r if mode == "r" else QRResult(q, r)
 
 
@@ -553,7 +553,7 @@ def pinv(a, rcond=None, hermitian=False, *, rtol=_NO_VALUE):
         raise ValueError("pinv: rtol and rcond can't both be set")
     if hermitian:
         _square("pinv", a)
-    return _checked(_pinv, a, rcond=data_of(rcond), hermitian=bool(hermitian))
+    return _pinv(a, rcond=data_of(rcond), hermitian=bool(hermitian))
 
 
 # ----------------------------------------------------------------------- lstsq

@@ -216,6 +216,8 @@ def apply(op, args, params=_NO_PARAMS):
             arrays = arrays + [kept]  # the rules find it after the inputs
         else:
             out = op.forward(*arrays, **params) if params else op.forward(*arrays)
+    except np.linalg.LinAlgError:
+        raise  # a singular matrix is not a shape problem: the forward's own message stands
     except ValueError as exc:
         message = str(exc).removeprefix(f"{op.name}: ")  # NumPy's own may name the op too
         raise ShapeError(f"{op.name}: {message} (operand shapes {_shapes(args)})") from None

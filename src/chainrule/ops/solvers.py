@@ -32,20 +32,6 @@ def _singular(op, a):
     return np.linalg.LinAlgError(f"{op}: singular matrix (shape {np.shape(a)})")
 
 
-def _checked(op, *args, **params):
-    """``op(*args, **params)``, letting a LinAlgError of its forward out as itself.
-
-    ``registry.apply`` reports every ValueError of a forward (LinAlgError is one) as a
-    ShapeError; a singular matrix is not a shape problem, so the original comes back.
-    """
-    try:
-        return op(*args, **params)
-    except ShapeError as exc:
-        if isinstance(exc.__context__, np.linalg.LinAlgError):
-            raise exc.__context__ from None
-        raise
-
-
 def _square(name, a):
     shape = _shape(a)
     if len(shape) < 2 or shape[-1] != shape[-2]:
@@ -71,7 +57,7 @@ def _inv(a):
 def inv(a):
     """Inverse of a square matrix (or a stack of them); singular: ``np.linalg.LinAlgError``."""
     _square("inv", a)
-    return _checked(_inv, a)
+    return _inv(a)
 
 
 # ----------------------------------------------------------------------- determinant
@@ -220,7 +206,7 @@ def solve(a, b):
     if len(b_shape) == 1:
         if b_shape[0] != n:
             raise ShapeError(f"solve: a of shape {a_shape} cannot solve b of shape {b_shape}")
-        return squeeze(_checked(_solve, a, expand_dims(b, -1)), -1)
+        return squeeze(_solve(a, expand_dims(b, -1)), -1)
     try:
         if len(b_shape) < 2 or b_shape[-2] != n:
             raise ValueError
@@ -228,7 +214,7 @@ def solve(a, b):
     except ValueError:
         raise ShapeError(f"solve: a of shape {a_shape} cannot solve b of shape {b_shape} "
                          "(b: (n,) or (..., n, k))") from None
-    return _checked(_solve, a, b)
+    return _solve(a, b)
 
 
 # ----------------------------------------------------------------------- cholesky
@@ -263,7 +249,7 @@ def _cholesky(a):
 def cholesky(a):
     """Lower-triangular L with a = L L^T; a must be symmetric positive definite."""
     _square("cholesky", a)
-    return _checked(_cholesky, a)
+    return _cholesky(a)
 
 
 # ----------------------------------------------------------------------- norms
