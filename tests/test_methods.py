@@ -33,6 +33,12 @@ CASES = [(name, MATRIX, ()) for name in (
     ("roll", MATRIX, (1, 1)), ("flip", MATRIX, (0,)), ("rot90", MATRIX, (1, (0, 1))),
     ("movedim", MATRIX, (0, 1)), ("expand", MATRIX[:1], (4, 4)),
     ("nan_to_num", np.array([np.nan, 1.0, np.inf]), ()),
+    ("det", SQUARE + 2 * np.eye(3), ()), ("inverse", SQUARE + 2 * np.eye(3), ()),
+    ("pinverse", MATRIX, ()), ("matrix_power", SQUARE, (3,)),
+    ("cholesky", SQUARE @ SQUARE.T + np.eye(3), ()),
+    ("cholesky", SQUARE @ SQUARE.T + np.eye(3), (True,)),
+    ("norm", MATRIX, ()), ("norm", MATRIX, (1, 1)), ("norm", MATRIX, (3, 0, True)),
+    ("norm", MATRIX, ("fro", (0, 1))), ("norm", MATRIX, ("nuc", (0, 1))),
 ]
 
 
@@ -46,6 +52,8 @@ def _arg(value, library):
 def _torch_call(name, x, args):
     if name in ("cumsum", "cumprod") and not args:
         return torch.cumsum(x.reshape(-1), 0)  # NumPy's axis=None, the method's default here
+    if name == "cholesky":  # Tensor.cholesky is deprecated in PyTorch, torch.linalg's is not
+        return torch.linalg.cholesky(x, upper=bool(args and args[0]))
     if name == "diff":
         return torch.diff(x, n=args[0], dim=args[1])
     return getattr(x, name)(*args)

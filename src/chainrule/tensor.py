@@ -745,6 +745,31 @@ class Tensor:
     def ravel(self):
         return _ops.ravel(self)
 
+    def det(self):
+        return _linalg.det(self)
+
+    def inverse(self):
+        return _linalg.inv(self)
+
+    def slogdet(self):
+        return _linalg.slogdet(self)
+
+    def pinverse(self, rcond=1e-15):
+        return _linalg.pinv(self, rcond)
+
+    def matrix_power(self, n):
+        return _linalg.matrix_power(self, n)
+
+    def cholesky(self, upper=False):
+        lower = _linalg.cholesky(self)
+        return swapaxes(lower, -1, -2) if upper else lower
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """As ``torch.Tensor.norm``: the Frobenius (2-) norm of all elements by default."""
+        if p in ("fro", "nuc") and dim is not None and len(tuple(dim)) == 2:
+            return _linalg.matrix_norm(self, p, tuple(dim), keepdim)
+        return _linalg.vector_norm(self, 2 if p == "fro" else p, dim, keepdim)
+
 
 class GradFn:
     """A read-only view of the node that produced a tensor."""
@@ -788,6 +813,7 @@ def _data(x):
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.
 from . import numpy_dispatch  # noqa: E402
 from .autograd import engine  # noqa: E402
+from . import linalg as _linalg  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
 from .ops import order as _order  # noqa: E402
