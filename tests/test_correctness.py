@@ -303,3 +303,68 @@ def test_numpy_index_helpers_refuse_tracked_tensors():
         with pytest.raises(TypeError, match="cr.concatenate"):
             build()
     np.testing.assert_array_equal(np.r_[cr.tensor(np.array([1.0])), 2.0], [1.0, 2.0])
+
+
+# ------------------------------------------------------------------ transforms, round two
+def test_vjp_jvp_and_jacobian_follow_a_tuple_output():
+    f = lambda a: (a * 2, a * 3)  # noqa: E731
+    x = np.ones(4)
+    _, pullback = cr.vjp(f, x)
+    np.testing.assert_array_equal(pullback((np.ones(4), np.ones(4)))[0], np.full(4, 5.0))
+    _, (t2, t3) = cr.jvp(f, (x,), (np.ones(4),))
+    np.testing.assert_array_equal(t2, np.full(4, 2.0))
+    np.testing.assert_array_equal(t3, np.full(4, 3.0))
+    j2, j3 = cr.jacobian(f)(x)
+    np.testing.assert_array_equal(j3, 3 * np.eye(4))
+    assert cr.check_grads(lambda a: cr.split(a * a, 2))(np.arange(1.0, 5.0))
+
+
+def test_forward_mode_through_a_decomposition_matches_differences():
+    # jvp differentiates a vjp at a zero cotangent: its factors' terms must not be dropped.
+    rng = np.random.default_rng(0)
+    x, v = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    f = lambda a: cr.sum(cr.linalg.svdvals(a) ** 3)  # noqa: E731
+    eps = 1e-6
+    numeric = (cr.grad(f)(x + eps * v) - cr.grad(f)(x - eps * v)) / (2 * eps)
+    np.testing.assert_allclose(cr.jvp(cr.grad(f), (x,), (v,))[1], numeric, rtol=1e-6)
+    u_of = lambda a: cr.linalg.svd(a, full_matrices=False)[0] @ cr.linalg.svd(  # noqa: E731
+        a, full_matrices=False)[2]
+    assert cr.check_grads(u_of)(x)
+
+
+@pytest.mark.parametrize("leave", [np.asarray, np.array, float, lambda t: t.item(),
+                                   lambda t: np.array([t, t])])
+def test_leaving_the_graph_inside_a_transform_is_an_error(leave):
+    with pytest.raises(TypeError, match="cut it from the graph"):
+        cr.grad(lambda a: cr.tensor(leave(a.sum())) if callable(leave) else a)(np.ones(2))
+
+
+def test_outside_a_transform_a_tensor_still_converts():
+    t = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    assert float(t.sum()) == 3.0 and np.asarray(t).tolist() == [1.0, 2.0]
+
+
+def test_grad_of_a_non_scalar_or_boolean_output_is_a_type_error():
+    with pytest.raises(TypeError, match="scalar"):
+        cr.grad(lambda a: a * 2)(np.zeros(2))
+    with pytest.raises(ValueError, match="scalar"):  # also a ValueError, as before
+        cr.grad(lambda a: a * 2)(np.zeros(2))
+    with pytest.raises(TypeError, match="bool"):
+        cr.grad(lambda a: np.allclose(a, a))(np.ones(2))
+
+
+def test_a_differentiated_argument_may_be_changed_in_place():
+    # f(a) = sum of a with a[1] replaced by 3 a[0]: df/da = [4, 0, 1].
+    def f(a):
+        a[1] = 3 * a[0]
+        return a.sum()
+    np.testing.assert_array_equal(cr.grad(f)(np.ones(3)), [4.0, 0.0, 1.0])
+
+
+def test_check_grads_passes_keywords_and_validates_modes():
+    assert cr.check_grads(lambda x, axis: cr.sum(x * x, axis=axis))(np.ones((2, 3)), axis=0)
+    with pytest.raises(ValueError, match="modes"):
+        cr.check_grads(lambda x: x, modes=(0,))(np.ones(2))
+    with pytest.raises(cr.GradcheckError, match="reverse mode, order 1"):
+        cr.check_grads(lambda x: cr.tensor(x.data) * 2 if isinstance(x, cr.Tensor)
+                       else x * 2, modes=("rev",))(np.ones(2))

@@ -138,18 +138,28 @@ def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5
     As HIPS autograd's ``check_grads``: a forward product (``jvp``) and a backward one
     (``vjp``) along random directions are compared with central differences in float64;
     for ``order`` > 1 the same check runs on the vjp and jvp themselves (as functions of the
-    point and the direction), so every order of nesting is exercised. Returns True, or raises
-    :class:`GradcheckError` naming the mode and the order.
+    point and the direction), so every order of nesting is exercised. Keyword arguments
+    are passed to ``f`` unchanged; a tuple or list output is checked as one flat vector.
+    Returns True, or raises :class:`GradcheckError` naming the mode and the order.
 
     >>> import numpy as np, chainrule as cr
     >>> cr.check_grads(lambda x, y: (cr.sin(x) * y).sum(), order=3)(np.ones(2), np.ones(2))
     True
     """
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    unknown = [m for m in modes if m not in ("fwd", "rev")]
+    if unknown or not modes:
+        raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {modes!r}")
 
-    def check(*args):
+    def check(*args, **kwargs):
         arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64)
                   for a in args]
-        _check_directions(f, arrays, tuple(modes), order, order, eps, atol, rtol,
+
+        def flat_f(*xs):
+            out = f(*xs, **kwargs)
+            return _flat(out) if isinstance(out, (tuple, list)) else out
+
+        _check_directions(flat_f, arrays, modes, order, order, eps, atol, rtol,
                           np.random.default_rng(seed))
         return True
 

@@ -24,3 +24,8 @@ class GradcheckError(AssertionError):
 
 class CheckpointError(OSError):
     """A checkpoint file that is missing, truncated, corrupted or of the wrong kind."""
+
+
+class OutputError(TypeError, ValueError):
+    """A transform's function returned what it cannot differentiate (not a scalar for
+    ``grad``, a boolean): a TypeError as in HIPS autograd and a ValueError as before."""

@@ -156,11 +156,21 @@ class Tensor:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
+    def _refuse_to_leave_the_graph(self, how):
+        """A traced value turned into a plain array or number would silently give a zero
+        or wrong gradient: inside a transform that is an error, as in torch.func."""
+        if self.requires_grad and functional.tracing():
+            raise TypeError(f"{how} of a Tensor that is being differentiated would cut it "
+                            "from the graph; use chainrule functions on it, or .detach() "
+                            "where no gradient is meant to flow")
+
     def __array__(self, dtype=None, copy=None):
-        if self.requires_grad and "index_tricks" in sys._getframe(1).f_code.co_filename:
-            # np.r_ / np.c_ build arrays from their items: the graph would be cut silently.
-            raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.concatenate, "
-                            "cr.hstack or cr.column_stack")
+        if self.requires_grad:
+            if "index_tricks" in sys._getframe(1).f_code.co_filename:
+                # np.r_ / np.c_ build arrays from their items: the graph would be cut.
+                raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.r_, cr.c_, "
+                                "cr.concatenate or cr.hstack")
+            self._refuse_to_leave_the_graph("np.asarray (or np.array)")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
@@ -185,6 +195,7 @@ class Tensor:
         return numpy_dispatch.function(func, args, kwargs)
 
     def item(self):
+        self._refuse_to_leave_the_graph(".item()")
         return self.data.item()
 
     def tolist(self):
@@ -312,6 +323,7 @@ class Tensor:
         return bool(self.data)
 
     def __float__(self):
+        self._refuse_to_leave_the_graph("float()")
         return float(self.data)
 
     def __int__(self):
@@ -812,7 +824,7 @@ def _data(x):
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.
 from . import numpy_dispatch  # noqa: E402
-from .autograd import engine  # noqa: E402
+from .autograd import engine, functional  # noqa: E402
 from . import linalg as _linalg  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402

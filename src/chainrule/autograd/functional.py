@@ -1,20 +1,26 @@
 """Function transforms: grad, value_and_grad, vjp, jvp, jacobian, hessian.
 
 They take ndarrays or Tensors and return ndarrays for ndarray inputs (Tensors for
-Tensor inputs). They nest: an inner transform handed Tensors that require grad
-records its own gradient computation, so an outer transform can differentiate it.
+Tensor inputs). They nest: a transform called inside another one's function builds
+its gradient as a graph, so the outer one differentiates through it, also through
+variables the inner function only closes over. A function may return a tuple or list
+of arrays (vjp, jvp and jacobian follow that structure); one that ignores its inputs
+has zero derivatives.
 """
 
 import numpy as np
 
+from ..errors import OutputError
 from ..tensor import Tensor
 from . import engine
 
-
-# How many transforms are running their function right now. A transform called inside
-# another one's function builds its gradient as a graph (create_graph), so the outer one
-# differentiates through it, also through variables the inner function only closes over.
+# How many transforms are running their function right now (see the module doc).
 _tracing = 0
+
+
+def tracing():
+    """Whether a transform is running its function (so values must stay on the graph)."""
+    return _tracing > 0
 
 
 def _argnums(argnums, count):
@@ -44,33 +50,21 @@ def _as_variable(x):
     return Tensor._new(array).requires_grad_(), False
 
 
-def _outward(value, as_tensor):
-    """What the caller sees: a Tensor for Tensor inputs, an ndarray otherwise.
-
-    A value that is itself on a graph (a transform nested in another) stays a Tensor, so
-    the outer transform can differentiate through it.
-    """
-    if value is None:
-        return None
-    if isinstance(value, Tensor) and value.requires_grad:
-        return value
-    if as_tensor:
-        return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
-
-
 def _trace(f, args, kwargs, argnums):
     """Call f with the differentiated arguments replaced by graph variables.
 
     Returns the output, the variables, whether each was given as a Tensor, and whether the
     gradient must be built as a graph (inside another transform, or of traced inputs).
+    The function gets a node over each variable, not the variable itself, so that it may
+    change its argument in place.
     """
     global _tracing
     args = list(args)
     variables, tensors_in = [], []
     for i in argnums:
-        args[i], was_tensor = _as_variable(args[i])
-        variables.append(args[i])
+        variable, was_tensor = _as_variable(args[i])
+        args[i] = variable if variable._op is not None else variable + 0
+        variables.append(variable)
         tensors_in.append(was_tensor)
     nested = _tracing > 0 or any(v._op is not None for v in variables)
     _tracing += 1
@@ -81,13 +75,16 @@ def _trace(f, args, kwargs, argnums):
     return out, variables, tensors_in, nested
 
 
-def _value(out, as_tensor, nested):
-    """The function's own value: on its graph when nested, else as the inputs were given."""
-    if not isinstance(out, Tensor):
-        out = Tensor._new(np.asarray(out))
-    if nested and out.requires_grad:
-        return out
-    return out if as_tensor else out.data
+# ----------------------------------------------------------------------- outputs
+def _leaves(out):
+    """A function's output as a list of arrays or Tensors, and its structure."""
+    if isinstance(out, (tuple, list)):
+        return list(out), type(out)
+    return [out], None
+
+
+def _rebuild(values, structure):
+    return values[0] if structure is None else structure(values)
 
 
 def _depends(out):
@@ -95,10 +92,53 @@ def _depends(out):
     return isinstance(out, Tensor) and out.requires_grad
 
 
-def _zeros_like(v):
-    return Tensor._new(np.zeros_like(v.data))
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
 
 
+def _zeros_like(x, dtype=None):
+    data = np.asarray(_data(x))
+    if dtype is None:
+        dtype = np.result_type(data.dtype, np.float32) if data.dtype.kind in "biu" else data.dtype
+    return Tensor._new(np.zeros(data.shape, dtype))
+
+
+def _outward(value, as_tensor):
+    """What the caller sees: a Tensor for Tensor inputs, an ndarray otherwise.
+
+    A value that is itself on a graph (a transform nested in another) stays a Tensor, so
+    the outer transform can differentiate through it.
+    """
+    if isinstance(value, Tensor) and value.requires_grad:
+        return value
+    if as_tensor:
+        return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
+def _value(out, as_tensor, nested):
+    """The function's own value: on its graph when nested, else as the inputs were given."""
+    leaves, structure = _leaves(out)
+    values = []
+    for leaf in leaves:
+        if nested and _depends(leaf):
+            values.append(leaf)
+        else:
+            values.append(_outward(leaf.detach() if isinstance(leaf, Tensor) else leaf,
+                                   as_tensor))
+    return _rebuild(values, structure)
+
+
+def _pull(outputs, cotangents, variables, graph):
+    """Gradients of the outputs that depend on the variables, with their cotangents."""
+    pairs = [(o, c) for o, c in zip(outputs, cotangents) if _depends(o)]
+    if not pairs:
+        return [None] * len(variables)
+    return engine.grad([o for o, _ in pairs], variables, grad_outputs=[c for _, c in pairs],
+                       retain_graph=True, create_graph=graph, allow_unused=True)
+
+
+# ----------------------------------------------------------------------- transforms
 def value_and_grad(f, argnums=0):
     """``f`` -> a function returning ``(f(*args), gradient)`` for a scalar-valued ``f``.
 
@@ -110,16 +150,16 @@ def value_and_grad(f, argnums=0):
     def wrapped(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
-        size = out.data.size if isinstance(out, Tensor) else np.size(out)
-        if size != 1:
-            raise ValueError(f"grad: the function must return a scalar, got shape "
-                             f"{np.shape(out.data if isinstance(out, Tensor) else out)}")
-        if _depends(out):
-            grads = engine.grad(out, variables, create_graph=nested, allow_unused=True)
-        else:  # a constant function (or one whose derivative is constant)
-            grads = [None] * len(variables)
-        grads = [_zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        grads = [_outward(g, t) for g, t in zip(grads, tensors_in)]
+        data = np.asarray(_data(out)) if not isinstance(out, (tuple, list)) else None
+        if data is None or data.size != 1:
+            raise OutputError(f"grad: the function must return a scalar, got "
+                              f"{'a ' + type(out).__name__ if data is None else data.shape}")
+        if data.dtype.kind in "bc":
+            raise OutputError(f"grad: the function returned a {data.dtype} value, which has "
+                              "no gradient (return a real number)")
+        grads = _pull([out], [None], variables, nested)
+        grads = [_outward(_zeros_like(v) if g is None else g, t)
+                 for g, v, t in zip(grads, variables, tensors_in)]
         value = _value(out, any(tensors_in), nested)
         return value, grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
 
@@ -144,20 +184,23 @@ def grad(f, argnums=0):
 
 
 def vjp(f, *primals):
-    """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one gradient per primal."""
+    """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one gradient per primal.
+
+    For a function returning a tuple, the cotangent is a tuple of the same structure.
+    """
     out, variables, tensors_in, nested = _trace(f, primals, {}, range(len(primals)))
+    outputs, structure = _leaves(out)
 
     def vjp_fn(cotangent):
-        shape = out.shape if isinstance(out, Tensor) else np.shape(out)
-        if np.shape(cotangent.data if isinstance(cotangent, Tensor) else cotangent) != shape:
-            raise ValueError(f"vjp: the cotangent has shape {np.shape(cotangent)}, the output "
-                             f"has shape {shape}")
-        if _depends(out):
-            graph = nested or _tracing > 0 or _depends(cotangent)
-            grads = engine.grad(out, variables, grad_outputs=cotangent, retain_graph=True,
-                                create_graph=graph, allow_unused=True)
-        else:
-            grads = [None] * len(variables)
+        cotangents = _leaves(cotangent)[0] if structure is not None else [cotangent]
+        if len(cotangents) != len(outputs):
+            raise ValueError(f"vjp: {len(cotangents)} cotangents for {len(outputs)} outputs")
+        for i, (o, c) in enumerate(zip(outputs, cotangents)):
+            if np.shape(_data(c)) != np.shape(_data(o)):
+                raise ValueError(f"vjp: cotangent {i} has shape {np.shape(_data(c))}, the "
+                                 f"output has shape {np.shape(_data(o))}")
+        graph = nested or _tracing > 0 or any(_depends(c) for c in cotangents)
+        grads = _pull(outputs, cotangents, variables, graph)
         return tuple(_outward(_zeros_like(v) if g is None else g, t)
                      for g, v, t in zip(grads, variables, tensors_in))
 
@@ -176,63 +219,73 @@ def jvp(f, primals, tangents):
             raise ValueError(f"jvp: tangent {i} has shape {t_shape}, its primal has shape "
                              f"{p_shape}")
     out, variables, tensors_in, nested = _trace(f, primals, {}, range(len(primals)))
-    if not _depends(out):
-        as_tensor = any(tensors_in)
-        zeros = np.zeros_like(_data(out), dtype=np.result_type(_data(out), np.float32))
-        return _value(out, as_tensor, nested), _outward(zeros, as_tensor)
+    outputs, structure = _leaves(out)
     # vjp(u) = J^T u is linear in u; differentiating <J^T u, t> with respect to u gives J t.
-    u = Tensor._new(np.zeros_like(out.data)).requires_grad_()
-    pulled = engine.grad(out, variables, grad_outputs=u, create_graph=True, allow_unused=True)
+    seeds = [Tensor._new(np.zeros_like(o.data)).requires_grad_() if _depends(o) else None
+             for o in outputs]
+    pulled = _pull(outputs, seeds, variables, True)
     pairs = [(g, t) for g, t in zip(pulled, tangents) if g is not None and g.requires_grad]
-    if pairs:
-        tangent_out = engine.grad([g for g, _ in pairs], [u], grad_outputs=[
+    live = [s for s in seeds if s is not None]
+    pushed = [None] * len(live)
+    if pairs and live:
+        pushed = engine.grad([g for g, _ in pairs], live, grad_outputs=[
             t if isinstance(t, Tensor) else Tensor._new(np.asarray(t, dtype=g.dtype))
-            for g, t in pairs], create_graph=nested, allow_unused=True)[0]
-    else:
-        tangent_out = None
-    if tangent_out is None:
-        tangent_out = Tensor._new(np.zeros_like(out.data))
+            for g, t in pairs], create_graph=nested, allow_unused=True)
+    pushed = iter(pushed)
     as_tensor = any(tensors_in)
-    return _value(out, as_tensor, nested), _outward(tangent_out, as_tensor)
+    tangents_out = []
+    for o, s in zip(outputs, seeds):
+        t = next(pushed) if s is not None else None
+        tangents_out.append(_outward(_zeros_like(o) if t is None else t, as_tensor))
+    return _value(out, as_tensor, nested), _rebuild(tangents_out, structure)
 
 
 def jacobian(f, argnums=0):
-    """``f`` -> a function giving d f / d x with shape ``f(x).shape + x.shape``."""
+    """``f`` -> a function giving d f / d x with shape ``f(x).shape + x.shape``.
+
+    Several ``argnums`` give a tuple (one per argument); a function returning a tuple
+    gives a tuple of those (one per output).
+    """
     def wrapped(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
-        if not isinstance(out, Tensor):
-            out = Tensor._new(np.asarray(out, dtype=np.result_type(np.asarray(out), np.float32)))
-        rows = [[] for _ in variables]
-        for k in range(out.data.size if _depends(out) else 0):
-            basis = np.zeros(out.data.size, dtype=out.data.dtype)
-            basis[k] = 1
-            seed = basis.reshape(out.shape)
-            grads = engine.grad(out, variables, grad_outputs=seed, retain_graph=True,
-                                create_graph=nested, allow_unused=True)
-            for row, g, v in zip(rows, grads, variables):
-                row.append(Tensor._new(np.zeros_like(v.data)) if g is None else g)
-        jacobians = []
-        for row, v, as_tensor in zip(rows, variables, tensors_in):
-            shape = out.shape + v.shape
-            if nested:
-                from ..ops import reshape, stack
-
-                jac = reshape(stack(row), shape) if row else Tensor._new(
-                    np.zeros(shape, dtype=v.dtype))
-            else:
-                jac = (np.stack([r.data for r in row]).reshape(shape) if row
-                       else np.zeros(shape, dtype=v.dtype))
-            jacobians.append(_outward(jac, as_tensor))
-        return jacobians[0] if isinstance(argnums, (int, np.integer)) else tuple(jacobians)
+        outputs, structure = _leaves(out)
+        per_output = [_jacobians(o, variables, tensors_in, nested) for o in outputs]
+        if not isinstance(argnums, (int, np.integer)):
+            per_output = [tuple(j) for j in per_output]
+        else:
+            per_output = [j[0] for j in per_output]
+        return _rebuild(per_output, structure)
 
     return wrapped
+
+
+def _jacobians(out, variables, tensors_in, nested):
+    """d out / d v for every variable: one backward per element of ``out``."""
+    data = np.asarray(_data(out))
+    rows = [[] for _ in variables]
+    for k in range(data.size if _depends(out) else 0):
+        seed = np.zeros(data.size, dtype=data.dtype)
+        seed[k] = 1
+        grads = engine.grad(out, variables, grad_outputs=seed.reshape(data.shape),
+                            retain_graph=True, create_graph=nested, allow_unused=True)
+        for row, g, v in zip(rows, grads, variables):
+            row.append(_zeros_like(v) if g is None else g)
+    jacobians = []
+    for row, v, as_tensor in zip(rows, variables, tensors_in):
+        shape = data.shape + v.shape
+        if not row:
+            jac = np.zeros(shape, dtype=v.dtype)
+        elif nested:
+            from ..ops import reshape, stack
+
+            jac = reshape(stack(row), shape)
+        else:
+            jac = np.stack([r.data for r in row]).reshape(shape)
+        jacobians.append(_outward(jac, as_tensor))
+    return jacobians
 
 
 def hessian(f, argnums=0):
     """``f`` -> its matrix of second derivatives, shape ``x.shape + x.shape``."""
     return jacobian(grad(f, argnums), argnums)
-
-
-def _data(x):
-    return x.data if isinstance(x, Tensor) else x

@@ -85,8 +85,12 @@ def _gaps(values):
 
 
 def _used(g):
-    """Whether an unpacked upstream gradient reaches the loss (zeros: the factor is unused)."""
-    return bool(np.any(data_of(g)))
+    """Whether an unpacked upstream gradient reaches the loss (zeros: the factor is unused).
+
+    A gradient on a graph counts even while it is zero: it is a variable (forward mode
+    differentiates a vjp with respect to a zero cotangent).
+    """
+    return (isinstance(g, Tensor) and g.requires_grad) or bool(np.any(data_of(g)))
 
 
 def _columns(x, k):
