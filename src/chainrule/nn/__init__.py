@@ -13,11 +13,13 @@ True
 from . import functional, init
 from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
                      Sigmoid, Softmax, Tanh)
-from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, MultiMarginLoss,
-                     NLLLoss)
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
+from .norm import BatchNorm1d, BatchNorm2d, Dropout2d, GroupNorm, LayerNorm
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh",
            "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Identity", "Flatten", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
-           "functional", "init"]
+           "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BatchNorm1d", "BatchNorm2d",
+           "LayerNorm", "GroupNorm", "Dropout2d", "functional", "init"]

@@ -22,6 +22,8 @@ from ..ops import losses as _losses  # registers the fused loss ops
 from ..ops import (leaky_relu, log_softmax, matmul, relu, reshape, sigmoid, softmax, sum, tanh,
                    transpose, where)
 from ..ops.elementwise import astype
+from ..ops.losses_extra import huber_loss, kl_div, l1_loss, smooth_l1_loss  # noqa: F401
+from ..ops.norm import batch_norm, dropout2d, group_norm, layer_norm  # noqa: F401
 from ..ops.nn import linear as _linear
 from ..ops.registry import data_of
 from ..tensor import Tensor
@@ -29,7 +31,9 @@ from .init import as_generator
 
 __all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout",
            "linear", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss", "multi_margin_loss", "one_hot"]
+           "cross_entropy", "nll_loss", "multi_margin_loss", "one_hot",
+           "batch_norm", "layer_norm", "group_norm", "dropout2d",
+           "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div"]
 
 
 # ----------------------------------------------------------------------- layers

@@ -6,6 +6,7 @@
 5.0
 """
 
+from ..ops import losses_extra as _extra
 from . import functional as F
 from .module import Module
 
@@ -88,3 +89,65 @@ class MultiMarginLoss(_Loss):
     def forward(self, input, target):
         return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
                                    self.reduction)
+
+
+class _RegressionLoss(Module):
+    """A loss with PyTorch's deprecated ``size_average`` and ``reduce`` before ``reduction``;
+    ``dtype`` is accepted like the layers' (a loss has no state to create)."""
+
+    _reductions = _extra._REDUCTIONS
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", *, dtype=None):
+        super().__init__()
+        self.reduction = _extra._reduction(type(self).__name__, reduction, size_average, reduce,
+                                           allowed=self._reductions)
+
+
+class L1Loss(_RegressionLoss):
+    """Mean absolute error ``|input - target|``."""
+
+    def forward(self, input, target):
+        return _extra.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(_RegressionLoss):
+    """Smooth L1: quadratic below ``beta``, linear above (``beta = 0``: L1)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0, *,
+                 dtype=None):
+        super().__init__(size_average, reduce, reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input, target):
+        return _extra.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_RegressionLoss):
+    """Huber loss: ``0.5 d**2`` below ``delta``, ``delta (|d| - 0.5 delta)`` above."""
+
+    def __init__(self, reduction="mean", delta=1.0, *, dtype=None):
+        super().__init__(reduction=reduction)
+        if delta <= 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = delta
+
+    def forward(self, input, target):
+        return _extra.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(_RegressionLoss):
+    """Kullback-Leibler divergence of the target from the input (log-probabilities);
+    ``reduction='batchmean'`` gives the divergence per sample."""
+
+    _reductions = _extra._REDUCTIONS + ("batchmean",)
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False, *,
+                 dtype=None):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return _extra.kl_div(input, target, reduction=self.reduction,
+                             log_target=self.log_target)

@@ -2,7 +2,9 @@
 
 A Module registers the Parameters and sub-modules assigned to its attributes, in
 assignment order, as PyTorch does; ``named_parameters()``, ``state_dict()`` and the
-repr all follow that order.
+repr all follow that order. Buffers (:meth:`Module.register_buffer`) are state that is
+not trained, such as BatchNorm's running statistics: they sit beside the parameters in
+``state_dict()`` (persistent ones only) but not in ``parameters()``.
 """
 
 import weakref
@@ -83,6 +85,8 @@ class Module:
     def __init__(self):
         # Set through object.__setattr__: our own __setattr__ needs these to exist.
         object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -90,17 +94,24 @@ class Module:
     def __setattr__(self, name, value):
         params = self.__dict__.get("_parameters")
         modules = self.__dict__.get("_modules")
+        buffers = self.__dict__.get("_buffers")
         if isinstance(value, (Parameter, Module)) and params is None:
             raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
                                  "Module.__init__() is called")
         if isinstance(value, Parameter):
             self.__dict__.pop(name, None)
             modules.pop(name, None)
+            self._forget_buffer(name)
             self.register_parameter(name, value)
         elif isinstance(value, Module):
             self.__dict__.pop(name, None)
             params.pop(name, None)
+            self._forget_buffer(name)
             self.add_module(name, value)
+        elif buffers is not None and name in buffers:
+            buffers[name] = value = self._as_buffer(name, value)
+            if value is not None:
+                _name_after_path(value, name)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} "
@@ -115,8 +126,8 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
-        # Only called when ordinary lookup fails: parameters and modules live in dicts.
-        for store in ("_parameters", "_modules"):
+        # Only called when ordinary lookup fails: parameters, buffers and modules live in dicts.
+        for store in ("_parameters", "_buffers", "_modules"):
             members = self.__dict__.get(store)
             if members is not None and name in members:
                 return members[name]
@@ -127,7 +138,58 @@ class Module:
             if name in store:
                 del store[name]
                 return
+        if name in self.__dict__.get("_buffers", ()):
+            self._forget_buffer(name)
+            return
         object.__delattr__(self, name)
+
+    def _forget_buffer(self, name):
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None:
+            buffers.pop(name, None)
+            self._non_persistent_buffers_set.discard(name)
+
+    @staticmethod
+    def _as_buffer(name, value):
+        """A buffer's value: a Tensor, None, or an ndarray (wrapped without a copy)."""
+        if value is None or isinstance(value, Tensor):
+            return value
+        if isinstance(value, np.ndarray):
+            return Tensor._new(value)
+        raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, "
+                        "an ndarray or None is expected)")
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register ``tensor`` (a Tensor, an ndarray or None) as the buffer ``name``: state
+        that is not trained, such as BatchNorm's running statistics.
+
+        Buffers are attributes (``self.name``), listed by :meth:`named_buffers` and, when
+        ``persistent``, saved by :meth:`state_dict` and restored by :meth:`load_state_dict`.
+        A None buffer is left out of both, as in PyTorch.
+
+        >>> import chainrule as cr, numpy as np
+        >>> m = cr.nn.Module()
+        >>> m.register_buffer("steps", np.array(0))
+        >>> m.register_buffer("cache", np.zeros(2), persistent=False)
+        >>> list(m.state_dict()), [name for name, _ in m.named_buffers()]
+        (['steps'], ['steps', 'cache'])
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() is called")
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name should be a string, got {type(name).__name__}")
+        if "." in name or not name:
+            raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute {name!r} already exists")
+        tensor = self._as_buffer(name, tensor)
+        if tensor is not None:
+            _name_after_path(tensor, name)
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def register_parameter(self, name, param):
         """Register ``param`` (a Parameter or None) as ``name``; it is named if unnamed."""
@@ -153,8 +215,8 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module")
         self._modules[name] = module
         if module is not None:
-            for path, param in module.named_parameters():
-                _name_after_path(param, f"{name}.{path}", old_path=path)
+            for path, tensor in (*module.named_parameters(), *module.named_buffers()):
+                _name_after_path(tensor, f"{name}.{path}", old_path=path)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, prefix="", remove_duplicate=True, memo=None):
@@ -202,20 +264,56 @@ class Module:
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """``(dotted name, Tensor)`` for every buffer (None ones left out), e.g.
+        ``0.running_mean``."""
+        seen = set()
+        modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is None or (remove_duplicate and id(buffer) in seen):
+                    continue
+                seen.add(id(buffer))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
+
+    def buffers(self, recurse=True):
+        """The buffers, each once, in registration order."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
     # ------------------------------------------------------------------ state
+    def _named_state(self):
+        """What ``state_dict`` holds, as PyTorch orders it: each module's parameters, then
+        its persistent buffers, module by module (shared ones under every name)."""
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            dot = f"{prefix}." if prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield dot + name, param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers_set:
+                    yield dot + name, buffer
+
     def state_dict(self):
-        """An ordered ``name -> ndarray`` copy of every parameter."""
-        return OrderedDict((name, param.data.copy()) for name, param
-                           in self.named_parameters(remove_duplicate=False))
+        """An ordered ``name -> ndarray`` copy of every parameter and persistent buffer."""
+        return OrderedDict((name, tensor.data.copy()) for name, tensor in self._named_state())
+
+    def _upgrade_state_dict(self, state_dict, prefix):
+        """Fill in, in ``state_dict`` (a copy), entries that older checkpoints lack and that
+        this module can do without (BatchNorm's ``num_batches_tracked``, as in PyTorch)."""
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values from ``state_dict`` into the parameters (all or nothing), each in
-        its parameter's dtype.
+        """Copy values from ``state_dict`` into the parameters and persistent buffers (all
+        or nothing), each in its own dtype (``num_batches_tracked`` stays int64).
 
+        PyTorch's state dicts load once converted to arrays (``{k: v.numpy()}``).
         Raises RuntimeError listing missing and unexpected keys (when ``strict``) and
         shape mismatches (always); returns ``(missing_keys, unexpected_keys)``.
         """
-        own = OrderedDict(self.named_parameters(remove_duplicate=False))
+        state_dict = OrderedDict(state_dict)
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            module._upgrade_state_dict(state_dict, f"{prefix}." if prefix else "")
+        own = OrderedDict(self._named_state())
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
         errors, values = [], []
@@ -271,10 +369,14 @@ class Module:
         return self
 
     def to(self, dtype):
-        """Convert every parameter's data to ``dtype`` in place (gradients are cleared)."""
+        """Convert every parameter's data, and every floating-point buffer's, to ``dtype``
+        in place (gradients are cleared; integer buffers such as counts stay as they are)."""
         for param in self.parameters():
             param.data = param.data.astype(dtype)
             param.grad = None
+        for buffer in self.buffers():
+            if np.issubdtype(buffer.dtype, np.floating):
+                buffer.data = buffer.data.astype(dtype)
         return self
 
     def double(self):
