@@ -368,3 +368,45 @@ def test_check_grads_passes_keywords_and_validates_modes():
     with pytest.raises(cr.GradcheckError, match="reverse mode, order 1"):
         cr.check_grads(lambda x: cr.tensor(x.data) * 2 if isinstance(x, cr.Tensor)
                        else x * 2, modes=("rev",))(np.ones(2))
+
+
+# ------------------------------------------------------------------ PyTorch's conventions
+def test_pow_gradients_follow_pytorch_at_infinities_and_zero_bases():
+    torch = pytest.importorskip("torch")
+    cases = [([np.inf, -np.inf, 0.0, 2.0], 0.0), (0.0, [-1.0, -2.0, 0.5, 0.0]),
+             (-2.0, [2.0, 3.0]), ([0.0, 1.5], [1.0, 1.0])]
+    for base, exponent in cases:
+        a, b = np.asarray(base, float), np.asarray(exponent, float)
+        ours = [cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)]
+        theirs = [torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)]
+        with np.errstate(all="ignore"):
+            (ours[0] ** ours[1]).sum().backward()
+        (theirs[0] ** theirs[1]).sum().backward()
+        for o, t in zip(ours, theirs):
+            np.testing.assert_array_equal(o.grad.numpy(), t.grad.numpy())
+
+
+def test_tensor_methods_take_pytorchs_shape_conventions():
+    x = cr.ones((2, 3, 4))
+    assert x.transpose(1, 2).shape == (2, 4, 3)  # two dims of an N-d tensor: swapped
+    assert x.permute(2, 0, 1).shape == (4, 2, 3)
+    assert cr.ones((4, 3)).squeeze(1).shape == (4, 3)  # not of length 1: kept
+    assert cr.ones((4, 1, 6, 1)).squeeze((0, 1)).shape == (4, 6, 1)
+    v = cr.tensor(np.arange(4.0))
+    np.testing.assert_array_equal(v.flip(()).numpy(), v.numpy())  # no dims: unchanged
+    with pytest.raises(ValueError, match="one shift per dim"):
+        v.roll((1, 2), 0)
+
+
+def test_var_and_std_methods_are_unbiased_by_default_as_pytorch():
+    v = cr.tensor(np.arange(4.0))
+    assert v.var().item() == pytest.approx(np.var(np.arange(4.0), ddof=1))
+    assert v.std(correction=0).item() == pytest.approx(np.std(np.arange(4.0)))
+    assert v.var(ddof=0).item() == cr.var(v).item() == 1.25  # NumPy's names: NumPy's default
+
+
+def test_shape_errors_are_runtime_errors_too_as_in_pytorch():
+    with pytest.raises(RuntimeError):
+        cr.ones((2, 3)) @ cr.ones((2, 3))
+    with pytest.raises(ValueError):
+        cr.ones((2, 3)) @ cr.ones((2, 3))

@@ -268,7 +268,10 @@ def test_reductions_accept_numpy_and_pytorch_argument_names():
     np.testing.assert_allclose(x.mean(axis=(0, 2)).numpy(), x_np.mean(axis=(0, 2)))
     np.testing.assert_allclose(x.max(dim=-1).numpy(), x_np.max(axis=-1))
     np.testing.assert_allclose(x.var(axis=0, ddof=1).numpy(), x_np.var(axis=0, ddof=1))
-    np.testing.assert_allclose(x.std().numpy(), x_np.std())
+    # The method's default is PyTorch's (unbiased); cr.std and ddof=0 give NumPy's.
+    np.testing.assert_allclose(x.std().numpy(), x_np.std(ddof=1))
+    np.testing.assert_allclose(x.std(ddof=0).numpy(), x_np.std())
+    np.testing.assert_allclose(cr.std(x).numpy(), x_np.std())
     np.testing.assert_allclose(x.prod(axis=2).numpy(), x_np.prod(axis=2))
 
 

@@ -3,8 +3,11 @@
 import numpy as np
 
 
-class ShapeError(ValueError):
-    """Operand shapes that cannot be combined; the message names the op and the shapes."""
+class ShapeError(ValueError, RuntimeError):
+    """Operand shapes that cannot be combined; the message names the op and the shapes.
+
+    A ValueError as in NumPy and a RuntimeError as in PyTorch, so code written for either
+    catches it."""
 
 
 class AxisError(ShapeError, np.exceptions.AxisError):

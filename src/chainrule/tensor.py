@@ -468,11 +468,15 @@ class Tensor:
     def mean(self, axis=None, keepdims=False, **aliases):
         return _R.mean(self, axis, keepdims, **aliases)
 
-    def var(self, axis=None, keepdims=False, ddof=0, **aliases):
-        return _R.var(self, axis, keepdims, ddof=ddof, **aliases)
+    def var(self, dim=None, keepdim=False, *, correction=None, **options):
+        """As ``torch.Tensor.var``: the unbiased variance (``correction=1``) by default;
+        NumPy's ``axis``, ``keepdims`` and ``ddof`` are accepted too (``cr.var`` is NumPy's,
+        with ``ddof=0``)."""
+        return _R.var(self, *_spread_options(dim, keepdim, correction, options))
 
-    def std(self, axis=None, keepdims=False, ddof=0, **aliases):
-        return _R.std(self, axis, keepdims, ddof=ddof, **aliases)
+    def std(self, dim=None, keepdim=False, *, correction=None, **options):
+        """As ``torch.Tensor.std``: unbiased (``correction=1``) by default, like ``var``."""
+        return _R.std(self, *_spread_options(dim, keepdim, correction, options))
 
     def max(self, axis=None, keepdims=False, **aliases):
         return _R.max(self, axis, keepdims, **aliases)
@@ -502,7 +506,14 @@ class Tensor:
         return _L.matmul(self, other)
 
     def transpose(self, *axes):
+        """NumPy's (a permutation, or reversed axes) or, with two axes of an N-d tensor,
+        PyTorch's ``transpose(dim0, dim1)``, which swaps them."""
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes) and self.ndim != 2:
+            return swapaxes(self, *axes)
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def permute(self, *dims):
+        return transpose(self, dims[0] if len(dims) == 1 else dims)
 
     def reshape(self, *shape):
         return _S.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -512,7 +523,18 @@ class Tensor:
     def flatten(self):
         return _S.flatten(self)
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis=None, **aliases):
+        """Drop length-1 axes; as PyTorch, a named axis of another length stays."""
+        axis = aliases.pop("dim", axis)
+        if aliases:
+            raise TypeError(f"squeeze() got unexpected keyword arguments {sorted(aliases)}")
+        if axis is not None:
+            axes = (axis,) if isinstance(axis, int) else tuple(axis)
+            axes = tuple(a for a in axes
+                         if self.shape[_R.one_axis(a, self.ndim, "squeeze")] == 1)
+            if not axes:
+                return self
+            axis = axes
         return _S.squeeze(self, axis)
 
     def expand_dims(self, axis):
@@ -723,11 +745,20 @@ class Tensor:
         return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
 
     def roll(self, shifts, dims=None):
+        """As ``torch.Tensor.roll``: one shift per dim (NumPy's ``cr.roll`` broadcasts)."""
+        count = len(shifts) if isinstance(shifts, (tuple, list)) else 1
+        wanted = 1 if dims is None else len(dims) if isinstance(dims, (tuple, list)) else 1
+        if count != wanted:
+            raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same "
+                             "length (one shift per dim)")
         return _ops.roll(self, shifts, dims)
 
     def flip(self, *dims):
+        """Reverse the given dims (``flip()`` with none given: all of them, as NumPy)."""
+        if not dims:
+            return _ops.flip(self, None)
         dims = dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims
-        return _ops.flip(self, tuple(dims) if dims else None)
+        return _ops.flip(self, tuple(dims))
 
     def fliplr(self):
         return _ops.fliplr(self)
@@ -820,6 +851,19 @@ class _HookHandle:
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
+
+
+def _spread_options(dim, keepdim, correction, options):
+    """(axis, keepdims, ddof) for the var/std methods from PyTorch's or NumPy's names."""
+    dim = options.pop("axis", dim)
+    keepdim = options.pop("keepdims", keepdim)
+    unbiased = options.pop("unbiased", None)
+    ddof = options.pop("ddof", None)
+    if options:
+        raise TypeError(f"unexpected keyword arguments {sorted(options)}")
+    if ddof is None:
+        ddof = (1 if correction is None else correction) if unbiased is None else int(unbiased)
+    return dim, keepdim, ddof
 
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.

@@ -48,18 +48,23 @@ def div(a, b):
 
 
 def _pow_base(g, out, a, b):
-    exponent = data_of(b)
-    if np.any(exponent == 0):
-        # a ** 0 is the constant 1: its gradient is 0, also at a = 0 where b * a ** (b - 1)
-        # is 0 * inf. Exponent 1 there keeps every order finite (b * a ** 1 is 0).
-        return g * b * a ** where(exponent == 0, 1.0, b - 1)
+    zero = data_of(b) == 0
+    if np.any(zero):
+        # a ** 0 is the constant 1: gradient 0 for every a, inf and 0 included (b a^(b-1)
+        # is 0 * inf there). Both the base and the exponent are swapped for 1 where b is 0,
+        # so every order stays finite (b * 1 ** 1 = 0).
+        return g * b * where(zero, 1.0, a) ** where(zero, 1.0, b - 1)
     return g * b * a ** (b - 1)
 
 
 def _pow_exponent(g, out, a, b):
-    # log of the base where it is positive; elsewhere the exponent gets no gradient.
-    positive = data_of(a) > 0
-    return g * out * log(where(positive, a, 1.0)) * _mask(positive, out)
+    # d/db a^b = a^b log a; 0 ** b does not depend on b to first order for b >= 0 (PyTorch),
+    # while a negative base gives nan (log of a negative number).
+    constant = (np.asarray(data_of(a)) == 0) & (np.asarray(data_of(b)) >= 0)
+    if not np.any(constant):
+        with np.errstate(invalid="ignore"):
+            return g * out * log(a)
+    return g * out * log(where(constant, 1.0, a)) * _mask(~constant, out)
 
 
 @defop(_pow_base, _pow_exponent, saves_out=True,
@@ -192,11 +197,27 @@ def _clip(a, a_min, a_max):
     return np.clip(a, a_min, a_max)
 
 
-def clip(a, min=None, max=None):
-    """a limited to [min, max] (either may be None); boundaries pass the gradient."""
-    if min is None and max is None:
-        raise ValueError("clip: give at least one of min and max")
-    return _clip(a, a_min=min, a_max=max)
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):
+    """a limited to [a_min, a_max] (either may be None); boundaries pass the gradient.
+
+    NumPy's ``a_min``/``a_max`` and PyTorch's ``min``/``max`` keywords are both accepted
+    (positionally they are the same two arguments).
+
+    >>> import chainrule as cr
+    >>> cr.clip(cr.tensor([-2.0, 0.5, 3.0]), a_min=-1.0, a_max=1.0).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if min is not None:
+        if a_min is not None:
+            raise TypeError("clip: pass the lower bound once, as a_min or min")
+        a_min = min
+    if max is not None:
+        if a_max is not None:
+            raise TypeError("clip: pass the upper bound once, as a_max or max")
+        a_max = max
+    if a_min is None and a_max is None:
+        raise ValueError("clip: give at least one of a_min and a_max (min and max)")
+    return _clip(a, a_min=a_min, a_max=a_max)
 
 
 clamp = clip
