@@ -68,6 +68,8 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             else:
                 args, out = node._arrays, node.data
             vjps = op.vjps
+            if op.variadic is not None:  # rules bound to all the inputs: no unpacking per call
+                vjps, args, params = op.variadic_rules(args, params), (), None
             following = None  # the first input reached for the first time, if it is a node
             for i, x in enumerate(node_inputs):
                 if not (isinstance(x, Tensor) and x.requires_grad):

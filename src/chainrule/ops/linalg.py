@@ -455,7 +455,7 @@ def _einsum_ref(np, *xs, subscripts):
                                    for x, term in zip(xs, terms)])
 
 
-def _einsum_vjp(i, g, out, *xs, subscripts):
+def _einsum_vjp(i, g, out, xs, subscripts):
     inputs, output = subscripts.split("->")
     inputs = inputs.split(",")
     sizes = _letter_sizes(inputs, [np.shape(data_of(x)) for x in xs])

@@ -148,8 +148,8 @@ def _plain_input_grad(g, x, weight, axis, eps, batch_mean, batch_var):
     return grad
 
 
-def _normalization_vjp(i, g, out, x, *affine, axis, eps, weighted, biased, mean=None,
-                       var=None):
+def _normalization_vjp(i, g, out, inputs, axis, eps, weighted, biased, mean=None, var=None):
+    x, affine = inputs[0], inputs[1:]
     weight = affine[0] if weighted else None
     plain = type(g) is np.ndarray and type(x) is np.ndarray and not any(
         isinstance(a, Tensor) for a in affine)

@@ -14,7 +14,6 @@ Broadcasting and dtype are not the rules' business: the engine sums each
 gradient back to its input's shape in one place (``autograd.engine``).
 """
 
-import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -71,14 +70,17 @@ class Op:
     records a node (when grad mode is on and an input requires grad).
     """
 
-    __slots__ = ("name", "forward", "vjps", "spec", "saves_out", "doc", "fresh_output",
-                 "fitted_shares", "keeps")
+    __slots__ = ("name", "forward", "vjps", "variadic", "spec", "saves_out", "doc",
+                 "fresh_output", "fitted_shares", "keeps")
 
     def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None,
                  keeps=None):
         self.name = name
         self.forward = forward
-        # Ops of any arity have one rule for every input: vjp(i, g, out, *inputs, **params).
+        # Ops of any arity have one rule for every input, variadic(i, g, out, inputs, **params),
+        # handed the inputs as one sequence: n calls of an n-input op stay O(n) (unpacking
+        # them would copy the n inputs on every call).
+        self.variadic = variadic
         self.vjps = vjps if variadic is None else _EveryInput(variadic)
         self.spec = spec
         self.saves_out = saves_out  # its vjps read the output: in-place changes to it are fatal
@@ -91,7 +93,15 @@ class Op:
         self.fresh_output = ufunc
         self.fitted_shares = ufunc and forward.nin == 1
 
+    def variadic_rules(self, inputs, params):
+        """One ``rule(g, out)`` per input, bound to all the inputs at once (backward's form)."""
+        variadic = self.variadic
+        return [lambda g, out, i=i: variadic(i, g, out, inputs, **params)
+                for i in range(len(inputs))]
+
     def vjp(self, i, g, out, inputs, params):
+        if self.variadic is not None:
+            return self.variadic(i, g, out, inputs, **params)
         return self.vjps[i](g, out, *inputs, **params)
 
     def __call__(self, *args, **params):
@@ -113,7 +123,7 @@ def passthrough(g, out, *inputs, **params):
 
 
 class _EveryInput:
-    """The vjps of an op of any arity: input i's rule is ``variadic(i, ...)``."""
+    """The vjps of an op of any arity, one per input in the ``vjp(g, out, *inputs)`` form."""
 
     __slots__ = ("variadic",)
 
@@ -121,7 +131,8 @@ class _EveryInput:
         self.variadic = variadic
 
     def __getitem__(self, i):
-        return functools.partial(self.variadic, i)
+        variadic = self.variadic
+        return lambda g, out, *inputs, **params: variadic(i, g, out, inputs, **params)
 
 
 def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=None,
