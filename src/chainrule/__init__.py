@@ -17,8 +17,8 @@ from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, v
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .check import check_grads, gradcheck, gradgradcheck
 from .diagnose import GraphCheck, check_graph
-from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
-                       tensor, zeros, zeros_like)
+from .creation import (arange, eye, from_numpy, full, linspace, manual_seed, ones, ones_like,
+                       rand, randn, tensor, zeros, zeros_like)
 from .errors import AxisError, CheckpointError, GradcheckError, ShapeError
 from .serialization import load, save
 from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, einsum,
@@ -33,6 +33,8 @@ from .ops.arrange import *  # noqa: F401,F403
 from .ops.exponential import *  # noqa: F401,F403
 from .ops.join import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
+from .ops.logic import *  # noqa: F401,F403
+from .ops.logic import shape
 from .ops.order import *  # noqa: F401,F403
 from .ops.scan import *  # noqa: F401,F403
 from .ops.trig import *  # noqa: F401,F403

@@ -3,50 +3,38 @@
 ``np.cumsum(t)``, ``np.exp(t)`` or ``array + t`` reach Tensor's ``__array_function__`` and
 ``__array_ufunc__``, which land here. A function chainrule has under NumPy's name (in
 ``chainrule.ops``, or ``chainrule.linalg`` for ``np.linalg``) is called with the same
-arguments; functions whose result carries no gradient (shapes, comparisons, indices,
-rounding) run on the arrays; anything else is a TypeError that names the function, instead
-of a plain array silently cut from the graph.
+arguments; that includes the functions whose result carries no gradient (rounding,
+comparisons, indices, shapes: ``chainrule.ops.logic``), which give constants. Anything else
+is a TypeError that names the function, instead of a plain array silently cut from the graph.
 
 >>> import numpy as np, chainrule as cr
 >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
 >>> np.sum(np.exp(x) * 2).backward()
 >>> bool(np.allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0, 3.0])))
 True
->>> np.shape(x), isinstance(np.argmax(x), np.integer)
-((3,), True)
+>>> np.shape(x), np.argmax(x), np.floor(x / 2).requires_grad
+((3,), tensor(2), False)
 """
 
 import numpy as np
 
+from .ops import logic
 from .tensor import Tensor
 
 # NumPy's names for what chainrule spells differently.
-_RENAMED = {"absolute": "abs", "true_divide": "divide", "amax": "max", "amin": "min",
-            "concat": "concatenate", "permute_dims": "transpose", "matrix_transpose": "mT"}
+_RENAMED = {"concat": "concatenate", "permute_dims": "transpose", "matrix_transpose": "mT"}
 
-# Functions whose results are not differentiable (shapes, tests, indices, constants built
-# from a shape): NumPy runs them on the arrays behind the Tensors.
+# Functions that are not mathematics (types, memory, printing, files): NumPy runs them on
+# the arrays behind the Tensors. The mathematical ones without a gradient are
+# chainrule functions of their own (``chainrule.ops.logic``).
 _ON_ARRAYS = {
-    "shape", "ndim", "size", "result_type", "iscomplexobj", "isrealobj", "iscomplex",
-    "isreal", "may_share_memory", "shares_memory", "array_equal", "array_equiv", "allclose",
-    "isclose", "argmax", "argmin", "argsort", "argpartition", "nonzero", "flatnonzero",
-    "argwhere", "count_nonzero", "searchsorted", "unique", "all", "any", "zeros_like",
-    "ones_like", "empty_like", "full_like", "array_repr", "array_str", "array2string",
-    "histogram", "histogram_bin_edges", "bincount", "digitize", "lexsort", "isin",
-    "round", "around", "fix", "can_cast", "min_scalar_type", "save", "savez",
-    "savez_compressed", "savetxt", "copyto", "broadcast_shapes", "ravel_multi_index",
-    "unravel_index", "sometrue", "alltrue", "isneginf", "isposinf", "real_if_close",
-    "matrix_rank", "cond",
+    "result_type", "can_cast", "min_scalar_type", "broadcast_shapes", "may_share_memory",
+    "shares_memory", "array_repr", "array_str", "array2string", "save", "savez",
+    "savez_compressed", "savetxt", "copyto",
 }
 
-# Ufuncs whose output is piecewise constant or boolean: zero gradient, computed on arrays.
-_CONSTANT_UFUNCS = {
-    "floor", "ceil", "trunc", "rint", "signbit", "floor_divide", "isnan", "isinf",
-    "isfinite", "isnat", "equal", "not_equal", "less", "less_equal", "greater",
-    "greater_equal", "logical_and", "logical_or", "logical_xor", "logical_not",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "invert", "left_shift", "right_shift",
-    "gcd", "lcm", "spacing",
-}
+# Functions and ufuncs whose result carries no gradient: one list, chainrule.ops.logic's.
+_CONSTANTS = frozenset(logic.FUNCTIONS)
 
 # ufunc.reduce / ufunc.accumulate with a chainrule equivalent.
 _REDUCTIONS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
@@ -77,10 +65,15 @@ def _tracked(values):
 
 
 def _chainrule_function(name, module):
-    from . import linalg, ops
+    from . import creation, linalg, ops
 
-    namespace = linalg if module == "numpy.linalg" else ops
-    function = getattr(namespace, _RENAMED.get(name, name), None)
+    if module == "numpy.linalg":
+        function = getattr(linalg, name, None)
+    elif name in _CONSTANTS:
+        return getattr(logic, name)
+    else:  # the ops, then the ranges built from Tensors (np.linspace)
+        name = _RENAMED.get(name, name)
+        function = getattr(ops, name, None) or getattr(creation, name, None)
     return function if callable(function) else None
 
 
@@ -97,14 +90,17 @@ def function(func, args, kwargs):
         return func(*_arrays(args), **_arrays(kwargs))
     chainrule_function = _chainrule_function(name, module)
     if chainrule_function is None:
-        _refuse(f"np.{name}" if module.startswith("numpy") else name)
+        prefix = "np.linalg." if module == "numpy.linalg" else "np."
+        _refuse(prefix + name if module.startswith("numpy") else name)
     return chainrule_function(*args, **kwargs)
 
 
 def ufunc(ufunc, method, inputs, kwargs):
     """A NumPy ufunc called on Tensors (``np.exp(t)``, ``array * t``, ``array += t``)."""
     name = ufunc.__name__
-    if "out" in kwargs or name in _CONSTANT_UFUNCS or not _tracked(inputs):
+    if method == "__call__" and "out" not in kwargs and name in _CONSTANTS:
+        return getattr(logic, name)(*inputs, **kwargs)
+    if "out" in kwargs or name in _CONSTANTS or not _tracked(inputs):
         # Nothing to record: NumPy computes it (into ``out`` when given).
         if "out" in kwargs and _tracked(inputs):
             _refuse(f"np.{name} with out= (writing a tracked result into an array)")

@@ -168,8 +168,8 @@ class Tensor:
         if self.requires_grad:
             if "index_tricks" in sys._getframe(1).f_code.co_filename:
                 # np.r_ / np.c_ build arrays from their items: the graph would be cut.
-                raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.r_, cr.c_, "
-                                "cr.concatenate or cr.hstack")
+                raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.r_ and cr.c_ "
+                                "(or cr.concatenate, cr.hstack)")
             self._refuse_to_leave_the_graph("np.asarray (or np.array)")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)

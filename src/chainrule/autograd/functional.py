@@ -154,9 +154,9 @@ def value_and_grad(f, argnums=0):
         if data is None or data.size != 1:
             raise OutputError(f"grad: the function must return a scalar, got "
                               f"{'a ' + type(out).__name__ if data is None else data.shape}")
-        if data.dtype.kind in "bc":
-            raise OutputError(f"grad: the function returned a {data.dtype} value, which has "
-                              "no gradient (return a real number)")
+        if data.dtype.kind == "c":
+            raise OutputError("grad: the function returned a complex value (chainrule "
+                              "differentiates real functions)")
         grads = _pull([out], [None], variables, nested)
         grads = [_outward(_zeros_like(v) if g is None else g, t)
                  for g, v, t in zip(grads, variables, tensors_in)]

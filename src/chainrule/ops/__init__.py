@@ -4,7 +4,7 @@ from .elementwise import (abs, add, astype, clamp, clip, cos, div, exp, leaky_re
                           maximum, minimum, mul, neg, pow, relu, sigmoid, sin, softplus, sqrt,
                           sub, tanh, where)
 from .linalg import *  # noqa: F401,F403  (matmul, einsum, dot, tensordot, tril, ...)
-from . import solvers  # noqa: F401  (registers cr.linalg's ops)
+from . import conv, norm, pool, solvers  # noqa: F401  (registered; exported by cr.nn, cr.linalg)
 from .nn import log_softmax, logsumexp, softmax
 from .reduce import max, mean, min, prod, std, sum, sum_to, var
 from .registry import REGISTRY, Op, apply, defop
@@ -17,6 +17,7 @@ from .arrange import *  # noqa: E402,F401,F403
 from .decompositions import *  # noqa: E402,F401,F403
 from .exponential import *  # noqa: E402,F401,F403
 from .join import *  # noqa: E402,F401,F403
+from .logic import *  # noqa: E402,F401,F403
 from .order import *  # noqa: E402,F401,F403
 from .scan import *  # noqa: E402,F401,F403
 from .trig import *  # noqa: E402,F401,F403

@@ -1,12 +1,21 @@
-"""Elementwise arithmetic beyond the four operations: powers, remainders, signs, NaN handling."""
+"""Elementwise arithmetic beyond the four operations: powers, remainders, signs, NaN handling,
+NumPy's other names for the basic functions, choosing (``select``) and finite differences
+(``gradient``)."""
 
 import numpy as np
 
-from .elementwise import where
-from .registry import Case, Spec, binary_spec, data_of, defop, passthrough, unary_spec
+from ..errors import ShapeError
+from ..tensor import Tensor
+from . import elementwise as _elementwise
+from . import reduce as _reduce
+from .arrange import axes_of
+from .elementwise import astype, where
+from .registry import Case, Spec, binary_spec, composite, data_of, defop, passthrough, unary_spec
+from .shape import concatenate, getitem, reshape
 
-__all__ = ["fmax", "fmin", "fmod", "mod", "nan_to_num", "reciprocal", "remainder", "sign",
-           "square"]
+__all__ = ["absolute", "amax", "amin", "conj", "conjugate", "fabs", "fmax", "fmin", "fmod",
+           "gradient", "mod", "nan_to_num", "real", "real_if_close", "reciprocal", "remainder",
+           "select", "sign", "square", "true_divide"]
 
 
 def _mask(condition, like):
@@ -172,3 +181,269 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     array([ 0.,  2., -5.], dtype=float32)
     """
     return _nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
+
+
+# ----------------------------------------------------------------------- NumPy's other names
+absolute = fabs = _elementwise.abs  # |a|; NumPy's fabs gives floats for ints too
+true_divide = _elementwise.div  # a / b
+amax, amin = _reduce.max, _reduce.min
+
+
+def _real_part(x, numpy_function):
+    """``x`` itself for a real Tensor: the real part of a real number is the number, and
+    the graph stays whole. NumPy's result for anything else (a constant for a complex
+    Tensor, which cannot require grad)."""
+    if isinstance(x, Tensor):
+        if np.iscomplexobj(x.data):
+            return Tensor._new(np.asarray(numpy_function(x.data)))
+        return x
+    return numpy_function(x)
+
+
+@composite(unary_spec(lambda np, x: np.real(x)))
+def real(val):
+    """The real part, as ``np.real``: a real input itself (so its gradient passes
+    unchanged); complex Tensors give a constant (they cannot require grad).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> cr.real(x) is x
+    True
+    """
+    return _real_part(val, np.real)
+
+
+@composite(unary_spec(lambda np, x: np.conj(x)))
+def conj(x):
+    """The complex conjugate, as ``np.conj``: a real input itself (PyTorch's ``conj`` too);
+    complex Tensors give a constant."""
+    return _real_part(x, np.conjugate)
+
+
+@composite(unary_spec(lambda np, x: np.conjugate(x)))
+def conjugate(x):
+    """The complex conjugate, as ``np.conjugate`` (the same as :func:`conj`)."""
+    return _real_part(x, np.conjugate)
+
+
+@composite(unary_spec(lambda np, a: np.real_if_close(a)))
+def real_if_close(a, tol=100):
+    """``a`` as a real array when its imaginary parts are within ``tol`` machine epsilons of
+    0, as ``np.real_if_close``: a real input itself, so its gradient passes unchanged."""
+    return _real_part(a, lambda data: np.real_if_close(data, tol))
+
+
+# ----------------------------------------------------------------------- choosing
+def _select_call(f, *xs, condlist, default=0.0, default_is_input=False):
+    if default_is_input:
+        *xs, default = xs
+    return f(condlist, list(xs), default=default)
+
+
+def _select_ref(np_, *xs, condlist, default=0.0, default_is_input=False):
+    if default_is_input:
+        *xs, default = xs
+    # Everything broadcast first (by a product, whose vjp sums back): autograd's where
+    # does not sum its gradients back to its operands' shapes.
+    ones = np.ones(np.broadcast_shapes(*map(np.shape, [*condlist, *xs, default])))
+    result = default * ones
+    for condition, choice in reversed(list(zip(condlist, xs))):
+        result = np_.where(condition, choice * ones, result)
+    return result
+
+
+_MASKS = [np.array([[True, False, True, False]] * 3), np.arange(12).reshape(3, 4) % 3 == 0,
+          np.array([[False] * 4, [True] * 4, [True, False] * 2])]
+
+
+@composite(Spec([Case(((3, 4), (3, 4), (3, 4)), {"condlist": _MASKS}),
+                 Case(((4,), (3, 1)), {"condlist": _MASKS[:2], "default": 1.5}),
+                 Case(((3, 4), (4,), ()), {"condlist": _MASKS[1:], "default_is_input": True}),
+                 Case(((), ()), {"condlist": [np.array(False), np.array(True)]}),
+                 Case(((0, 3),), {"condlist": [np.zeros((0, 3), bool)]})],
+                call=_select_call, ref=_select_ref))
+def select(condlist, choicelist, default=0):
+    """From ``choicelist[i]`` where ``condlist[i]`` is the first condition that holds, and
+    ``default`` where none does, as ``np.select``: nested ``where``s, so the choices and the
+    default are differentiable and the (boolean) conditions are not.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-2.0, 0.5, 3.0], requires_grad=True)
+    >>> cr.select([x < 0, x < 1], [-x, x * x], default=1.0).tolist()
+    [2.0, 0.25, 1.0]
+    """
+    if len(condlist) != len(choicelist):
+        raise ValueError("select: list of cases must be same length as list of conditions")
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    conditions = [np.asarray(data_of(c)) for c in condlist]
+    for i, condition in enumerate(conditions):
+        if condition.dtype != np.bool_:
+            raise TypeError(f"select: invalid entry {i} in condlist: should be boolean "
+                            f"ndarray, got dtype {condition.dtype}")
+    values = list(choicelist) + [default]
+    if not any(isinstance(v, Tensor) for v in values):
+        result = np.select(conditions, values[:-1], default)
+        return Tensor._new(result) if any(isinstance(c, Tensor) for c in condlist) else result
+    # NumPy's result type: Python numbers weakly, everything else as an array.
+    dtype = np.result_type(*(v if type(v) in (int, float, complex) else
+                             np.asarray(data_of(v)) for v in values))
+    values = [(v if v.dtype == dtype else astype(v, dtype)) if isinstance(v, Tensor) else
+              np.asarray(v, dtype) for v in values]
+    result = values[-1]
+    for condition, choice in reversed(list(zip(conditions, values[:-1]))):
+        result = where(condition, choice, result)  # broadcasts them all, as NumPy does
+    return result
+
+
+# ----------------------------------------------------------------------- finite differences
+def _spacings(varargs, shape, axes):
+    """One spacing per axis: a Python float (even spacing) or the coordinates' differences
+    (an ndarray), as ``np.gradient`` reads ``varargs``."""
+    for v in varargs:
+        if isinstance(v, Tensor) and v.requires_grad:
+            raise TypeError("gradient: the spacings have no gradient here; pass them as "
+                            "constants (t.detach())")
+    values = [np.asarray(data_of(v)) for v in varargs]
+    if not values:
+        values = [np.asarray(1.0)] * len(axes)
+    elif len(values) == 1 and values[0].ndim == 0:
+        values = values * len(axes)
+    elif len(values) != len(axes):
+        raise TypeError(f"gradient: invalid number of arguments: {len(values)} spacings for "
+                        f"{len(axes)} axes")
+    spacings = []
+    for v, axis in zip(values, axes):
+        if v.ndim == 0:
+            spacings.append(float(v))
+            continue
+        if v.ndim != 1:
+            raise ValueError("gradient: distances must be either scalars or 1d")
+        if len(v) != shape[axis]:
+            raise ShapeError(f"gradient: when 1d, distances must match the length of the "
+                             f"corresponding dimension: {len(v)} coordinates for axis "
+                             f"{axis} of length {shape[axis]}")
+        steps = np.diff(v.astype(np.float64) if v.dtype.kind in "biu" else v)
+        spacings.append(float(steps[0]) if (steps == steps[0]).all() else steps)
+    return spacings
+
+
+def _differences(f, axis, h, edge_order, dtype):
+    """The derivative of ``f`` along ``axis`` by NumPy's second-order central differences
+    (one-sided ones of ``edge_order`` at the two ends), for spacing ``h``."""
+    lead = (slice(None),) * axis
+
+    def part(start, stop):
+        return getitem(f, lead + (slice(start, stop),))
+
+    first, second, third = part(0, 1), part(1, 2), part(2, 3)
+    last3, last2, last = part(-3, -2), part(-2, -1), part(-1, None)
+    if isinstance(h, float):
+        inside = (part(2, None) - part(None, -2)) / (2.0 * h)
+        if edge_order == 1:
+            start, end = (second - first) / h, (last - last2) / h
+        else:  # NumPy's coefficients, each divided by the spacing first
+            start = (-1.5 / h) * first + (2.0 / h) * second + (-0.5 / h) * third
+            end = (0.5 / h) * last3 + (-2.0 / h) * last2 + (1.5 / h) * last
+        return concatenate([start, inside, end], axis)
+    # Uneven spacing: second order inside from the two neighbouring steps dx1 and dx2.
+    shape = [1] * f.ndim
+    shape[axis] = -1
+    dx1, dx2 = h[:-1], h[1:]
+    coefficients = (-dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2),
+                    dx1 / (dx2 * (dx1 + dx2)))
+    a, b, c = (k.astype(dtype).reshape(shape) for k in coefficients)
+    inside = a * part(None, -2) + b * part(1, -1) + c * part(2, None)
+    if edge_order == 1:
+        start, end = (second - first) / float(h[0]), (last - last2) / float(h[-1])
+    else:
+        dx1, dx2 = float(h[0]), float(h[1])
+        start = (-(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2)) * first
+                 + (dx1 + dx2) / (dx1 * dx2) * second - dx1 / (dx2 * (dx1 + dx2)) * third)
+        dx1, dx2 = float(h[-2]), float(h[-1])
+        end = (dx2 / (dx1 * (dx1 + dx2)) * last3 - (dx2 + dx1) / (dx1 * dx2) * last2
+               + (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2)) * last)
+    return concatenate([start, inside, end], axis)
+
+
+def _gradient_call(f, x, varargs=(), **params):
+    out = f(x, *varargs, **params)
+    if isinstance(out, tuple):
+        return concatenate([reshape(o, (-1,)) for o in out])
+    return out
+
+
+def _gradient_ref(np_, x, varargs=(), axis=None, edge_order=1):
+    # The definition, one axis at a time: differences of shifted slices over the steps,
+    # the steps and weights worked out here with plain NumPy from the coordinates.
+    axes = range(x.ndim) if axis is None else np.atleast_1d(axis) % x.ndim
+    if len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        varargs = varargs * len(axes)
+    outs = []
+    for i, ax in enumerate(axes):
+        n = x.shape[ax]
+        coords = np.arange(n, dtype=float) if not varargs else (
+            np.asarray(varargs[i], float) if np.ndim(varargs[i]) else
+            np.arange(n) * float(varargs[i]))
+        rows = []
+        for k in range(n):  # a 3-point stencil around each k, shifted in at the ends
+            if 0 < k < n - 1:
+                points = [k - 1, k, k + 1]
+            elif edge_order == 1:
+                points = [0, 1] if k == 0 else [n - 2, n - 1]
+            else:
+                points = [0, 1, 2] if k == 0 else [n - 3, n - 2, n - 1]
+            # Lagrange weights of the derivative at coords[k] through the points.
+            weights = np.zeros(n)
+            for p in points:
+                others = [q for q in points if q != p]
+                term = sum(np.prod([coords[k] - coords[r] for r in others if r != q])
+                           for q in others)
+                weights[p] = term / np.prod([coords[p] - coords[q] for q in others])
+            rows.append(weights)
+        out = np_.tensordot(np.array(rows), x, axes=([1], [ax]))
+        outs.append(np_.moveaxis(out, 0, ax))
+    if len(outs) == 1:
+        return outs[0]
+    return np_.concatenate([np_.reshape(o, (-1,)) for o in outs])
+
+
+_COORDINATES = np.array([0.0, 0.5, 1.5, 1.75, 3.0])
+
+
+@composite(Spec([Case(((5,),)), Case(((4, 5),)), Case(((4, 5),), {"axis": -1}),
+                 Case(((3, 4, 5),), {"axis": (0, 2), "edge_order": 2}),
+                 Case(((5,),), {"varargs": (0.5,), "edge_order": 2}),
+                 Case(((2, 3),), {"varargs": (2.0, 0.25)}),
+                 Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0}),
+                 Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0, "edge_order": 2}),
+                 Case(((5, 0),), {"axis": 0})],
+                call=_gradient_call, ref=_gradient_ref))
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """The derivative of sampled values ``f`` along each axis, as ``np.gradient``: central
+    differences inside, one-sided ones of ``edge_order`` (1 or 2) at the ends. ``varargs``
+    gives the spacing: one number for every axis, one per axis, or the coordinates along an
+    axis (uneven spacing). One axis gives an array, several a tuple. Differentiable in
+    ``f`` (a fixed linear map); the spacings are constants.
+
+    >>> import chainrule as cr
+    >>> cr.gradient(cr.tensor([1.0, 2.0, 4.0, 7.0]))
+    tensor([1. , 1.5, 2.5, 3. ])
+    """
+    if not isinstance(f, Tensor):
+        return np.gradient(f, *varargs, axis=axis, edge_order=edge_order)
+    if edge_order not in (1, 2):
+        raise ValueError("gradient: 'edge_order' greater than 2 not supported")
+    axes = tuple(range(f.ndim)) if axis is None else axes_of(axis, f.ndim, "gradient")
+    spacings = _spacings(varargs, f.shape, axes)
+    dtype = f.dtype if np.issubdtype(f.dtype, np.inexact) else np.dtype(np.float64)
+    if f.dtype != dtype:
+        f = astype(f, dtype)
+    outs = []
+    for along, h in zip(axes, spacings):
+        if f.shape[along] < edge_order + 1:
+            raise ShapeError(f"gradient: shape {f.shape} too small to calculate a numerical "
+                             f"gradient along axis {along}: at least (edge_order + 1) = "
+                             f"{edge_order + 1} elements are required")
+        outs.append(_differences(f, along, h, edge_order, dtype))
+    return outs[0] if len(outs) == 1 else tuple(outs)

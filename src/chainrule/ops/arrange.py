@@ -9,14 +9,15 @@ import operator
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import AxisError, ShapeError
 from ..tensor import Tensor
+from .order import _positions, _take_along
 from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of, defop, passthrough, unary_spec
 from .shape import broadcast_to, expand_dims, getitem, reshape, transpose
 
-__all__ = ["clone", "expand", "flip", "fliplr", "flipud", "moveaxis", "ravel", "repeat", "roll",
-           "rot90", "tile"]
+__all__ = ["clone", "expand", "flip", "fliplr", "flipud", "moveaxis", "partition", "ravel",
+           "repeat", "roll", "rollaxis", "rot90", "tile"]
 
 
 def operand(x):
@@ -331,6 +332,41 @@ def moveaxis(a, source, destination):
     return transpose(a, order)
 
 
+def _rollaxis_ref(np_, a, axis, start=0):
+    # Through moveaxis: autograd's rollaxis rule refuses negative axes.
+    n = np.ndim(a)
+    axis, start = axis % n, start + n if start < 0 else start
+    return np_.moveaxis(a, axis, start - 1 if axis < start else start)
+
+
+@composite(Spec([Case(((2, 3, 4),), {"axis": 2}), Case(((2, 3, 4),), {"axis": 0, "start": 3}),
+                 Case(((2, 3, 4),), {"axis": -1, "start": 1}),
+                 Case(((2, 3, 4),), {"axis": 1, "start": -1}),
+                 Case(((2, 3, 4),), {"axis": 1, "start": 1}), Case(((0, 3),), {"axis": 1})],
+                ref=_rollaxis_ref))
+def rollaxis(a, axis, start=0):
+    """Move ``axis`` to sit before position ``start`` (NumPy's older ``moveaxis``), as
+    ``np.rollaxis``; ``start`` may be ``a.ndim`` (roll to the end).
+
+    >>> import chainrule as cr
+    >>> cr.rollaxis(cr.zeros(2, 3, 4), 2).shape, cr.rollaxis(cr.zeros(2, 3, 4), 0, 3).shape
+    ((4, 2, 3), (3, 4, 2))
+    """
+    a = operand(a)
+    n = a.ndim
+    axis = one_axis(axis, n, "rollaxis")
+    start = operator.index(start)
+    if not -n <= start <= n:
+        raise AxisError(f"rollaxis: 'start' arg requires {-n} <= start < {n + 1}, but "
+                        f"{start} was passed in")
+    start = start + n if start < 0 else start
+    if axis < start:
+        start -= 1  # the axis leaves its place first
+    order = [i for i in range(n) if i != axis]
+    order.insert(start, axis)
+    return transpose(a, order)
+
+
 @composite(Spec([Case(((3, 1),), {"sizes": (3, 4), "shape": (3, 4)}),
                  Case(((3, 1),), {"sizes": (2, -1, 5), "shape": (2, 3, 5)}),
                  Case(((4,),), {"sizes": (2, 3, -1), "shape": (2, 3, 4)}),
@@ -402,3 +438,41 @@ def ravel(a, order="C"):
     elif order != "C":
         raise ValueError(f"ravel: order must be 'C' or 'F', got {order!r}")
     return reshape(a, (-1,))
+
+
+# ----------------------------------------------------------------------- partition
+def _partition_ref(np_, a, kth, axis=-1):
+    # Gathered at NumPy's argpartition of the same values: the order inside each side of a
+    # partition is unspecified, and np.partition's may differ from argpartition's.
+    if axis is None:
+        a, axis = np_.reshape(a, (-1,)), 0
+    index = np.argpartition(getattr(a, "_value", a), kth, axis=axis)
+    return a[_positions(index, axis % a.ndim)]
+
+
+@composite(Spec([Case(((7,),), {"kth": 3}), Case(((7,),), {"kth": (0, 6)}),
+                 Case(((3, 6),), {"kth": 2, "axis": 1}), Case(((5, 2, 3),), {"kth": -1, "axis": 0}),
+                 Case(((3, 4),), {"kth": [1, 5], "axis": None}),
+                 Case(((0, 3),), {"kth": 1, "axis": -1})],
+                ref=_partition_ref))
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    """A copy of ``a`` with its ``kth`` element (each of several) where sorting would put
+    it, smaller ones before and larger ones after (in no given order), as ``np.partition``
+    (``axis=None``: the flattened array). The values are differentiable: each element's
+    gradient goes back to where it came from.
+
+    The elements are placed by ``np.argpartition``: the order inside each side may differ
+    from ``np.partition``'s, which NumPy leaves unspecified too.
+
+    >>> import chainrule as cr
+    >>> cr.partition(cr.tensor([3.0, 4.0, 2.0, 1.0]), 2)[2].item()
+    3.0
+    """
+    if order is not None:
+        raise ValueError("partition: order= sorts structured arrays, which chainrule lacks")
+    a = operand(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = one_axis(axis, a.ndim, "partition")
+    index = np.argpartition(data_of(a), kth, axis=axis, kind=kind)
+    return _take_along(a, index=index, axis=axis)

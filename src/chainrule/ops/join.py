@@ -12,14 +12,15 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor
-from .arrange import clone, operand, ravel
+from .arrange import clone, operand, ravel, transpose
 from .elementwise import astype
 from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of
 from .shape import concatenate, reshape, split, stack
 
-__all__ = ["append", "array", "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
-           "column_stack", "dsplit", "dstack", "hsplit", "hstack", "row_stack", "vsplit", "vstack"]
+__all__ = ["append", "array", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "c_",
+           "column_stack", "dsplit", "dstack", "hsplit", "hstack", "r_", "row_stack", "vsplit",
+           "vstack"]
 
 
 def _listed(f, *xs, **params):
@@ -409,3 +410,162 @@ def array(obj, dtype=None):
     if isinstance(obj, Tensor):
         return clone(obj) if obj.dtype == dtype else astype(obj, dtype)
     return _build(obj, dtype)
+
+
+# ----------------------------------------------------------------------- r_ and c_
+def _directive(text, axis, ndmin, trans1d, name):
+    """NumPy's string directives: ``'axis'`` or ``'axis,ndmin[,trans1d]'``."""
+    if text in ("r", "c"):
+        raise ValueError(f"{name}: the directive {text!r} makes an np.matrix, which chainrule "
+                         f"does not have; join as arrays (cr.{name}[...]) and reshape instead")
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"{name}: unknown special directive {text!r}") from None
+    if "," in text:
+        if len(values) not in (2, 3):
+            raise ValueError(f"{name}: unknown special directive {text!r}")
+        axis, ndmin = values[:2]
+        trans1d = values[2] if len(values) == 3 else trans1d
+    else:
+        axis = values[0]
+    return axis, ndmin, trans1d
+
+
+def _range(item, ndmin, trans1d):
+    """A slice as NumPy's r_ reads it: arange(start, stop, step), or ``abs(step)`` points
+    from start to stop when the step is an imaginary number."""
+    start = 0 if item.start is None else item.start
+    step = 1 if item.step is None else item.step
+    if isinstance(step, (complex, np.complexfloating)):
+        values = np.linspace(start, item.stop, num=int(abs(step)))
+    else:
+        values = np.arange(start, item.stop, step)
+    if ndmin > 1:
+        values = np.array(values, ndmin=ndmin)
+        if trans1d != -1:
+            values = values.swapaxes(-1, trans1d)
+    return values
+
+
+def _raised(x, ndmin, trans1d):
+    """x with length-1 axes in front up to ``ndmin`` (``np.array(x, ndmin=...)``), its own
+    axes then moved to start at ``trans1d``, as NumPy's r_ and c_ do."""
+    ndim = x.ndim
+    if ndim >= ndmin:
+        return x
+    x = reshape(x, (1,) * (ndmin - ndim) + x.shape)
+    if trans1d == -1:
+        return x
+    new = ndmin - ndim
+    first = trans1d + new + 1 if trans1d < 0 else trans1d
+    order = list(range(ndmin))
+    return transpose(x, order[:first] + order[new:] + order[first:new])
+
+
+class _Concatenator:
+    """NumPy's ``r_``/``c_``: arrays, Tensors, numbers and slices joined along an axis.
+
+    With a Tensor among the items the result is a Tensor in the graph (numbers, arrays and
+    slices are constants); without one it is NumPy's own result. A first item such as
+    ``'-1'`` or ``'0,2'`` gives the axis (and the minimum number of axes), as in NumPy;
+    the matrix directives ``'r'`` and ``'c'`` are NumPy's alone.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.r_[x, 0.0, x * 2]
+    tensor([1., 2., 0., 2., 4.], grad_fn=<concatenate>)
+    >>> cr.r_[x, 5:7].dtype  # slices are NumPy's int ranges: float32 and int64 give float64
+    dtype('float64')
+    >>> cr.c_[x, x].shape
+    (2, 2)
+    """
+
+    def __init__(self, name, axis, ndmin, trans1d):
+        self.name, self.axis, self.ndmin, self.trans1d = name, axis, ndmin, trans1d
+        self.numpy = getattr(np, name)
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not any(_holds_tensor(item) for item in items):
+            return self.numpy[key]
+        axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
+        pieces, kinds = [], []
+        for k, item in enumerate(items):
+            if isinstance(item, str):
+                if k:
+                    raise ValueError(f"{self.name}: special directives must be the first entry")
+                axis, ndmin, trans1d = _directive(item, axis, ndmin, trans1d, self.name)
+                continue
+            if isinstance(item, slice):
+                piece = _range(item, ndmin, trans1d)
+            elif type(item) in np.ScalarType:
+                piece = item  # a number: it takes part in the result type weakly
+            else:
+                piece = _raised(array(item) if _holds_tensor(item) else operand(item), ndmin,
+                                trans1d)
+            pieces.append(piece)
+            kinds.append(piece if type(item) in np.ScalarType else piece.dtype)
+        dtype = np.result_type(*kinds)
+        pieces = [(p if p.dtype == dtype else astype(p, dtype)) if isinstance(p, Tensor)
+                  else np.array(p, dtype=dtype, ndmin=ndmin) for p in pieces]
+        return concatenate(pieces, axis)
+
+    def __len__(self):
+        return 0  # as NumPy's
+
+    def __repr__(self):
+        return f"cr.{self.name}"
+
+
+#: Joins along axis 0, as ``np.r_``: ``cr.r_[a, b, 0:3, 5.0]``.
+r_ = _Concatenator("r_", axis=0, ndmin=1, trans1d=-1)
+#: Joins columns (1-d items become columns), as ``np.c_``: ``cr.c_[a, b]``.
+c_ = _Concatenator("c_", axis=-1, ndmin=2, trans1d=0)
+
+
+def _key(layout, xs):
+    return tuple(xs[item.index] if isinstance(item, _Slot) else item for item in layout)
+
+
+_ID = 2.0 ** 40  # input elements are numbered from here: above every constant in the cases
+
+
+def _concatenator_ref(np_, name, xs, key):
+    # Where NumPy's own r_/c_ puts each input element: run it on the elements' numbers,
+    # then gather the elements at those places (the constants stay where they are).
+    numbers, start = [], _ID
+    for x in xs:
+        numbers.append(start + np.arange(np.size(x), dtype=float).reshape(np.shape(x)))
+        start += np.size(x)
+    layout = getattr(np, name)[_key(key, numbers)]
+    placed = layout >= _ID
+    index = np.where(placed, layout - _ID, 0).astype(int)
+    flat = np_.concatenate([np_.reshape(x, (-1,)) for x in xs])
+    return np_.where(placed, flat[index], layout)
+
+
+def _concatenator_spec(name, cases):
+    return Spec(cases, call=lambda f, *xs, key: f(_key(key, xs)),
+                ref=lambda np_, *xs, key: _concatenator_ref(np_, name, xs, key))
+
+
+@composite(_concatenator_spec("r_", [Case(((3, 2), (3, 2)), {"key": (_X0, _X1)}),
+                                     Case(((3,),), {"key": (_X0, 2.5, _X0)}),
+                                     Case(((3,), (3,)), {"key": ("0,2", _X0, _X1)}),
+                                     Case(((3,), (3,)), {"key": ("0,2,0", _X0, _X1)}),
+                                     Case(((2, 3), (2, 1)), {"key": ("-1", _X0, _X1, _X1)}),
+                                     Case(((), ()), {"key": (_X0, _X1, 1.0)}),
+                                     Case(((0, 2), (3, 2)), {"key": (_X0, _X1)})]),
+           name="r_")
+def _r_items(key):
+    return r_[key]
+
+
+@composite(_concatenator_spec("c_", [Case(((3,), (3, 2)), {"key": (_X0, _X1)}),
+                                     Case(((2, 3), (2,)), {"key": (_X0, _X1, _X1)}),
+                                     Case(((), ()), {"key": (_X0, _X1)}),
+                                     Case(((0,), (0, 2)), {"key": (_X0, _X1)})]),
+           name="c_")
+def _c_items(key):
+    return c_[key]
