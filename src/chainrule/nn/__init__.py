@@ -11,15 +11,25 @@ True
 """
 
 from . import functional, init
+from .activation import *  # noqa: F401,F403  (GELU, SiLU, ELU, ...: its __all__)
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
                      Sigmoid, Softmax, Tanh)
 from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                      MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d, Dropout2d, GroupNorm, LayerNorm
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
+                      MaxPool2d)
 
 __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Sigmoid", "Tanh",
            "LeakyReLU", "Softmax", "LogSoftmax", "Dropout", "Identity", "Flatten", "MSELoss",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "NLLLoss", "MultiMarginLoss",
            "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BatchNorm1d", "BatchNorm2d",
-           "LayerNorm", "GroupNorm", "Dropout2d", "functional", "init"]
+           "LayerNorm", "GroupNorm", "Dropout2d", "Conv1d", "Conv2d", "ConvTranspose2d",
+           "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "functional", "init"]
+
+from .activation import __all__ as _activations  # noqa: E402
+
+__all__ += _activations
