@@ -11,7 +11,6 @@ True
 """
 
 from . import functional, init
-from .activation import *  # noqa: F401,F403  (GELU, SiLU, ELU, ...: its __all__)
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
                      Sigmoid, Softmax, Tanh)
@@ -29,7 +28,3 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Sigmoid", "Ta
            "LayerNorm", "GroupNorm", "Dropout2d", "Conv1d", "Conv2d", "ConvTranspose2d",
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "functional", "init"]
-
-from .activation import __all__ as _activations  # noqa: E402
-
-__all__ += _activations
