@@ -13,7 +13,11 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+import tomllib
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -21,7 +25,9 @@ import pytest
 
 import chainrule as cr
 from chainrule.viz import cli, dot, explanation, model, views
+from chainrule.viz import expression as viz_expression
 from chainrule.viz import html as viz_html
+from chainrule.viz import layout as viz_layout
 from chainrule.viz import svg as viz_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -572,30 +578,47 @@ def test_cli_never_evaluates_python(monkeypatch, capsys):
     assert cli.main(["exp(-x) ** 2 / y + x.T", "--x", "1", "--y", "2"]) == 0
     capsys.readouterr()
     for bad, message in [
-        ("__import__('os').system('true')", "not a function"),
-        ("x.__class__", "attribute"),
-        ("(lambda: 1)()", "not a function"),
-        ("x[0]", "Subscript"),
-        ("[x for x in y]", "ListComp"),
-        ("x if y else x", "IfExp"),
-        ("import os", "only expressions"),
-        ("'text'", "not a number"),
-        ("x < y", "Compare"),
-        ("exp(x, key=1)", "keyword"),
-        ("2 ** 10 ** 10", "OverflowError"),
+        ("__import__('os').system('true')", "'__import__' is not a function"),
+        ("x.__class__", "the attribute after '.' at character 2 is not allowed: only .T is"),
+        ("(lambda: 1)()", "'lambda' is not allowed (at character 2)"),
+        ("x[0]", "expected an operator, got '[' at character 2"),
+        ("[x for x in y]", "expected a number, a name or '(', got '['"),
+        ("x if y else x", "expected an operator, got 'if' at character 3"),
+        ("import os", "'import' is not allowed"),
+        ("'text'", "text in quotes is not allowed"),
+        ("x < y", "a comparison is not allowed"),
+        ("x == y", "a comparison is not allowed (at character 3)"),
+        ("x % y", "the character '%' is not allowed"),
+        ("exp(x, key=1)", "keyword 'key' is not allowed in exp()"),
+        ("exp(x, y)", "exp() at character 1 takes 1 argument, not 2"),
+        ("sum(x, 0)", "give axis=, keepdims= by name"),
+        ("sum(x, axis=1.5)", "axis= takes whole numbers"),
+        ("2 ** 10 ** 10", "the number is too large (OverflowError)"),
+        ("1 / 0 + x", "'/' at character 3: division by zero"),
+        ("(-8) ** 0.5 + x", "gives a complex number"),
         ("w + 1", "no value for 'w'"),
         ("1 + 2", "uses no variables"),
         ("exp", "is a function"),
+        ("x +", "got the end"),
+        ("(x + y", "'(' at character 1 is never closed"),
+        ("x)", "')' at character 2 has no '(' before it"),
+        ("", "the expression is empty"),
     ]:
         assert cli.main([bad, "--x", "1", "--y", "2"]) == 2, bad
-        assert message in capsys.readouterr().err, bad
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, (bad, err)
 
 
-@pytest.mark.parametrize("value, message", [("abc", "cannot read"), ("shape=2,x", "bad shape"),
-                                            ("[[1, 2], [3]]", "cannot read")])
+@pytest.mark.parametrize("value, message", [
+    ("abc", "cannot read"), ("shape=2,x", "bad shape"), ("[[1, 2], [3]]", "cannot read"),
+    ("None", "cannot read 'None'"), ("True", "cannot read"), ("'3'", "cannot read"),
+    ("1j", "cannot read"), ("{1: 2}", "cannot read"), ("[" * 5000 + "]" * 5000, "cannot read"),
+    ("shape=-1", "is not a shape"), ("shape=" + ",".join(["1"] * 40), "is not a shape"),
+    ("shape=100000000000000000000", "more than chainrule graph allows")])
 def test_cli_rejects_bad_values(value, message, capsys):
     assert cli.main(["x * 2", "--x", value]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("chainrule graph: --x: ") and err.count("\n") == 1
 
 
 def test_cli_registers_the_graph_subcommand(tmp_path, capsys):
@@ -610,7 +633,181 @@ def test_cli_registers_the_graph_subcommand(tmp_path, capsys):
 
 # --------------------------------------------------------------------- docstrings
 @pytest.mark.parametrize("module", [model, dot, explanation, views, viz_svg, viz_html, cli,
-                                    cr.viz])
+                                    viz_expression, viz_layout, cr.viz])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+# --------------------------------------------------------------------- large graphs (#16)
+def shared_sum(n):
+    """x + x + ... + x: n - 1 adds, each using x, so x's edges span the whole graph."""
+    x = cr.tensor(0.5, requires_grad=True, name="x")
+    y = x
+    for _ in range(n - 1):
+        y = y + x
+    return y
+
+
+def chain_with_constants(n):
+    """((x * 1 + y) * 2 + y) ... : a long chain with a constant beside every other op."""
+    x = cr.tensor(0.5, requires_grad=True, name="x")
+    y = cr.tensor(0.25, requires_grad=True, name="y")
+    out, k = x, 0
+    while 2 + k * 3 // 2 < n - 1:
+        out = out * 0.5 if k % 2 == 0 else out + y
+        k += 1
+    return out
+
+
+def _pairs(graph):
+    return [n.id for n in graph.nodes], [(e.src.id, e.dst.id) for e in graph.edges]
+
+
+def balanced_sum(n):
+    """The sum of n / 2 leaves added pairwise: a wide graph."""
+    terms = [cr.tensor(float(k), requires_grad=True, name=f"v{k}") for k in range(n // 2)]
+    while len(terms) > 1:
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) // 2 * 2:]
+    return terms[0]
+
+
+@pytest.mark.parametrize("make", [shared_sum, chain_with_constants, balanced_sum])
+def test_layout_work_grows_linearly_with_the_graph(make):
+    sizes, works, times = [250, 500, 1000, 2000], [], []
+    for n in sizes:
+        graph = model.trace(make(n))
+        started = time.perf_counter()
+        placed = viz_layout.layered(*_pairs(graph), {k: (40.0, 20.0) for k in _pairs(graph)[0]})
+        times.append(time.perf_counter() - started)
+        size = len(graph.nodes) + len(graph.edges)
+        works.append(placed.work / size)
+        # Bend points are bounded by the edges, not by their lengths squared.
+        assert placed.bends <= (viz_layout.MAX_SPAN - 1) * len(graph.edges)
+        assert all(placed.layer[b] - placed.layer[a] > viz_layout.MAX_SPAN
+                   for a, b in placed.bus)
+    print("layout seconds for", sizes, "nodes:", [f"{t:.2f}" for t in times])
+    assert max(works) <= 1.2 * min(works)  # the same work per node and edge at every size
+
+
+def test_a_shared_input_takes_the_bus_instead_of_quadratic_bends():
+    graph = model.trace(shared_sum(2000))
+    nodes, edges = _pairs(graph)
+    assert viz_layout.bends(nodes, edges) == 1998 * 1999 // 2  # what dot would have to route
+    placed = viz_layout.layered(nodes, edges, {k: (40.0, 20.0) for k in nodes})
+    assert placed.bends == sum(range(1, viz_layout.MAX_SPAN))  # x's first few adds only
+    assert len(placed.bus) == 1999 - viz_layout.MAX_SPAN
+
+
+def test_bus_lanes_and_boxes_do_not_overlap(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    for output, rankdir in [(shared_sum(40), "LR"), (chain_with_constants(60), "TB"),
+                            (two_layer()[0], "TB"), (notes_example()[-1], "LR")]:
+        lay = viz_svg.layout(model.trace(output), rankdir=rankdir)
+        across = rankdir == "LR"
+        layers = {}
+        for box in lay.boxes.values():  # boxes of a layer share a centre line
+            layers.setdefault(round(box.x if across else box.y, 3), []).append(box)
+        for boxes in layers.values():
+            spans = sorted((b.y - b.h / 2, b.y + b.h / 2) if across else (b.left, b.right)
+                           for b in boxes)
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+        far = max(b.y + b.h / 2 if across else b.right for b in lay.boxes.values())
+        for edge, points in lay.paths:
+            if (edge.src.id, edge.dst.id) in lay.placed.bus:
+                lane = points[1][1] if across else points[1][0]
+                assert lane > far  # past every box
+            start, end = points[0], points[-1]
+            assert (start[0] < end[0]) if across else (start[1] < end[1])  # inputs first
+
+
+def test_closest_keeps_the_gaps_and_the_wanted_positions_when_it_can():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n = int(rng.integers(1, 12))
+        wanted = sorted(rng.uniform(-100, 100, n))
+        extents = rng.uniform(5, 40, n)
+        placed = viz_layout._closest(wanted, extents, rng.integers(1, 5, n))
+        gaps = [(a + b) / 2 + viz_layout.NODE_GAP for a, b in zip(extents, extents[1:])]
+        assert all(q - p >= g - 1e-9 for p, q, g in zip(placed, placed[1:], gaps))
+        if all(q - p >= g for p, q, g in zip(wanted, wanted[1:], gaps)):
+            np.testing.assert_allclose(placed, wanted)
+
+
+def test_auto_leaves_graphs_dot_is_slow_on_to_python(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: "/opt/graphviz/bin/dot")
+    big = cr.viz.graph(shared_sum(300))
+    assert not views.quick_for_dot(big.graph) and big.program() is None
+    assert big.program("dot") == "/opt/graphviz/bin/dot"  # asked for by name: dot
+    small = cr.viz.graph(notes_example()[-1])
+    assert views.quick_for_dot(small.graph) and small.program() == "/opt/graphviz/bin/dot"
+    x = cr.tensor(0.5, requires_grad=True, name="x")
+    chain = x
+    for _ in range(1999):
+        chain = chain.sin()
+    long_chain = cr.viz.graph(chain)
+    assert views.quick_for_dot(long_chain.graph)  # no long edges: dot is quick on it
+    assert "2000 nodes" in repr(long_chain.graph)  # and its repr does not recurse
+
+
+def test_dot_that_hangs_or_fails_is_one_clear_error(monkeypatch):
+    def hang(*args, **kwargs):
+        raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", hang)
+    with pytest.raises(RuntimeError, match=r"did not finish within 120 s; draw this graph "
+                                           r"with engine='python'"):
+        views._run_dot("dot", "digraph {}", "svg")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
+        a, -11, b"", b""))
+    with pytest.raises(RuntimeError, match="dot failed: exit status -11"):
+        views._run_dot("dot", "digraph {}", "svg")
+
+
+def test_a_2000_node_graph_draws_without_graphviz(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    for make in (shared_sum, chain_with_constants):
+        output = make(2000)
+        started = time.perf_counter()
+        path = cr.viz.render(output, tmp_path / "big.svg")
+        seconds = time.perf_counter() - started
+        groups = _svg_nodes(ET.parse(path).getroot())
+        print(f"{make.__name__}: {len(groups)} nodes drawn in {seconds:.1f} s")
+        assert len(groups) == len(model.trace(output).nodes) >= 1999
+
+
+def test_explaining_a_much_used_input_is_linear(monkeypatch):
+    graph = model.trace(shared_sum(400))
+    calls = []
+    original = model.Graph.out_edges
+    monkeypatch.setattr(model.Graph, "out_edges",
+                        lambda self, node: calls.append(node) or original(self, node))
+    lines = explanation.explain_graph(graph)
+    viz_html.node_data(graph)
+    assert lines[-1] == "  d add399/d x = " + " + ".join(["1"] * 400) + \
+        " = 400   (used 400 times: the gradients add)"
+    assert len(calls) <= len(graph.nodes)  # once per node, not once per edge
+
+
+def test_png_without_graphviz_refuses_huge_graphs_and_keeps_the_old_file(monkeypatch,
+                                                                         tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    path = tmp_path / "g.png"
+    path.write_bytes(b"old")
+    with pytest.raises(ValueError, match=r"a PNG of 400 nodes without Graphviz .* write "
+                                         r"\.svg or \.html"):
+        cr.viz.render(shared_sum(400), path)
+    assert path.read_bytes() == b"old"
+
+
+# --------------------------------------------------------------------- plain install (#16)
+def test_a_plain_install_draws_svg_without_grandalf(monkeypatch, tmp_path):
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setitem(sys.modules, "grandalf", None)  # importing it fails
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    path = cr.viz.render(notes_example()[-1], tmp_path / "g.svg")
+    assert len(_svg_nodes(ET.parse(path).getroot())) == 5
+    with open(os.path.join(os.path.dirname(__file__), "..", "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    assert not any("grandalf" in dep for dep in project["dependencies"])
+    assert project["optional-dependencies"]["viz"] == []  # nothing extra needed to draw

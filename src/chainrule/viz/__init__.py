@@ -12,7 +12,7 @@
   d f/d y = upstream (-4) x local d q/d y (1) = -4   (add gate distributes)
 
 ``to_dot`` gives DOT text, ``render`` writes .svg/.png/.html/.dot files (with
-Graphviz's ``dot`` when installed, else with grandalf and matplotlib), ``graph``
+Graphviz's ``dot`` when installed, else with chainrule's own layout), ``graph``
 returns a view Jupyter shows inline, ``explain`` spells out the chain rule.
 """
 

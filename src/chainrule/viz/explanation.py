@@ -110,7 +110,7 @@ def _sum_line(out, node, edges):
 def edge_line(graph, edge):
     """One edge of the chain rule: d out/d src = upstream x local = share."""
     out, src, dst = graph.output, edge.src, edge.dst
-    shared = sum(1 for e in graph.out_edges(src) if e.grad is not None) > 1
+    shared = graph.gradient_paths(src) > 1
     assign = "+=" if shared else "="
     head = f"  d {out.name}/d {src.name} {assign} "
     note = GATES.get(dst.op_name)

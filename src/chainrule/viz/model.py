@@ -44,6 +44,9 @@ class Node:
     grad: np.ndarray = None
     is_output: bool = False
 
+    def __repr__(self):  # not the dataclass's: that one walks every input, recursively
+        return f"<Node {self.id} {self.name!r} ({self.kind})>"
+
     @property
     def requires_grad(self):
         return self.tensor is not None and self.tensor.requires_grad
@@ -64,6 +67,9 @@ class Edge:
     local: np.ndarray = None  # d dst / d src: elementwise (dst's shape) or a full Jacobian
     local_kind: str = ""  # "elementwise", "jacobian" or "" (too large to write out)
 
+    def __repr__(self):
+        return f"<Edge {self.src.name} -> {self.dst.name} (input {self.index})>"
+
 
 @dataclass(eq=False)
 class Graph:
@@ -74,12 +80,16 @@ class Graph:
     output: Node
     seed: np.ndarray = None
 
+    def __repr__(self):
+        return (f"<Graph of {self.output.name}: {len(self.nodes)} nodes, "
+                f"{len(self.edges)} edges>")
+
     @property
     def has_grads(self):
         return self.seed is not None
 
     def __post_init__(self):
-        self._in, self._out = {}, {}
+        self._in, self._out, self._paths = {}, {}, None
         for e in self.edges:
             self._in.setdefault(e.dst.id, []).append(e)
             self._out.setdefault(e.src.id, []).append(e)
@@ -91,6 +101,15 @@ class Graph:
     def out_edges(self, node):
         """The edges from ``node`` to the ops that use it."""
         return self._out.get(node.id, [])
+
+    def gradient_paths(self, node):
+        """How many edges carry a share of gradient back to ``node`` (0 without gradients)."""
+        if self._paths is None:  # counted once: a node may feed thousands of ops
+            self._paths = {}
+            for e in self.edges:
+                if e.grad is not None:
+                    self._paths[e.src.id] = self._paths.get(e.src.id, 0) + 1
+        return self._paths.get(node.id, 0)
 
     def node_of(self, tensor):
         """The node of ``tensor`` (None when it is not in the graph)."""

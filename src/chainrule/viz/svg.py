@@ -1,7 +1,8 @@
-"""Drawing without Graphviz: a layered layout from grandalf, written out as SVG or PNG.
+"""Drawing without Graphviz: chainrule's own layered layout, written out as SVG or PNG.
 
-The layout is Sugiyama's (the one Graphviz's ``dot`` uses), left to right. SVG is
-written directly; PNG is drawn from the same layout with matplotlib.
+The layout (:mod:`chainrule.viz.layout`) is Sugiyama's, as in Graphviz's ``dot``, in
+pure Python: no extra package is needed for SVG. PNG is drawn from the same layout
+with matplotlib.
 """
 
 import re
@@ -9,12 +10,15 @@ from dataclasses import dataclass
 from html import escape
 
 from . import style
+from .layout import Layered, layered
 from .model import label_lines
 
 MARGIN = 12
-LAYER_GAP = 48  # horizontal space between layers
-NODE_GAP = 16  # vertical space between nodes of one layer
 CONST_FONT = 10
+PNG_NODES = 300  # matplotlib takes about 10 ms a node, mostly drawing text
+PNG_SIDE = 32000  # pixels
+PNG_PIXELS = 20_000_000  # a larger PNG is drawn at a lower dpi
+MIN_DPI = 24  # below this a PNG's text cannot be read
 
 
 @dataclass
@@ -46,6 +50,7 @@ class Layout:
     width: float
     height: float
     across: bool  # True when inputs are on the left (rankdir LR)
+    placed: Layered = None  # the layered layout, with its bends, bus edges and work
 
 
 def _size(node, lines):
@@ -58,57 +63,30 @@ def _size(node, lines):
 
 
 def layout(graph, max_elements=10, rankdir="LR"):
-    """Place every node of ``graph`` with grandalf's layered (Sugiyama) layout.
+    """Place every node of ``graph`` in layers (see :mod:`chainrule.viz.layout`).
 
     ``rankdir`` is ``"LR"`` (inputs on the left) or ``"TB"`` (inputs at the top).
     """
-    try:
-        from grandalf.graphs import Edge, Graph, Vertex
-        from grandalf.layouts import SugiyamaLayout
-    except ImportError:
-        raise ImportError("drawing without Graphviz needs grandalf: "
-                          "pip install 'chainrule[viz]' (or install Graphviz's dot)") from None
     if rankdir not in ("LR", "TB"):
         raise ValueError(f"rankdir must be 'LR' or 'TB', got {rankdir!r}")
-    # grandalf stacks layers top to bottom; for LR the picture is drawn transposed.
+    # The layout works in (along a layer, across the layers); LR draws it transposed.
     across = rankdir == "LR"
-    flip = (lambda x, y: (y, x)) if across else (lambda x, y: (x, y))
-
-    class View:  # grandalf reads w and h, and writes the centre xy
-        def __init__(self, w, h):
-            self.w, self.h, self.xy = w, h, None
-
-    boxes, vertices = {}, {}
+    flip = (lambda a, r: (r, a)) if across else (lambda a, r: (a, r))
+    boxes, sizes = {}, {}
     for node in graph.nodes:
         lines = label_lines(node, max_elements)
         w, h = _size(node, lines)
         boxes[node.id] = Box(node, 0.0, 0.0, w, h, lines)
-        vertex = Vertex(node.id)
-        vertex.view = View(*flip(w, h))
-        vertices[node.id] = vertex
-    pairs = {}
-    for edge in graph.edges:  # one layout edge per connected pair (x * x has two edges)
-        key = (edge.src.id, edge.dst.id)
-        if key not in pairs:
-            pairs[key] = Edge(vertices[key[0]], vertices[key[1]])
-            pairs[key].view = _Route()
-    g = Graph(list(vertices.values()), list(pairs.values()))
-    routes, offset = {}, 0.0
-    for component in g.C:  # a traced graph has one; stacked across the layers otherwise
-        sugiyama = SugiyamaLayout(component)
-        sugiyama.xspace, sugiyama.yspace = NODE_GAP, LAYER_GAP
-        sugiyama.init_all(optimize=True)
-        sugiyama.draw()
-        low = min(v.view.xy[0] - v.view.w / 2 for v in component.sV)
-        for v in component.sV:
-            box = boxes[v.data]
-            box.x, box.y = flip(v.view.xy[0] - low + offset, v.view.xy[1])
-        for e in component.sE:
-            routes[(e.v[0].data, e.v[1].data)] = [flip(x - low + offset, y)
-                                                  for x, y in e.view.points]
-        offset += max(v.view.xy[0] + v.view.w / 2 for v in component.sV) - low + NODE_GAP
-    left = min(b.left for b in boxes.values())
-    top = min(b.y - b.h / 2 for b in boxes.values())
+        sizes[node.id] = (h, w) if across else (w, h)
+    placed = layered([n.id for n in graph.nodes],
+                     [(e.src.id, e.dst.id) for e in graph.edges], sizes)
+    for node_id, box in boxes.items():
+        box.x, box.y = flip(placed.along[node_id], placed.rank[node_id])
+    routes = {pair: [flip(a, r) for a, r in points] for pair, points in placed.routes.items()}
+    xs = [x for points in routes.values() for x, _ in points]
+    ys = [y for points in routes.values() for _, y in points]
+    left = min([b.left for b in boxes.values()] + xs)
+    top = min([b.y - b.h / 2 for b in boxes.values()] + ys)
     for box in boxes.values():
         box.x += MARGIN - left
         box.y += MARGIN - top
@@ -120,16 +98,7 @@ def layout(graph, max_elements=10, rankdir="LR"):
                                   len(edge.dst.inputs), across)))
     width = max(b.right for b in boxes.values()) + MARGIN
     height = max(b.y + b.h / 2 for b in boxes.values()) + MARGIN
-    return Layout(boxes, paths, width, height, across)
-
-
-class _Route:
-    """Where grandalf puts an edge's bend points."""
-
-    points = ()
-
-    def setpath(self, points):
-        self.points = list(points)
+    return Layout(boxes, paths, width, height, across, placed)
 
 
 def _ends(points, src, dst, edge, n_inputs, across):
@@ -219,7 +188,12 @@ def _keep_spaces(text):
 
 
 def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
-    """Draw the same layout as :func:`svg_text` with matplotlib and save it as PNG."""
+    """Draw the same layout as :func:`svg_text` with matplotlib and save it as PNG.
+
+    ``path`` is a file name or a binary file. A picture of more than
+    :data:`PNG_PIXELS` is drawn at a lower dpi, down to :data:`MIN_DPI`; past that, or
+    past :data:`PNG_NODES` nodes, it is a ValueError that says to write SVG or HTML.
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -228,8 +202,20 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
     except ImportError:
         raise ImportError("PNG without Graphviz needs matplotlib: pip install "
                           "'chainrule[train]' (or install Graphviz's dot)") from None
+    if len(graph.nodes) > PNG_NODES:
+        raise ValueError(f"a PNG of {len(graph.nodes)} nodes without Graphviz would take "
+                         f"matplotlib minutes (it draws up to {PNG_NODES}); write .svg or "
+                         ".html instead, or install Graphviz")
     lay = layout(graph, max_elements, rankdir)
     px = 1 / 100  # the layout is in SVG pixels; 100 of them to an inch
+    # matplotlib draws at most 2**16 pixels a side, and time goes with the pixels.
+    fits = min(PNG_SIDE / (max(lay.width, lay.height) * px),
+               (PNG_PIXELS / (lay.width * lay.height * px * px)) ** 0.5)
+    if fits < MIN_DPI:
+        raise ValueError(f"this graph of {len(graph.nodes)} nodes is too large for a PNG "
+                         f"({lay.width:.0f} x {lay.height:.0f} pixels at 100 dpi); write .svg "
+                         "or .html instead")
+    dpi = min(dpi, fits)
     fig = Figure(figsize=(lay.width * px, lay.height * px), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -264,4 +250,4 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
             ax.text(box.left + style.PAD_X, y, text, ha="left", va="baseline",
                     family="monospace", fontsize=style.FONT_SIZE * points_per_pixel,
                     color=style.TEXT[role], weight="bold" if role == "title" else "normal")
-    fig.savefig(path, dpi=dpi, facecolor="white")
+    fig.savefig(path, dpi=dpi, facecolor="white", format="png")

@@ -1,29 +1,38 @@
 """Pictures of a graph: SVG, PNG, HTML or DOT files, and an inline view for Jupyter.
 
-Graphviz's ``dot`` draws when it is on the PATH; otherwise the layout comes from
-grandalf (pure Python) and chainrule writes the SVG itself, or draws the PNG
-with matplotlib, so a plain pip install can always draw.
+Graphviz's ``dot`` draws when it is on the PATH; otherwise chainrule lays the graph
+out itself (pure Python, :mod:`chainrule.viz.layout`) and writes the SVG, or draws
+the PNG with matplotlib, so a plain pip install can always draw SVG and HTML.
 """
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
 
+from ..serialization import write_atomically
 from .dot import dot_source
 from .explanation import explain_graph
 from .html import page, strip_prolog
+from .layout import bends
 from .model import Graph, trace
 from .svg import png_matplotlib, svg_text
 
 ENGINES = ("auto", "dot", "python")
 FORMATS = (".svg", ".png", ".html", ".dot", ".gv")
+#: ``engine="auto"`` leaves a graph to dot while its nodes plus the bend points of its
+#: long edges stay under this: dot's ordering slows down steeply past it (a 180-node
+#: graph with 2,600 bend points took 4 s, one with 5,300 took 50 s), the Python layout
+#: does not.
+DOT_LIMIT = 2500
+DOT_TIMEOUT = 120  # seconds
 
 
 def dot_program(engine="auto"):
     """The path of Graphviz's ``dot`` to use, or None to draw in Python.
 
     ``engine`` is ``"auto"`` (dot when it is on the PATH), ``"dot"`` (required) or
-    ``"python"`` (grandalf, never dot).
+    ``"python"`` (chainrule's own layout, never dot).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -36,11 +45,27 @@ def dot_program(engine="auto"):
     return program
 
 
+def quick_for_dot(graph):
+    """Whether Graphviz's dot lays ``graph`` out quickly (see :data:`DOT_LIMIT`)."""
+    pairs = [(e.src.id, e.dst.id) for e in graph.edges]
+    return len(graph.nodes) + bends([n.id for n in graph.nodes], pairs) <= DOT_LIMIT
+
+
 def _run_dot(program, source, fmt, dpi=144):
     args = [program, "-q", f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
-    result = subprocess.run(args, input=source.encode(), capture_output=True, timeout=120)
+    try:
+        result = subprocess.run(args, input=source.encode(), capture_output=True,
+                                timeout=DOT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"Graphviz's dot did not finish within {DOT_TIMEOUT} s; draw this "
+                           "graph with engine='python' (or 'auto')") from None
+    except OSError as exc:
+        raise RuntimeError(f"cannot run Graphviz's dot ({program}): {exc}") from None
     if result.returncode != 0:
-        raise RuntimeError(f"dot failed: {result.stderr.decode(errors='replace').strip()}")
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise RuntimeError("Graphviz's dot failed: " + (
+            message[0] if message else f"exit status {result.returncode}") +
+            "; draw with engine='python' instead")
     return result.stdout
 
 
@@ -67,9 +92,20 @@ class GraphView:
         """The DOT text."""
         return dot_source(self.graph, self.max_elements, self.rankdir)
 
+    def program(self, engine=None):
+        """The Graphviz ``dot`` that draws this graph, or None when chainrule draws it.
+
+        ``"auto"`` uses dot only for graphs it lays out quickly (:func:`quick_for_dot`).
+        """
+        engine = engine or self.engine
+        program = dot_program(engine)
+        if program is not None and engine == "auto" and not quick_for_dot(self.graph):
+            return None
+        return program
+
     def svg(self, engine=None):
         """The picture as SVG text (an ``<svg>`` element)."""
-        program = dot_program(engine or self.engine)
+        program = self.program(engine)
         if program is not None:
             return strip_prolog(_run_dot(program, self.source, "svg").decode())
         return svg_text(self.graph, self.max_elements, self.rankdir)
@@ -86,29 +122,41 @@ class GraphView:
         return "\n".join(explain_graph(self.graph))
 
     def render(self, path, engine=None, dpi=144):
-        """Write the picture to ``path``; its suffix picks the format (svg, png, html, dot)."""
+        """Write the picture to ``path``; its suffix picks the format (svg, png, html, dot).
+
+        The file is replaced in one step: an error leaves the old one as it was.
+        """
         path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in FORMATS:
-            raise ValueError(f"cannot tell the format of {str(path)!r}: use one of "
-                             f"{', '.join(FORMATS)}")
+        suffix = picture_format(path)
         if suffix in (".dot", ".gv"):
-            path.write_text(self.source, encoding="utf-8")
+            data = self.source.encode()
         elif suffix == ".svg":
-            path.write_text(self.svg(engine), encoding="utf-8")
+            data = self.svg(engine).encode()
         elif suffix == ".html":
-            path.write_text(self.html(engine), encoding="utf-8")
+            data = self.html(engine).encode()
         else:
-            program = dot_program(engine or self.engine)
+            program = self.program(engine)
             if program is not None:
-                path.write_bytes(_run_dot(program, self.source, "png", dpi))
+                data = _run_dot(program, self.source, "png", dpi)
             else:
-                png_matplotlib(self.graph, path, self.max_elements, self.rankdir, dpi)
+                buffer = io.BytesIO()
+                png_matplotlib(self.graph, buffer, self.max_elements, self.rankdir, dpi)
+                data = buffer.getvalue()
+        write_atomically(path, lambda f: f.write(data))
         return path
 
     def __repr__(self):
         return (f"<chainrule graph of {self.graph.output.name}: {len(self.graph.nodes)} nodes, "
                 f"{len(self.graph.edges)} edges>")
+
+
+def picture_format(path):
+    """The suffix of ``path`` when it names a format :meth:`GraphView.render` writes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise ValueError(f"cannot tell the format of {str(path)!r}: use one of "
+                         f"{', '.join(FORMATS)}")
+    return suffix
 
 
 def graph(output, gradient=None, max_elements=10, rankdir="LR", engine="auto"):
@@ -141,8 +189,9 @@ def to_dot(output, gradient=None, max_elements=10, rankdir="LR"):
 def render(output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144):
     """Draw the graph of ``output`` to ``path`` (.svg, .png, .html or .dot) and return the path.
 
-    With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH, else grandalf
-    lays the graph out and chainrule writes the SVG (or matplotlib draws the PNG).
+    With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH (and the graph
+    is one it lays out quickly), else chainrule lays the graph out and writes the SVG
+    (or matplotlib draws the PNG).
     """
     view = graph(output, gradient, max_elements, rankdir, engine)
     return view.render(path, dpi=dpi)
