@@ -28,6 +28,7 @@ from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos,
                   std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
 from .ops import divide, multiply, negative, power, subtract
 from .ops.nn import linear
+from .ops.activation import *  # noqa: F401,F403
 from .ops.arithmetic import *  # noqa: F401,F403  (each family's __all__: NumPy's names)
 from .ops.arrange import *  # noqa: F401,F403
 from .ops.exponential import *  # noqa: F401,F403

@@ -11,6 +11,9 @@ True
 """
 
 from . import functional, init
+from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
+                         LogSigmoid, Mish, ReLU6, SiLU, Softmin, Softplus, Softshrink, Softsign,
+                         Tanhshrink, Threshold)
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
                      Sigmoid, Softmax, Tanh)
@@ -27,4 +30,7 @@ __all__ = ["Module", "Parameter", "Linear", "Sequential", "ReLU", "Sigmoid", "Ta
            "L1Loss", "SmoothL1Loss", "HuberLoss", "KLDivLoss", "BatchNorm1d", "BatchNorm2d",
            "LayerNorm", "GroupNorm", "Dropout2d", "Conv1d", "Conv2d", "ConvTranspose2d",
            "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "functional", "init"]
+           "AdaptiveAvgPool2d", "GELU", "SiLU", "ELU", "SELU", "CELU", "ReLU6", "Hardswish",
+           "Hardsigmoid", "Hardtanh", "Mish", "Softsign", "LogSigmoid", "Softplus", "GLU",
+           "Softmin", "Hardshrink", "Softshrink", "Tanhshrink", "Threshold", "functional",
+           "init"]

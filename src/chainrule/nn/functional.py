@@ -14,6 +14,7 @@ Tensors, checked against the input's shape and number of classes.
 """
 
 import functools
+import operator
 
 import numpy as np
 
@@ -22,6 +23,11 @@ from ..ops import losses as _losses  # registers the fused loss ops
 from ..ops import (leaky_relu, log_softmax, matmul, relu, reshape, sigmoid, softmax, sum, tanh,
                    transpose, where)
 from ..ops.elementwise import astype
+from ..ops import activation as _activation
+from ..ops import broadcast_to, concatenate, getitem  # for pad
+from ..ops.activation import (gelu, glu, hardshrink, logsigmoid, softmin, softshrink, softsign,
+                              tanhshrink)
+from ..ops.shape import _pad as _constant_pad
 from ..ops.conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
                         unfold)
 from ..ops.losses_extra import huber_loss, kl_div, l1_loss, smooth_l1_loss  # noqa: F401
@@ -29,7 +35,7 @@ from ..ops.norm import batch_norm, dropout2d, group_norm, layer_norm  # noqa: F4
 from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: F401
                         avg_pool2d, max_pool1d, max_pool2d)
 from ..ops.nn import linear as _linear
-from ..ops.registry import data_of
+from ..ops.registry import Case, Spec, composite, data_of
 from ..tensor import Tensor
 from .init import as_generator
 
@@ -67,6 +73,252 @@ def dropout(input, p=0.5, training=True, rng=None):
     keep = as_generator(rng).random(x.shape) >= p
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
     return input * (keep * np.asarray(scale, dtype=x.dtype))
+
+
+# ----------------------------------------------------------------------- activations
+__all__ += ["celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
+            "logsigmoid", "mish", "pad", "relu6", "selu", "silu", "softmin", "softplus",
+            "softshrink", "softsign", "tanhshrink", "threshold"]
+
+
+def _maybe_inplace(input, result, inplace):
+    """``result``, or, with ``inplace``, ``input`` overwritten with it (PyTorch's ``inplace``:
+    a leaf that requires grad refuses, a graph node is rebased onto the result)."""
+    if not inplace:
+        return result
+    if isinstance(input, Tensor):
+        return input.copy_(result)
+    np.copyto(input, result, casting="same_kind")
+    return input
+
+
+def silu(input, inplace=False):
+    """The sigmoid linear unit (swish) ``x * sigmoid(x)``."""
+    return _maybe_inplace(input, _activation.silu(input), inplace)
+
+
+def mish(input, inplace=False):
+    """``x * tanh(softplus(x))``."""
+    return _maybe_inplace(input, _activation.mish(input), inplace)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """``x`` above 0, ``alpha * (exp(x) - 1)`` elsewhere."""
+    return _maybe_inplace(input, _activation.elu(input, alpha), inplace)
+
+
+def selu(input, inplace=False):
+    """``scale * elu(x, alpha)`` with PyTorch's self-normalising constants."""
+    return _maybe_inplace(input, _activation.selu(input), inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``."""
+    return _maybe_inplace(input, _activation.celu(input, alpha), inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """``x`` limited to ``[min_val, max_val]`` (gradient 0 at the bounds, as in PyTorch)."""
+    return _maybe_inplace(input, _activation.hardtanh(input, min_val, max_val), inplace)
+
+
+def relu6(input, inplace=False):
+    """``min(max(x, 0), 6)``."""
+    return _maybe_inplace(input, _activation.relu6(input), inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """``min(max(x + 3, 0), 6) / 6``."""
+    return _maybe_inplace(input, _activation.hardsigmoid(input), inplace)
+
+
+def hardswish(input, inplace=False):
+    """``x * min(max(x + 3, 0), 6) / 6``."""
+    return _maybe_inplace(input, _activation.hardswish(input), inplace)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """``x`` where ``x > threshold``, ``value`` elsewhere."""
+    return _maybe_inplace(input, _activation.threshold(input, threshold, value), inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``, as in
+    PyTorch (``cr.softplus(x)`` is the plain ``log(1 + exp(x))``).
+
+    >>> import chainrule as cr
+    >>> softplus(cr.tensor([0.0, 30.0], dtype="float64")).tolist()
+    [0.6931471805599453, 30.0]
+    """
+    return _activation._softplus(input, beta=beta, threshold=threshold)
+
+
+# ----------------------------------------------------------------------- pad
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+# The non-constant modes pad the last 1, 2 or 3 axes of an input with one or two leading
+# (batch, channel) axes, as in PyTorch: padding length -> the input ranks allowed.
+_NONCONSTANT_RANKS = {2: (2, 3), 4: (3, 4), 6: (4, 5)}
+
+
+def _pad_pairs(pad, shape):
+    """``pad`` (pairs from the last axis backwards) as one (before, after) pair per axis."""
+    try:
+        flat = [operator.index(p) for p in pad]
+    except TypeError:
+        raise TypeError(f"pad: pad must be a sequence of ints, got {pad!r}") from None
+    if len(flat) % 2:
+        raise ShapeError(f"pad: padding length must be divisible by 2, got {len(flat)}")
+    if len(flat) // 2 > len(shape):
+        raise ShapeError(f"pad: padding length should be at most two times the input "
+                         f"dimension, but got padding length {len(flat)} for input of shape "
+                         f"{shape}")
+    pairs = [(0, 0)] * len(shape)
+    for i in range(len(flat) // 2):
+        pairs[len(shape) - 1 - i] = (flat[2 * i], flat[2 * i + 1])
+    return flat, pairs
+
+
+def _pad_index(mode, pairs, shape):
+    """For the reference: each axis's source indices (NumPy), for ``x[np.ix_(...)]``."""
+    out = []
+    for (before, after), n in zip(pairs, shape):
+        if mode == "circular":
+            start, stop = max(-before, 0), n - max(-after, 0)  # crop, then wrap
+            span = np.arange(-max(before, 0), stop - start + max(after, 0))
+            out.append(start + span % (stop - start) if stop > start else span)
+            continue
+        index = np.arange(-before, n + after)
+        if mode == "reflect":
+            index = np.abs(index)
+            index = np.where(index > n - 1, 2 * (n - 1) - index, index)
+        elif mode == "replicate":
+            index = np.clip(index, 0, n - 1)
+        out.append(index)
+    return out
+
+
+def _pad_ref(xp, x, pad, mode="constant", value=None):
+    pairs = _pad_pairs(pad, x.shape)[1]
+    if mode == "constant":
+        crop = tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, x.shape))
+        widths = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+        return xp.pad(x[crop], widths, "constant", constant_values=value or 0.0)
+    return x[np.ix_(*_pad_index(mode, pairs, x.shape))]
+
+
+@composite(Spec([Case(((3, 4),), {"pad": (1, 2), "value": 0.5}),
+                 Case(((3, 4),), {"pad": (-1, 2, 2, -1)}),
+                 Case(((2, 0, 3),), {"pad": (1, 1, 0, 2)}),
+                 Case(((2, 3, 4),), {"pad": (2, 1), "mode": "reflect"}),
+                 Case(((1, 3, 4),), {"pad": (3, -2, -1, 2), "mode": "reflect"}),
+                 Case(((0, 3, 4),), {"pad": (1, 3), "mode": "reflect"}),
+                 Case(((2, 3, 4),), {"pad": (2, 5, -1, 1), "mode": "replicate"}),
+                 Case(((1, 2, 3, 4),), {"pad": (4, -1, 1, 3, 0, 2), "mode": "replicate"}),
+                 Case(((2, 3, 4),), {"pad": (2, -1), "mode": "circular"}),
+                 Case(((1, 2, 3, 4),), {"pad": (1, 3, 3, 0, 1, 2), "mode": "circular"})],
+                ref=_pad_ref), name="nn.functional.pad")
+def pad(input, pad, mode="constant", value=None):
+    """Pad (or, with negative widths, crop) the last axes, as PyTorch's ``F.pad``.
+
+    ``pad`` lists (before, after) pairs from the LAST axis backwards: ``(1, 2)`` pads the last
+    axis, ``(1, 2, 0, 3)`` the last two. ``mode`` is 'constant' (with ``value``, default 0),
+    'reflect' (mirrored about the edge, the edge not repeated), 'replicate' (the edge
+    repeated) or 'circular' (wrapped around); those three pad the last 1, 2 or 3 axes of a
+    2-d/3-d, 3-d/4-d or 4-d/5-d input. ``cr.pad`` is NumPy's spelling.
+
+    >>> import chainrule as cr
+    >>> pad(cr.tensor([[1.0, 2.0, 3.0]]), (2, 1), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
+    """
+    if mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r} (expected one of "
+                                  f"{', '.join(_PAD_MODES)})")
+    shape = np.shape(data_of(input))
+    flat, pairs = _pad_pairs(pad, shape)
+    if mode == "constant":
+        return _pad_constant(input, pairs, shape, 0.0 if value is None else value)
+    if len(shape) not in _NONCONSTANT_RANKS.get(len(flat), ()):
+        raise NotImplementedError(
+            f"pad: padding length {len(flat)} is not supported for a {len(shape)}-d input in "
+            f"mode {mode!r}: it pads the last 1, 2 or 3 axes (padding length 2, 4 or 6) of a "
+            "2-d or 3-d, 3-d or 4-d, or 4-d or 5-d input")
+    if value is not None and value != 0:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take a value, got {value}")
+    axes = range(len(shape) - len(flat) // 2, len(shape))
+    if mode != "circular" and all(shape[a] + sum(pairs[a]) < 1 for a in axes):
+        raise ShapeError(f"pad: input of shape {shape} is too small for padding {tuple(flat)} "
+                         f"in mode {mode!r}: every padded axis would be empty")
+    for axis in axes:
+        input = _pad_axis(input, axis, *pairs[axis], mode, shape)
+    return input
+
+
+def _pad_constant(input, pairs, shape, value):
+    for axis, ((before, after), n) in enumerate(zip(pairs, shape)):
+        if n + min(before, 0) + min(after, 0) < 0:
+            raise ShapeError(f"pad: negative padding ({before}, {after}) crops more than axis "
+                             f"{axis} holds (input of shape {shape})")
+    if any(b < 0 or a < 0 for b, a in pairs):
+        input = getitem(input, tuple(slice(max(-b, 0), n - max(-a, 0))
+                                     for (b, a), n in zip(pairs, shape)))
+    widths = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
+    if any(b or a for b, a in widths):
+        input = _constant_pad(input, pad_width=widths, constant_values=value)
+    return input
+
+
+def _pad_axis(x, axis, before, after, mode, shape):
+    """One axis padded by reflection, replication or wrapping: slices of x, joined."""
+    n = shape[axis]
+    lead = (slice(None),) * axis
+    if n + before + after < 0:
+        raise ShapeError(f"pad: padding ({before}, {after}) leaves a negative size on axis "
+                         f"{axis} (input of shape {shape})")
+    if mode == "circular":
+        # PyTorch crops first, then wraps what is left.
+        if before > n or after > n:
+            raise ShapeError(f"pad: padding ({before}, {after}) on axis {axis} of input of "
+                             f"shape {shape} causes wrapping around more than once")
+        start, stop = max(-before, 0), n - max(-after, 0)
+        if start or stop < n:
+            x = getitem(x, lead + (slice(start, stop),))
+        n = stop - start
+        if before > n or after > n:
+            raise ShapeError(f"pad: padding ({before}, {after}) on axis {axis} of input of "
+                             f"shape {shape} wraps the cropped axis more than once")
+        left, right = slice(n - before, n), slice(0, after)
+    elif mode == "reflect":
+        if before >= n or after >= n:
+            raise ShapeError(f"pad: padding size should be less than the corresponding input "
+                             f"dimension, but got padding ({before}, {after}) on axis {axis} "
+                             f"of input of shape {shape}")
+        left = slice(before, 0, -1)
+        right = slice(n - 2, n - 2 - after if n - 2 - after >= 0 else None, -1)
+    else:  # replicate
+        if n == 0 and (before > 0 or after > 0):
+            raise ShapeError(f"pad: cannot replicate the edge of empty axis {axis} (input of "
+                             f"shape {shape})")
+        left, right = slice(0, 1), slice(n - 1, n)
+    pieces = [x]
+    if before > 0:
+        pieces.insert(0, _edge(x, lead + (left,), axis, before, mode))
+    if after > 0:
+        pieces.append(_edge(x, lead + (right,), axis, after, mode))
+    if len(pieces) > 1:
+        x = concatenate(pieces, axis)
+    if mode != "circular" and (before < 0 or after < 0):
+        total = n + max(before, 0) + max(after, 0)
+        x = getitem(x, lead + (slice(max(-before, 0), total - max(-after, 0)),))
+    return x
+
+
+def _edge(x, index, axis, width, mode):
+    """The piece added on one side: x[index], repeated ``width`` times for 'replicate'."""
+    piece = getitem(x, index)
+    if mode != "replicate":
+        return piece
+    shape = np.shape(data_of(piece))
+    return broadcast_to(piece, shape[:axis] + (width,) + shape[axis + 1:])
 
 
 # ----------------------------------------------------------------------- checks

@@ -12,6 +12,7 @@ from .shape import (broadcast_to, concatenate, expand_dims, flatten, getitem, pa
                     split, squeeze, stack, swapaxes, transpose)
 
 # The families added beside the core ones list their public names in __all__.
+from .activation import *  # noqa: E402,F401,F403
 from .arithmetic import *  # noqa: E402,F401,F403
 from .arrange import *  # noqa: E402,F401,F403
 from .decompositions import *  # noqa: E402,F401,F403
