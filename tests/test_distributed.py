@@ -57,6 +57,53 @@ def test_single_process_world_is_identity():
     np.testing.assert_array_equal(w.grad.numpy(), [2.0, 2.0, 2.0])
 
 
+def test_single_process_weight_zero_gives_zeros_not_nan():
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    unused = cr.tensor(np.ones(2), requires_grad=True)
+    w.grad = cr.tensor(np.full(3, np.nan))  # e.g. the mean over an empty batch
+    parallel = DataParallel([w, unused], World(None))
+    parallel.average_gradients(weight=0)
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0, 0.0])
+    assert unused.grad is None  # no rank had a gradient for it: none is made up
+
+
+@pytest.mark.parametrize("weight", [-1, float("nan"), float("inf")])
+def test_a_weight_that_is_not_a_sample_count_is_refused(weight):
+    w = cr.tensor(np.ones(3), requires_grad=True)
+    w.grad = cr.tensor(np.ones(3))
+    with pytest.raises(ValueError, match="average_gradients: weight must be a finite number"):
+        DataParallel([w], World(None)).average_gradients(weight=weight)
+
+
+@pytest.mark.parametrize("calls, message", [
+    ([["average_gradients", [["parameter 'w'", "float32 (3,)"]]],
+      ["average_gradients", [["parameter 'w'", "float32 (4,)"]]]],
+     ("ranks differ in average_gradients: parameter 'w' is float32 (3,) on rank 0, "
+      "float32 (4,) on rank 1")),
+    ([["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+      ["DataParallel", [["parameter 'b'", "float32 (3,)"]]]],
+     ("ranks differ in DataParallel: parameter 'a' (float32 (3,)) on rank 0, "
+      "parameter 'b' (float32 (3,)) on rank 1")),
+    ([["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+      ["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+      ["DataParallel", []]],
+     ("ranks differ in DataParallel: 1 on rank 0, 0 on rank 2; rank 2 has no "
+      "parameter 'a' (float32 (3,))")),
+    ([["allreduce_sum", []], ["broadcast from rank 0", []]],
+     ("the ranks called different collective operations: allreduce_sum on rank 0, "
+      "broadcast from rank 0 on rank 1")),
+])
+def test_a_mismatch_message_names_the_first_difference(calls, message):
+    from chainrule.distributed.parallel import _first_difference
+
+    assert _first_difference(calls).startswith(message)
+
+
+def test_report_error_prints_in_a_single_process(capsys):
+    cr.distributed.report_error("chainrule train: something failed")
+    assert capsys.readouterr().err == "chainrule train: something failed\n"
+
+
 def test_two_ranks_average_to_the_whole_batch_gradient(tmp_path):
     mpiexec = _mpiexec()
     script = tmp_path / "worker.py"

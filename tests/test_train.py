@@ -13,8 +13,8 @@ import chainrule as cr
 from chainrule import optim
 from chainrule.cli import main
 from chainrule.serialization import load, save
-from chainrule.train import (NonFiniteLossError, TrainConfig, evaluate, evaluate_checkpoint,
-                             load_model, train)
+from chainrule.train import (NonFiniteLossError, TrainConfig, _eval_batch, build_model, evaluate,
+                             evaluate_checkpoint, load_model, train)
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 # Small enough to take well under a second per epoch.
@@ -173,6 +173,30 @@ def test_resume_refuses_changed_architecture(tmp_path, capsys):
     assert code == 2 and "hidden" in stderr
 
 
+def test_resuming_a_copied_checkpoint_writes_next_to_the_copy(tmp_path, capsys):
+    # The saved --out is not where a copy continues: that would overwrite the original run.
+    first = tmp_path / "first"
+    assert run_cli(capsys, "train", *SMALL, "--epochs", 1, "--out", first)[0] == 0
+    original = {name: (first / name).read_bytes() for name in os.listdir(first)}
+    (tmp_path / "copy").mkdir()
+    copy = tmp_path / "copy" / "backup.npz"
+    copy.write_bytes(original["checkpoint.npz"])
+    code, stdout, _ = run_cli(capsys, "train", "--resume", copy, "--epochs", 2)
+    assert code == 0 and f"wrote {tmp_path / 'copy'}" in stdout
+    assert load(tmp_path / "copy" / "checkpoint.npz")["epoch"] == 2
+    assert {name: (first / name).read_bytes() for name in os.listdir(first)} == original
+
+
+def test_evaluate_scores_wide_layers_in_smaller_batches():
+    ds = cr.data.load_dataset("iris")
+    model = build_model(TrainConfig(hidden=(1_000_000,)), 4, 3, rng=0)
+    widest = evaluate(model, ds.x_test, ds.y_test)
+    in_sevens = evaluate(model, ds.x_test, ds.y_test, batch_size=7)
+    assert _eval_batch(1_000_000) < len(ds.y_test) < 1024
+    assert widest["loss"] == pytest.approx(in_sevens["loss"], rel=1e-6)
+    np.testing.assert_array_equal(widest["confusion"], in_sevens["confusion"])
+
+
 def test_bad_checkpoints_are_reported_with_their_name(tmp_path, capsys):
     missing = tmp_path / "missing.npz"
     code, _, stderr = run_cli(capsys, "evaluate", missing)
@@ -202,7 +226,8 @@ def test_help_lists_the_subcommands(capsys):
         main(["train", "--help"])
     stdout = capsys.readouterr().out
     for flag in ("--dataset", "--hidden", "--activation", "--loss", "--optimizer", "--lr",
-                 "--batch-size", "--epochs", "--seed", "--out", "--resume", "--weight-decay"):
+                 "--batch-size", "--epochs", "--seed", "--out", "--resume", "--weight-decay",
+                 "--overwrite"):
         assert flag in stdout
 
 
@@ -245,7 +270,8 @@ def test_config_validation():
     assert TrainConfig.from_dict(TrainConfig(hidden=(3, 2)).to_dict()) == TrainConfig(
         hidden=(3, 2))
     for bad in ({"activation": "gelu"}, {"loss": "l1"}, {"lr": -1.0}, {"hidden": (0,)},
-                {"batch_size": 0}):
+                {"batch_size": 0}, {"hidden": ""}, {"seed": -1}, {"lr": float("nan")},
+                {"epochs": 1.5}, {"dataset": "cifar"}, {"weight_decay": float("inf")}):
         with pytest.raises(ValueError, match="TrainConfig"):
             TrainConfig(**bad)
 

@@ -4,10 +4,15 @@
     chainrule train --hidden 128,64 --optimizer momentum --lr 0.05 --epochs 20
     chainrule train --resume runs/digits/checkpoint.npz --epochs 40
     chainrule evaluate runs/digits/checkpoint.npz
+
+Every failure (a bad option, a damaged checkpoint, an output directory that cannot be
+written, a full disk) prints one line naming the problem and exits non-zero: 2 for
+settings, 1 for the rest.
 """
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -23,16 +28,29 @@ examples:
   chainrule train --resume runs/digits/checkpoint.npz --epochs 40
 
 Every epoch rewrites OUT/checkpoint.npz and OUT/metrics.json; OUT/curves.png is drawn
-at the end. --epochs counts all epochs, those before a resume included. When resuming,
-the saved settings are used; only --epochs, --lr, --weight-decay and --out may change.
+at the end. An OUT that already holds a run is refused: continue it with --resume, or
+replace it with --overwrite. --epochs counts all epochs, those before a resume included.
+When resuming, the saved settings are used; only --epochs, --lr, --weight-decay and --out
+may change.
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (subcommands' parsers are too)."""
+
+    def error(self, message):
+        from .distributed import report_error
+
+        # Once for the whole job under mpiexec, and the other ranks are not left waiting.
+        report_error(f"{self.prog}: {message} (see {self.prog} --help)")
+        self.exit(2)
 
 
 def build_parser():
     """The argument parser of the ``chainrule`` command, with every subcommand."""
     from .train import ACTIVATIONS, LOSSES, OPTIMIZERS, WEIGHT_DECAY, TrainConfig
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule",
         description="Reverse-mode automatic differentiation over NumPy: train and "
                     "evaluate networks, draw computational graphs.")
@@ -75,6 +93,8 @@ def build_parser():
                             "directory when resuming)")
     train.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue the run saved in CHECKPOINT")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in the output directory")
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
@@ -104,29 +124,39 @@ def main(argv=None):
 
 
 def run_train(args):
-    """``chainrule train``: train, print one line per epoch; 1 when training failed."""
-    from .train import NonFiniteLossError, train
+    """``chainrule train``: train, print one line per epoch; 1 or 2 when training failed."""
+    from .train import (CHECKPOINT, ConfigError, InsufficientMemoryError, NonFiniteLossError,
+                        RunExistsError, train)
 
     given = {name: getattr(args, name) for name in
              ("dataset", "hidden", "activation", "loss", "optimizer", "lr", "batch_size",
               "epochs", "seed", "weight_decay", "out")
              if getattr(args, name) is not None}
+    if args.resume == "":
+        return _fail("train", "--resume needs a checkpoint path, got ''", 2)
     try:
-        result = train(resume=args.resume, overrides=given, log=_print,
-                       progress=sys.stdout.isatty())
-    except NonFiniteLossError as exc:
-        print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
-    except (CheckpointError, MissingDependencyError) as exc:
-        print(f"chainrule train: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        print(f"chainrule train: {exc}", file=sys.stderr)
-        return 2
+        result = train(resume=args.resume, overrides=given, overwrite=args.overwrite,
+                       log=_print, progress=sys.stdout.isatty())
     except KeyboardInterrupt:
-        print("\nchainrule train: interrupted; the checkpoint of the last finished epoch "
-              "is kept, continue with --resume", file=sys.stderr)
+        _fail("train", "interrupted; the checkpoint of the last finished epoch is kept, "
+                       "continue with --resume", 130)
         return 130
+    except ConfigError as exc:
+        return _fail("train", f"--{exc.field.replace('_', '-')} {exc.problem}", 2)
+    except RunExistsError as exc:
+        checkpoint = os.path.join(exc.out, CHECKPOINT)
+        return _fail("train", f"{exc.out} already holds a training run "
+                              f"({', '.join(exc.found)}); continue it with --resume "
+                              f"{checkpoint} or replace it with --overwrite", 1)
+    except InsufficientMemoryError as exc:
+        return _fail("train", str(exc), 1)
+    except MemoryError as exc:
+        return _fail("train", f"out of memory ({exc or 'an allocation failed'}); use smaller "
+                              f"--hidden sizes or --batch-size", 1)
+    except ValueError as exc:
+        return _fail("train", exc, 2)
+    except (NonFiniteLossError, CheckpointError, MissingDependencyError, OSError) as exc:
+        return _fail("train", exc, 1)
     from .distributed import init
 
     if init().is_root:  # under mpiexec every rank trains; one reports
@@ -139,11 +169,14 @@ def run_evaluate(args):
     """``chainrule evaluate``: loss, accuracy and confusion matrix of a checkpoint."""
     from .train import evaluate_checkpoint
 
+    if not args.checkpoint:
+        return _fail("evaluate", "CHECKPOINT needs a path, got ''", 2)
     try:
         scores = evaluate_checkpoint(args.checkpoint, split=args.split)
-    except (CheckpointError, MissingDependencyError) as exc:
-        print(f"chainrule evaluate: {exc}", file=sys.stderr)
-        return 1
+    except MemoryError as exc:
+        return _fail("evaluate", f"out of memory ({exc or 'an allocation failed'})", 1)
+    except (CheckpointError, MissingDependencyError, OSError) as exc:
+        return _fail("evaluate", exc, 1)
     if args.json:
         print(json.dumps({**scores, "confusion": scores["confusion"].tolist()}))
         return 0
@@ -152,6 +185,19 @@ def run_evaluate(args):
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(_format_confusion(scores["confusion"]))
     return 0
+
+
+def _fail(command, problem, status):
+    """Print ``problem`` as one line and return ``status``.
+
+    Under mpiexec the line is printed once for the whole job, and this rank's exit ends
+    the ranks that would otherwise wait for it forever.
+    """
+    from .distributed import report_error
+
+    message = " ".join(str(problem).splitlines()) or type(problem).__name__
+    report_error(f"chainrule {command}: {message}")
+    return status
 
 
 def _format_confusion(confusion):

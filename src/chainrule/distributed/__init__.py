@@ -7,8 +7,14 @@ would on the whole batch. Without mpi4py (or outside ``mpiexec``) the world has 
 rank and the same code runs unchanged.
 
     mpiexec -n 4 python train_script.py
+
+Nothing hangs: ranks that call different collectives, or hold different parameters,
+get a :class:`DistributedError` on every rank; a rank that fails or exits while others
+wait for it ends the whole job within seconds, its error printed once (see
+:mod:`chainrule.distributed.guard`).
 """
 
-from .parallel import DataParallel, World, init
+from .guard import report_error
+from .parallel import DataParallel, DistributedError, World, init
 
-__all__ = ["DataParallel", "World", "init"]
+__all__ = ["DataParallel", "DistributedError", "World", "init", "report_error"]
