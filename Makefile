@@ -12,8 +12,9 @@ $(BIN)/chainrule: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
+# The main job starts afresh each time (`chainrule train` alone refuses to replace a run).
 train: $(BIN)/chainrule
-	$(BIN)/chainrule train
+	$(BIN)/chainrule train --overwrite
 
 test: $(BIN)/chainrule
 	$(BIN)/python -m pytest -q
