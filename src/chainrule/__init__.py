@@ -37,6 +37,7 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.logic import *  # noqa: F401,F403
 from .ops.logic import shape
 from .ops.order import *  # noqa: F401,F403
+from .ops.pytorch import *  # noqa: F401,F403
 from .ops.scan import *  # noqa: F401,F403
 from .ops.trig import *  # noqa: F401,F403
 float32, float64 = np.float32, np.float64

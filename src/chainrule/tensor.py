@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from .autograd.mode import GradMode
+from .errors import ShapeError
 
 _DEFAULT_FLOAT = np.float32
 
@@ -271,10 +272,16 @@ class Tensor:
         return apply(_E.mul, (other, self))
 
     def __truediv__(self, other):
-        return apply(_E.div, (self, other))
+        return apply(_E._div, (self, other))
 
     def __rtruediv__(self, other):
-        return apply(_E.div, (other, self))
+        return apply(_E._div, (other, self))
+
+    def __floordiv__(self, other):
+        return _logic.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _logic.floor_divide(other, self)
 
     def __pow__(self, other):
         return apply(_E.pow, (self, other))
@@ -318,6 +325,28 @@ class Tensor:
 
     def __ne__(self, other):
         return Tensor._new(np.asarray(self.data != _data(other)))
+
+    # Bitwise on integers, logical on booleans, as in NumPy and PyTorch (no gradient).
+    def __invert__(self):
+        return _logic.invert(self)
+
+    def __and__(self, other):
+        return _logic.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _logic.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _logic.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _logic.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _logic.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _logic.bitwise_xor(other, self)
 
     def __bool__(self):
         return bool(self.data)
@@ -386,7 +415,7 @@ class Tensor:
         return self._inplace(_E.mul, other)
 
     def div_(self, other):
-        return self._inplace(_E.div, other)
+        return self._inplace(_E._div, other)
 
     def zero_(self):
         return self._inplace(_S.setitem, 0, index=Ellipsis)  # not a product: inf * 0 is nan
@@ -513,29 +542,19 @@ class Tensor:
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
     def permute(self, *dims):
-        return transpose(self, dims[0] if len(dims) == 1 else dims)
+        return _pytorch.permute(self, dims[0] if len(dims) == 1 and _listed(dims[0]) else dims)
 
     def reshape(self, *shape):
         return _S.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     view = reshape
 
-    def flatten(self):
-        return _S.flatten(self)
+    def flatten(self, start_dim=0, end_dim=-1):
+        return _S.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, axis=None, **aliases):
-        """Drop length-1 axes; as PyTorch, a named axis of another length stays."""
-        axis = aliases.pop("dim", axis)
-        if aliases:
-            raise TypeError(f"squeeze() got unexpected keyword arguments {sorted(aliases)}")
-        if axis is not None:
-            axes = (axis,) if isinstance(axis, int) else tuple(axis)
-            axes = tuple(a for a in axes
-                         if self.shape[_R.one_axis(a, self.ndim, "squeeze")] == 1)
-            if not axes:
-                return self
-            axis = axes
-        return _S.squeeze(self, axis)
+    def squeeze(self, dim=None, **aliases):
+        """Drop length-1 dims; as PyTorch, a named dim of another length stays."""
+        return _pytorch.torch_squeeze(self, dim, **aliases)
 
     def expand_dims(self, axis):
         return _S.expand_dims(self, axis)
@@ -724,7 +743,7 @@ class Tensor:
         return _ops.scatter_add(self, dim, index, src)
 
     def take_along_dim(self, indices, dim=None):
-        return _ops.take_along_axis(self, indices, dim)
+        return _pytorch.take_along_dim(self, indices, dim)
 
     def take(self, index):
         return _ops.take(self, index)
@@ -748,8 +767,8 @@ class Tensor:
         """As ``torch.Tensor.roll``: one shift per dim (NumPy's ``cr.roll`` broadcasts)."""
         count = len(shifts) if isinstance(shifts, (tuple, list)) else 1
         wanted = 1 if dims is None else len(dims) if isinstance(dims, (tuple, list)) else 1
-        if count != wanted:
-            raise ValueError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same "
+        if count != wanted:  # a ShapeError: PyTorch raises RuntimeError, NumPy ValueError
+            raise ShapeError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same "
                              "length (one shift per dim)")
         return _ops.roll(self, shifts, dims)
 
@@ -813,6 +832,240 @@ class Tensor:
             return _linalg.matrix_norm(self, p, tuple(dim), keepdim)
         return _linalg.vector_norm(self, 2 if p == "fro" else p, dim, keepdim)
 
+    # ------------------------------------------------------------------ PyTorch surface
+    # PyTorch's methods where NumPy has none, or where PyTorch's differ from NumPy's (the
+    # chainrule function of NumPy's name keeps NumPy's meaning): each calls the function
+    # that does it, with PyTorch's argument names and defaults.
+
+    # arithmetic
+    def add(self, other, *, alpha=1):
+        return _E.add(self, other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _E.sub(self, other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        return _E.mul(self, other)
+
+    def div(self, other, *, rounding_mode=None):
+        return _E.div(self, other, rounding_mode)
+
+    def true_divide(self, other):
+        return _E.div(self, other)
+
+    def floor_divide(self, other):
+        return _logic.floor_divide(self, other)
+
+    def neg(self):
+        return _E.neg(self)
+
+    def pow(self, exponent):
+        return _E.pow(self, exponent)
+
+    subtract, multiply, divide, negative = sub, mul, div, neg
+
+    def lerp(self, end, weight):
+        return _ops.lerp(self, end, weight)
+
+    def copysign(self, other):
+        return _ops.copysign(self, other)
+
+    def xlogy(self, other):
+        return _ops.xlogy(self, other)
+
+    def logit(self, eps=None):
+        return _ops.logit(self, eps)
+
+    def clamp_min(self, min):
+        return _pytorch.clamp_min(self, min)
+
+    def clamp_max(self, max):
+        return _pytorch.clamp_max(self, max)
+
+    # rounding, signs and tests (constants, but frac and sgn)
+    def floor(self):
+        return _logic.floor(self)
+
+    def ceil(self):
+        return _logic.ceil(self)
+
+    def trunc(self):
+        return _logic.trunc(self)
+
+    def round(self, decimals=0):
+        return _logic.round(self, decimals)
+
+    def frac(self):
+        return _ops.frac(self)
+
+    def sgn(self):
+        return _ops.sgn(self)
+
+    def signbit(self):
+        return _logic.signbit(self)
+
+    def isinf(self):
+        return _logic.isinf(self)
+
+    def isnan(self):
+        return _logic.isnan(self)
+
+    def isfinite(self):
+        return _logic.isfinite(self)
+
+    def conj(self):
+        return _ops.conj(self)
+
+    def angle(self):
+        return _logic.angle(self)
+
+    # comparisons and logic (no gradient)
+    def eq(self, other):
+        return _logic.equal(self, other)
+
+    def ne(self, other):
+        return _logic.not_equal(self, other)
+
+    def lt(self, other):
+        return _logic.less(self, other)
+
+    def le(self, other):
+        return _logic.less_equal(self, other)
+
+    def gt(self, other):
+        return _logic.greater(self, other)
+
+    def ge(self, other):
+        return _logic.greater_equal(self, other)
+
+    def equal(self, other):
+        return _logic.array_equal(self, other)
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _logic.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _logic.allclose(self, other, rtol, atol, equal_nan)
+
+    def logical_not(self):
+        return _logic.logical_not(self)
+
+    def logical_and(self, other):
+        return _logic.logical_and(self, other)
+
+    def logical_or(self, other):
+        return _logic.logical_or(self, other)
+
+    def logical_xor(self, other):
+        return _logic.logical_xor(self, other)
+
+    def all(self, dim=None, keepdim=False):
+        return _logic.all(self, dim, keepdims=keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _logic.any(self, dim, keepdims=keepdim)
+
+    def count_nonzero(self, dim=None):
+        return _constant(_logic.count_nonzero(self, dim))
+
+    def nonzero(self, *, as_tuple=False):
+        return _logic.nonzero(self) if as_tuple else _logic.argwhere(self)
+
+    # choosing by a mask
+    def where(self, condition, other):
+        return _E.where(condition, self, other)
+
+    def masked_fill(self, mask, value):
+        return _pytorch.masked_fill(self, mask, value)
+
+    def masked_select(self, mask):
+        return _pytorch.masked_select(self, mask)
+
+    # reductions and scans
+    def amax(self, dim=(), keepdim=False):
+        return _R.max(self, None if dim == () else dim, keepdim)
+
+    def amin(self, dim=(), keepdim=False):
+        return _R.min(self, None if dim == () else dim, keepdim)
+
+    def logcumsumexp(self, dim):
+        return _ops.logcumsumexp(self, dim)
+
+    def cummax(self, dim):
+        return _ops.cummax(self, dim)
+
+    def cummin(self, dim):
+        return _ops.cummin(self, dim)
+
+    # shapes
+    def unflatten(self, dim, sizes):
+        return _pytorch.unflatten(self, dim, sizes)
+
+    def view_as(self, other):
+        return _S.reshape(self, other.shape)
+
+    reshape_as = view_as
+
+    def type_as(self, other):
+        return _E.astype(self, other.dtype)
+
+    def t(self):
+        return _pytorch.t(self)
+
+    def swapdims(self, dim0, dim1):
+        return swapaxes(self, dim0, dim1)
+
+    def split(self, split_size_or_sections, dim=0):
+        return _pytorch.torch_split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks, dim=0):
+        return _pytorch.chunk(self, chunks, dim)
+
+    def tensor_split(self, indices_or_sections, dim=0):
+        return _pytorch.tensor_split(self, indices_or_sections, dim)
+
+    def unbind(self, dim=0):
+        return _pytorch.unbind(self, dim)
+
+    def unfold(self, dimension, size, step):
+        return _pytorch.torch_unfold(self, dimension, size, step)
+
+    # selecting along a dim
+    def narrow(self, dim, start, length):
+        return _pytorch.narrow(self, dim, start, length)
+
+    def select(self, dim, index):
+        return _pytorch.torch_select(self, dim, index)
+
+    def index_select(self, dim, index):
+        return _pytorch.index_select(self, dim, index)
+
+    # matrix products of fixed ranks
+    def mm(self, mat2):
+        return _pytorch.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _pytorch.bmm(self, mat2)
+
+    def mv(self, vec):
+        return _pytorch.mv(self, vec)
+
+    # new tensors like this one (its dtype unless told otherwise), outside the graph
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return _creation.tensor(_data(data), dtype or self.dtype, requires_grad)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return _creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return _creation.full(size, fill_value, dtype or self.dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
 
 class GradFn:
     """A read-only view of the node that produced a tensor."""
@@ -853,6 +1106,17 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+def _listed(dims):
+    """Whether ``dims`` is a sequence of dims (PyTorch takes ``f(0, 1)`` and ``f((0, 1))``)."""
+    return isinstance(dims, (tuple, list))
+
+
+def _constant(value):
+    """A Python number (NumPy's result for a whole array) as a 0-d tensor, as PyTorch's."""
+    return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
+
+
+
 def _spread_options(dim, keepdim, correction, options):
     """(axis, keepdims, ddof) for the var/std methods from PyTorch's or NumPy's names."""
     dim = options.pop("axis", dim)
@@ -867,12 +1131,15 @@ def _spread_options(dim, keepdim, correction, options):
 
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.
+from . import creation as _creation  # noqa: E402
 from . import numpy_dispatch  # noqa: E402
 from .autograd import engine, functional  # noqa: E402
 from . import linalg as _linalg  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
+from .ops import logic as _logic  # noqa: E402
 from .ops import order as _order  # noqa: E402
+from .ops import pytorch as _pytorch  # noqa: E402
 from .ops import linalg as _L  # noqa: E402
 from .ops import nn as _N  # noqa: E402
 from .ops import reduce as _R  # noqa: E402

@@ -20,6 +20,7 @@ from .exponential import *  # noqa: E402,F401,F403
 from .join import *  # noqa: E402,F401,F403
 from .logic import *  # noqa: E402,F401,F403
 from .order import *  # noqa: E402,F401,F403
+from .pytorch import *  # noqa: E402,F401,F403
 from .scan import *  # noqa: E402,F401,F403
 from .trig import *  # noqa: E402,F401,F403
 

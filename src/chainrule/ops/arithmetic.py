@@ -7,15 +7,16 @@ import numpy as np
 from ..errors import ShapeError
 from ..tensor import Tensor
 from . import elementwise as _elementwise
+from . import logic as _logic
 from . import reduce as _reduce
 from .arrange import axes_of
 from .elementwise import astype, where
 from .registry import Case, Spec, binary_spec, composite, data_of, defop, passthrough, unary_spec
 from .shape import concatenate, getitem, reshape
 
-__all__ = ["absolute", "amax", "amin", "conj", "conjugate", "fabs", "fmax", "fmin", "fmod",
-           "gradient", "mod", "nan_to_num", "real", "real_if_close", "reciprocal", "remainder",
-           "select", "sign", "square", "true_divide"]
+__all__ = ["absolute", "amax", "amin", "conj", "conjugate", "copysign", "fabs", "fmax", "fmin",
+           "fmod", "frac", "gradient", "lerp", "mod", "nan_to_num", "real", "real_if_close",
+           "reciprocal", "remainder", "select", "sgn", "sign", "square", "true_divide"]
 
 
 def _mask(condition, like):
@@ -56,6 +57,60 @@ def _zero(g, out, a):
        spec=unary_spec(lambda np, a: np.sign(a) + 0 * a, domain=_away_from_zero))
 def sign(a):
     """-1, 0 or 1 by the sign of a (NaN for NaN); its gradient is 0, as in PyTorch."""
+
+
+@composite(unary_spec(lambda np, a: np.sign(a) + 0 * a, domain=_away_from_zero))
+def sgn(input):
+    """-1, 0 or 1 by the sign of ``input``, as ``torch.sgn`` for real numbers: NaN gives 0
+    (``sign``, NumPy's, gives NaN); the gradient is 0.
+
+    >>> import chainrule as cr
+    >>> cr.sgn(cr.tensor([-2.0, 0.0, float("nan")])).tolist()
+    [-1.0, 0.0, 0.0]
+    """
+    out = sign(input)
+    nan = np.isnan(data_of(out))
+    return where(nan, 0, out) if nan.any() else out
+
+
+def _copysign_vjp(g, out, a, b):
+    # out / a, as PyTorch: +1 where the sign is kept, -1 where it flips, 0 at a = 0.
+    x, y = data_of(a), data_of(out)
+    factor = np.where(x == 0, 0, np.where(np.signbit(x) == np.signbit(y), 1, -1))
+    return g * _mask(factor, g)
+
+
+@defop(_copysign_vjp, lambda g, out, a, b: _zero(g, out, a), kernel=np.copysign,
+       # |a| with b's sign; b away from 0, where its sign (and so the value) jumps.
+       # (+ 0 * b: the reference depends on b, so autograd returns its zero vjp.)
+       spec=binary_spec(lambda np, a, b: np.abs(a) * np.sign(b) + 0 * b,
+                        domain=_away_from_zero))
+def copysign(a, b):
+    """|a| with the sign of b, elementwise (b's sign bit: -0.0 counts as negative).
+
+    The gradient is +-1 for a (0 at a = 0, as PyTorch) and 0 for b.
+
+    >>> import chainrule as cr
+    >>> cr.copysign(cr.tensor([1.0, -2.0, 3.0]), -1.0).numpy()
+    array([-1., -2., -3.], dtype=float32)
+    """
+
+
+def _fractional_domain(rng, shape):
+    # Away from the integers, where the fractional part jumps.
+    return rng.integers(-2, 2, shape) + rng.uniform(0.1, 0.9, shape)
+
+
+@composite(unary_spec(lambda np, a: a - np.trunc(a), domain=_fractional_domain))
+def frac(input):
+    """The fractional part, ``input - trunc(input)`` (with the sign of the input), as
+    ``torch.frac``; its gradient is 1.
+
+    >>> import chainrule as cr
+    >>> cr.frac(cr.tensor([1.25, -1.5])).tolist()
+    [0.25, -0.5]
+    """
+    return input - _logic.trunc(input)
 
 
 # ----------------------------------------------------------------------- remainders
@@ -294,6 +349,32 @@ def select(condlist, choicelist, default=0):
     for condition, choice in reversed(list(zip(conditions, values[:-1]))):
         result = where(condition, choice, result)  # broadcasts them all, as NumPy does
     return result
+
+
+# ----------------------------------------------------------------------- interpolation
+@composite(Spec([Case(((3, 4), (3, 4), (3, 4))), Case(((3, 4), (4,), ())),
+                 Case(((2, 1, 4), (3, 1), (4,))), Case(((), (), ())),
+                 Case(((3, 4), (3, 4)), {"weight": 0.25}), Case(((3, 4), (3, 4)), {"weight": 0.75}),
+                 Case(((0, 3), (3,)), {"weight": 0.5})],
+                domain=(-1.0, 1.0),
+                ref=lambda np, start, end, *weight, **params: start + (
+                    weight[0] if weight else params["weight"]) * (end - start)))
+def lerp(input, end, weight):
+    """``input + weight * (end - input)``, as ``torch.lerp``; every argument is
+    differentiable. Computed from the nearer end (``end - (end - input) * (1 - weight)`` for
+    ``|weight| >= 0.5``), as PyTorch, so ``weight=1`` gives ``end`` exactly.
+
+    >>> import chainrule as cr
+    >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([1.0, 20.0]), 0.5).tolist()
+    [0.5, 15.0]
+    """
+    difference = end - input
+    near_start = np.abs(data_of(weight)) < 0.5
+    if np.all(near_start):
+        return input + weight * difference
+    if not np.any(near_start):
+        return end - difference * (1 - weight)
+    return where(near_start, input + weight * difference, end - difference * (1 - weight))
 
 
 # ----------------------------------------------------------------------- finite differences

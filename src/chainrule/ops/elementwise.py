@@ -7,6 +7,7 @@ one NumPy ufunc, that ufunc is its ``kernel`` and the function below only docume
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .registry import Case, Spec, binary_spec, data_of, defop, passthrough, unary_spec
 
@@ -39,12 +40,46 @@ def mul(a, b):
 
 
 @defop(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b),
-       kernel=np.divide,
+       kernel=np.divide, name="div",
        spec=binary_spec(lambda np, a, b: a / b,
                         domain=lambda rng, shape: rng.choice([-1, 1], shape)
                         * rng.uniform(0.5, 2.0, shape)))
-def div(a, b):
+def _div(a, b):
     """a / b."""
+
+
+def _rounded_quotient(a, b, rounding_mode):
+    """a / b rounded towards zero ('trunc') or down ('floor'), on arrays, as PyTorch: integer
+    operands give integers (computed exactly, without going through floats)."""
+    if rounding_mode == "floor":
+        return np.floor_divide(a, b)
+    if np.result_type(a, b).kind in "biu":
+        floor = np.floor_divide(a, b)
+        # Python's floor division is one below the truncated quotient where the signs differ
+        # and the division is not exact.
+        return floor + ((floor * b != a) & ((np.asarray(a) < 0) != (np.asarray(b) < 0)))
+    return np.trunc(np.divide(a, b))
+
+
+def div(a, b, rounding_mode=None):
+    """a / b, as ``np.divide``; PyTorch's ``rounding_mode`` 'trunc' (towards zero) or 'floor'
+    (Python's ``//``) rounds the quotient.
+
+    A rounded quotient is piecewise constant: it is a constant (no gradient), like
+    ``cr.floor_divide`` and the other rounding functions.
+
+    >>> import chainrule as cr
+    >>> cr.div(cr.tensor([-7, 7]), 2, rounding_mode="trunc")
+    tensor([-3,  3])
+    """
+    if rounding_mode is None:
+        return _div(a, b)
+    if rounding_mode not in ("trunc", "floor"):
+        # PyTorch raises RuntimeError here and NumPy-style code expects ValueError: both.
+        raise ShapeError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    out = np.asarray(_rounded_quotient(data_of(a), data_of(b), rounding_mode))
+    return Tensor._new(out) if isinstance(a, Tensor) or isinstance(b, Tensor) else out
 
 
 def _pow_base(g, out, a, b):
@@ -216,7 +251,8 @@ def clip(a, a_min=None, a_max=None, *, min=None, max=None):
             raise TypeError("clip: pass the upper bound once, as a_max or max")
         a_max = max
     if a_min is None and a_max is None:
-        raise ValueError("clip: give at least one of a_min and a_max (min and max)")
+        # A ValueError for NumPy's callers and a RuntimeError for PyTorch's: a ShapeError.
+        raise ShapeError("clip: give at least one of a_min and a_max (min and max)")
     return _clip(a, a_min=a_min, a_max=a_max)
 
 

@@ -369,11 +369,13 @@ def _sublist_letters(sublist):
 def _parse_einsum(subscripts, shapes):
     """Explicit subscripts ('ij,jk->ik'): ellipses spelled out, implicit output made explicit.
 
-    Malformed subscripts raise ValueError, operands that do not fit them ShapeError; both
-    name the subscripts.
+    Malformed subscripts and operands that do not fit them raise ShapeError (a ValueError
+    and a RuntimeError), naming the subscripts. An ellipsis in the inputs that the output
+    leaves out is summed over, as in PyTorch.
     """
     def malformed(why):
-        return ValueError(f"einsum: {why} in subscripts {subscripts!r}")
+        # NumPy raises ValueError and PyTorch RuntimeError: ShapeError is both.
+        return ShapeError(f"einsum: {why} in subscripts {subscripts!r}")
 
     text = subscripts.replace(" ", "")
     for c in text:
@@ -416,9 +418,8 @@ def _parse_einsum(subscripts, shapes):
             raise malformed(f"output subscript {c!r} appears in no input")
         if named.count(c) > 1:
             raise malformed(f"output subscript {c!r} appears more than once")
-    if ellipsis and "..." not in rhs:
-        raise malformed(f"'...' spans {len(ellipsis)} axes in the inputs but is missing "
-                        "from the output")
+    # An ellipsis missing from the output is summed over, as in PyTorch ('ij...,ij...->ij');
+    # NumPy refuses it.
     return expanded, rhs.replace("...", ellipsis)
 
 
@@ -511,7 +512,8 @@ def _einsum(*xs, subscripts):
 def einsum(subscripts, *operands):
     """Einstein summation, as ``np.einsum``: explicit or implicit output, ellipses, length-1
     axes broadcast; operands after the subscripts or in one list (``einsum('ij,jk', [a, b])``),
-    or NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
+    or NumPy's sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``. As in PyTorch, an
+    ellipsis the explicit output leaves out is summed over (``'ij...,ij...->ij'``).
 
     >>> import chainrule as cr
     >>> cr.einsum("ij,jk", cr.ones(2, 3), cr.ones(3, 4)).shape

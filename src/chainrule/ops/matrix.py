@@ -55,7 +55,8 @@ def _triangle(m, k, lower, op):
         raise ShapeError(f"{op}: expected an array of at least 1 dimension, got shape ()")
     # As NumPy: the mask covers the last two axes (a 1-D input is broadcast to a square).
     mask = np.tri(*shape[-2:], k=k if lower else k - 1, dtype=bool)
-    return where(mask, m, 0) if lower else where(mask, 0, m)
+    zero = np.zeros((), np.asarray(data_of(m)).dtype)  # keeps bool and int dtypes, as PyTorch
+    return where(mask, m, zero) if lower else where(mask, zero, m)
 
 
 def _triangle_ref(function):

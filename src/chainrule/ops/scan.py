@@ -1,20 +1,30 @@
-"""Scans along an axis: cumulative sums and products, differences.
+"""Scans along an axis: cumulative sums, products, log-sum-exps and extremes, differences.
 
 The two scans are adjoint to themselves: cumsum's gradient is a cumsum run from the
 far end, and cumprod's is a linear recurrence solved with products and sums alone
-(no division by the input), so both are exact with zeros and to any order.
+(no division by the input), so both are exact with zeros and to any order. logcumsumexp's
+gradient is logcumsumexp run from the far end, in log space; the running max and min
+(PyTorch's cummax, cummin) gather the input at the indices of the extremes.
 """
+
+from collections import namedtuple
 
 import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor
+from . import elementwise as _elementwise
 from .elementwise import astype
+from .order import _take_along
 from .reduce import one_axis, resolve
 from .registry import Case, Spec, composite, data_of, defop
 from .shape import _concatenate, _getitem, broadcast_to, concatenate, reshape
 
-__all__ = ["cumprod", "cumsum", "diff"]
+__all__ = ["cummax", "cummin", "cumprod", "cumsum", "diff", "logcumsumexp"]
+
+#: What ``cummax`` and ``cummin`` return, as PyTorch's: the values and their indices.
+Cummax = namedtuple("cummax", ["values", "indices"])
+Cummin = namedtuple("cummin", ["values", "indices"])
 
 
 def _operand(x):
@@ -48,8 +58,9 @@ def _lane_cases(**extra):
 
 
 def _scan_axis(a, axis, aliases, op):
-    """The operand and the axis a scan runs along; ``axis=None`` (and a 0-d operand)
-    scans the flattened array, as NumPy does."""
+    """The operand and the axis a scan runs along; ``axis=None`` scans the flattened array,
+    as NumPy does. A 0-d operand is scanned as one element; with an explicit axis (0 or
+    -1) the caller gives the result back 0-d, as PyTorch does."""
     axis, _ = resolve(axis, False, aliases, op)
     x = _operand(a)
     ndim = np.ndim(data_of(x))
@@ -58,6 +69,11 @@ def _scan_axis(a, axis, aliases, op):
     if ndim != 1 and (axis is None or ndim == 0):
         return reshape(x, (-1,)), 0
     return x, 0 if axis is None else axis
+
+
+def _as_scanned(out, a, axis):
+    """A scan's result, 0-d again for a 0-d operand scanned along an explicit axis."""
+    return reshape(out, ()) if axis is not None and np.ndim(data_of(a)) == 0 else out
 
 
 # ----------------------------------------------------------------------- cumsum
@@ -89,10 +105,11 @@ def cumsum(a, axis=None, dtype=None, **aliases):
     tensor([[1., 3.],
             [3., 7.]])
     """
+    given = aliases.get("dim", axis)
     x, axis = _scan_axis(a, axis, aliases, "cumsum")
     if dtype is not None:
         x = astype(x, dtype)
-    return _cumsum(x, axis=axis, reverse=False)
+    return _as_scanned(_cumsum(x, axis=axis, reverse=False), a, given)
 
 
 # ----------------------------------------------------------------------- cumprod
@@ -161,10 +178,128 @@ def cumprod(a, axis=None, dtype=None, **aliases):
     >>> x.grad
     tensor([1., 8., 0.])
     """
+    given = aliases.get("dim", axis)
     x, axis = _scan_axis(a, axis, aliases, "cumprod")
     if dtype is not None:
         x = astype(x, dtype)
-    return _cumprod(x, axis=axis)
+    return _as_scanned(_cumprod(x, axis=axis), a, given)
+
+
+# ----------------------------------------------------------------------- logcumsumexp
+def _reversed_logcumsumexp(x, axis):
+    flip = _along(axis, slice(None, None, -1))
+    return _getitem(_logcumsumexp(_getitem(x, index=flip), axis=axis), index=flip)
+
+
+def _logcumsumexp_vjp(g, out, x, axis):
+    # grad_i = sum_{k>=i} g_k exp(x_i - out_k), summed in log space for the positive and the
+    # negative g apart (PyTorch's formula, after TensorFlow's), so nothing overflows however
+    # far apart x and out are; written with logcumsumexp itself, so it differentiates again.
+    E, gd = _elementwise, data_of(g)
+    # log 0, finite (no inf - inf below), with room for adding x without overflowing
+    lowest = float(np.finfo(gd.dtype).min) / 2
+    log_size = E.log(E.where(gd != 0, E.abs(g), 1.0)) - out
+    parts = [E.exp(_reversed_logcumsumexp(E.where(sign(gd, 0), log_size, lowest), axis) + x)
+             for sign in (np.greater, np.less)]
+    return parts[0] - parts[1]
+
+
+def _logcumsumexp_ref(xp, x, axis):
+    lanes = xp.moveaxis(x, axis, 0)
+    running, outs = None, []
+    for k in range(lanes.shape[0]):
+        running = lanes[k] if running is None else xp.logaddexp(running, lanes[k])
+        outs.append(running)
+    return xp.moveaxis(xp.stack(outs), 0, axis) if outs else x
+
+
+@defop(_logcumsumexp_vjp, saves_out=True, name="logcumsumexp",
+       spec=Spec(_lane_cases() + [Case(((4,),), {"axis": 0}, domain=(-40.0, 40.0))],
+                 ref=_logcumsumexp_ref))
+def _logcumsumexp(x, axis):
+    """log(cumsum(exp(x))) along ``axis``, without overflow or underflow."""
+    return np.logaddexp.accumulate(x, axis=axis)
+
+
+def logcumsumexp(input, dim, **aliases):
+    """log(cumsum(exp(input))) along ``dim``, as ``torch.logcumsumexp``: computed as running
+    ``logaddexp``, so it neither overflows nor underflows. A 0-d input stays 0-d.
+
+    >>> import chainrule as cr
+    >>> cr.logcumsumexp(cr.tensor([0.0, 0.0, 100.0]), dim=0)
+    tensor([  0.       ,   0.6931472, 100.       ])
+    """
+    if "axis" in aliases:
+        dim = aliases.pop("axis")
+    x, axis = _scan_axis(input, dim, aliases, "logcumsumexp")
+    return _as_scanned(_logcumsumexp(x, axis=axis), input, dim)
+
+
+# ----------------------------------------------------------------------- cummax, cummin
+def _extreme_indices(data, axis, better):
+    """Where the running max (``better=np.greater_equal``) or min of ``data`` along ``axis``
+    comes from, as PyTorch's: the latest of tied elements, and the latest NaN once there is
+    one (NaN propagates)."""
+    running = (np.maximum if better is np.greater_equal else np.minimum).accumulate(data, axis)
+    before = np.concatenate([np.take(data, [0], axis), np.delete(running, -1, axis)], axis)
+    takes = better(data, before)
+    if data.dtype.kind in "fc":
+        takes |= np.isnan(data)
+    places = np.arange(data.shape[axis]).reshape((-1,) + (1,) * (data.ndim - axis - 1))
+    return np.maximum.accumulate(np.where(takes, places, 0), axis)
+
+
+def _cumulative_extreme(input, dim, better, result, op):
+    x = _operand(input)
+    data = np.asarray(data_of(x))
+    axis = one_axis(dim, max(data.ndim, 1), op, "dim")
+    if data.ndim == 0 or data.shape[axis] == 0:  # the input itself, at index 0
+        indices, values = np.zeros(data.shape, np.int64), x
+    else:
+        indices = _extreme_indices(data, axis, better)
+        values = _take_along(x, index=indices, axis=axis)
+    return result(values, Tensor._new(indices) if isinstance(x, Tensor) else indices)
+
+
+def _cumulative_extreme_ref(function):
+    def ref(xp, x, dim):
+        if x.ndim == 0:
+            return x
+        lanes = xp.moveaxis(x, dim, 0)
+        running, outs = None, []
+        for k in range(lanes.shape[0]):
+            running = lanes[k] if running is None else function(xp)(running, lanes[k])
+            outs.append(running)
+        return xp.moveaxis(xp.stack(outs), 0, dim) if outs else x
+    return ref
+
+
+def _extreme_spec(function):
+    return Spec([Case(((3, 4),), {"dim": 1}), Case(((4, 3),), {"dim": 0}),
+                 Case(((2, 3, 4),), {"dim": -1}), Case(((),), {"dim": 0}),
+                 Case(((0, 3),), {"dim": 0}), Case(((3, 0),), {"dim": 0})],
+                call=lambda f, x, **params: f(x, **params).values,
+                ref=_cumulative_extreme_ref(function))
+
+
+@composite(_extreme_spec(lambda xp: xp.maximum))
+def cummax(input, dim):
+    """The running maximum along ``dim`` and where it was found, as ``torch.cummax``:
+    ``(values, indices)``. Of tied elements the latest is taken (and a NaN propagates);
+    the gradient of each value goes to the element it was taken from.
+
+    >>> import chainrule as cr
+    >>> cr.cummax(cr.tensor([1.0, 3.0, 2.0, 3.0]), dim=0)
+    cummax(values=tensor([1., 3., 3., 3.]), indices=tensor([0, 1, 1, 3]))
+    """
+    return _cumulative_extreme(input, dim, np.greater_equal, Cummax, "cummax")
+
+
+@composite(_extreme_spec(lambda xp: xp.minimum))
+def cummin(input, dim):
+    """The running minimum along ``dim`` and where it was found, as ``torch.cummin``:
+    ``(values, indices)`` (the latest of tied elements; the gradient goes to it)."""
+    return _cumulative_extreme(input, dim, np.less_equal, Cummin, "cummin")
 
 
 # ----------------------------------------------------------------------- diff

@@ -106,17 +106,39 @@ def expand_dims(x, axis):
 
 
 def squeeze(x, axis=None):
-    """Drop length-1 axes (all of them, or those named by ``axis``)."""
+    """Drop length-1 axes (all of them, or those named by ``axis``); an axis out of range
+    raises ``cr.AxisError``, one of another length ``ShapeError``, as ``np.squeeze``."""
+    shape = _shape_of(x)
+    if axis is not None:
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        axis = tuple(reduce.one_axis(a, max(len(shape), 1), "squeeze") for a in axes)
+        if not shape:
+            return x  # a 0-d array takes axis 0 and -1, as in NumPy and PyTorch
     try:
-        shape = np.squeeze(np.empty(_shape_of(x), np.bool_), axis).shape
+        shape = np.squeeze(np.empty(shape, np.bool_), axis).shape
     except ValueError as exc:
         raise ShapeError(f"squeeze: {exc} (shape {_shape_of(x)})") from None
     return reshape(x, shape)
 
 
-def flatten(x):
-    """All elements in one axis."""
-    return reshape(x, (-1,))
+def flatten(x, start_dim=0, end_dim=-1):
+    """The axes from ``start_dim`` to ``end_dim`` (all of them by default) merged into one,
+    as ``torch.flatten``; a 0-d input becomes 1-d.
+
+    >>> import chainrule as cr
+    >>> cr.flatten(cr.zeros(2, 3, 4), 1).shape
+    (2, 12)
+    """
+    shape = _shape_of(x)
+    ndim = max(len(shape), 1)
+    start = reduce.one_axis(start_dim, ndim, "flatten", "start_dim")
+    end = reduce.one_axis(end_dim, ndim, "flatten", "end_dim")
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                         f"(shape {shape})")
+    if not shape:
+        return reshape(x, (1,))
+    return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
 
 # ----------------------------------------------------------------------- indexing
@@ -217,14 +239,27 @@ def _concatenate(*xs, axis, bounds=None):
     return np.concatenate(xs, axis=axis)
 
 
-def concatenate(xs, axis=0):
+def _dim_alias(axis, aliases, op):
+    """NumPy's ``axis`` or PyTorch's ``dim`` (one of them), for the joining functions."""
+    if "dim" in aliases:
+        dim = aliases.pop("dim")
+        if axis not in (0, dim):
+            raise TypeError(f"{op}: give axis or dim, not both")
+        axis = dim
+    if aliases:
+        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(aliases)}")
+    return axis
+
+
+def concatenate(xs, axis=0, **aliases):
     """Join a sequence of arrays along an existing axis, as ``np.concatenate``
-    (``axis=None`` joins them flattened).
+    (``axis=None`` joins them flattened); PyTorch's ``dim`` is accepted for ``axis``.
 
     >>> import chainrule as cr
     >>> cr.concatenate([cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0]])], axis=None).tolist()
     [1.0, 2.0, 3.0]
     """
+    axis = _dim_alias(axis, aliases, "concatenate")
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: need at least one array")
@@ -240,8 +275,10 @@ def concatenate(xs, axis=0):
     return _concatenate(*xs, axis=axis, bounds=bounds)
 
 
-def stack(xs, axis=0):
-    """Join a sequence of same-shaped arrays along a new axis."""
+def stack(xs, axis=0, **aliases):
+    """Join a sequence of same-shaped arrays along a new axis (``dim`` accepted for
+    ``axis``)."""
+    axis = _dim_alias(axis, aliases, "stack")
     xs = list(xs)
     if not xs:
         raise ValueError("stack: need at least one array")
