@@ -166,8 +166,9 @@ def test_a_rank_that_finishes_early_ends_the_job_and_says_why(tmp_path, early):
             w.grad = None
         """)
     assert status != 0
-    said = lines_with(f"rank {early} exited while rank {1 - early} waited for it "
-                      "in average_gradients", err)
+    # Which collective the waiting rank was in depends on timing (a busy machine can hold
+    # it before the structure check): the message names the rank that left, once.
+    said = lines_with(f"rank {early} exited while rank {1 - early} waited for it", err)
     assert len(said) == 1, err
 
 

@@ -171,7 +171,8 @@ class Tensor:
                 # np.r_ / np.c_ build arrays from their items: the graph would be cut.
                 raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.r_ and cr.c_ "
                                 "(or cr.concatenate, cr.hstack)")
-            self._refuse_to_leave_the_graph("np.asarray (or np.array)")
+            if dtype is None or np.dtype(dtype).kind not in "biu":  # an int cast has no grad
+                self._refuse_to_leave_the_graph("np.asarray (or np.array)")
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data

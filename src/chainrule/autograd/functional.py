@@ -63,7 +63,7 @@ def _trace(f, args, kwargs, argnums):
     variables, tensors_in = [], []
     for i in argnums:
         variable, was_tensor = _as_variable(args[i])
-        args[i] = variable if variable._op is not None else variable + 0
+        args[i] = variable + 0  # never the variable itself: f may rebase it in place
         variables.append(variable)
         tensors_in.append(was_tensor)
     nested = _tracing > 0 or any(v._op is not None for v in variables)
