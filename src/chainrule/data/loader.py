@@ -4,6 +4,8 @@ import copy
 
 import numpy as np
 
+from .augment import random_crop, random_hflip
+
 __all__ = ["DataLoader"]
 
 
@@ -19,6 +21,12 @@ class DataLoader:
     given it through :meth:`load_state_dict` continues with exactly the batches the
     original would have produced next. Run one pass at a time per loader.
 
+    Augmentation (off by default) needs NCHW images and changes each batch handed out,
+    never ``x`` itself: ``crop_padding=p`` pads every image with ``p`` zeros and cuts a
+    random window of the original size back out (see :func:`random_crop`), and
+    ``hflip=True`` mirrors half of the images left-right. The random draws come from the
+    loader's seed, so they are the same on every run and after a resume.
+
     >>> x = np.arange(10).reshape(5, 2)
     >>> loader = DataLoader(x, np.arange(5), batch_size=2, shuffle=False)
     >>> len(loader)
@@ -30,7 +38,8 @@ class DataLoader:
     [0, 2, 4, 6, 8]
     """
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=True, seed=0, drop_last=False):
+    def __init__(self, x, y=None, batch_size=32, shuffle=True, seed=0, drop_last=False,
+                 crop_padding=0, hflip=False):
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         if self.x.ndim == 0:
@@ -44,6 +53,16 @@ class DataLoader:
         if not is_int or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         self.batch_size = int(batch_size)
+        is_int = isinstance(crop_padding, (int, np.integer)) and not isinstance(crop_padding, bool)
+        if not is_int or crop_padding < 0:
+            raise ValueError(
+                f"DataLoader: crop_padding must be a non-negative int, got {crop_padding!r}")
+        if (crop_padding or hflip) and self.x.ndim != 4:
+            raise ValueError(
+                f"DataLoader: crop_padding and hflip need NCHW images (4-D x), got x of shape "
+                f"{self.x.shape}; load images with flatten=False")
+        self.crop_padding = int(crop_padding)
+        self.hflip = bool(hflip)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.epoch = 0
@@ -71,6 +90,12 @@ class DataLoader:
             order = self._rng.permutation(self.num_samples)
         else:
             order = np.arange(self.num_samples)
+        augment_key = None
+        if self.crop_padding or self.hflip:
+            # Drawn only when augmenting, so plain loaders keep their shuffle sequence.
+            # Each batch's draws come from (key, batch number): a resume that skips
+            # batches still gives the next ones the same crops and flips.
+            augment_key = int(self._rng.integers(2**63))
         first, self._resume_at = self._resume_at, 0
         self._epoch_start_state = start_state
         self._position = first
@@ -80,16 +105,23 @@ class DataLoader:
                 # Count the batch as consumed before handing it out, so a checkpoint
                 # saved after training on it resumes with the next one.
                 self._position = b + 1
-                if self.y is None:
-                    yield self.x[index]
-                else:
-                    yield self.x[index], self.y[index]
+                xb = self.x[index]
+                if augment_key is not None:
+                    xb = self._augment(xb, np.random.default_rng([augment_key, b]))
+                yield xb if self.y is None else (xb, self.y[index])
             self.epoch += 1
         finally:
             # Also reached when a loop breaks early: the epoch is abandoned and the
             # next pass draws a new order, just as an uninterrupted run would.
             self._epoch_start_state = None
             self._position = 0
+
+    def _augment(self, xb, rng):
+        if self.crop_padding:
+            xb = random_crop(xb, self.crop_padding, rng)
+        if self.hflip:
+            xb = random_hflip(xb, rng)
+        return xb
 
     def state_dict(self):
         """Plain, JSON-serialisable dict of the shuffle generator state and position."""
@@ -126,7 +158,10 @@ class DataLoader:
         self._position = 0
 
     def __repr__(self):
+        augment = ""
+        if self.crop_padding or self.hflip:
+            augment = f", crop_padding={self.crop_padding}, hflip={self.hflip}"
         return (
             f"DataLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, drop_last={self.drop_last}, epoch={self.epoch})"
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}{augment}, epoch={self.epoch})"
         )

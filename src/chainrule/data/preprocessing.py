@@ -94,14 +94,36 @@ class Standardizer:
         self.mean = None
         self.std = None
 
-    def fit(self, x):
-        """Compute the per-feature mean and standard deviation of ``x``; returns self."""
-        x = np.asarray(x, dtype=np.float64)
+    def fit(self, x, axis=0):
+        """Compute the mean and standard deviation of ``x`` over ``axis``; returns self.
+
+        ``axis`` must include the sample axis 0. The default gives one mean per feature;
+        ``axis=(0, 2, 3)`` on NCHW images gives one per channel. The statistics are
+        repeated to the shape of one sample, so :meth:`transform` takes data laid out
+        like ``x`` either way. They are accumulated in float64 over blocks of samples,
+        so a large float32 array is never copied whole.
+
+        >>> images = np.array([[[[0.0, 2.0]], [[1.0, 1.0]]]])      # 1 x 2 x 1 x 2
+        >>> Standardizer().fit(images, axis=(0, 2, 3)).mean
+        array([[[1., 1.]],
+        <BLANKLINE>
+               [[1., 1.]]])
+        """
+        x = np.asarray(x)
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"Standardizer.fit: need at least one sample, got shape {x.shape}")
-        self.mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        self.std = np.where(std > self.min_std, std, 1.0)
+        axes = tuple(sorted(a % x.ndim for a in np.atleast_1d(axis)))
+        if 0 not in axes:
+            raise ValueError(f"Standardizer.fit: axis must include the sample axis 0, got {axis}")
+        count = np.prod([x.shape[a] for a in axes])
+        total = sum(block.sum(axis=axes, keepdims=True, dtype=np.float64)
+                    for block in _blocks(x))
+        mean = total / count
+        squares = sum(np.square(block - mean).sum(axis=axes, keepdims=True)
+                      for block in _blocks(x))
+        std = np.sqrt(squares / count)
+        self.mean = np.broadcast_to(mean[0], x.shape[1:]).copy()
+        self.std = np.broadcast_to(np.where(std > self.min_std, std, 1.0)[0], x.shape[1:]).copy()
         return self
 
     def transform(self, x):
@@ -158,6 +180,12 @@ class Standardizer:
     def __repr__(self):
         shape = None if self.mean is None else self.mean.shape
         return f"Standardizer(features={shape})"
+
+
+def _blocks(x, elements=1 << 22):
+    """Consecutive slices of ``x`` along axis 0, each about ``elements`` values."""
+    step = max(1, elements // max(1, x[0].size))
+    return (x[i:i + step] for i in range(0, len(x), step))
 
 
 def standardize(x_train, x_test):
