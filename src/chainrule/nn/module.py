@@ -12,6 +12,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from ..autograd import scopes as _scopes
 from ..tensor import Tensor, _as_array
 
 
@@ -390,6 +391,8 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        if _scopes.recording:  # cr.viz.record_scopes(): note which ops this call makes
+            return _scopes.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ repr

@@ -32,7 +32,7 @@ def dot_source(graph, max_elements=10, rankdir="LR"):
 def _node_attributes(node, max_elements):
     fill, border = style.colours(node)
     attributes = {"id": node.id, "tooltip": node.name}
-    if node.kind == "const":
+    if style.small(node):
         attributes.update(shape="ellipse", style="dashed,filled", fillcolor=fill, color=border,
                           fontsize="9", margin="0.03", width="0.3", height="0.25",
                           label=node.name)

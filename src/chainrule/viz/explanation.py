@@ -6,9 +6,11 @@ written out, as in the CS231n walkthrough; for tensors the line names the rule
 """
 
 from collections import defaultdict
+from types import SimpleNamespace
 
 import numpy as np
 
+from .groups import norm, op_summary
 from .model import expression, format_number, format_shape, value_lines
 
 # Local derivative of an op's output with respect to input i, over its input names
@@ -52,7 +54,9 @@ GATES = {
 
 
 def explain_graph(graph):
-    """The lines of :func:`chainrule.viz.explain` for a traced graph."""
+    """The lines of :func:`chainrule.viz.explain` for a traced (or grouped) graph."""
+    if getattr(graph, "full", None) is not None:
+        return explain_grouped(graph)
     lines = ["forward"]
     for node in graph.nodes:
         if node.kind == "op":
@@ -72,6 +76,76 @@ def explain_graph(graph):
                 lines.append(edge_line(graph, edge))
                 arrived[edge.src].append(edge)
     return lines
+
+
+def explain_grouped(grouped):
+    """The chain rule with each group as one step: what it made, then (backward) the
+    gradient it sends to each input and parameter; ops outside groups line by line."""
+    full = grouped.full
+    lines = ["forward"]
+    for unit in grouped.nodes:
+        if unit.kind == "group":
+            made = ", ".join(_summary(m.value) if len(unit.outputs) == 1
+                             else f"{m.name} = {_summary(m.value)}" for m in unit.outputs)
+            lines.append(f"  [{unit.name}] {op_summary(unit.members)} -> {made}")
+        elif unit.kind == "op":
+            lines.append(f"  {unit.name} = {expression(unit)} = {_summary(unit.value)}")
+    if not full.has_grads:
+        return lines + ["backward", "  (nothing to explain: the output needs no gradient)"]
+    out = full.output
+    lines += ["backward", f"  d {out.name}/d {out.name} = {_seed(full.seed)}"]
+    arrived = defaultdict(list)  # node -> what its gradient came as (edges or group shares)
+    for unit in reversed(grouped.nodes):
+        for node in (unit.outputs if unit.kind == "group" else [unit]):
+            inside = unit.kind == "group" and any(  # then part of it never arrives here
+                grouped.unit[e.dst] is unit for e in full.out_edges(node))
+            if len(arrived[node]) > 1 and not inside:
+                lines.append(_sum_line(out, node, arrived[node], output_name(grouped, node)))
+        if unit.kind == "group":
+            text, shares = group_lines(grouped, unit)
+            lines += text
+            for src, grad in shares:
+                arrived[src].append(SimpleNamespace(grad=grad))
+        elif unit.kind == "op" and unit.grad is not None:
+            for edge in full.in_edges(unit):
+                if edge.grad is not None:
+                    lines.append(edge_line(full, edge, lambda n: output_name(grouped, n)))
+                    arrived[edge.src].append(edge)
+    return lines
+
+
+def group_lines(grouped, box):
+    """A group's backward step: one line per input it sends a gradient to, one per
+    parameter; also the ``(input, gradient)`` pairs sent."""
+    full, unit = grouped.full, grouped.unit
+    out = full.output
+    upstream = ", ".join(format_shape(m.grad.shape) for m in box.outputs if m.grad is not None)
+    through = f"upstream ({upstream}) back through [{box.name}]"
+    sums, uses = {}, {}
+    for node in box.members:
+        for edge in full.in_edges(node):
+            if edge.grad is not None and unit[edge.src] is not box:
+                sums[edge.src] = sums[edge.src] + edge.grad if edge.src in sums else edge.grad
+                uses[edge.src] = uses.get(edge.src, 0) + 1
+    lines = []
+    for src, grad in sums.items():
+        assign = "+=" if full.gradient_paths(src) > uses[src] else "="
+        lines.append(f"  d {out.name}/d {output_name(grouped, src)} {assign} {through} = "
+                     f"{_summary(grad)}")
+    for _, leaf in box.params:
+        if leaf.grad is not None:
+            lines.append(f"  d {out.name}/d {leaf.name} = {through} = {_summary(leaf.grad)}, "
+                         f"norm {format_number(norm(leaf.grad))}")
+    return lines, list(sums.items())
+
+
+def output_name(grouped, node):
+    """A node as the explanation of a grouped graph names it: a group's only output by
+    the group (``[0: Conv2d]``), other nodes by their own name."""
+    box = grouped.unit[node]
+    if box is node or node not in box.outputs:
+        return node.name
+    return f"[{box.name}]" if len(box.outputs) == 1 else f"[{box.name}].{node.name}"
 
 
 def arrivals(graph, node):
@@ -100,19 +174,22 @@ def _summary(a):
     return f"({format_shape(a.shape)}) {value_lines(a, max_elements=0)[0]}"
 
 
-def _sum_line(out, node, edges):
+def _sum_line(out, node, edges, name=None):
     terms = " + ".join(_summary(e.grad) if e.grad.size == 1 else f"({format_shape(e.grad.shape)})"
                        for e in edges)
-    return (f"  d {out.name}/d {node.name} = {terms} = {_summary(node.grad)}"
+    return (f"  d {out.name}/d {name or node.name} = {terms} = {_summary(node.grad)}"
             f"   (used {len(edges)} times: the gradients add)")
 
 
-def edge_line(graph, edge):
-    """One edge of the chain rule: d out/d src = upstream x local = share."""
+def edge_line(graph, edge, name=None):
+    """One edge of the chain rule: d out/d src = upstream x local = share.
+
+    ``name(node)``, when given, names the source on the left (grouped explanations).
+    """
     out, src, dst = graph.output, edge.src, edge.dst
     shared = graph.gradient_paths(src) > 1
     assign = "+=" if shared else "="
-    head = f"  d {out.name}/d {src.name} {assign} "
+    head = f"  d {out.name}/d {src.name if name is None else name(src)} {assign} "
     note = GATES.get(dst.op_name)
     if src.value.size == 1 and dst.value.size == 1:
         formula = _local_formula(edge)

@@ -33,7 +33,7 @@ class Node:
     """One node: an op's result, a leaf tensor or a raw constant."""
 
     id: str
-    kind: str  # "op", "leaf" or "const"
+    kind: str  # "op", "leaf" or "const"; grouped views add "group" and "ref" (viz.groups)
     name: str
     value: np.ndarray
     tensor: Tensor = None
@@ -364,9 +364,12 @@ def label_lines(node, max_elements=10):
     [('mul1 = x * 3', 'title'), ('mul  scalar float32', 'meta'), ('value 6', 'value'), \
 ('grad  1', 'grad')]
     """
-    if node.kind == "const":
-        return [(node.name, "title")] + ([] if node.value.size == 1 else [
-            (f"{format_shape(node.value.shape)} {node.value.dtype}", "meta")])
+    if node.kind == "group":  # a module's box (viz.groups)
+        return node.lines(max_elements)
+    if node.kind in ("const", "ref"):  # a ref stands for a node outside an expanded box
+        meta = f"{format_shape(node.value.shape)} {node.value.dtype}"
+        scalar = node.value.size == 1 and node.kind == "const"
+        return [(node.name, "title")] + ([] if scalar else [(meta, "meta")])
     kind = node.op_name if node.kind == "op" else (
         "leaf" if node.requires_grad else "leaf, no grad")
     lines = [(title(node), "title"),

@@ -7,7 +7,8 @@ CHAR_WIDTH = 0.61 * FONT_SIZE  # a monospace advance, close to DejaVu Sans Mono'
 PAD_X, PAD_Y = 8, 5
 
 EDGE = "#6b7280"
-TEXT = {"title": "#111827", "meta": "#6b7280", "value": "#1f2937", "grad": "#dc2626"}
+TEXT = {"title": "#111827", "meta": "#6b7280", "value": "#1f2937", "grad": "#dc2626",
+        "param": "#1e40af"}
 
 # (fill, border) per kind of node.
 FILL = {
@@ -16,6 +17,8 @@ FILL = {
     "data": ("#f3f4f6", "#9ca3af"),  # grey: leaves without one (inputs, targets)
     "const": ("#ffffff", "#9ca3af"),
     "output": ("#dcfce7", "#16a34a"),  # green: the output
+    "group": ("#ccfbf1", "#0d9488"),  # teal: a module's ops in one box (viz.groups)
+    "ref": ("#ffffff", "#0d9488"),  # a node outside an expanded box
 }
 
 
@@ -26,3 +29,8 @@ def colours(node):
     if node.kind == "leaf":
         return FILL["param"] if node.requires_grad else FILL["data"]
     return FILL[node.kind]
+
+
+def small(node):
+    """Whether a node is drawn as a small dashed ellipse (constants, refs) not a box."""
+    return node.kind in ("const", "ref")

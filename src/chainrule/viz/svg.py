@@ -56,7 +56,7 @@ class Layout:
 def _size(node, lines):
     """Width and height of a node's box, from its text (monospace, so widths are known)."""
     chars = max(len(text) for text, _ in lines)
-    if node.kind == "const":
+    if style.small(node):
         return chars * CONST_FONT * 0.61 + 16, 12 + 13 * len(lines)
     return (chars * style.CHAR_WIDTH + 2 * style.PAD_X,
             len(lines) * style.LINE_HEIGHT + 2 * style.PAD_Y)
@@ -131,23 +131,27 @@ def _curve(points, across):
     return " ".join(parts)
 
 
-def svg_text(graph, max_elements=10, rankdir="LR"):
-    """A standalone SVG picture of ``graph``: one ``<g class="node" id="nK">`` per node."""
+def svg_text(graph, max_elements=10, rankdir="LR", prefix=""):
+    """A standalone SVG picture of ``graph``: one ``<g class="node" id="nK">`` per node.
+
+    ``prefix`` goes before the ids of the edges and the arrowhead, so that several
+    pictures can share a page.
+    """
     lay = layout(graph, max_elements, rankdir)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" '
         f'height="{lay.height:.0f}" viewBox="0 0 {lay.width:.1f} {lay.height:.1f}" '
         f'font-family="{style.FONT}" font-size="{style.FONT_SIZE}" xml:space="preserve">',
-        '<defs><marker id="cr-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse">'
+        f'<defs><marker id="{prefix}cr-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+        'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         f'<path d="M0,0 L10,5 L0,10 z" fill="{style.EDGE}"/></marker></defs>',
         '<rect class="background" width="100%" height="100%" fill="white"/>',
     ]
     for k, (edge, points) in enumerate(lay.paths, start=1):
-        out.append(f'<g class="edge" id="e{k}"><title>{escape(edge.src.name)} -&gt; '
+        out.append(f'<g class="edge" id="{prefix}e{k}"><title>{escape(edge.src.name)} -&gt; '
                    f'{escape(edge.dst.name)}</title><path d="{_curve(points, lay.across)}" '
                    f'fill="none" stroke="{style.EDGE}" stroke-width="1.2" '
-                   'marker-end="url(#cr-arrow)"/></g>')
+                   f'marker-end="url(#{prefix}cr-arrow)"/></g>')
     for box in lay.boxes.values():
         out.append(_svg_node(box))
     out.append("</svg>")
@@ -159,7 +163,7 @@ def _svg_node(box):
     fill, border = style.colours(node)
     head = (f'<g class="node" id="{node.id}" data-name="{escape(node.name)}">'
             f"<title>{escape(node.name)}</title>")
-    if node.kind == "const":
+    if style.small(node):
         shape = (f'<ellipse cx="{box.x:.1f}" cy="{box.y:.1f}" rx="{box.w / 2:.1f}" '
                  f'ry="{box.h / 2:.1f}" fill="{fill}" stroke="{border}" '
                  f'stroke-dasharray="3,2"/>')
@@ -233,7 +237,7 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
     for box in lay.boxes.values():
         node = box.node
         fill, border = style.colours(node)
-        if node.kind == "const":
+        if style.small(node):
             ax.add_patch(Ellipse((box.x, box.y), box.w, box.h, facecolor=fill,
                                  edgecolor=border, linestyle="--"))
             top = box.y - (len(box.lines) - 1) * 13 / 2

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..serialization import write_atomically
 from .dot import dot_source
 from .explanation import explain_graph
+from .groups import GroupedGraph, check_grouping, group_graph
 from .html import page, strip_prolog
 from .layout import bends
 from .model import Graph, trace
@@ -79,10 +80,17 @@ class GraphView:
     <chainrule graph of mul1: 2 nodes, 2 edges>
     >>> view.svg(engine="python").startswith("<svg")
     True
+
+    With ``group`` (``"module"`` or a depth, see :mod:`chainrule.viz.groups`) ``graph`` is
+    the grouped graph and ``full`` the traced one.
     """
 
-    def __init__(self, graph, max_elements=10, rankdir="LR", engine="auto"):
+    def __init__(self, graph, max_elements=10, rankdir="LR", engine="auto", group=None):
+        if group is not None and not isinstance(graph, GroupedGraph):
+            graph = group_graph(graph, group)
         self.graph = graph
+        self.group = graph.by if isinstance(graph, GroupedGraph) else None
+        self.full = graph.full if isinstance(graph, GroupedGraph) else graph
         self.max_elements = max_elements
         self.rankdir = rankdir
         self.engine = engine
@@ -114,8 +122,9 @@ class GraphView:
         return self.svg()
 
     def html(self, engine=None):
-        """The interactive page (SVG plus node details on hover and click)."""
-        return page(self.graph, self.svg(engine))
+        """The interactive page (SVG plus node details on hover and click; a grouped
+        graph's boxes open to their ops on click)."""
+        return page(self.graph, self.svg(engine), self.max_elements, self.rankdir)
 
     def explain(self):
         """The chain rule, one line per edge (see :func:`chainrule.viz.explain`)."""
@@ -146,8 +155,10 @@ class GraphView:
         return path
 
     def __repr__(self):
-        return (f"<chainrule graph of {self.graph.output.name}: {len(self.graph.nodes)} nodes, "
-                f"{len(self.graph.edges)} edges>")
+        grouped = "" if self.group is None else ", grouped by " + (
+            "module" if self.group == "module" else f"depth {self.group}")
+        return (f"<chainrule graph of {self.full.output.name}: {len(self.graph.nodes)} nodes, "
+                f"{len(self.graph.edges)} edges{grouped}>")
 
 
 def picture_format(path):
@@ -159,20 +170,25 @@ def picture_format(path):
     return suffix
 
 
-def graph(output, gradient=None, max_elements=10, rankdir="LR", engine="auto"):
+def graph(output, gradient=None, max_elements=10, rankdir="LR", engine="auto", group=None):
     """Trace ``output``'s graph (values and gradients) into a :class:`GraphView`.
 
     ``gradient`` seeds backward (ones by default); tensors with more than
     ``max_elements`` elements are labelled by min/mean/max; ``rankdir`` is ``"LR"``
-    or ``"TB"``; ``engine`` is ``"auto"``, ``"dot"`` or ``"python"``.
+    or ``"TB"``; ``engine`` is ``"auto"``, ``"dot"`` or ``"python"``. ``group="module"``
+    draws each module call as one box (the forward must run inside
+    ``cr.viz.record_scopes()``); an int boxes the scopes that many calls deep.
     """
+    if group is not None:
+        check_grouping(group)  # before tracing: a typo should not cost a backward pass
     if isinstance(output, GraphView):
-        return output
+        return output if group is None else GraphView(output.full, output.max_elements,
+                                                       output.rankdir, output.engine, group)
     traced = output if isinstance(output, Graph) else trace(output, gradient)
-    return GraphView(traced, max_elements, rankdir, engine)
+    return GraphView(traced, max_elements, rankdir, engine, group)
 
 
-def to_dot(output, gradient=None, max_elements=10, rankdir="LR"):
+def to_dot(output, gradient=None, max_elements=10, rankdir="LR", group=None):
     """DOT text for the graph that produced ``output``.
 
     One node per op, leaf and constant, labelled with the op, shape, dtype, forward
@@ -183,22 +199,27 @@ def to_dot(output, gradient=None, max_elements=10, rankdir="LR"):
     >>> print(to_dot(x * 3).splitlines()[0])
     digraph chainrule {
     """
-    return graph(output, gradient, max_elements, rankdir).source
+    return graph(output, gradient, max_elements, rankdir, group=group).source
 
 
-def render(output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144):
+def render(output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144,
+           group=None):
     """Draw the graph of ``output`` to ``path`` (.svg, .png, .html or .dot) and return the path.
 
     With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH (and the graph
     is one it lays out quickly), else chainrule lays the graph out and writes the SVG
-    (or matplotlib draws the PNG).
+    (or matplotlib draws the PNG). ``group="module"`` draws one box per module call
+    (see :func:`graph`); in the .html page a click on a box shows its ops.
     """
-    view = graph(output, gradient, max_elements, rankdir, engine)
+    view = graph(output, gradient, max_elements, rankdir, engine, group)
     return view.render(path, dpi=dpi)
 
 
-def explain(output, gradient=None, show=False):
+def explain(output, gradient=None, show=False, group=None):
     """The chain rule for ``output``, one line per edge in backward order; printed if ``show``.
+
+    With ``group`` (see :func:`graph`) a module's box is one step: the gradient it sends
+    back to each of its inputs and parameters.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(-2.0, requires_grad=True, name="x")
@@ -213,7 +234,7 @@ def explain(output, gradient=None, show=False):
       d q/d x = upstream (1) x local d q/d x (1) = 1   (add gate distributes)
       d q/d y = upstream (1) x local d q/d y (1) = 1   (add gate distributes)
     """
-    view = graph(output, gradient)
+    view = graph(output, gradient, group=group)
     text = view.explain()
     if show:
         print(text)
