@@ -26,6 +26,7 @@ import traceback
 
 GRACE = 0.5  # seconds a collective may still need to finish after a rank has left
 FALLBACK = 5.0  # seconds a failed rank waits for the others to hear of it
+ABORT_DELAY = 1.0  # seconds between the last message and the abort (output forwarding)
 _NOTICE = 1  # the tag of exit notices
 
 _guard = None  # the guard of this process, once installed
@@ -201,6 +202,9 @@ class Guard:
 
         sys.stdout.flush()
         sys.stderr.flush()
+        # mpiexec forwards the ranks' output asynchronously and an abort tears that down:
+        # give the message printed above time to get through (a busy machine needs it).
+        time.sleep(ABORT_DELAY)
         # MPICH prints a line of its own on abort; the reason was printed above.
         os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
         MPI.COMM_WORLD.Abort(status)
