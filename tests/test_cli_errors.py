@@ -432,3 +432,133 @@ def test_config_errors_name_the_field():
         assert info.value.field == field
     assert TrainConfig(hidden=" 16 , 8 ").hidden == (16, 8)
     assert TrainConfig(hidden=()).hidden == ()  # no hidden layer, asked for explicitly
+
+
+# ------------------------------------------------------------------ convolutional networks
+
+CNN = ["--model", "cnn", "--dataset", "digits", "--channels", "2", "--kernel", "3",
+       "--hidden", "8"]
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["--channels", ""], "--channels"),
+    (["--channels", "4,,8"], "--channels"),
+    (["--channels", "0"], "--channels"),
+    (["--channels", "4.5"], "--channels"),
+    (["--channels", "2,2,2,2"], "--channels"),  # 8x8 digits halve to nothing after three
+    (["--kernel", "0"], "--kernel"),
+    (["--kernel", "9"], "--kernel"),  # larger than the 8x8 image
+    (["--kernel", "3.5"], "--kernel"),
+    (["--model", "rnn"], "--model"),
+    (["--dataset", "iris"], "--dataset"),  # not images
+    (["--data-dir", "."], "--data-dir"),  # digits ship with scikit-learn
+    (["--data-dir", ""], "--data-dir"),
+])
+def test_bad_cnn_flags_are_one_line_naming_the_option(tmp_path, capsys, monkeypatch, argv,
+                                                      names):
+    monkeypatch.chdir(tmp_path)
+    code, line, out = fails(capsys, "train", *CNN, "--epochs", 1, *argv)
+    assert code == 2
+    assert names in line
+    assert "epoch" not in out and os.listdir(tmp_path) == []  # refused before training
+
+
+@pytest.mark.parametrize("flag, name", [(["--channels", "4"], "--channels"),
+                                        (["--kernel", "3"], "--kernel"),
+                                        (["--augment"], "--augment"),
+                                        (["--no-augment"], "--augment")])
+def test_cnn_flags_on_an_mlp_are_refused(tmp_path, capsys, monkeypatch, flag, name):
+    monkeypatch.chdir(tmp_path)
+    code, line, _ = fails(capsys, "train", *TINY, "--epochs", 1, *flag)
+    assert code == 2 and line.startswith(f"chainrule train: {name} is a setting of model 'cnn'")
+    assert os.listdir(tmp_path) == []
+
+
+def test_cnn_on_a_dataset_without_images_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, line, _ = fails(capsys, "train", "--model", "cnn", "--dataset", "breast_cancer")
+    assert code == 2
+    assert line == ("chainrule train: --dataset must be a dataset of images for model 'cnn' "
+                    "(cifar10, digits, fashion_mnist, mnist), got 'breast_cancer'")
+
+
+def test_missing_data_dir_files_are_one_line(tmp_path, capsys):
+    code, line, _ = fails(capsys, "train", "--model", "cnn", "--dataset", "mnist",
+                          "--data-dir", tmp_path, "--out", tmp_path / "out")
+    assert code == 1 and "train-images-idx3-ubyte" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cnn")
+    config = TrainConfig(model="cnn", dataset="digits", channels=(2,), kernel=3, hidden=(8,),
+                         epochs=1, out=str(out))
+    return train(config).checkpoint
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--model", "mlp"], "model='cnn' (given 'mlp')"),
+    (["--channels", "4"], "channels=(2,) (given (4,))"),
+    (["--kernel", "5"], "kernel=3 (given 5)"),
+    (["--no-augment"], "augment=True (given False)"),
+])
+def test_resuming_a_cnn_with_other_settings_is_refused(cnn_run, tmp_path, capsys, argv, named):
+    code, line, _ = fails(capsys, "train", "--resume", cnn_run, "--epochs", 2,
+                          "--out", tmp_path / "out", *argv)
+    assert code == 2 and "cannot resume" in line and named in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_resuming_an_mlp_as_a_cnn_is_refused(runs, tmp_path, capsys):
+    # The iris run has no images: the model named, not the dataset it no longer fits.
+    code, line, _ = fails(capsys, "train", "--resume", runs["adamw"], "--epochs", 2,
+                          "--model", "cnn", "--out", tmp_path / "out")
+    assert code == 2 and "model='mlp' (given 'cnn')" in line
+
+
+BAD_CNN_CHECKPOINTS = {
+    # A CNN's weights under an MLP's config, and the other way round.
+    "config says mlp": (lambda s: s["config"].update(model="mlp", channels=None, kernel=None,
+                                                     augment=None),
+                        "model['4.weight'] is not a parameter of the network"),
+    "other channels": (lambda s: s["config"].update(channels=[3]),
+                       ("model['0.weight'] has shape (2, 1, 3, 3), the config's network "
+                        "needs (3, 1, 3, 3)")),
+    "other kernel": (lambda s: s["config"].update(kernel=5), "model['0.weight'] has shape"),
+    "too many conv layers": (lambda s: s["config"].update(channels=[2] * 9),
+                             "config['channels'] has too many conv layers"),
+    "huge kernel": (lambda s: s["config"].update(kernel=10**9), "config['kernel']"),
+    "cnn options on an mlp": (lambda s: s["config"].update(model="mlp"),
+                              "config['channels'] is a setting of model 'cnn' only"),
+    "unknown model": (lambda s: s["config"].update(model="rnn"), "config['model']"),
+    "augment not a bool": (lambda s: s["config"].update(augment="yes"), "config['augment']"),
+    "data_dir on digits": (lambda s: s["config"].update(data_dir="/data"),
+                           "config['data_dir']"),
+    "other image size": (lambda s: s["data"].update(num_features=784),
+                         "data['num_features'] is 784"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CNN_CHECKPOINTS))
+def test_wrong_cnn_checkpoint_content_names_the_field(cnn_run, tmp_path, capsys, case):
+    change, field = BAD_CNN_CHECKPOINTS[case]
+    state = load(cnn_run)
+    change(state)
+    path = tmp_path / "crafted.npz"
+    save(state, path)
+    for argv in (["train", "--resume", path, "--epochs", 3, "--out", tmp_path / "out"],
+                 ["evaluate", path]):
+        code, line, _ = fails(capsys, *argv)
+        assert code == 1 and line.startswith(f"chainrule {argv[0]}: {path}: ") and field in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_mlp_checkpoint_under_a_cnn_config_is_refused(runs, tmp_path):
+    state = load(runs["adamw"])
+    state["config"].update(model="cnn", dataset="digits")
+    state["data"].update(name="digits", num_features=64, num_classes=10)
+    path = tmp_path / "crafted.npz"
+    save(state, path)
+    with pytest.raises(CheckpointError, match=r"model\['2.weight'\] is not a parameter"):
+        load_model(path)

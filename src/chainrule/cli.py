@@ -1,6 +1,7 @@
 """The ``chainrule`` command: ``train``, ``evaluate`` and, with the viz package, ``graph``.
 
     chainrule train                              # MLP on digits, results in runs/digits
+    chainrule train --model cnn --dataset mnist --epochs 5
     chainrule train --hidden 128,64 --optimizer momentum --lr 0.05 --epochs 20
     chainrule train --resume runs/digits/checkpoint.npz --epochs 40
     chainrule evaluate runs/digits/checkpoint.npz
@@ -25,6 +26,9 @@ examples:
   chainrule train
   chainrule train --dataset iris --hidden 16 --epochs 50
   chainrule train --hidden 128,64 --activation tanh --optimizer nesterov --lr 0.02
+  chainrule train --model cnn --dataset mnist --epochs 5
+  chainrule train --model cnn --channels 16,32 --kernel 3 --dataset fashion_mnist \\
+      --data-dir ~/data/FashionMNIST/raw
   chainrule train --resume runs/digits/checkpoint.npz --epochs 40
 
 Every epoch rewrites OUT/checkpoint.npz and OUT/metrics.json; OUT/curves.png is drawn
@@ -48,7 +52,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The argument parser of the ``chainrule`` command, with every subcommand."""
-    from .train import ACTIVATIONS, LOSSES, OPTIMIZERS, WEIGHT_DECAY, TrainConfig
+    from .train import (ACTIVATIONS, CNN_DEFAULTS, CNN_LR, LOSSES, MLP_HIDDEN, MODELS,
+                        OPTIMIZERS, WEIGHT_DECAY, TrainConfig)
 
     parser = _Parser(
         prog="chainrule",
@@ -59,15 +64,33 @@ def build_parser():
 
     defaults = TrainConfig()
     train = subparsers.add_parser(
-        "train", help="train an MLP on an offline dataset (default: digits)",
-        description="Train a multi-layer perceptron, checkpointing after every epoch.",
+        "train", help="train an MLP or a CNN on an offline dataset (default: digits)",
+        description="Train a multi-layer perceptron or a convolutional network, "
+                    "checkpointing after every epoch.",
         epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     # Defaults are None so that a resumed run can tell the flags given from those left out.
     train.add_argument("--dataset", choices=available_datasets(),
                        help=f"dataset to train on (default: {defaults.dataset})")
+    train.add_argument("--model", choices=MODELS,
+                       help="mlp: Linear layers; cnn: conv blocks (conv, activation, 2x2 "
+                            f"max-pool) before them, for image datasets (default: "
+                            f"{defaults.model})")
     train.add_argument("--hidden", metavar="SIZES",
-                       help="hidden layer sizes, comma separated (default: "
-                            f"{','.join(map(str, defaults.hidden))})")
+                       help="hidden Linear layer sizes, comma separated (default: "
+                            f"{_join(MLP_HIDDEN)} for mlp, {_join(CNN_DEFAULTS['hidden'])} "
+                            "for cnn)")
+    train.add_argument("--channels", metavar="SIZES",
+                       help="cnn: output channels of the conv layers, comma separated "
+                            f"(default: {_join(CNN_DEFAULTS['channels'])})")
+    train.add_argument("--kernel", type=int,
+                       help="cnn: conv kernel size, padded by half of it (default: "
+                            f"{CNN_DEFAULTS['kernel']})")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
+                       help="cnn: randomly shift (and for fashion_mnist and cifar10 mirror) "
+                            "training images (default: on)")
+    train.add_argument("--data-dir", metavar="DIR",
+                       help="read mnist, fashion_mnist or cifar10 from the files downloaded "
+                            "into DIR (their official train/test split)")
     train.add_argument("--activation", choices=list(ACTIVATIONS),
                        help=f"activation between layers (default: {defaults.activation})")
     train.add_argument("--loss", choices=LOSSES,
@@ -77,7 +100,9 @@ def build_parser():
                             f"(default: {defaults.optimizer})")
     train.add_argument("--lr", type=float,
                        help="learning rate (default: "
-                            + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items()) + ")")
+                            + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items())
+                            + "; for cnn " + ", ".join(f"{k} {v:g}" for k, v in CNN_LR.items())
+                            + ")")
     train.add_argument("--batch-size", type=int,
                        help=f"samples per mini-batch (default: {defaults.batch_size})")
     train.add_argument("--epochs", type=int,
@@ -87,7 +112,7 @@ def build_parser():
     train.add_argument("--weight-decay", type=float,
                        help="L2 penalty, decoupled for adamw (default: "
                             + ", ".join(f"{k} {v:g}" for k, v in WEIGHT_DECAY.items())
-                            + ", 0 for the others)")
+                            + ", 0 for the others and for cnn)")
     train.add_argument("--out", metavar="DIR",
                        help="output directory (default: runs/DATASET, or the checkpoint's "
                             "directory when resuming)")
@@ -129,8 +154,9 @@ def run_train(args):
                         RunExistsError, train)
 
     given = {name: getattr(args, name) for name in
-             ("dataset", "hidden", "activation", "loss", "optimizer", "lr", "batch_size",
-              "epochs", "seed", "weight_decay", "out")
+             ("dataset", "model", "hidden", "channels", "kernel", "augment", "data_dir",
+              "activation", "loss", "optimizer", "lr", "batch_size", "epochs", "seed",
+              "weight_decay", "out")
              if getattr(args, name) is not None}
     if args.resume == "":
         return _fail("train", "--resume needs a checkpoint path, got ''", 2)
@@ -152,7 +178,7 @@ def run_train(args):
         return _fail("train", str(exc), 1)
     except MemoryError as exc:
         return _fail("train", f"out of memory ({exc or 'an allocation failed'}); use smaller "
-                              f"--hidden sizes or --batch-size", 1)
+                              f"--hidden or --channels sizes or --batch-size", 1)
     except ValueError as exc:
         return _fail("train", exc, 2)
     except (NonFiniteLossError, CheckpointError, MissingDependencyError, OSError) as exc:
@@ -215,6 +241,10 @@ def _format_confusion(confusion):
     for c, row in enumerate(rows):
         lines.append(f"{c:>{len(label)}} " + " ".join(f"{v:>{width}}" for v in row))
     return "\n".join(lines)
+
+
+def _join(sizes):
+    return ",".join(map(str, sizes))
 
 
 def _print(line):
