@@ -14,6 +14,7 @@ from . import functional, init
 from .activation import (CELU, ELU, GELU, GLU, SELU, Hardshrink, Hardsigmoid, Hardswish, Hardtanh,
                          LogSigmoid, Mish, ReLU6, SiLU, Softmin, Softplus, Softshrink, Softsign,
                          Tanhshrink, Threshold)
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .layers import (Dropout, Flatten, Identity, LeakyReLU, Linear, LogSoftmax, ReLU, Sequential,
                      Sigmoid, Softmax, Tanh)
@@ -21,6 +22,8 @@ from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KL
                      MSELoss, MultiMarginLoss, NLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
 from .norm import BatchNorm1d, BatchNorm2d, Dropout2d, GroupNorm, LayerNorm
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .sparse import Embedding
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
                       MaxPool2d)
 

@@ -28,6 +28,8 @@ from ..ops import broadcast_to, concatenate, getitem  # for pad
 from ..ops.activation import (gelu, glu, hardshrink, logsigmoid, softmin, softshrink, softsign,
                               tanhshrink)
 from ..ops.shape import _pad as _constant_pad
+from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa
+from ..ops.recurrent import embedding  # noqa: F401
 from ..ops.conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
                         unfold)
 from ..ops.losses_extra import huber_loss, kl_div, l1_loss, smooth_l1_loss  # noqa: F401
@@ -46,7 +48,8 @@ __all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "d
            "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
            "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
            "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d"]
+           "adaptive_avg_pool2d", "embedding", "multi_head_attention_forward",
+           "scaled_dot_product_attention"]
 
 
 # ----------------------------------------------------------------------- layers

@@ -4,7 +4,7 @@ from .elementwise import (abs, add, astype, clamp, clip, cos, div, exp, leaky_re
                           maximum, minimum, mul, neg, pow, relu, sigmoid, sin, softplus, sqrt,
                           sub, tanh, where)
 from .linalg import *  # noqa: F401,F403  (matmul, einsum, dot, tensordot, tril, ...)
-from . import conv, norm, pool, solvers  # noqa: F401  (registered; exported by cr.nn, cr.linalg)
+from . import attention, conv, norm, pool, recurrent, solvers  # noqa: F401  (registered; cr.nn)
 from .nn import log_softmax, logsumexp, softmax
 from .reduce import max, mean, min, prod, std, sum, sum_to, var
 from .registry import REGISTRY, Op, apply, defop
