@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench import env
 from bench.frameworks import FRAMEWORKS, REFERENCE, select
-from bench.workloads import MLP_BATCHES, WORKLOADS
+from bench.workloads import WORKLOADS
 
 
 def parse_args(argv):
@@ -23,7 +23,8 @@ def parse_args(argv):
                         choices=["run", "setup", "report", "interleaved"], default="run",
                         help="run the suite (default), set up the peers, print the "
                              "tables of a saved run (--json) again, or time the NumPy-based "
-                             "MLP steps in one process, in alternating blocks")
+                             "MLP steps (or, --only cnn_step, the LeNet steps with PyTorch) "
+                             "in one process, in alternating blocks")
     parser.add_argument("--quick", action="store_true",
                         help="few repeats: a smoke run, not numbers to quote")
     parser.add_argument("--only", metavar="WORKLOAD[,...]",
@@ -37,9 +38,9 @@ def parse_args(argv):
                         help="before each case, wait up to this long for other processes "
                              "to leave the CPUs idle (default 0: do not wait)")
     parser.add_argument("--rounds", type=int, default=1, metavar="N",
-                        help="measure mlp_step and small_ops N times, every framework in "
-                             "turn each round, and report each case's fastest round "
-                             "(default 1)")
+                        help="measure the short workloads (mlp_step, small_ops, cnn_step, "
+                             "conv2d) N times, every framework in turn each round, and "
+                             "report each case's fastest round (default 1)")
     parser.add_argument("--turns", type=int, metavar="N",
                         help="interleaved: how many times every framework's block runs "
                              "(default: bench.interleaved.TURNS)")
@@ -58,8 +59,13 @@ def main(argv=None):
     # Imported here: they need NumPy, and `setup` must run where nothing is installed.
     from bench import interleaved, report, runner
     if args.command == "interleaved":
-        return interleaved.run(MLP_BATCHES, args.turns or interleaved.TURNS,
-                               args.json or env.ROOT / "bench" / "interleaved.json")
+        workload = args.only or "mlp_step"
+        if workload not in interleaved.WORKLOADS:
+            sys.exit(f"interleaved: --only takes one of {', '.join(interleaved.WORKLOADS)}, "
+                     f"got {workload!r}")
+        name = "interleaved.json" if workload == "mlp_step" else f"interleaved_{workload}.json"
+        return interleaved.run(None, args.turns or interleaved.TURNS,
+                               args.json or env.ROOT / "bench" / name, workload)
     args.json = args.json or env.ROOT / "bench" / "results.json"
     if args.command == "report":
         return _report(report, json.loads(args.json.read_text()), args.markdown)

@@ -1,14 +1,18 @@
 """Tables of medians and ratios, as aligned text (terminal) or Markdown."""
 
+import functools
 import statistics
 
 from bench.frameworks import FRAMEWORKS, REFERENCE
 from bench.runner import CONFIRM, describe
-from bench.workloads import DEEP_CHAIN_NS, GEMM_SIZES, MEMORY_BATCH, MLP_BATCHES, mlp_flops
+from bench.workloads import (CNN_BATCHES, CNN_MEMORY_BATCH, CONV_INPUT, CONV_WEIGHT,
+                             DEEP_CHAIN_NS, GEMM_SIZES, MEMORY_BATCH, MLP_BATCHES, SHORT,
+                             cases, mlp_flops)
 
 # Results that should agree between frameworks (same seed, same inputs): a relative
 # difference above this flags an implementation that computes something else.
-CHECK_RTOL = {"mlp_step": 1e-3, "small_ops": 1e-6, "deep_chain": 1e-6}
+CHECK_RTOL = {"mlp_step": 1e-3, "small_ops": 1e-6, "deep_chain": 1e-6, "cnn_step": 1e-3,
+              "conv2d": 1e-4}
 
 # Share of the CPUs that other processes may use between cases before the report warns.
 BUSY_WARNING = 0.2
@@ -51,10 +55,21 @@ def _notes(results, workload, framework, cases):
     """Why cells are empty, and results that disagree with the reference."""
     notes = []
     for case in cases:
-        r = results.get(framework, workload, **case)
-        if r is None:
-            continue
         label = " ".join(f"{'b' if k == 'batch' else k}={v}" for k, v in case.items())
+        notes += _case_notes(results, workload, framework, case, label)
+    texts = list(dict.fromkeys(text for _, text in notes))
+    # A reason shared by every case is said once, without the case.
+    if len(texts) == 1 and len(notes) == len(cases):
+        return texts[0]
+    return "; ".join(f"{label}: {text}" if len(cases) > 1 else text
+                     for label, text in notes)
+
+
+def _case_notes(results, workload, framework, case, label):
+    """The (label, text) notes of one case."""
+    notes = []
+    r = results.get(framework, workload, **case)
+    if r is not None:
         text = r.get("error") or r.get("note")
         if text:
             notes.append((label, text))
@@ -67,12 +82,7 @@ def _notes(results, workload, framework, cases):
             a, b = r["check"], ref["check"]
             if abs(a - b) > CHECK_RTOL[workload] * max(abs(b), 1e-300):
                 notes.append((label, f"result {a:.6g} != {REFERENCE} {b:.6g}"))
-    texts = list(dict.fromkeys(text for _, text in notes))
-    # A reason shared by every case is said once, without the case.
-    if len(texts) == 1 and len(notes) == len(cases):
-        return texts[0]
-    return "; ".join(f"{label}: {text}" if len(cases) > 1 else text
-                     for label, text in notes)
+    return notes
 
 
 def _ratio(value, ref):
@@ -240,8 +250,89 @@ def train_table(results):
             ["framework", "wall s", "peak RSS MiB", "notes"], rows)
 
 
+# The CNN workloads' cases, as (workload, case, column label), in the tables' order.
+CNN_COLUMNS = [("cnn_step", {"batch": b}, f"LeNet b={b}") for b in CNN_BATCHES] + \
+    [("conv2d", case, "conv2d") for case in cases("conv2d")]
+# The paired CNN tables: against hand NumPy (the suite's reference) and against PyTorch
+# eager (the issue's target: chainrule within 1.5x of it).
+CNN_PAIRED_REFERENCES = (REFERENCE, "torch")
+
+
+def _cnn_rows(results):
+    return [f for f in results.frameworks
+            if any(results.get(f, w, **case) for w, case, _ in CNN_COLUMNS)]
+
+
+def cnn_table(results):
+    headers = ["framework"] + [f"{label} ms" for _, _, label in CNN_COLUMNS] + ["notes"]
+    rows = []
+    for fw in _cnn_rows(results):
+        row = [results.label(fw)]
+        for workload, case, _ in CNN_COLUMNS:
+            r = results.get(fw, workload, **case)
+            ok = r and r["status"] == "ok"
+            row.append(_vs_reference(results, r, "median_s", 1e3, **case) if ok else _status(r))
+        notes = [note for w, case, label in CNN_COLUMNS
+                 for note in _case_notes(results, w, fw, case, label)]
+        # A note every column has is said once, without the column.
+        every = {text for _, text in notes
+                 if sum(t == text for _, t in notes) == len(CNN_COLUMNS)}
+        row.append("; ".join(list(dict.fromkeys(t for _, t in notes if t in every))
+                             + [f"{label}: {t}" for label, t in notes if t not in every]))
+        rows.append(row)
+    conv = "x".join(map(str, CONV_INPUT))
+    return (f"cnn_step: one SGD step of LeNet-5 on 1x28x28 float32; conv2d: {conv} with "
+            f"{CONV_WEIGHT[0]} {CONV_WEIGHT[2]}x{CONV_WEIGHT[3]} filters, padding 1, forward "
+            f"+ backward; median ms (x {REFERENCE})", headers, rows)
+
+
+def cnn_paired_table(results, reference):
+    headers = ["framework"] + [label for _, _, label in CNN_COLUMNS]
+    rows, rounds = [], set()
+    for fw in _cnn_rows(results):
+        if fw == reference:
+            continue
+        row = [results.label(fw)]
+        for workload, case, _ in CNN_COLUMNS:
+            ratios = paired_ratios(results.get(fw, workload, **case),
+                                   results.get(reference, workload, **case))
+            row.append("-" if ratios is None else spread(ratios))
+            rounds |= {len(ratios)} if ratios else set()
+        if any(cell != "-" for cell in row[1:]):
+            rows.append(row)
+    count = "/".join(str(n) for n in sorted(rounds))
+    return (f"cnn_step and conv2d: paired ratios to {reference}: each round's median over "
+            f"{reference}'s in the same round, median [quartiles] over {count} rounds",
+            headers, rows)
+
+
+def cnn_memory_table(results):
+    refs = [(name, results.get(name, "cnn_step", batch=CNN_MEMORY_BATCH))
+            for name in CNN_PAIRED_REFERENCES]
+    headers = ["framework", "peak arrays MiB", "counted by"]
+    headers += [f"x {name}" for name, _ in refs] + ["peak RSS growth MiB"]
+    rows = []
+    for fw in results.rows_for("cnn_step"):
+        r = results.get(fw, "cnn_step", batch=CNN_MEMORY_BATCH)
+        if not (r and r["status"] == "ok"):
+            continue
+        peak = r.get("traced_peak_mib")
+        row = [results.label(fw), "-" if peak is None else f"{peak:.2f}",
+               r.get("traced_by", "not counted")]
+        for _, ref in refs:
+            ref_peak = (ref or {}).get("traced_peak_mib")
+            row.append(f"{peak / ref_peak:.2f}" if peak is not None and ref_peak else "-")
+        row.append(f"{r['peak_mem_mib']:.0f}" if "peak_mem_mib" in r else "-")
+        rows.append(row)
+    return (f"cnn_step b={CNN_MEMORY_BATCH}: peak memory of three steps above the state they "
+            "start from (arrays: bytes asked for; RSS growth: what the process held, noisy)",
+            headers, rows)
+
+
 TABLES = [gemm_table, mlp_table, mlp_paired_table, mlp_efficiency_table, small_ops_table,
-          deep_chain_table, train_table]
+          deep_chain_table, cnn_table] + \
+    [functools.partial(cnn_paired_table, reference=ref) for ref in CNN_PAIRED_REFERENCES] + \
+    [cnn_memory_table, train_table]
 
 
 def machine_line(data):
@@ -253,7 +344,9 @@ def machine_line(data):
     line += "; quick run (few repeats)" if data.get("quick") else ""
     rounds = data.get("rounds", 1)
     if rounds > 1:
-        line += (f"; mlp_step and small_ops: fastest of {rounds} rounds, every framework in "
+        short = sorted({r["workload"] for r in data.get("results", ())} & set(SHORT),
+                       key=SHORT.index) or list(SHORT)
+        line += (f"; {', '.join(short)}: fastest of {rounds} rounds, every framework in "
                  "turn each round")
         extra = {f"{r['workload']} {describe(r['workload'], r['case'])}":
                  len(r["round_medians_s"]) for r in data.get("results", [])

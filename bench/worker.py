@@ -19,7 +19,7 @@ from time import perf_counter
 import numpy as np
 
 from bench.frameworks import FRAMEWORKS
-from bench.workloads import MEMORY_BATCH
+from bench.workloads import CNN_MEMORY_BATCH, MEMORY_BATCH, conv_check
 
 MARKER = "BENCH_RESULT "
 
@@ -75,6 +75,42 @@ def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     return result
 
 
+def arrays_peak(module, step):
+    """The peak MiB of arrays three calls of ``step`` allocate, and who counted them:
+    tracemalloc for NumPy's arrays, the framework's own counter (``allocated_peak_mib``)
+    where its arrays live elsewhere; nothing where neither can see them."""
+    if getattr(module, "NUMPY_ARRAYS", True):
+        return {"traced_peak_mib": traced_peak_mib(step)[0], "traced_by": "tracemalloc"}
+    counter = getattr(module, "allocated_peak_mib", None)
+    if counter is None:
+        return {}
+    try:
+        return {"traced_peak_mib": counter(step), "traced_by": module.ALLOCATION_COUNTER}
+    except Exception as exc:  # a profiler API that changed must not fail the timing
+        return {"traced_by": f"not counted ({_error(exc)})"}
+
+
+def run_cnn_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
+    step = module.make_cnn_step(case["batch"])
+    baseline = _peak_rss_mib()
+    loss = step()  # same seed and inputs everywhere: the first loss cross-checks
+    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
+    result = {"median_s": statistics.median(times), "times": times, "check": loss,
+              "note": getattr(step, "note", "")}
+    if case["batch"] == CNN_MEMORY_BATCH:
+        result["peak_mem_mib"] = _peak_rss_mib() - baseline
+        result.update(arrays_peak(module, step))
+    return result
+
+
+def run_conv2d(module, case, warmup, repeats, timeout, min_seconds=0.0):
+    run = module.make_conv2d(case["batch"])
+    check = conv_check(*run())
+    times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
+    return {"median_s": statistics.median(times), "times": times, "check": check,
+            "note": getattr(run, "note", "")}
+
+
 def run_small_ops(module, case, warmup, repeats, timeout, min_seconds=0.0):
     run = module.make_small_ops(case["n"])
     check = run()
@@ -119,6 +155,8 @@ RUNNERS = {
     "small_ops": run_small_ops,
     "deep_chain": run_deep_chain,
     "gemm": run_gemm,
+    "cnn_step": run_cnn_step,
+    "conv2d": run_conv2d,
     "train_digits": run_train_digits,
 }
 

@@ -4,7 +4,8 @@ Each framework module builds its own version of these workloads from the same Nu
 inputs, so that results (loss, gradient sums) can be cross-checked between frameworks.
 """
 
-WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "train_digits")
+WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "cnn_step", "conv2d",
+             "train_digits")
 
 MLP_SIZES = (784, 256, 256, 10)
 MLP_BATCHES = (32, 128, 1024)
@@ -26,6 +27,20 @@ DEEP_CHAIN_FACTOR = 1.0000001
 
 GEMM_SIZES = (1024, 2048)
 
+# cnn_step: a LeNet-5 training step on 1x28x28 images, PyTorch's layouts. The first
+# convolution pads by 2, as LeNet-5 on MNIST does (28x28 in, 16 * 5 * 5 = 400 features
+# out of the second pooling).
+CNN_BATCHES = (32, 128)
+CNN_MEMORY_BATCH = 128  # the batch whose run also counts the step's peak memory
+CNN_IMAGE = (1, 28, 28)
+CNN_CONVS = ((6, 1, 5, 2), (16, 6, 5, 0))  # (out, in, kernel, padding), each + relu + pool 2
+CNN_FCS = (400, 120, 84, 10)
+
+# conv2d: forward and backward (input, weight and bias gradients) of one convolution.
+CONV_INPUT = (64, 3, 32, 32)
+CONV_WEIGHT = (64, 3, 3, 3)
+CONV_PADDING = 1
+
 
 def cases(workload):
     """The parameter sets a workload is measured at, one subprocess each."""
@@ -37,6 +52,10 @@ def cases(workload):
         return [{"n": n} for n in DEEP_CHAIN_NS]
     if workload == "gemm":
         return [{"n": n} for n in GEMM_SIZES]
+    if workload == "cnn_step":
+        return [{"batch": b} for b in CNN_BATCHES]
+    if workload == "conv2d":
+        return [{"batch": CONV_INPUT[0]}]
     return [{}]
 
 
@@ -55,13 +74,15 @@ def repeats(workload, case, quick):
         return (1, 3) if case["n"] < 1_000_000 else (0, 2)
     if workload == "gemm":
         return (1, 3) if quick else (3, 10)
+    if workload in ("cnn_step", "conv2d"):
+        return (2, 5) if quick else (5, 20)
     return (0, 1)
 
 
 # Short, drift-sensitive workloads: measured for a minimum time, and once per round; the
 # others (a minute-long backward through 10^6 ops, a whole training run, the GEMM
 # ceiling) are measured once.
-SHORT = ("mlp_step", "small_ops")
+SHORT = ("mlp_step", "small_ops", "cnn_step", "conv2d")
 
 
 def min_seconds(workload, case, quick):
@@ -107,3 +128,47 @@ def mlp_flops(batch):
     forward = 2 * batch * sum(i * o for i, o in pairs)
     first_input_grad = 2 * batch * pairs[0][0] * pairs[0][1]
     return forward + 2 * forward - first_input_grad
+
+
+def cnn_problem(batch, seed=0):
+    """Images (batch, 1, 28, 28) float32, integer labels and fresh parameters in PyTorch's
+    layouts: [conv1.weight (6, 1, 5, 5), conv1.bias, conv2.weight (16, 6, 5, 5),
+    conv2.bias, fc1.weight (120, 400), fc1.bias, fc2.weight, fc2.bias, fc3.weight,
+    fc3.bias] (He-initialised weights, small random biases)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch,) + CNN_IMAGE, dtype=np.float32)
+    y = rng.integers(0, CNN_FCS[-1], size=batch)
+    shapes = [(out, inp, k, k) for out, inp, k, _ in CNN_CONVS]
+    shapes += [(out, inp) for inp, out in zip(CNN_FCS[:-1], CNN_FCS[1:])]
+    params = []
+    for shape in shapes:
+        fan_in = int(np.prod(shape[1:]))
+        w = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+        # Non-zero biases, so that their gradients are checked through the first loss too.
+        params += [w, rng.uniform(-0.1, 0.1, shape[0]).astype(np.float32)]
+    return x, y, params
+
+
+def conv_problem(seed=0):
+    """Input, weight, bias and the upstream gradient of conv2d's output (float32)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(CONV_INPUT, dtype=np.float32)
+    fan_in = int(np.prod(CONV_WEIGHT[1:]))
+    w = rng.standard_normal(CONV_WEIGHT, dtype=np.float32) * np.float32(np.sqrt(2 / fan_in))
+    b = rng.uniform(-0.1, 0.1, CONV_WEIGHT[0]).astype(np.float32)
+    height, width = (n + 2 * CONV_PADDING - k + 1 for n, k in zip(CONV_INPUT[2:],
+                                                                  CONV_WEIGHT[2:]))
+    g = rng.standard_normal((CONV_INPUT[0], CONV_WEIGHT[0], height, width), dtype=np.float32)
+    return x, w, b, g
+
+
+def conv_check(*arrays):
+    """The number compared between conv2d's frameworks: the sum of the output's and the
+    gradients' absolute values (no cancellation, so a relative tolerance means something)."""
+    import numpy as np
+
+    return float(sum(np.abs(a).sum(dtype=np.float64) for a in arrays))

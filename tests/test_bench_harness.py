@@ -188,3 +188,176 @@ def test_traced_peak_counts_what_a_step_allocates_and_keeps():
     peak, left = traced_peak_mib(step, steps=2)
     assert peak == pytest.approx(3.0, abs=0.05)  # the kept 1 MiB, then 2 MiB on top
     assert left == pytest.approx(2.0, abs=0.05)
+
+
+# ----------------------------------------------------------------------- CNN workloads
+def test_hand_numpy_cnn_step_trains_the_same_network_as_chainrule():
+    """The im2col reference is only a fair one if it computes what the frameworks do."""
+    from bench.frameworks import chainrule_impl, numpy_impl
+
+    reference, chainrule = numpy_impl.make_cnn_step(4), chainrule_impl.make_cnn_step(4)
+    reference_losses, losses = zip(*[(reference(), chainrule()) for _ in range(3)])
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-5)
+    assert reference_losses[0] != reference_losses[2]  # the steps do update the parameters
+
+
+def test_hand_numpy_cnn_step_matches_pytorch():
+    pytest.importorskip("torch")
+    from bench.frameworks import numpy_impl, torch_impl
+
+    reference, torch_step = numpy_impl.make_cnn_step(4), torch_impl.make_cnn_step(4)
+    reference_losses, losses = zip(*[(reference(), torch_step()) for _ in range(3)])
+    np.testing.assert_allclose(losses, reference_losses, rtol=1e-5)
+
+
+def test_hand_numpy_conv2d_matches_chainrule_and_pytorch(monkeypatch):
+    import bench.workloads as workloads
+    from bench.frameworks import chainrule_impl, numpy_impl
+
+    # A smaller problem of the same kind (same padding and kernel), so the check is quick.
+    monkeypatch.setattr(workloads, "CONV_INPUT", (2, 3, 6, 5))
+    monkeypatch.setattr(workloads, "CONV_WEIGHT", (4, 3, 3, 3))
+    modules = [chainrule_impl]
+    try:
+        from bench.frameworks import torch_impl
+        modules.append(torch_impl)
+    except ImportError:
+        pass
+    for module in [numpy_impl] + modules:
+        monkeypatch.setattr(module, "conv_problem", workloads.conv_problem)
+    expected = numpy_impl.make_conv2d(2)()
+    assert [a.shape for a in expected] == [(2, 4, 6, 5), (2, 3, 6, 5), (4, 3, 3, 3), (4,)]
+    for module in modules:
+        for got, want in zip(module.make_conv2d(2)(), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_hand_im2col_and_col2im_are_adjoint():
+    from bench.frameworks.numpy_impl import col2im, im2col
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 2, 6, 5))  # channel-major: (C, N, H, W)
+    cols = im2col(x, 3, 1)
+    assert cols.shape == (3 * 9, 2 * 6 * 5)
+    c = rng.standard_normal(cols.shape)
+    assert np.sum(cols * c) == pytest.approx(np.sum(x * col2im(c, x.shape, 3, 1)), rel=1e-12)
+
+
+def test_hand_max_pool_routes_the_gradient_to_each_maximum():
+    from bench.frameworks.numpy_impl import max_pool, max_pool_backward
+
+    a = np.array([[1.0, 5.0, 0.0, 0.0], [2.0, 3.0, 0.0, 0.0]]).reshape(1, 1, 2, 4)
+    pooled = max_pool(a)
+    np.testing.assert_array_equal(pooled.ravel(), [5.0, 0.0])
+    grad = max_pool_backward(np.array([10.0, 7.0]).reshape(1, 1, 1, 2), a, pooled)
+    # The second window is all zeros (as after relu): every tied place gets the gradient.
+    np.testing.assert_array_equal(grad.reshape(2, 4), [[0, 10, 7, 7], [0, 0, 7, 7]])
+
+
+def test_the_cnn_workloads_run_for_numpy_chainrule_and_torch_only():
+    jobs = runner.plan(["numpy", "chainrule", "torch", "jax", "micrograd"],
+                       ["cnn_step", "conv2d"])
+    assert {(name, workload) for name, workload, _, _ in jobs} == {
+        (name, workload) for name in ("numpy", "chainrule", "torch")
+        for workload in ("cnn_step", "conv2d")}
+    assert [case for name, workload, case, _ in jobs
+            if name == "numpy" and workload == "cnn_step"] == [{"batch": 32}, {"batch": 128}]
+    assert min_seconds("cnn_step", {"batch": 128}, quick=False) == 1.5
+
+
+def _cnn(framework, workload, batch, rounds, **extra):
+    return {"framework": framework, "workload": workload, "case": {"batch": batch},
+            "status": "ok", "median_s": min(rounds), "round_medians_s": rounds,
+            "version": "1", **extra}
+
+
+def _cnn_data():
+    results = []
+    for name, scale, peak, counter in [("numpy", 0.010, 30.0, "tracemalloc"),
+                                       ("chainrule", 0.015, 33.0, "tracemalloc"),
+                                       ("torch", 0.005, 10.0, "torch profiler")]:
+        for workload, batch in [("cnn_step", 32), ("cnn_step", 128), ("conv2d", 64)]:
+            extra = {"traced_peak_mib": peak, "traced_by": counter,
+                     "peak_mem_mib": 40.0} if batch == 128 else {}
+            if name == "chainrule":
+                extra["note"] = "allocator: recycled"
+            # The machine halves its speed in the second round: paired ratios do not see it.
+            results.append(_cnn(name, workload, batch, [scale, 2 * scale, scale, scale],
+                                **extra))
+    return {"machine": {}, "rounds": 4, "results": results}
+
+
+def _row(data, title_part, framework):
+    headers, rows = next((headers, rows) for title, headers, rows in report._tables(data)
+                         if title_part in title)
+    return dict(zip(headers, next(r for r in rows if r[0].startswith(framework))))
+
+
+def test_the_cnn_tables_pair_rounds_with_numpy_and_with_torch():
+    data = _cnn_data()
+    assert "cnn_step, conv2d: fastest of 4 rounds" in report.as_text(data)
+    row = _row(data, "paired ratios to torch", "chainrule")
+    assert row["LeNet b=32"] == row["LeNet b=128"] == row["conv2d"] == "3.00 [3.00-3.00]"
+    assert _row(data, "paired ratios to numpy", "torch")["conv2d"] == "0.50 [0.50-0.50]"
+    # The table of medians: the fastest round's, and its ratio to numpy's.
+    row = _row(data, "median ms", "chainrule")
+    assert row["conv2d ms"] == "15 (1.50x)"
+    assert row["notes"] == "allocator: recycled"  # every column's note, said once
+
+
+def test_the_cnn_memory_table_names_who_counted_and_divides_by_torch():
+    _, headers, rows = report.cnn_memory_table(report.Results(_cnn_data()))
+    column = {row[0].split()[0]: dict(zip(headers, row)) for row in rows}
+    assert column["chainrule"]["peak arrays MiB"] == "33.00"
+    assert column["chainrule"]["x torch"] == "3.30"
+    assert column["chainrule"]["x numpy"] == "1.10"
+    assert column["torch"]["counted by"] == "torch profiler"
+
+
+def test_arrays_peak_uses_tracemalloc_or_the_frameworks_own_counter():
+    from types import SimpleNamespace
+
+    from bench.worker import arrays_peak
+
+    def step():
+        np.ones(1 << 18)  # 2 MiB
+
+    numpy_like = SimpleNamespace()
+    assert arrays_peak(numpy_like, step)["traced_by"] == "tracemalloc"
+    own = SimpleNamespace(NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter",
+                          allocated_peak_mib=lambda step: 4.0)
+    assert arrays_peak(own, step) == {"traced_peak_mib": 4.0, "traced_by": "counter"}
+    assert arrays_peak(SimpleNamespace(NUMPY_ARRAYS=False), step) == {}
+
+    def broken(step):
+        raise AttributeError("no such profiler API")
+
+    failed = arrays_peak(SimpleNamespace(NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter",
+                                         allocated_peak_mib=broken), step)
+    assert failed == {"traced_by": "not counted (AttributeError: no such profiler API)"}
+
+
+def test_torch_peak_counts_what_a_step_allocates():
+    torch = pytest.importorskip("torch")
+    from bench.frameworks.torch_impl import allocated_peak_mib
+
+    kept = []
+
+    def step():
+        torch.ones(1 << 19)  # 2 MiB of float32, freed at once
+        kept.append(torch.ones(1 << 18))  # 1 MiB that stays
+
+    assert allocated_peak_mib(step, steps=2) == pytest.approx(3.0, abs=0.05)
+
+
+def test_interleaved_cnn_blocks_and_the_ratio_to_torch():
+    times = interleaved.measure(4, members=("numpy_recycled", "chainrule"), turns=2,
+                                warmup=1, workload="cnn_step", block=3)
+    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2,
+                                                           "chainrule": 2}
+    made_up = {"numpy_recycled": [1.0, 2.0, 1.0, 2.0], "chainrule": [1.2, 2.4, 1.2, 2.4],
+               "torch": [0.8, 1.6, 0.8, 1.6]}
+    text = interleaved.table({"32": made_up}, workload="cnn_step")
+    assert text.startswith("cnn_step in one process")
+    row = next(line for line in text.splitlines() if line.startswith("chainrule / torch"))
+    assert "1.500 [1.500-1.500]" in row

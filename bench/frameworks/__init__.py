@@ -5,6 +5,10 @@ A framework module exposes some of:
     make_small_ops(n) -> run()              forward + backward, returns sum of the gradient
     deep_chain(n) -> (forward_s, backward_s, gradient)
     make_gemm(n) -> run()                   (numpy, torch)
+    make_cnn_step(batch) -> step()          one SGD step of LeNet-5, returns the loss
+    make_conv2d(batch) -> run()             conv2d forward + backward, returns the output
+                                            and the input, weight and bias gradients
+                                            (numpy, chainrule, torch and their variants)
     train_digits(timeout) -> dict           (chainrule only)
     VERSION                                 version string of the framework
 """
@@ -12,6 +16,9 @@ A framework module exposes some of:
 from dataclasses import dataclass, field
 
 ALL_WORKLOADS = ("mlp_step", "small_ops", "deep_chain")
+# The CNN workloads compare chainrule with PyTorch eager and hand-written NumPy (im2col)
+# only: the other peers have no convolution op to call (or, micrograd, no arrays).
+CNN = ("cnn_step", "conv2d")
 
 
 @dataclass(frozen=True)
@@ -28,24 +35,26 @@ class Framework:
 
 
 _SCALAR_ONLY = "scalar engine: a 784-256-256-10 MLP would be ~270k Value nodes per sample"
+_STEPS_ONLY = "mlp_step and the CNN workloads only"
 _UNROLLED = "jit of an unrolled n-op chain measures XLA compile time, not a backward pass"
 
 FRAMEWORKS = {
     f.name: f
     for f in [
-        Framework("numpy", "numpy_impl", None, ALL_WORKLOADS + ("gemm",)),
+        Framework("numpy", "numpy_impl", None, ALL_WORKLOADS + ("gemm",) + CNN),
         Framework("numpy_reuse", "numpy_reuse_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
-        Framework("numpy_recycled", "numpy_recycled_impl", None, ("mlp_step",),
-                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
+        Framework("numpy_recycled", "numpy_recycled_impl", None, ("mlp_step",) + CNN,
+                  {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY}),
         Framework("numpy_tape", "numpy_tape_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
-        Framework("chainrule", "chainrule_impl", None, ALL_WORKLOADS + ("train_digits",)),
+        Framework("chainrule", "chainrule_impl", None,
+                  ALL_WORKLOADS + CNN + ("train_digits",)),
         Framework("chainrule_linear", "chainrule_linear_impl", None, ("mlp_step",),
                   {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
-        Framework("torch", "torch_impl", "torch", ALL_WORKLOADS + ("gemm",)),
-        Framework("torch_recycled", "torch_recycled_impl", "torch", ("mlp_step",),
-                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
+        Framework("torch", "torch_impl", "torch", ALL_WORKLOADS + ("gemm",) + CNN),
+        Framework("torch_recycled", "torch_recycled_impl", "torch", ("mlp_step",) + CNN,
+                  {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY}),
         Framework("autograd", "autograd_impl", "autograd", ALL_WORKLOADS),
         Framework("mygrad", "mygrad_impl", "mygrad", ALL_WORKLOADS),
         Framework("micrograd", "micrograd_impl", "micrograd", ("small_ops", "deep_chain"),

@@ -13,7 +13,8 @@ from time import perf_counter
 import numpy as np
 
 import chainrule as cr
-from bench.workloads import ADD, DEEP_CHAIN_FACTOR, LR, MUL, mlp_problem, small_ops_input
+from bench.workloads import (ADD, CNN_CONVS, CONV_PADDING, DEEP_CHAIN_FACTOR, LR, MUL,
+                             cnn_problem, conv_problem, mlp_problem, small_ops_input)
 
 VERSION = getattr(cr, "__version__", "dev")
 
@@ -75,6 +76,52 @@ def _sgd_step(batch, layer, transpose_weights):
 
     step.note = f"loss: {loss_name}; allocator: freed blocks recycled"
     return step
+
+
+def make_cnn_step(batch):
+    """LeNet-5 through ``cr.nn.functional`` (conv2d, max_pool2d, linear, cross_entropy) in
+    PyTorch's layouts, plain SGD on .data, under the library's allocator policy."""
+    import chainrule.nn.functional as F
+
+    cr.memory.reuse_freed_memory()
+    x, y, arrays = cnn_problem(batch)
+    x, y = cr.from_numpy(x), cr.tensor(y)
+    params = [cr.tensor(a, requires_grad=True) for a in arrays]
+    w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = params
+    (_, _, _, pad1), (_, _, _, pad2) = CNN_CONVS
+
+    def step():
+        h = F.max_pool2d(F.conv2d(x, w1, b1, padding=pad1).relu(), 2)
+        h = F.max_pool2d(F.conv2d(h, w2, b2, padding=pad2).relu(), 2)
+        h = F.linear(h.reshape(batch, -1), f1, c1).relu()
+        h = F.linear(h, f2, c2).relu()
+        loss = F.cross_entropy(F.linear(h, f3, c3), y)
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad.numpy()
+            p.grad = None
+        return float(loss.item())
+
+    step.note = "allocator: freed blocks recycled"
+    return step
+
+
+def make_conv2d(batch):
+    import chainrule.nn.functional as F
+
+    cr.memory.reuse_freed_memory()
+    x, w, b, g = conv_problem()
+    x, w, b = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
+
+    def run():
+        out = F.conv2d(x, w, b, padding=CONV_PADDING)
+        out.backward(g)
+        grads = [t.grad.numpy() for t in (x, w, b)]
+        x.grad = w.grad = b.grad = None
+        return (out.numpy(), *grads)
+
+    run.note = "allocator: freed blocks recycled"
+    return run
 
 
 def make_small_ops(n):

@@ -6,11 +6,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.workloads import ADD, DEEP_CHAIN_FACTOR, LR, MUL, mlp_problem, small_ops_input
+from bench.workloads import (ADD, CNN_CONVS, CONV_PADDING, DEEP_CHAIN_FACTOR, LR, MUL,
+                             cnn_problem, conv_problem, mlp_problem, small_ops_input)
 
 VERSION = torch.__version__
-# Its arrays live in its own allocator, which tracemalloc does not see.
+# Its arrays live in its own allocator, which tracemalloc does not see; its profiler
+# counts them instead (allocated_peak_mib).
 NUMPY_ARRAYS = False
+ALLOCATION_COUNTER = "torch profiler"
 
 _OPS = (lambda t: t * MUL, lambda t: t + ADD, torch.tanh, torch.exp, torch.sin)
 
@@ -67,3 +70,64 @@ def make_gemm(n):
     a, b = torch.randn(n, n), torch.randn(n, n)
     out = torch.empty(n, n)
     return lambda: torch.matmul(a, b, out=out)
+
+
+def make_cnn_step(batch):
+    x, y, arrays = cnn_problem(batch)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    params = [torch.from_numpy(a).requires_grad_() for a in arrays]
+    w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = params
+    (_, _, _, pad1), (_, _, _, pad2) = CNN_CONVS
+
+    def step():
+        h = F.max_pool2d(torch.relu(F.conv2d(x, w1, b1, padding=pad1)), 2)
+        h = F.max_pool2d(torch.relu(F.conv2d(h, w2, b2, padding=pad2)), 2)
+        h = torch.relu(F.linear(h.flatten(1), f1, c1))
+        h = torch.relu(F.linear(h, f2, c2))
+        loss = F.cross_entropy(F.linear(h, f3, c3), y)
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss.item()
+
+    return step
+
+
+def make_conv2d(batch):
+    x, w, b, g = (torch.from_numpy(a) for a in conv_problem())
+    for t in (x, w, b):
+        t.requires_grad_()
+
+    def run():
+        out = F.conv2d(x, w, b, padding=CONV_PADDING)
+        out.backward(g)
+        grads = [t.grad.numpy() for t in (x, w, b)]
+        x.grad = w.grad = b.grad = None
+        return (out.detach().numpy(), *grads)
+
+    return run
+
+
+def allocated_peak_mib(step, steps=3):
+    """Peak MiB that ``steps`` calls of ``step`` allocate above the state they start from,
+    as PyTorch's profiler counts its CPU allocator's allocations and frees (bytes asked
+    for, like tracemalloc for NumPy; memory oneDNN may take for itself is not seen).
+    The allocation events are read from the profiler's event tree, a private API of
+    PyTorch 2.x: where it changes, the worker reports the peak as not counted."""
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        for _ in range(steps):
+            step()
+    # Every allocation event carries the running total the profiler has counted since it
+    # started: its maximum is the peak above the starting state.
+    peak, nodes = 0, list(prof.profiler.kineto_results.experimental_event_tree())
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children)
+        if node.tag == _EventType.Allocation and node.extra_fields.device.type == "cpu":
+            peak = max(peak, node.extra_fields.total_allocated)
+    return peak / 2**20
