@@ -19,6 +19,7 @@ True
 import numpy as np
 
 from .ops import logic
+from .ops.logic import arrays as _arrays
 from .tensor import Tensor
 
 # NumPy's names for what chainrule spells differently.
@@ -40,17 +41,6 @@ _CONSTANTS = frozenset(logic.FUNCTIONS)
 _REDUCTIONS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
                ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
                ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
-
-
-def _arrays(values):
-    """Tensors replaced by their arrays, inside lists and tuples too."""
-    if isinstance(values, Tensor):
-        return values.data
-    if isinstance(values, (list, tuple)):
-        return type(values)(_arrays(v) for v in values)
-    if isinstance(values, dict):
-        return {k: _arrays(v) for k, v in values.items()}
-    return values
 
 
 def _tracked(values):

@@ -41,14 +41,14 @@ __all__ = ["all", "allclose", "angle", "any", "argmax", "argmin", "argpartition"
 FUNCTIONS = (*__all__, "shape")
 
 
-def _arrays(values):
+def arrays(values):
     """Tensors replaced by their arrays, inside lists, tuples and dicts too."""
     if isinstance(values, Tensor):
         return values.data
     if isinstance(values, (list, tuple)):
-        return type(values)(_arrays(v) for v in values)
+        return type(values)(arrays(v) for v in values)
     if isinstance(values, dict):
-        return {k: _arrays(v) for k, v in values.items()}
+        return {k: arrays(v) for k, v in values.items()}
     return values
 
 
@@ -82,7 +82,7 @@ def constant(function, args, kwargs, weights=()):
         if isinstance(value, Tensor) and value.requires_grad:
             raise TypeError(f"{function.__name__}: {name}= has no gradient here; pass "
                             f"{name}.detach() to use it as a constant")
-    result = function(*_arrays(args), **_arrays(kwargs))
+    result = function(*arrays(args), **arrays(kwargs))
     return _constants(result) if _holds_tensor((args, kwargs)) else result
 
 
