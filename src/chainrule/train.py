@@ -35,7 +35,7 @@ import numpy as np
 from . import nn, optim
 from .autograd.mode import no_grad
 from .data import DATASETS, DataLoader, load_dataset, one_hot
-from .data.datasets import _IMAGE_SHAPES as IMAGE_SHAPES
+from .data.datasets import IMAGE_SHAPES
 from .data.files import SOURCES as DATA_FILES
 from .distributed import DataParallel, init
 from .errors import CheckpointError

@@ -38,7 +38,7 @@ _FILE_DESCRIPTIONS = {
                "version",
 }
 # One sample as channels x height x width, for the datasets of images.
-_IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
+IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
                  "cifar10": (3, 32, 32)}
 # DataLoader augmentation that suits each: digits are not mirrored (a flipped 2 is no
 # digit), clothes and photographs are; shifts of about a tenth of the image.
@@ -141,12 +141,12 @@ def load_dataset(name, *, test_size=None, seed=0, standardize=True, flatten=True
     if not isinstance(standardize, (bool, np.bool_)) and standardize != "channel":
         raise ValueError(
             f"load_dataset: standardize must be True, False or 'channel', got {standardize!r}")
-    shape = _IMAGE_SHAPES.get(name)
+    shape = IMAGE_SHAPES.get(name)
     if shape is None and (not flatten or standardize == "channel"):
         option = "flatten=False" if not flatten else "standardize='channel'"
         raise ValueError(
             f"load_dataset: {option} needs a dataset of images, and {name} is not one "
-            f"(images: {', '.join(sorted(_IMAGE_SHAPES))})")
+            f"(images: {', '.join(sorted(IMAGE_SHAPES))})")
 
     if path is None:
         x_train, y_train, x_test, y_test = _load_packaged(name, test_size, seed)
