@@ -237,10 +237,15 @@ def var(x, axis=None, keepdims=False, ddof=0, **aliases):
     return _sum(centred * centred, axis=axis, keepdims=keepdims) / builtins.max(count - ddof, 0)
 
 
+def _std_root_vjp(g, out, v):
+    # 1 stands in for a zero spread, then masked: no inf at any order of differentiation.
+    spread = data_of(out) > 0
+    return g * 0.5 / where(spread, out, 1.0) * _mask(spread, out)
+
+
 # NOTE: a primitive so that zero spread (a constant input, one element) gets gradient 0,
 # as in PyTorch and HIPS autograd, where sqrt's own rule would give 0 * inf.
-@defop(lambda g, out, v: g * 0.5 / where(data_of(out) > 0, out, np.inf), saves_out=True,
-       name="std_root",
+@defop(_std_root_vjp, saves_out=True, name="std_root",
        spec=Spec([Case(((3, 4),)), Case(((),)), Case(((0,),))], domain=(0.2, 3.0),
                  ref=lambda np, v: np.sqrt(v)))
 def _std_root(v):
