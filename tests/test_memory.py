@@ -49,3 +49,26 @@ def test_an_mlp_steps_intermediate_arrays_are_released_by_backward():
     assert all(ref() is None for ref in intermediates)  # reference counting freed them
     assert w1.grad.shape == (8, 8) and w2.grad.shape == (8, 3)
 
+
+
+def test_the_first_backward_applies_the_allocator_policy_once(monkeypatch):
+    import chainrule.memory as memory
+
+    calls = []
+    monkeypatch.setattr(memory, "reuse_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(memory, "decided", False)
+    monkeypatch.setattr(memory, "automatic", True)
+    for _ in range(3):
+        (cr.tensor([1.0, 2.0], requires_grad=True) * 2).sum().backward()
+    assert calls == [1]
+
+
+def test_the_allocator_policy_can_be_switched_off(monkeypatch):
+    import chainrule.memory as memory
+
+    calls = []
+    monkeypatch.setattr(memory, "reuse_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(memory, "decided", False)
+    monkeypatch.setattr(memory, "automatic", False)
+    (cr.tensor([1.0], requires_grad=True) * 2).sum().backward()
+    assert calls == [] and memory.decided

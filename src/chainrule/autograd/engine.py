@@ -11,6 +11,7 @@ import heapq
 
 import numpy as np
 
+from .. import memory
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .mode import GradMode
@@ -29,6 +30,8 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     When the heap is empty the one node just reached is next without going through it:
     every node still to visit was made before it (a chain never touches the heap).
     """
+    if not memory.decided:  # training has started: keep freed blocks for the next step
+        memory.apply_policy()
     if retain_graph is None:
         retain_graph = create_graph
     grads = {}
