@@ -202,3 +202,150 @@ def test_channel_major_inputs_as_convolutions_return_them(name, params):
         _, index = P.max_pool2d(channel_major, **params, return_indices=True)
         _, expected = TF.max_pool2d(torch.tensor(x), **params, return_indices=True)
         np.testing.assert_array_equal(index, expected.numpy())
+
+
+# ----------------------------------------------------------------------- side by side
+# Windows that tile the input (kernel_size == stride, no padding, dilation 1, sizes
+# divisible by the kernel) take a mask-based fast path; these tests check that it is taken
+# and that it agrees exactly with the general path and with PyTorch.
+SIDE_BY_SIDE = [{"kernel_size": 2}, {"kernel_size": 2, "stride": 2},
+                {"kernel_size": (3, 2)}, {"kernel_size": (1, 3), "ceil_mode": True},
+                {"kernel_size": 3, "stride": [], "padding": 0, "dilation": 1}]
+
+
+def _general(monkeypatch):
+    """Make every call take the general path (strided taps, getitem, index_add)."""
+    monkeypatch.setattr(P, "_side_by_side", lambda *args: False)
+
+
+def _paths(x, params, monkeypatch):
+    """(output, indices, gradient, gradient of the gradient's norm) on one path."""
+    tensor = cr.tensor(x, requires_grad=True)
+    out, index = P.max_pool2d(tensor, **params, return_indices=True)
+    cotangent = np.random.default_rng(20).standard_normal(out.shape).astype(x.dtype)
+    # Quadratic in the output, so that the gradient's gradient runs through the routing.
+    # The losses of "special" data sum inf and -inf (NaN): only their gradients are used.
+    with np.errstate(invalid="ignore"):
+        (dx,) = cr.autograd.grad((out * out * cr.tensor(cotangent)).sum(), [tensor],
+                                 create_graph=True)
+        (dx * dx).sum().backward()
+    return out.numpy(), index.numpy(), dx.numpy(), tensor.grad.numpy()
+
+
+def _spy(monkeypatch):
+    calls = []
+    fast = P._max_pool_side_by_side
+    monkeypatch.setattr(P, "_max_pool_side_by_side",
+                        lambda *args: calls.append(args[2]) or fast(*args))
+    return calls
+
+
+@pytest.mark.parametrize("params", SIDE_BY_SIDE)
+def test_side_by_side_windows_take_the_fast_path(params, monkeypatch):
+    calls = _spy(monkeypatch)
+    P.max_pool2d(np.zeros((1, 2, 6, 6)), **params)
+    P.max_pool1d(np.zeros((2, 3, 6)), 3)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("shape, params", [
+    ((1, 1, 5, 6), {"kernel_size": 2}),  # 5 rows: not divisible
+    ((1, 1, 6, 6), {"kernel_size": 2, "stride": 1}),
+    ((1, 1, 6, 6), {"kernel_size": 2, "padding": 1}),
+    ((1, 1, 6, 6), {"kernel_size": 2, "dilation": 2}),
+    ((1, 1, 5, 5), {"kernel_size": 2, "ceil_mode": True}),
+])
+def test_other_windows_take_the_general_path(shape, params, monkeypatch):
+    calls = _spy(monkeypatch)
+    P.max_pool2d(np.zeros(shape), **params)
+    assert not calls
+
+
+def _data(kind, shape, dtype=np.float64):
+    rng = np.random.default_rng(21)
+    if kind == "normal":
+        return rng.standard_normal(shape).astype(dtype)
+    if kind == "ties":  # few distinct values and whole windows of zeros, as after a ReLU
+        return np.maximum(rng.integers(-2, 3, shape), 0).astype(dtype)
+    x = rng.standard_normal(shape)  # NaN (several in some windows), +-inf and -0.0
+    x[rng.random(shape) < 0.15] = np.nan
+    x[rng.random(shape) < 0.1] = np.inf
+    x[rng.random(shape) < 0.1] = -np.inf
+    x[rng.random(shape) < 0.1] = -0.0
+    x[..., :2, :2] = -np.inf  # a window of -inf alone
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "special"])
+@pytest.mark.parametrize("params", SIDE_BY_SIDE[:4])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fast_path_equals_the_general_path(kind, params, dtype, monkeypatch):
+    x = _data(kind, (2, 3, 6, 6), dtype)
+    fast = _paths(x, params, monkeypatch)
+    _general(monkeypatch)
+    general = _paths(x, params, monkeypatch)
+    for mine, theirs in zip(fast, general):
+        assert mine.dtype == theirs.dtype
+        # Same elements moved and the same products: exactly equal (a routed -0.0
+        # gradient may stay -0.0 where the general path's scatter adds it to +0.0).
+        np.testing.assert_array_equal(mine, theirs)
+    # The output moves elements as they are: signs of zeros too.
+    np.testing.assert_array_equal(np.signbit(fast[0]), np.signbit(general[0]))
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "special"])
+@pytest.mark.parametrize("params", SIDE_BY_SIDE)
+def test_fast_path_matches_pytorch(kind, params):
+    x = _data(kind, (2, 3, 6, 6))
+    out, index = P.max_pool2d(x, **params, return_indices=True)
+    expected, expected_index = TF.max_pool2d(torch.tensor(x), **params, return_indices=True)
+    np.testing.assert_array_equal(out, expected.numpy())  # values are moved, not computed
+    np.testing.assert_array_equal(np.signbit(out), np.signbit(expected.numpy()))
+    np.testing.assert_array_equal(index, expected_index.numpy())
+    if kind != "special":  # gradients through NaN/inf inputs: compared on the general path
+        _compare(P.max_pool2d, TF.max_pool2d, x, params, seed=22)
+    else:
+        mine, them = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        with np.errstate(invalid="ignore"):  # inf + -inf in the loss; its gradient is 1
+            P.max_pool2d(mine, **params).sum().backward()
+        TF.max_pool2d(them, **params).sum().backward()
+        np.testing.assert_array_equal(mine.grad.numpy(), them.grad.numpy())
+
+
+def test_fast_path_second_order_matches_pytorch():
+    x = _data("ties", (2, 2, 4, 6)) + np.random.default_rng(23).standard_normal((2, 2, 4, 6))
+    mine, them = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+    def loss(lib, t):
+        return (lib.max_pool2d(t * t * t, 2) ** 2).sum()
+
+    (dx,) = cr.autograd.grad(loss(P, mine), [mine], create_graph=True)
+    (dx * dx).sum().backward()
+    (tdx,) = torch.autograd.grad(loss(TF, them), [them], create_graph=True)
+    (tdx * tdx).sum().backward()
+    np.testing.assert_allclose(dx.numpy(), tdx.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(mine.grad.numpy(), them.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_fast_path_float32_unbatched_channel_major_and_1d():
+    x = _data("ties", (3, 4, 6, 8), np.float32) + np.float32(0.5) * _data(
+        "normal", (3, 4, 6, 8), np.float32)
+    channel_major = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    for data in (x, channel_major, x[0]):
+        mine = cr.tensor(data, requires_grad=True)
+        them = torch.tensor(np.ascontiguousarray(data), requires_grad=True)
+        out, index = P.max_pool2d(mine, 2, return_indices=True)
+        expected, expected_index = TF.max_pool2d(them, 2, return_indices=True)
+        assert out.dtype == np.float32
+        np.testing.assert_array_equal(out.numpy(), expected.detach().numpy())
+        np.testing.assert_array_equal(index.numpy(), expected_index.numpy())
+        cotangent = np.random.default_rng(24).standard_normal(out.shape).astype(np.float32)
+        out.backward(cotangent)
+        expected.backward(torch.tensor(cotangent))
+        assert mine.grad.dtype == np.float32
+        np.testing.assert_array_equal(mine.grad.numpy(), them.grad.numpy())
+    line = x.reshape(3, 4, 48)
+    out, index = P.max_pool1d(line, 4, return_indices=True)
+    expected, expected_index = TF.max_pool1d(torch.tensor(line), 4, return_indices=True)
+    np.testing.assert_array_equal(out, expected.numpy())
+    np.testing.assert_array_equal(index, expected_index.numpy())

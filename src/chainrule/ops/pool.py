@@ -5,7 +5,11 @@ strided comparison per kernel tap, keeps its position (``return_indices`` gives 
 PyTorch's flat index into each H x W plane) and reads the values there with ``getitem``:
 the gradient is routed to those positions alone (``index_add``, repeated positions of
 overlapping windows accumulate) and the gradient's gradient reads with the same indices
-again. Average pooling sums im2col's windows (its gradient is col2im) and divides by
+again. Windows side by side that tile the input (``kernel_size == stride``, no padding,
+the sizes divisible by the kernel, as the usual 2 x 2 pooling) take a faster path: a
+one-hot mask of the input's shape marks the same first maxima, and two ops that are each
+other's VJPs read the marked elements and write the gradient there (no gather, no
+scatter). Average pooling sums im2col's windows (its gradient is col2im) and divides by
 PyTorch's divisor. Window counts come from :func:`chainrule.ops.conv.output_size`.
 
 >>> import chainrule as cr
@@ -23,7 +27,7 @@ from ..tensor import Tensor
 from .conv import _batched, _im2col, _pad2, _selection, _unbatched, batched_ref, grid, ntuple
 from .linalg import matmul
 from .reduce import sum as _sum
-from .registry import Case, Spec, composite, data_of
+from .registry import Case, Spec, composite, data_of, defop
 from .shape import _getitem, reshape, transpose
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d",
@@ -126,11 +130,163 @@ def _first_inside(count, stride, before, kernel, dilation, size):
     return taps[np.arange(count), np.argmax(inside, axis=1)]
 
 
+# ----------------------------------------------------------------------- side by side
+# Windows side by side (kernel_size == stride, no padding, dilation 1, sizes divisible by
+# the kernel) tile the input: a one-hot boolean mask ``hot`` of the input's shape marks each
+# window's chosen element. Reading the marked elements (``window_pick``) and writing a
+# gradient to them (``window_route``) are each other's VJPs, so the gradient's gradient
+# reads with the same mask again, and no gather or scatter (np.add.at) is needed. Both
+# select with bit masks rather than np.where or products: NumPy's masked selections are
+# several times slower, and a product turns an unselected inf or NaN into NaN.
+def _bits(hot, dtype):
+    """``hot`` as an unsigned integer mask of ``dtype``'s width: all ones where True."""
+    unsigned = np.dtype(f"u{np.dtype(dtype).itemsize}")
+    return np.multiply(hot.view(np.uint8), np.iinfo(unsigned).max, dtype=unsigned)
+
+
+def _window_reduce(values, kernel, ufunc=np.add):
+    """``ufunc`` over the (kh, kw) windows of an (N, C, H, W) array: (N, C, H/kh, W/kw)."""
+    (kh, kw), (n, c, height, width) = kernel, values.shape
+    rows = values.reshape(n, c, height // kh, kh, width)
+    total = np.array(rows[:, :, :, 0])  # whole rows first: contiguous, so fast
+    for i in range(1, kh):
+        ufunc(total, rows[:, :, :, i], out=total)
+    out = np.array(total[..., 0::kw])
+    for j in range(1, kw):
+        ufunc(out, total[..., j::kw], out=out)
+    return out
+
+
+def _window_pick_forward(x, hot, kernel):
+    x = np.asarray(x)
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    # The marked element's bits, zero bits elsewhere: OR-ing a window gives exactly them
+    # (-0.0, inf and NaN included).
+    chosen = np.ascontiguousarray(x).view(unsigned) & _bits(hot, x.dtype)
+    return _window_reduce(chosen, kernel, np.bitwise_or).view(x.dtype)
+
+
+def _window_route_forward(g, hot, kernel):
+    g = np.asarray(g)
+    (kh, kw), (n, c, height, width) = kernel, hot.shape
+    unsigned = np.dtype(f"u{g.dtype.itemsize}")
+    spread = np.repeat(g, kw, axis=-1).view(unsigned)  # (N, C, H / kh, W)
+    bits = _bits(hot, g.dtype).reshape(n, c, height // kh, kh, width)
+    return (bits & spread[:, :, :, None, :]).view(g.dtype).reshape(hot.shape)
+
+
+def _hot_case(shape, kernel):
+    """A fixed one-hot mask for the spec cases: tap (window number mod taps) per window."""
+    n, c, h, w = shape
+    oh, ow = h // kernel[0], w // kernel[1]
+    tap = np.arange(n * c * oh * ow).reshape(n, c, oh, ow) % (kernel[0] * kernel[1])
+    hot = np.zeros((n, c, oh) + (kernel[0], ow, kernel[1]), dtype=bool)
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            hot[:, :, :, i, :, j] = tap == i * kernel[1] + j
+    return hot.reshape(shape)
+
+
+def _blocks(xp, x, hot, kernel):
+    n, c, h, w = hot.shape
+    return xp.reshape(x, (n, c, h // kernel[0], kernel[0], w // kernel[1], kernel[1]))
+
+
+def _pick_ref(xp, x, hot, kernel):
+    return xp.sum(_blocks(xp, xp.where(hot, x, 0.0), hot, kernel), axis=(3, 5))
+
+
+def _route_ref(xp, g, hot, kernel):
+    n, c, oh, ow = g.shape
+    g = xp.reshape(g, (n, c, oh, 1, ow, 1)) * np.ones((1, 1, 1, kernel[0], 1, kernel[1]))
+    return xp.where(hot, xp.reshape(g, hot.shape), 0.0)
+
+
+_PICK_CASES = [((2, 3, 4, 6), (2, 2)), ((1, 2, 3, 6), (1, 3)), ((1, 1, 6, 2), (3, 2))]
+
+
+@defop(lambda g, out, x, hot, kernel: _window_route(g, hot=hot, kernel=kernel),
+       name="window_pick",
+       spec=Spec([Case((shape,), {"hot": _hot_case(shape, k), "kernel": k})
+                  for shape, k in _PICK_CASES], ref=_pick_ref))
+def _window_pick(x, hot, kernel):
+    """Each (kh, kw) window's element of x marked by the one-hot mask ``hot``."""
+    return _window_pick_forward(x, hot, kernel)
+
+
+@defop(lambda g, out, x, hot, kernel: _window_pick(g, hot=hot, kernel=kernel),
+       name="window_route",
+       spec=Spec([Case(((s[0], s[1], s[2] // k[0], s[3] // k[1]),),
+                       {"hot": _hot_case(s, k), "kernel": k}) for s, k in _PICK_CASES],
+                 ref=_route_ref))
+def _window_route(g, hot, kernel):
+    """Zeros of ``hot``'s shape holding each window's ``g`` where ``hot`` marks it."""
+    return _window_route_forward(g, hot, kernel)
+
+
+def _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
+    """Whether the windows tile the input exactly (the fast path's case)."""
+    return (tuple(stride) == tuple(kernel_size) and set(dilation) == {1}
+            and all(p == (0, 0) for p in pads)
+            and all(o * k == n for o, k, n in zip(counts, kernel_size, shape[2:])))
+
+
+def _first_maxima_mask(data, kernel):
+    """The one-hot mask, of data's shape, of every window's first maximum (its last NaN,
+    if it holds any, as PyTorch and :func:`_first_maxima`)."""
+    (kh, kw), (n, c, height, width) = kernel, data.shape
+    rows = data.reshape(n, c, height // kh, kh, width)
+    across = np.array(rows[:, :, :, 0])  # whole rows first: contiguous, so fast
+    for i in range(1, kh):
+        np.maximum(across, rows[:, :, :, i], out=across)  # a NaN stays
+    best = np.array(across[..., 0::kw])
+    for j in range(1, kw):
+        np.maximum(best, across[..., j::kw], out=best)
+    hot = rows == np.repeat(best, kw, axis=-1)[:, :, :, None, :]  # NaN windows: none
+    hot = hot.reshape(n, c, height // kh, kh, width // kw, kw)
+    taps = [(i, j) for i in range(kh) for j in range(kw)]
+    nan = np.isnan(best)
+    # As many marks as windows and no NaN window (none marked yet): no ties to undo.
+    if nan.any() or np.count_nonzero(hot) != best.size:
+        _keep_first(hot, taps)
+    if nan.any():
+        marks = np.isnan(data).reshape(hot.shape) & nan[:, :, :, None, :, None]
+        _keep_first(marks, taps[::-1])  # the last NaN
+        hot |= marks
+    return hot.reshape(data.shape)
+
+
+def _keep_first(marks, taps):
+    """Keep, in every window of the (N, C, oh, kh, ow, kw) mask, the first mark in the
+    order of ``taps`` alone (in place): one pass per kernel tap, never per window."""
+    seen = np.array(marks[:, :, :, taps[0][0], :, taps[0][1]])  # the first tap stays
+    for i, j in taps[1:]:
+        tap = marks[:, :, :, i, :, j]
+        tap &= ~seen
+        seen |= tap
+
+
+def _max_pool_side_by_side(x, added, kernel_size, return_indices):
+    data = np.asarray(data_of(x))
+    hot = _first_maxima_mask(data, kernel_size)
+    out = _unbatched(_window_pick(x, hot=hot, kernel=kernel_size), added)
+    if not return_indices:
+        return out
+    # The flat position in its plane of each window's marked element.
+    height, width = data.shape[2:]
+    position = np.arange(height * width, dtype=np.int64).reshape(1, 1, height, width)
+    index = _window_reduce(np.where(hot, position, 0), kernel_size)
+    index = _unbatched(index, added)
+    return out, Tensor._new(index) if isinstance(out, Tensor) else index
+
+
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, op):
     x, added, shape = _planes(input, op)
     n, c, height, width = shape
     kernel_size, stride, dilation, counts, pads, _ = _pool_geometry(
         op, shape[2:], kernel_size, stride, padding, dilation, ceil_mode, average=False)
+    if _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
+        return _max_pool_side_by_side(x, added, kernel_size, return_indices)
     order = _memory_order(x)
     x = transpose(x, order)  # the planes in memory order: flattening copies nothing
     index = _first_maxima(np.asarray(data_of(x)), kernel_size, stride, dilation, counts,
@@ -170,6 +326,8 @@ def _max_pool2d_ref(xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil
 
 
 @composite(Spec([Case(((2, 3, 5, 6),), {"kernel_size": 2}),
+                 Case(((2, 3, 4, 6),), {"kernel_size": 2}),  # side by side: the fast path
+                 Case(((1, 2, 6, 6),), {"kernel_size": (3, 2), "ceil_mode": True}),
                  Case(((1, 2, 7, 6),), {"kernel_size": 3, "stride": 2, "padding": 1}),
                  Case(((2, 2, 5, 7),), {"kernel_size": (2, 3), "stride": (1, 2),
                                         "padding": (1, 1), "dilation": (2, 1),
@@ -201,7 +359,8 @@ def _max_pool1d_ref(xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil
 @composite(Spec([Case(((2, 3, 7),), {"kernel_size": 3, "stride": 2, "padding": 1}),
                  Case(((1, 2, 6),), {"kernel_size": 2, "dilation": 2, "ceil_mode": True,
                                      "stride": 2}),
-                 Case(((1, 1, 5),), {"kernel_size": 2})],
+                 Case(((1, 1, 5),), {"kernel_size": 2}),
+                 Case(((2, 3, 6),), {"kernel_size": 3})],  # side by side: the fast path
                 ref=batched_ref(_max_pool1d_ref, 3)))
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
