@@ -9,7 +9,7 @@ modes to second order, and autograd's nesting patterns (grad of grad, a grad tha
 over an outer traced variable, jacobian of jacobian, hessian, value_and_grad, argnums
 tuples, keyword arguments, functions returning Python numbers).
 
-Out of scope, as in the brief: complex numbers, scipy, fft, containers of traced values,
+Out of scope (as in issue #15): complex numbers, scipy, fft, containers of traced values,
 np.random, and autograd's internals (vspaces, the tracer, primitive definitions).
 """
 
