@@ -31,6 +31,20 @@ def _filled(shape, value, dtype):
     return Parameter(np.full(shape, value, dtype=dtype))
 
 
+def _register_affine(module, shape, dtype, affine, bias):
+    """The learnt ``weight`` (ones) and ``bias`` (zeros) of a normalisation, or None."""
+    module.register_parameter("weight", _filled(shape, 1, dtype) if affine else None)
+    module.register_parameter("bias", _filled(shape, 0, dtype) if affine and bias else None)
+
+
+def _reset_affine(module):
+    """Weight to ones, bias to zeros (those that exist)."""
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """Batch normalisation over the channel axis 1, with running statistics.
 
@@ -51,9 +65,7 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        self.register_parameter("weight", _filled(num_features, 1, dtype) if affine else None)
-        self.register_parameter("bias", _filled(num_features, 0, dtype)
-                                if affine and bias else None)
+        _register_affine(self, num_features, dtype, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
@@ -72,10 +84,7 @@ class _BatchNorm(Module):
     def reset_parameters(self):
         """Reset the running statistics, and the weight to ones and the bias to zeros."""
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input_dim(self, x):
         ndim = np.ndim(data_of(x))
@@ -148,17 +157,11 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        self.register_parameter("weight", _filled(self.normalized_shape, 1, dtype)
-                                if elementwise_affine else None)
-        self.register_parameter("bias", _filled(self.normalized_shape, 0, dtype)
-                                if elementwise_affine and bias else None)
+        _register_affine(self, self.normalized_shape, dtype, elementwise_affine, bias)
 
     def reset_parameters(self):
         """Weight to ones, bias to zeros."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -189,16 +192,11 @@ class GroupNorm(Module):
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        self.register_parameter("weight", _filled(num_channels, 1, dtype) if affine else None)
-        self.register_parameter("bias", _filled(num_channels, 0, dtype)
-                                if affine and bias else None)
+        _register_affine(self, num_channels, dtype, affine, bias)
 
     def reset_parameters(self):
         """Weight to ones, bias to zeros."""
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
