@@ -502,11 +502,13 @@ class Tensor:
         """As ``torch.Tensor.var``: the unbiased variance (``correction=1``) by default;
         NumPy's ``axis``, ``keepdims`` and ``ddof`` are accepted too (``cr.var`` is NumPy's,
         with ``ddof=0``)."""
-        return _R.var(self, *_spread_options(dim, keepdim, correction, options))
+        options = _R.torch_spread_options(dim, keepdim, correction, options, "var")
+        return _R.var(self, *options)
 
     def std(self, dim=None, keepdim=False, *, correction=None, **options):
         """As ``torch.Tensor.std``: unbiased (``correction=1``) by default, like ``var``."""
-        return _R.std(self, *_spread_options(dim, keepdim, correction, options))
+        options = _R.torch_spread_options(dim, keepdim, correction, options, "std")
+        return _R.std(self, *options)
 
     def max(self, axis=None, keepdims=False, **aliases):
         return _R.max(self, axis, keepdims, **aliases)
@@ -1116,19 +1118,6 @@ def _constant(value):
     """A Python number (NumPy's result for a whole array) as a 0-d tensor, as PyTorch's."""
     return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
 
-
-
-def _spread_options(dim, keepdim, correction, options):
-    """(axis, keepdims, ddof) for the var/std methods from PyTorch's or NumPy's names."""
-    dim = options.pop("axis", dim)
-    keepdim = options.pop("keepdims", keepdim)
-    unbiased = options.pop("unbiased", None)
-    ddof = options.pop("ddof", None)
-    if options:
-        raise TypeError(f"unexpected keyword arguments {sorted(options)}")
-    if ddof is None:
-        ddof = (1 if correction is None else correction) if unbiased is None else int(unbiased)
-    return dim, keepdim, ddof
 
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.

@@ -26,7 +26,7 @@ from .elementwise import astype, clip, where
 from .join import array_split
 from .linalg import matmul
 from .order import take, take_along_axis
-from .reduce import one_axis
+from .reduce import one_axis, torch_spread_options
 from .registry import Case, Spec, composite, data_of
 from .shape import (broadcast_to, concatenate, expand_dims, getitem, reshape, squeeze, swapaxes,
                     transpose)
@@ -599,19 +599,6 @@ def mv(input, vec):
 
 
 # ----------------------------------------------------------------------- statistics
-def _pair_options(dim, keepdim, correction, aliases, op):
-    """(axis, keepdims, ddof) from PyTorch's names (NumPy's accepted too)."""
-    dim = aliases.pop("axis", dim)
-    keepdim = aliases.pop("keepdims", keepdim)
-    unbiased = aliases.pop("unbiased", None)
-    ddof = aliases.pop("ddof", None)
-    if aliases:
-        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(aliases)}")
-    if ddof is None:
-        ddof = (1 if correction is None else correction) if unbiased is None else int(unbiased)
-    return dim, keepdim, ddof
-
-
 def _pair_spec(name):
     def ref(np_, x, dim=None, correction=1, keepdim=False):
         axis = tuple(dim) if isinstance(dim, (tuple, list)) else dim
@@ -633,7 +620,7 @@ def std_mean(input, dim=None, *, correction=None, keepdim=False, **aliases):
     >>> cr.std_mean(cr.tensor([1.0, 2.0, 3.0]))
     (tensor(1.), tensor(2.))
     """
-    axis, keepdims, ddof = _pair_options(dim, keepdim, correction, aliases, "std_mean")
+    axis, keepdims, ddof = torch_spread_options(dim, keepdim, correction, aliases, "std_mean")
     return (_reduce.std(input, axis, keepdims, ddof),
             _reduce.mean(input, axis, keepdims))
 
@@ -641,7 +628,7 @@ def std_mean(input, dim=None, *, correction=None, keepdim=False, **aliases):
 @composite(_pair_spec("var"))
 def var_mean(input, dim=None, *, correction=None, keepdim=False, **aliases):
     """``(var, mean)`` over ``dim``, as ``torch.var_mean`` (``correction=1`` by default)."""
-    axis, keepdims, ddof = _pair_options(dim, keepdim, correction, aliases, "var_mean")
+    axis, keepdims, ddof = torch_spread_options(dim, keepdim, correction, aliases, "var_mean")
     return (_reduce.var(input, axis, keepdims, ddof),
             _reduce.mean(input, axis, keepdims))
 

@@ -227,6 +227,20 @@ def _ddof(ddof, aliases, op):
     return ddof
 
 
+def torch_spread_options(dim, keepdim, correction, options, op):
+    """(axis, keepdims, ddof) from PyTorch's spread arguments (unbiased by default:
+    ``correction=1``), NumPy's ``axis``/``keepdims``/``ddof`` accepted too."""
+    dim = options.pop("axis", dim)
+    keepdim = options.pop("keepdims", keepdim)
+    unbiased = options.pop("unbiased", None)
+    ddof = options.pop("ddof", None)
+    if options:
+        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(options)}")
+    if ddof is None:
+        ddof = (1 if correction is None else correction) if unbiased is None else int(unbiased)
+    return dim, keepdim, ddof
+
+
 def var(x, axis=None, keepdims=False, ddof=0, **aliases):
     """Variance over ``axis`` with NumPy's ``ddof`` (0 by default; ``correction=`` alias)."""
     ddof = _ddof(ddof, aliases, "var")
