@@ -30,7 +30,8 @@ import numpy as np
 
 from ..autograd.scopes import recorded
 from ..nn.module import Parameter
-from .model import Edge, Graph, Node, _prefixed, format_number, format_shape, value_lines
+from .model import (Edge, Graph, Node, _prefixed, format_number, format_shape, postorder,
+                    value_lines)
 
 #: Distinct op names listed in a box, before "..." (the expansion shows them all).
 OP_SUMMARY = 48
@@ -297,20 +298,7 @@ def _fold(graph, unit):
             src = unit[edge.src]
             if src is not box:
                 reads.setdefault(src, None)
-    order, seen = [], set()
-    stack = [(unit[graph.output], False)]
-    while stack:
-        box, expanded = stack.pop()
-        if expanded:
-            order.append(box)
-            continue
-        if box in seen:
-            continue
-        seen.add(box)
-        stack.append((box, True))
-        for src in reversed(list(sources[box])):
-            if src not in seen:
-                stack.append((src, False))
+    order = postorder(unit[graph.output], lambda box: list(sources[box]))
     edges = []
     for box in order:
         reads = list(sources[box])

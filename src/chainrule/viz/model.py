@@ -167,28 +167,38 @@ def trace(output, gradient=None, grads=True):
     return graph
 
 
-def _topological(output):
-    """Every tensor behind ``output``, each after its inputs (iterative, no recursion)."""
+def postorder(root, inputs_of):
+    """Everything reachable from ``root`` through ``inputs_of(item)``, each after its inputs
+    and in input order (iterative: a deep graph needs no recursion)."""
     order, seen = [], set()
-    stack = [(output, False)]
+    stack = [(root, False)]
     while stack:
-        t, expanded = stack.pop()
+        item, expanded = stack.pop()
         if expanded:
-            order.append(t)
+            order.append(item)
             continue
-        if t in seen:
+        if item in seen:
             continue
-        seen.add(t)
-        if t._op is not None and t._inputs is None:
-            raise RuntimeError(
-                f"the graph behind '{t._op.name}' was freed by backward(); draw or check it "
-                "before backward, or call backward(retain_graph=True)")
-        stack.append((t, True))
+        seen.add(item)
+        stack.append((item, True))
         # Reversed, so input 0 is visited (and numbered) first.
-        for x in reversed(t._inputs or ()):
-            if isinstance(x, Tensor) and x not in seen:
+        for x in reversed(inputs_of(item)):
+            if x not in seen:
                 stack.append((x, False))
     return order
+
+
+def _tensor_inputs(t):
+    if t._op is not None and t._inputs is None:
+        raise RuntimeError(
+            f"the graph behind '{t._op.name}' was freed by backward(); draw or check it "
+            "before backward, or call backward(retain_graph=True)")
+    return [x for x in t._inputs or () if isinstance(x, Tensor)]
+
+
+def _topological(output):
+    """Every tensor behind ``output``, each after its inputs (iterative, no recursion)."""
+    return postorder(output, _tensor_inputs)
 
 
 def _fresh(base, counts, taken):
