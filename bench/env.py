@@ -79,8 +79,10 @@ def setup():
         # package when they cannot be installed.
         if not (_pip(python, "-e", f"{ROOT}[train]") or _pip(python, "-e", str(ROOT))):
             missing.append("chainrule")
-    print(f"bench venv ready: {python}" + (f" (missing: {', '.join(missing)})"
-                                           if missing else ""), flush=True)
+    print(
+        f"bench venv ready: {python}" + (f" (missing: {', '.join(missing)})" if missing else ""),
+        flush=True,
+    )
     return 0 if "numpy" not in missing else 1
 
 

@@ -41,8 +41,9 @@ WORKLOADS = {
     "cnn_step": ("make_cnn_step", ("numpy_recycled", "chainrule", "torch"), CNN_BATCHES),
 }
 # One thread everywhere: a BLAS pool's wake-ups are noise, and every member shares it.
-SINGLE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                        "MKL_NUM_THREADS")}
+SINGLE_THREAD = {
+    name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+}
 
 
 TURNS = 30  # blocks of every member, in turn
@@ -56,8 +57,11 @@ def block_steps(batch):
 def turn_ratios(block_times, reference=REFERENCE):
     """Each block's time over the reference's block in the same turn, per framework."""
     ref = block_times[reference]
-    return {name: [t / r for t, r in zip(times, ref)]
-            for name, times in block_times.items() if name != reference}
+    return {
+        name: [t / r for t, r in zip(times, ref)]
+        for name, times in block_times.items()
+        if name != reference
+    }
 
 
 def measure(batch, members=None, turns=TURNS, warmup=20, workload="mlp_step", block=None):
@@ -85,21 +89,33 @@ def measure(batch, members=None, turns=TURNS, warmup=20, workload="mlp_step", bl
 def table(results, workload="mlp_step"):
     """Text table: per member, its ratio to the reference at every batch."""
     batches = sorted(results, key=int)
-    names = [n for n in WORKLOADS[workload][1]
-             if n != REFERENCE and all(n in results[b] for b in batches)]
-    lines = [f"{workload} in one process, alternating blocks, single-threaded: each "
-             f"block's time over {REFERENCE}'s in the same turn, median [quartiles]"]
+    names = [
+        n
+        for n in WORKLOADS[workload][1]
+        if n != REFERENCE and all(n in results[b] for b in batches)
+    ]
+    lines = [
+        f"{workload} in one process, alternating blocks, single-threaded: each "
+        f"block's time over {REFERENCE}'s in the same turn, median [quartiles]"
+    ]
     widths = [18] + [24] * len(batches)
     cells = [["framework"] + [f"b={b}" for b in batches]]
-    cells += [[REFERENCE + " ms"] + [f"{1e3 * statistics.median(results[b][REFERENCE]):.3f}"
-                                     for b in batches]]
+    cells += [
+        [REFERENCE + " ms"]
+        + [f"{1e3 * statistics.median(results[b][REFERENCE]):.3f}" for b in batches]
+    ]
     for name in names:
-        cells.append([name] + [spread(turn_ratios(results[b])[name], digits=3)
-                               for b in batches])
+        cells.append([name] + [spread(turn_ratios(results[b])[name], digits=3) for b in batches])
     if "torch" in names and "chainrule" in names:  # the issue's target is this ratio
-        cells.append(["chainrule / torch"] + [
-            spread([c / t for c, t in zip(results[b]["chainrule"], results[b]["torch"])],
-                   digits=3) for b in batches])
+        cells.append(
+            ["chainrule / torch"]
+            + [
+                spread(
+                    [c / t for c, t in zip(results[b]["chainrule"], results[b]["torch"])], digits=3
+                )
+                for b in batches
+            ]
+        )
     lines += ["".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
 
@@ -110,8 +126,10 @@ def main(argv=None):
     parser.add_argument("--turns", type=int, default=TURNS)
     parser.add_argument("--workload", choices=list(WORKLOADS), default="mlp_step")
     args = parser.parse_args(argv)
-    results = {b: measure(int(b), turns=args.turns, workload=args.workload)
-               for b in args.batches.split(",")}
+    results = {
+        b: measure(int(b), turns=args.turns, workload=args.workload)
+        for b in args.batches.split(",")
+    }
     print(json.dumps(results))
     return 0
 
@@ -121,10 +139,20 @@ def run(batches, turns, json_path=None, workload="mlp_step"):
     ``batches`` None means the workload's own."""
     python = env.worker_python()
     batches = WORKLOADS[workload][2] if batches is None else batches
-    command = [str(python), "-m", "bench.interleaved", "--batches",
-               ",".join(map(str, batches)), "--turns", str(turns), "--workload", workload]
-    proc = subprocess.run(command, cwd=env.ROOT, capture_output=True, text=True,
-                          env={**os.environ, **SINGLE_THREAD})
+    command = [
+        str(python),
+        "-m",
+        "bench.interleaved",
+        "--batches",
+        ",".join(map(str, batches)),
+        "--turns",
+        str(turns),
+        "--workload",
+        workload,
+    ]
+    proc = subprocess.run(
+        command, cwd=env.ROOT, capture_output=True, text=True, env={**os.environ, **SINGLE_THREAD}
+    )
     if proc.returncode != 0:
         sys.exit(f"interleaved run failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
     results = json.loads(proc.stdout.strip().splitlines()[-1])

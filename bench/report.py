@@ -5,14 +5,29 @@ import statistics
 
 from bench.frameworks import FRAMEWORKS, REFERENCE
 from bench.runner import CONFIRM, describe
-from bench.workloads import (CNN_BATCHES, CNN_MEMORY_BATCH, CONV_INPUT, CONV_WEIGHT,
-                             DEEP_CHAIN_NS, GEMM_SIZES, MEMORY_BATCH, MLP_BATCHES, SHORT,
-                             cases, mlp_flops)
+from bench.workloads import (
+    CNN_BATCHES,
+    CNN_MEMORY_BATCH,
+    CONV_INPUT,
+    CONV_WEIGHT,
+    DEEP_CHAIN_NS,
+    GEMM_SIZES,
+    MEMORY_BATCH,
+    MLP_BATCHES,
+    SHORT,
+    cases,
+    mlp_flops,
+)
 
 # Results that should agree between frameworks (same seed, same inputs): a relative
 # difference above this flags an implementation that computes something else.
-CHECK_RTOL = {"mlp_step": 1e-3, "small_ops": 1e-6, "deep_chain": 1e-6, "cnn_step": 1e-3,
-              "conv2d": 1e-4}
+CHECK_RTOL = {
+    "mlp_step": 1e-3,
+    "small_ops": 1e-6,
+    "deep_chain": 1e-6,
+    "cnn_step": 1e-3,
+    "conv2d": 1e-4,
+}
 
 # Share of the CPUs that other processes may use between cases before the report warns.
 BUSY_WARNING = 0.2
@@ -23,8 +38,10 @@ class Results:
 
     def __init__(self, data):
         self.data = data
-        self.by_key = {(r["framework"], r["workload"], tuple(sorted(r["case"].items()))): r
-                       for r in data["results"]}
+        self.by_key = {
+            (r["framework"], r["workload"], tuple(sorted(r["case"].items()))): r
+            for r in data["results"]
+        }
         seen = {r["framework"] for r in data["results"]}
         self.frameworks = [f for f in FRAMEWORKS if f in seen]
 
@@ -32,18 +49,26 @@ class Results:
         return self.by_key.get((framework, workload, tuple(sorted(case.items()))))
 
     def rows_for(self, workload):
-        return [f for f in self.frameworks
-                if any(r["framework"] == f and r["workload"] == workload
-                       for r in self.data["results"])]
+        return [
+            f
+            for f in self.frameworks
+            if any(r["framework"] == f and r["workload"] == workload for r in self.data["results"])
+        ]
 
     def label(self, framework):
-        versions = [r["version"] for r in self.data["results"]
-                    if r["framework"] == framework and r.get("version")]
+        versions = [
+            r["version"]
+            for r in self.data["results"]
+            if r["framework"] == framework and r.get("version")
+        ]
         return f"{framework} {versions[0]}" if versions else framework
 
     def gemm_peak(self):
-        rates = [r.get("best_gflops", r["gflops"]) for n in GEMM_SIZES
-                 if (r := self.get(REFERENCE, "gemm", n=n)) and r["status"] == "ok"]
+        rates = [
+            r.get("best_gflops", r["gflops"])
+            for n in GEMM_SIZES
+            if (r := self.get(REFERENCE, "gemm", n=n)) and r["status"] == "ok"
+        ]
         return max(rates, default=None)
 
 
@@ -61,8 +86,7 @@ def _notes(results, workload, framework, cases):
     # A reason shared by every case is said once, without the case.
     if len(texts) == 1 and len(notes) == len(cases):
         return texts[0]
-    return "; ".join(f"{label}: {text}" if len(cases) > 1 else text
-                     for label, text in notes)
+    return "; ".join(f"{label}: {text}" if len(cases) > 1 else text for label, text in notes)
 
 
 def _case_notes(results, workload, framework, case, label):
@@ -75,8 +99,13 @@ def _case_notes(results, workload, framework, case, label):
             notes.append((label, text))
         if r.get("confirmed") is False:
             rounds = r["round_medians_s"]
-            notes.append((label, f"fastest of {len(rounds)} rounds unconfirmed (next "
-                                 f"{sorted(rounds)[1] / min(rounds):.2f}x)"))
+            notes.append(
+                (
+                    label,
+                    f"fastest of {len(rounds)} rounds unconfirmed (next "
+                    f"{sorted(rounds)[1] / min(rounds):.2f}x)",
+                )
+            )
         ref = results.get(REFERENCE, workload, **case)
         if ref and ref["status"] == "ok" and r["status"] == "ok" and "check" in r:
             a, b = r["check"], ref["check"]
@@ -103,19 +132,41 @@ def gemm_table(results):
             r = results.get(fw, "gemm", n=n)
             if r and r["status"] == "ok":
                 best = r.get("best_gflops", r["gflops"])
-                rows.append([results.label(fw), f"{n}^3 float32", f"{r['median_s'] * 1e3:.2f}",
-                             f"{r['gflops']:.1f}", f"{best:.1f}", ""])
+                rows.append(
+                    [
+                        results.label(fw),
+                        f"{n}^3 float32",
+                        f"{r['median_s'] * 1e3:.2f}",
+                        f"{r['gflops']:.1f}",
+                        f"{best:.1f}",
+                        "",
+                    ]
+                )
             elif r:
-                rows.append([results.label(fw), f"{n}^3 float32", _status(r), "-", "-",
-                             r.get("error") or r.get("note", "")])
-    return (f"gemm: matrix product; {REFERENCE}'s (np.matmul) best run is the ceiling below",
-            ["framework", "size", "median ms", "GFLOP/s", "best GFLOP/s", "notes"], rows)
+                rows.append(
+                    [
+                        results.label(fw),
+                        f"{n}^3 float32",
+                        _status(r),
+                        "-",
+                        "-",
+                        r.get("error") or r.get("note", ""),
+                    ]
+                )
+    return (
+        f"gemm: matrix product; {REFERENCE}'s (np.matmul) best run is the ceiling below",
+        ["framework", "size", "median ms", "GFLOP/s", "best GFLOP/s", "notes"],
+        rows,
+    )
 
 
 def mlp_table(results):
     headers = ["framework"] + [f"b={b} ms" for b in MLP_BATCHES]
-    headers += [f"peak RSS growth MiB (b={MEMORY_BATCH})",
-                f"peak arrays MiB (b={MEMORY_BATCH}, tracemalloc)", "notes"]
+    headers += [
+        f"peak RSS growth MiB (b={MEMORY_BATCH})",
+        f"peak arrays MiB (b={MEMORY_BATCH}, tracemalloc)",
+        "notes",
+    ]
     rows = []
     cases = [{"batch": b} for b in MLP_BATCHES]
     for fw in results.rows_for("mlp_step"):
@@ -131,8 +182,11 @@ def mlp_table(results):
         row.append(f"{mem['traced_peak_mib']:.2f}" if mem and "traced_peak_mib" in mem else "-")
         row.append(_notes(results, "mlp_step", fw, cases))
         rows.append(row)
-    return ("mlp_step: one SGD step of a 784-256-256-10 ReLU MLP, float32, median ms "
-            f"(x {REFERENCE})", headers, rows)
+    return (
+        f"mlp_step: one SGD step of a 784-256-256-10 ReLU MLP, float32, median ms (x {REFERENCE})",
+        headers,
+        rows,
+    )
 
 
 # The floor the paired table reads chainrule against: hand NumPy under its allocator policy.
@@ -168,16 +222,22 @@ def mlp_paired_table(results):
             continue
         row = [results.label(fw)]
         for b in MLP_BATCHES:
-            ratios = paired_ratios(results.get(fw, "mlp_step", batch=b),
-                                   results.get(PAIRED_REFERENCE, "mlp_step", batch=b))
+            ratios = paired_ratios(
+                results.get(fw, "mlp_step", batch=b),
+                results.get(PAIRED_REFERENCE, "mlp_step", batch=b),
+            )
             row.append("-" if ratios is None else spread(ratios))
             rounds |= {len(ratios)} if ratios else set()
         if any(cell != "-" for cell in row[1:]):
             rows.append(row)
     count = "/".join(str(n) for n in sorted(rounds))
-    return (f"mlp_step: paired ratios to {PAIRED_REFERENCE} (hand NumPy, same allocator): each "
-            f"round's median over {PAIRED_REFERENCE}'s in the same round, median [quartiles] "
-            f"over {count} rounds", headers, rows)
+    return (
+        f"mlp_step: paired ratios to {PAIRED_REFERENCE} (hand NumPy, same allocator): each "
+        f"round's median over {PAIRED_REFERENCE}'s in the same round, median [quartiles] "
+        f"over {count} rounds",
+        headers,
+        rows,
+    )
 
 
 def mlp_efficiency_table(results):
@@ -204,15 +264,22 @@ def mlp_efficiency_table(results):
 def small_ops_table(results):
     rows = []
     for fw in results.rows_for("small_ops"):
-        r = next(x for x in results.data["results"]
-                 if x["framework"] == fw and x["workload"] == "small_ops")
+        r = next(
+            x
+            for x in results.data["results"]
+            if x["framework"] == fw and x["workload"] == "small_ops"
+        )
         if r["status"] == "ok":
             cell = _vs_reference(results, r, "per_op_us", **r["case"])
         else:
             cell = r["status"]
         rows.append([results.label(fw), cell, _notes(results, "small_ops", fw, [r["case"]])])
-    return ("small_ops: 1,000 elementwise ops on a shape-(8,) float64 tensor, forward + "
-            f"backward, median us per op (x {REFERENCE})", ["framework", "us/op", "notes"], rows)
+    return (
+        "small_ops: 1,000 elementwise ops on a shape-(8,) float64 tensor, forward + "
+        f"backward, median us per op (x {REFERENCE})",
+        ["framework", "us/op", "notes"],
+        rows,
+    )
 
 
 def deep_chain_table(results):
@@ -226,14 +293,21 @@ def deep_chain_table(results):
         for n in DEEP_CHAIN_NS:
             r = results.get(fw, "deep_chain", n=n)
             if r and r["status"] == "ok":
-                row += [f"{r['forward_s']:.3g}", f"{r['backward_s']:.3g}",
-                        _vs_reference(results, r, "per_op_us", n=n)]
+                row += [
+                    f"{r['forward_s']:.3g}",
+                    f"{r['backward_s']:.3g}",
+                    _vs_reference(results, r, "per_op_us", n=n),
+                ]
             else:
                 row += [_status(r), "", ""]
         row.append(_notes(results, "deep_chain", fw, [{"n": n} for n in DEEP_CHAIN_NS]))
         rows.append(row)
-    return ("deep_chain: x = x * 1.0000001 repeated n times on shape (1,), median s "
-            f"(x {REFERENCE} per op)", headers, rows)
+    return (
+        "deep_chain: x = x * 1.0000001 repeated n times on shape (1,), median s "
+        f"(x {REFERENCE} per op)",
+        headers,
+        rows,
+    )
 
 
 def train_table(results):
@@ -241,26 +315,31 @@ def train_table(results):
     for fw in results.rows_for("train_digits"):
         r = results.get(fw, "train_digits")
         if r["status"] == "ok":
-            rows.append([results.label(fw), f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.0f}",
-                         ""])
+            rows.append([results.label(fw), f"{r['wall_s']:.1f}", f"{r['peak_rss_mib']:.0f}", ""])
         else:
-            rows.append([results.label(fw), r["status"], "-",
-                         r.get("error") or r.get("note", "")])
-    return ("train_digits: `chainrule train` with default arguments",
-            ["framework", "wall s", "peak RSS MiB", "notes"], rows)
+            rows.append([results.label(fw), r["status"], "-", r.get("error") or r.get("note", "")])
+    return (
+        "train_digits: `chainrule train` with default arguments",
+        ["framework", "wall s", "peak RSS MiB", "notes"],
+        rows,
+    )
 
 
 # The CNN workloads' cases, as (workload, case, column label), in the tables' order.
-CNN_COLUMNS = [("cnn_step", {"batch": b}, f"LeNet b={b}") for b in CNN_BATCHES] + \
-    [("conv2d", case, "conv2d") for case in cases("conv2d")]
+CNN_COLUMNS = [("cnn_step", {"batch": b}, f"LeNet b={b}") for b in CNN_BATCHES] + [
+    ("conv2d", case, "conv2d") for case in cases("conv2d")
+]
 # The paired CNN tables: against hand NumPy (the suite's reference) and against PyTorch
 # eager (the issue's target: chainrule within 1.5x of it).
 CNN_PAIRED_REFERENCES = (REFERENCE, "torch")
 
 
 def _cnn_rows(results):
-    return [f for f in results.frameworks
-            if any(results.get(f, w, **case) for w, case, _ in CNN_COLUMNS)]
+    return [
+        f
+        for f in results.frameworks
+        if any(results.get(f, w, **case) for w, case, _ in CNN_COLUMNS)
+    ]
 
 
 def cnn_table(results):
@@ -272,18 +351,28 @@ def cnn_table(results):
             r = results.get(fw, workload, **case)
             ok = r and r["status"] == "ok"
             row.append(_vs_reference(results, r, "median_s", 1e3, **case) if ok else _status(r))
-        notes = [note for w, case, label in CNN_COLUMNS
-                 for note in _case_notes(results, w, fw, case, label)]
+        notes = [
+            note
+            for w, case, label in CNN_COLUMNS
+            for note in _case_notes(results, w, fw, case, label)
+        ]
         # A note every column has is said once, without the column.
-        every = {text for _, text in notes
-                 if sum(t == text for _, t in notes) == len(CNN_COLUMNS)}
-        row.append("; ".join(list(dict.fromkeys(t for _, t in notes if t in every))
-                             + [f"{label}: {t}" for label, t in notes if t not in every]))
+        every = {text for _, text in notes if sum(t == text for _, t in notes) == len(CNN_COLUMNS)}
+        row.append(
+            "; ".join(
+                list(dict.fromkeys(t for _, t in notes if t in every))
+                + [f"{label}: {t}" for label, t in notes if t not in every]
+            )
+        )
         rows.append(row)
     conv = "x".join(map(str, CONV_INPUT))
-    return (f"cnn_step: one SGD step of LeNet-5 on 1x28x28 float32; conv2d: {conv} with "
-            f"{CONV_WEIGHT[0]} {CONV_WEIGHT[2]}x{CONV_WEIGHT[3]} filters, padding 1, forward "
-            f"+ backward; median ms (x {REFERENCE})", headers, rows)
+    return (
+        f"cnn_step: one SGD step of LeNet-5 on 1x28x28 float32; conv2d: {conv} with "
+        f"{CONV_WEIGHT[0]} {CONV_WEIGHT[2]}x{CONV_WEIGHT[3]} filters, padding 1, forward "
+        f"+ backward; median ms (x {REFERENCE})",
+        headers,
+        rows,
+    )
 
 
 def cnn_paired_table(results, reference):
@@ -294,21 +383,27 @@ def cnn_paired_table(results, reference):
             continue
         row = [results.label(fw)]
         for workload, case, _ in CNN_COLUMNS:
-            ratios = paired_ratios(results.get(fw, workload, **case),
-                                   results.get(reference, workload, **case))
+            ratios = paired_ratios(
+                results.get(fw, workload, **case), results.get(reference, workload, **case)
+            )
             row.append("-" if ratios is None else spread(ratios))
             rounds |= {len(ratios)} if ratios else set()
         if any(cell != "-" for cell in row[1:]):
             rows.append(row)
     count = "/".join(str(n) for n in sorted(rounds))
-    return (f"cnn_step and conv2d: paired ratios to {reference}: each round's median over "
-            f"{reference}'s in the same round, median [quartiles] over {count} rounds",
-            headers, rows)
+    return (
+        f"cnn_step and conv2d: paired ratios to {reference}: each round's median over "
+        f"{reference}'s in the same round, median [quartiles] over {count} rounds",
+        headers,
+        rows,
+    )
 
 
 def cnn_memory_table(results):
-    refs = [(name, results.get(name, "cnn_step", batch=CNN_MEMORY_BATCH))
-            for name in CNN_PAIRED_REFERENCES]
+    refs = [
+        (name, results.get(name, "cnn_step", batch=CNN_MEMORY_BATCH))
+        for name in CNN_PAIRED_REFERENCES
+    ]
     headers = ["framework", "peak arrays MiB", "counted by"]
     headers += [f"x {name}" for name, _ in refs] + ["peak RSS growth MiB"]
     rows = []
@@ -317,49 +412,75 @@ def cnn_memory_table(results):
         if not (r and r["status"] == "ok"):
             continue
         peak = r.get("traced_peak_mib")
-        row = [results.label(fw), "-" if peak is None else f"{peak:.2f}",
-               r.get("traced_by", "not counted")]
+        row = [
+            results.label(fw),
+            "-" if peak is None else f"{peak:.2f}",
+            r.get("traced_by", "not counted"),
+        ]
         for _, ref in refs:
             ref_peak = (ref or {}).get("traced_peak_mib")
             row.append(f"{peak / ref_peak:.2f}" if peak is not None and ref_peak else "-")
         row.append(f"{r['peak_mem_mib']:.0f}" if "peak_mem_mib" in r else "-")
         rows.append(row)
-    return (f"cnn_step b={CNN_MEMORY_BATCH}: peak memory of three steps above the state they "
-            "start from (arrays: bytes asked for; RSS growth: what the process held, noisy)",
-            headers, rows)
+    return (
+        f"cnn_step b={CNN_MEMORY_BATCH}: peak memory of three steps above the state they "
+        "start from (arrays: bytes asked for; RSS growth: what the process held, noisy)",
+        headers,
+        rows,
+    )
 
 
-TABLES = [gemm_table, mlp_table, mlp_paired_table, mlp_efficiency_table, small_ops_table,
-          deep_chain_table, cnn_table] + \
-    [functools.partial(cnn_paired_table, reference=ref) for ref in CNN_PAIRED_REFERENCES] + \
-    [cnn_memory_table, train_table]
+TABLES = (
+    [
+        gemm_table,
+        mlp_table,
+        mlp_paired_table,
+        mlp_efficiency_table,
+        small_ops_table,
+        deep_chain_table,
+        cnn_table,
+    ]
+    + [functools.partial(cnn_paired_table, reference=ref) for ref in CNN_PAIRED_REFERENCES]
+    + [cnn_memory_table, train_table]
+)
 
 
 def machine_line(data):
     m = data.get("machine", {})
     if m.get("status") == "failed":
         return f"machine: unknown ({m.get('error')})"
-    line = (f"{m.get('cpu')}, {m.get('cores')} cores; NumPy {m.get('numpy')} "
-            f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}")
+    line = (
+        f"{m.get('cpu')}, {m.get('cores')} cores; NumPy {m.get('numpy')} "
+        f"(BLAS: {m.get('blas')}); Python {m.get('python')}; {m.get('date')}"
+    )
     line += "; quick run (few repeats)" if data.get("quick") else ""
     rounds = data.get("rounds", 1)
     if rounds > 1:
-        short = sorted({r["workload"] for r in data.get("results", ())} & set(SHORT),
-                       key=SHORT.index) or list(SHORT)
-        line += (f"; {', '.join(short)}: fastest of {rounds} rounds, every framework in "
-                 "turn each round")
-        extra = {f"{r['workload']} {describe(r['workload'], r['case'])}":
-                 len(r["round_medians_s"]) for r in data.get("results", [])
-                 if len(r.get("round_medians_s", ())) > rounds}
+        short = sorted(
+            {r["workload"] for r in data.get("results", ())} & set(SHORT), key=SHORT.index
+        ) or list(SHORT)
+        line += (
+            f"; {', '.join(short)}: fastest of {rounds} rounds, every framework in turn each round"
+        )
+        extra = {
+            f"{r['workload']} {describe(r['workload'], r['case'])}": len(r["round_medians_s"])
+            for r in data.get("results", [])
+            if len(r.get("round_medians_s", ())) > rounds
+        }
         if extra:
-            line += (f", and more where a framework's fastest round was not confirmed by "
-                     f"another within {100 * CONFIRM:.0f}% (" + ", ".join(
-                         f"{case}: {n}" for case, n in extra.items()) + ")")
+            line += (
+                f", and more where a framework's fastest round was not confirmed by "
+                f"another within {100 * CONFIRM:.0f}% ("
+                + ", ".join(f"{case}: {n}" for case, n in extra.items())
+                + ")"
+            )
     busy = [r["busy_share"] for r in data.get("results", []) if r.get("busy_share")]
     if busy and max(busy) > BUSY_WARNING:
-        line += (f". WARNING: other processes used up to {100 * max(busy):.0f}% of the CPUs "
-                 f"(median {100 * statistics.median(busy):.0f}%) between cases: timings "
-                 "are inflated and noisy")
+        line += (
+            f". WARNING: other processes used up to {100 * max(busy):.0f}% of the CPUs "
+            f"(median {100 * statistics.median(busy):.0f}%) between cases: timings "
+            "are inflated and noisy"
+        )
     return line
 
 
@@ -379,23 +500,34 @@ def as_text(data):
         # Names and notes read left to right; numbers line up on the right.
         left = [i == 0 or h == "notes" for i, h in enumerate(headers)]
         for row in [headers, ["-" * w for w in widths]] + rows:
-            cells = [str(c).ljust(w) if lft else str(c).rjust(w)
-                     for c, w, lft in zip(row, widths, left)]
+            cells = [
+                str(c).ljust(w) if lft else str(c).rjust(w) for c, w, lft in zip(row, widths, left)
+            ]
             out.append("  ".join(cells).rstrip())
         out.append("")
     return "\n".join(out)
 
 
 def as_markdown(data):
-    out = ["# chainrule benchmarks", "", f"Machine: {machine_line(data)}", "",
-           f"Ratios are median times divided by the `{REFERENCE}` (hand-written NumPy) "
-           "median measured in the same run; lower is better. Regenerate with "
-           "`python -m bench --rounds 5 --markdown bench/RESULTS.md`.", ""]
+    out = [
+        "# chainrule benchmarks",
+        "",
+        f"Machine: {machine_line(data)}",
+        "",
+        f"Ratios are median times divided by the `{REFERENCE}` (hand-written NumPy) "
+        "median measured in the same run; lower is better. Regenerate with "
+        "`python -m bench --rounds 5 --markdown bench/RESULTS.md`.",
+        "",
+    ]
     for title, headers, rows in _tables(data):
-        out += [f"## {title}", "", "| " + " | ".join(headers) + " |",
-                "|" + "|".join("---" if i == 0 or h == "notes" else "---:"
-                               for i, h in enumerate(headers)) + "|"]
-        out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
-                for row in rows]
+        out += [
+            f"## {title}",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|"
+            + "|".join("---" if i == 0 or h == "notes" else "---:" for i, h in enumerate(headers))
+            + "|",
+        ]
+        out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
         out.append("")
     return "\n".join(out)

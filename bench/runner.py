@@ -21,7 +21,8 @@ def _worker_env():
     env = os.environ.copy()
     # The library's source tree first, so chainrule is found even when not installed.
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in [str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")] if p)
+        p for p in [str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")] if p
+    )
     # A CPU benchmark: keep JAX from probing for accelerators at start-up.
     env.setdefault("JAX_PLATFORMS", "cpu")
     return env
@@ -36,13 +37,14 @@ def run_worker(python, spec, timeout):
     """Run one spec in a fresh interpreter; never raises, always returns a result."""
     cmd = [python, "-m", "bench.worker", json.dumps(spec)]
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=_worker_env(), capture_output=True,
-                              text=True, timeout=timeout)
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=_worker_env(), capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return {"status": "failed", "error": f"timeout after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(MARKER):
-            return json.loads(line[len(MARKER):])
+            return json.loads(line[len(MARKER) :])
     # No result line: the interpreter itself died (segfault, stack overflow, OOM kill).
     if proc.returncode < 0:
         reason = f"crashed ({signal.Signals(-proc.returncode).name})"
@@ -119,8 +121,16 @@ def wait_quiet(limit_s, threshold):
 CONFIRM = 0.05
 
 
-def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
-            busy_threshold=0.2, rounds=1, log=sys.stderr):
+def run_all(
+    frameworks,
+    workloads,
+    quick=False,
+    timeout=600,
+    quiet_wait=0.0,
+    busy_threshold=0.2,
+    rounds=1,
+    log=sys.stderr,
+):
     """Run every job once; with ``rounds`` > 1, run the short timed workloads
     (``bench.workloads.SHORT``) that many times, all frameworks in turn each round, so
     that a burst of load on a shared machine hits one round of every framework rather
@@ -147,30 +157,56 @@ def run_all(frameworks, workloads, quick=False, timeout=600, quiet_wait=0.0,
         else:
             # Other processes compete for the same cores: record how much they were using.
             busy = wait_quiet(quiet_wait, busy_threshold)
-            spec = {"framework": name, "workload": workload, "case": case,
-                    "warmup": warmup, "repeats": timed, "timeout": timeout,
-                    "min_seconds": min_seconds(workload, case, quick)}
+            spec = {
+                "framework": name,
+                "workload": workload,
+                "case": case,
+                "warmup": warmup,
+                "repeats": timed,
+                "timeout": timeout,
+                "min_seconds": min_seconds(workload, case, quick),
+            }
             result = run_worker(python, spec, timeout)
         measured.setdefault(_key(job), []).append(
-            {"framework": name, "workload": workload, "case": case, "warmup": warmup,
-             "repeats": timed, "busy_share": busy, **result})
+            {
+                "framework": name,
+                "workload": workload,
+                "case": case,
+                "warmup": warmup,
+                "repeats": timed,
+                "busy_share": busy,
+                **result,
+            }
+        )
         tag = f" (round {r})" if rounds > 1 and workload in SHORT else ""
-        print(f"[{label}] {name:12s} {workload:12s} {describe(workload, case):10s}"
-              f" {summary(result)}{tag}", file=log, flush=True)
+        print(
+            f"[{label}] {name:12s} {workload:12s} {describe(workload, case):10s}"
+            f" {summary(result)}{tag}",
+            file=log,
+            flush=True,
+        )
 
     for i, (r, job) in enumerate(schedule, 1):
         run(r, job, f"{i:2d}/{len(schedule)}")
     for r in range(rounds + 1, 2 * rounds + 1) if rounds > 1 else ():
-        open_cases = {(job[1], describe(job[1], job[2])) for job in jobs
-                      if _repeated(job) and not confirmed(measured[_key(job)])}
+        open_cases = {
+            (job[1], describe(job[1], job[2]))
+            for job in jobs
+            if _repeated(job) and not confirmed(measured[_key(job)])
+        }
         if not open_cases:
             break
         for job in jobs:
             if _repeated(job) and (job[1], describe(job[1], job[2])) in open_cases:
                 run(r, job, "extra")
     results = [merge(runs) for runs in measured.values()]
-    return {"machine": machine, "quick": quick, "rounds": rounds, "python": python,
-            "results": results}
+    return {
+        "machine": machine,
+        "quick": quick,
+        "rounds": rounds,
+        "python": python,
+        "results": results,
+    }
 
 
 def _repeated(job):
@@ -203,8 +239,12 @@ def merge(runs):
         return runs[0]
     chosen = min(runs, key=lambda run: run["median_s"])
     busy = [run["busy_share"] for run in runs if run["busy_share"] is not None]
-    return {**chosen, "round_medians_s": [run["median_s"] for run in runs],
-            "confirmed": confirmed(runs), "busy_share": max(busy) if busy else None}
+    return {
+        **chosen,
+        "round_medians_s": [run["median_s"] for run in runs],
+        "confirmed": confirmed(runs),
+        "busy_share": max(busy) if busy else None,
+    }
 
 
 def save_json(data, path):

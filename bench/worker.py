@@ -13,7 +13,7 @@ import resource
 import statistics
 import sys
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from time import perf_counter
 
 import numpy as np
@@ -65,8 +65,12 @@ def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     # it cross-checks the implementations. It counts as the first warm-up step.
     loss = step()
     times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
-    result = {"median_s": statistics.median(times), "times": times, "check": loss,
-              "note": getattr(step, "note", "")}
+    result = {
+        "median_s": statistics.median(times),
+        "times": times,
+        "check": loss,
+        "note": getattr(step, "note", ""),
+    }
     if case["batch"] == MEMORY_BATCH:
         result["peak_mem_mib"] = _peak_rss_mib() - baseline
         result["mem_steps"] = max(warmup, 1) + repeats
@@ -95,8 +99,12 @@ def run_cnn_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     baseline = _peak_rss_mib()
     loss = step()  # same seed and inputs everywhere: the first loss cross-checks
     times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
-    result = {"median_s": statistics.median(times), "times": times, "check": loss,
-              "note": getattr(step, "note", "")}
+    result = {
+        "median_s": statistics.median(times),
+        "times": times,
+        "check": loss,
+        "note": getattr(step, "note", ""),
+    }
     if case["batch"] == CNN_MEMORY_BATCH:
         result["peak_mem_mib"] = _peak_rss_mib() - baseline
         result.update(arrays_peak(module, step))
@@ -107,8 +115,12 @@ def run_conv2d(module, case, warmup, repeats, timeout, min_seconds=0.0):
     run = module.make_conv2d(case["batch"])
     check = conv_check(*run())
     times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
-    return {"median_s": statistics.median(times), "times": times, "check": check,
-            "note": getattr(run, "note", "")}
+    return {
+        "median_s": statistics.median(times),
+        "times": times,
+        "check": check,
+        "note": getattr(run, "note", ""),
+    }
 
 
 def run_small_ops(module, case, warmup, repeats, timeout, min_seconds=0.0):
@@ -116,8 +128,13 @@ def run_small_ops(module, case, warmup, repeats, timeout, min_seconds=0.0):
     check = run()
     times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
     median = statistics.median(times)
-    return {"median_s": median, "times": times, "check": check,
-            "per_op_us": median / case["n"] * 1e6, "note": getattr(run, "note", "")}
+    return {
+        "median_s": median,
+        "times": times,
+        "check": check,
+        "per_op_us": median / case["n"] * 1e6,
+        "note": getattr(run, "note", ""),
+    }
 
 
 def run_deep_chain(module, case, warmup, repeats, timeout, min_seconds=0.0):
@@ -131,8 +148,13 @@ def run_deep_chain(module, case, warmup, repeats, timeout, min_seconds=0.0):
         runs.append(module.deep_chain(n))
     forward = statistics.median(r[0] for r in runs)
     backward = statistics.median(r[1] for r in runs)
-    return {"forward_s": forward, "backward_s": backward, "check": runs[-1][2],
-            "per_op_us": backward / n * 1e6, "times": [r[1] for r in runs]}
+    return {
+        "forward_s": forward,
+        "backward_s": backward,
+        "check": runs[-1][2],
+        "per_op_us": backward / n * 1e6,
+        "times": [r[1] for r in runs],
+    }
 
 
 def run_gemm(module, case, warmup, repeats, timeout, min_seconds=0.0):
@@ -141,8 +163,12 @@ def run_gemm(module, case, warmup, repeats, timeout, min_seconds=0.0):
     flops = 2 * case["n"] ** 3
     # The best run is the ceiling: on a shared machine a median can be dragged down by
     # other processes, which would make the ceiling lower than what a step achieves.
-    return {"median_s": median, "times": times, "gflops": flops / median / 1e9,
-            "best_gflops": flops / min(times) / 1e9}
+    return {
+        "median_s": median,
+        "times": times,
+        "gflops": flops / median / 1e9,
+        "best_gflops": flops / min(times) / 1e9,
+    }
 
 
 def run_train_digits(module, case, warmup, repeats, timeout, min_seconds=0.0):
@@ -176,9 +202,14 @@ def run(spec):
     except Exception as exc:  # a half-written library fails in all sorts of ways
         return {"status": "failed", "error": _error(exc)}
     try:
-        result = RUNNERS[spec["workload"]](module, spec["case"], spec["warmup"],
-                                           spec["repeats"], spec["timeout"],
-                                           spec.get("min_seconds", 0.0))
+        result = RUNNERS[spec["workload"]](
+            module,
+            spec["case"],
+            spec["warmup"],
+            spec["repeats"],
+            spec["timeout"],
+            spec.get("min_seconds", 0.0),
+        )
     except Exception as exc:
         return {"status": "failed", "error": _error(exc), "version": module.VERSION}
     result.setdefault("status", "ok")
@@ -191,8 +222,7 @@ def machine_info():
     cpu = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
     blas = "unknown"
@@ -201,9 +231,15 @@ def machine_info():
         blas = f"{deps.get('name', '?')} {deps.get('version', '')}".strip()
     except Exception:  # older NumPy has no dict mode; the BLAS is then left out
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "blas": blas,
-            "python": platform.python_version(), "python_path": sys.executable,
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "python": platform.python_version(),
+        "python_path": sys.executable,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def main():

@@ -4,8 +4,7 @@ Each framework module builds its own version of these workloads from the same Nu
 inputs, so that results (loss, gradient sums) can be cross-checked between frameworks.
 """
 
-WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "cnn_step", "conv2d",
-             "train_digits")
+WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "cnn_step", "conv2d", "train_digits")
 
 MLP_SIZES = (784, 256, 256, 10)
 MLP_BATCHES = (32, 128, 1024)
@@ -160,8 +159,7 @@ def conv_problem(seed=0):
     fan_in = int(np.prod(CONV_WEIGHT[1:]))
     w = rng.standard_normal(CONV_WEIGHT, dtype=np.float32) * np.float32(np.sqrt(2 / fan_in))
     b = rng.uniform(-0.1, 0.1, CONV_WEIGHT[0]).astype(np.float32)
-    height, width = (n + 2 * CONV_PADDING - k + 1 for n, k in zip(CONV_INPUT[2:],
-                                                                  CONV_WEIGHT[2:]))
+    height, width = (n + 2 * CONV_PADDING - k + 1 for n, k in zip(CONV_INPUT[2:], CONV_WEIGHT[2:]))
     g = rng.standard_normal((CONV_INPUT[0], CONV_WEIGHT[0], height, width), dtype=np.float32)
     return x, w, b, g
 

@@ -36,7 +36,7 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     """Training-mode batch norm of ``x`` (N, D); returns the output and what backward needs."""
     mu = x.mean(axis=0)
     xc = x - mu
-    var = (xc ** 2).mean(axis=0)
+    var = (xc**2).mean(axis=0)
     std = np.sqrt(var + eps)
     xhat = xc / std
     return gamma * xhat + beta, (xc, std, xhat, gamma)
@@ -54,7 +54,7 @@ def batchnorm_backward(dy, cache):
     # xhat = xc * (1 / std): xc is used here and in var, so it collects two gradients.
     dxc = dxhat / std
     dinv_std = (dxhat * xc).sum(axis=0)
-    dstd = -dinv_std / std ** 2
+    dstd = -dinv_std / std**2
     dvar = dstd / (2 * std)  # std = sqrt(var + eps)
     dxc += 2 * xc * dvar / n  # var = mean(xc ** 2)
     # xc = x - mu, mu = mean(x): x gets dxc directly and, through mu, minus its mean.
@@ -80,8 +80,12 @@ def spatial_batchnorm(x, gamma, beta, dy, eps=1e-5, backward=batchnorm_backward_
     out, cache = batchnorm_forward(rows, gamma, beta, eps)
     dx, dgamma, dbeta = backward(dy.transpose(0, 2, 3, 1).reshape(-1, c), cache)
     back = (n, h, w, c)
-    return (out.reshape(back).transpose(0, 3, 1, 2), dx.reshape(back).transpose(0, 3, 1, 2),
-            dgamma, dbeta)
+    return (
+        out.reshape(back).transpose(0, 3, 1, 2),
+        dx.reshape(back).transpose(0, 3, 1, 2),
+        dgamma,
+        dbeta,
+    )
 
 
 def numerical_gradient(f, a, dy, h=1e-5):
@@ -107,7 +111,8 @@ def error(a, b):
 def chainrule_batchnorm(x, gamma, beta, dy, eps=1e-5):
     """Output and (dx, dgamma, dbeta) from chainrule's BatchNorm1d or BatchNorm2d."""
     layer = (cr.nn.BatchNorm1d if x.ndim == 2 else cr.nn.BatchNorm2d)(
-        len(gamma), eps=eps, dtype=np.float64)
+        len(gamma), eps=eps, dtype=np.float64
+    )
     layer.weight.data, layer.bias.data = gamma.copy(), beta.copy()
     xt = cr.tensor(x, requires_grad=True)
     out = layer(xt)
@@ -126,8 +131,10 @@ def main(n=16, d=5, image=(4, 3, 5, 5), seed=0, verbose=True):
     out, cache = batchnorm_forward(x, gamma, beta)
     staged, alt = batchnorm_backward(dy, cache), batchnorm_backward_alt(dy, cache)
     cr_out, cr_grads = chainrule_batchnorm(x, gamma, beta, dy)
-    numeric = [numerical_gradient(lambda: batchnorm_forward(x, gamma, beta)[0], a, dy)
-               for a in (x, gamma, beta)]
+    numeric = [
+        numerical_gradient(lambda: batchnorm_forward(x, gamma, beta)[0], a, dy)
+        for a in (x, gamma, beta)
+    ]
     result = {
         "forward_vs_chainrule": error(out, cr_out),
         "staged_vs_chainrule": max(map(error, staged, cr_grads)),
@@ -155,8 +162,10 @@ def main(n=16, d=5, image=(4, 3, 5, 5), seed=0, verbose=True):
             for _ in range(5):
                 backward(big_dy, big_cache)
             times.append(time.perf_counter() - start)
-        print(f"4096 x 512: the one-line formula takes {times[1] / times[0]:.2f}x the time of "
-              "the staged backward")
+        print(
+            f"4096 x 512: the one-line formula takes {times[1] / times[0]:.2f}x the time of "
+            "the staged backward"
+        )
     return result
 
 

@@ -27,11 +27,17 @@ def make_model(channels=(20, 50), hidden=256, dtype=np.float32, rng=0):
     rng = np.random.default_rng(rng)
     c1, c2 = channels
     return nn.Sequential(
-        nn.Conv2d(1, c1, 5, padding=2, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(c1, c2, 5, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, c1, 5, padding=2, dtype=dtype, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5, dtype=dtype, rng=rng),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(c2 * 5 * 5, hidden, dtype=dtype, rng=rng), nn.ReLU(),
-        nn.Linear(hidden, 10, dtype=dtype, rng=rng))
+        nn.Linear(c2 * 5 * 5, hidden, dtype=dtype, rng=rng),
+        nn.ReLU(),
+        nn.Linear(hidden, 10, dtype=dtype, rng=rng),
+    )
 
 
 @functools.cache  # loading and splitting takes seconds: once per process
@@ -49,22 +55,36 @@ def load_images():
 def accuracy(model, x, y, batch_size=500):
     model.eval()
     with cr.no_grad():
-        predicted = np.concatenate([model(cr.tensor(x[i:i + batch_size])).numpy().argmax(1)
-                                    for i in range(0, len(x), batch_size)])
+        predicted = np.concatenate(
+            [
+                model(cr.tensor(x[i : i + batch_size])).numpy().argmax(1)
+                for i in range(0, len(x), batch_size)
+            ]
+        )
     model.train()
     return float(np.mean(predicted == y))
 
 
-def main(epochs=8, channels=(20, 50), hidden=256, batch_size=64, lr=2e-3, shift=2,
-         train_size=None, seed=0, verbose=True):
+def main(
+    epochs=8,
+    channels=(20, 50),
+    hidden=256,
+    batch_size=64,
+    lr=2e-3,
+    shift=2,
+    train_size=None,
+    seed=0,
+    verbose=True,
+):
     """Train and evaluate; returns the final loss, the test accuracy and the seconds the
     training took. ``train_size`` keeps only the first images (for quick runs)."""
     x_train, y_train, x_test, y_test = load_images()
     if train_size is not None:
         x_train, y_train = x_train[:train_size], y_train[:train_size]
     model = make_model(channels, hidden, rng=seed)
-    loader = cr.data.DataLoader(x_train, y_train, batch_size=batch_size, seed=seed,
-                                crop_padding=shift)
+    loader = cr.data.DataLoader(
+        x_train, y_train, batch_size=batch_size, seed=seed, crop_padding=shift
+    )
     optimizer = cr.optim.Adam(model.parameters(), lr=lr)
     schedule = cr.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * len(loader))
     loss_fn = nn.CrossEntropyLoss()
@@ -78,13 +98,17 @@ def main(epochs=8, channels=(20, 50), hidden=256, batch_size=64, lr=2e-3, shift=
             optimizer.step()
             schedule.step()
         if verbose:
-            print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f}, "
-                  f"{time.perf_counter() - start:.0f} s")
+            print(
+                f"epoch {epoch + 1}: last batch loss {loss.item():.4f}, "
+                f"{time.perf_counter() - start:.0f} s"
+            )
     seconds = time.perf_counter() - start
     test_accuracy = accuracy(model, x_test, y_test)
     if verbose:
-        print(f"test accuracy {test_accuracy:.4f} ({len(y_test)} images) after {epochs} "
-              f"epochs in {seconds:.0f} s")
+        print(
+            f"test accuracy {test_accuracy:.4f} ({len(y_test)} images) after {epochs} "
+            f"epochs in {seconds:.0f} s"
+        )
     return {"train_loss": loss.item(), "test_accuracy": test_accuracy, "seconds": seconds}
 
 

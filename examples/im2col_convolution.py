@@ -46,8 +46,9 @@ def im2col(x, kh, kw, stride=1, padding=0):
     for i in range(kh):
         for j in range(kw):
             # Tap (i, j) of every window at once: a strided slice of the padded images.
-            taps = padded[:, :, i:i + stride * (oh - 1) + 1:stride,
-                          j:j + stride * (ow - 1) + 1:stride]
+            taps = padded[
+                :, :, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride
+            ]
             cols[:, i, j] = taps.transpose(1, 0, 2, 3)
     return cols.reshape(c * kh * kw, n * oh * ow)
 
@@ -60,9 +61,10 @@ def col2im(cols, shape, kh, kw, stride=1, padding=0):
     blocks = cols.reshape(c, kh, kw, n, oh, ow)
     for i in range(kh):
         for j in range(kw):
-            padded[:, :, i:i + stride * (oh - 1) + 1:stride,
-                   j:j + stride * (ow - 1) + 1:stride] += blocks[:, i, j].transpose(1, 0, 2, 3)
-    return padded[:, :, padding:padding + h, padding:padding + w]
+            padded[
+                :, :, i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride
+            ] += blocks[:, i, j].transpose(1, 0, 2, 3)
+    return padded[:, :, padding : padding + h, padding : padding + w]
 
 
 def conv2d_forward(x, weight, bias, stride=1, padding=0):
@@ -95,12 +97,20 @@ def show_columns():
     """The column matrix of one 4 x 4 image and a 3 x 3 kernel: four windows, four columns."""
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     print("image:\n", x[0, 0], sep="")
-    print("its im2col matrix (a column per 3x3 window, 9 values each):\n", im2col(x, 3, 3),
-          sep="")
+    print("its im2col matrix (a column per 3x3 window, 9 values each):\n", im2col(x, 3, 3), sep="")
 
 
-def main(batch=2, channels=3, size=(7, 6), out_channels=4, kernel=(3, 3), stride=2,
-         padding=1, seed=0, verbose=True):
+def main(
+    batch=2,
+    channels=3,
+    size=(7, 6),
+    out_channels=4,
+    kernel=(3, 3),
+    stride=2,
+    padding=1,
+    seed=0,
+    verbose=True,
+):
     """Check im2col, the convolution and its gradients against chainrule (float64);
     returns the largest relative errors."""
     rng = np.random.default_rng(seed)
@@ -133,8 +143,10 @@ def main(batch=2, channels=3, size=(7, 6), out_channels=4, kernel=(3, 3), stride
     }
     if verbose:
         show_columns()
-        print(f"\nx {x.shape}, weight {weight.shape}, stride {stride}, padding {padding}: "
-              f"cols {cols.shape}, y {y.shape}")
+        print(
+            f"\nx {x.shape}, weight {weight.shape}, stride {stride}, padding {padding}: "
+            f"cols {cols.shape}, y {y.shape}"
+        )
         for name, value in result.items():
             print(f"{name:20s} {value:.1e}")
     return result

@@ -27,8 +27,10 @@ def sigmoid(z):
 
 def init_params(sizes, rng):
     """[(W^1, b^1), ...] with W^l of shape (n_l, n_(l-1)) and b^l of shape (n_l, 1)."""
-    return [(rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), np.zeros((n_out, 1)))
-            for n_in, n_out in zip(sizes, sizes[1:])]
+    return [
+        (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), np.zeros((n_out, 1)))
+        for n_in, n_out in zip(sizes, sizes[1:])
+    ]
 
 
 def hand_gradients(params, x, y):
@@ -57,8 +59,9 @@ def cost(tensors, x, y):
 
 
 def autograd_gradients(params, x, y):
-    tensors = [(cr.tensor(w, requires_grad=True), cr.tensor(b, requires_grad=True))
-               for w, b in params]
+    tensors = [
+        (cr.tensor(w, requires_grad=True), cr.tensor(b, requires_grad=True)) for w, b in params
+    ]
     cost(tensors, cr.tensor(x), cr.tensor(y)).backward()
     return [(w.grad.numpy(), b.grad.numpy()) for w, b in tensors]
 
@@ -67,10 +70,11 @@ def max_relative_error(params, x, y):
     """Largest |chainrule - hand| / max|hand| over every layer's dW and db (float64)."""
     params = [(w.astype(np.float64), b.astype(np.float64)) for w, b in params]
     x, y = x.astype(np.float64), y.astype(np.float64)
-    errors = [np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))
-              for hand, auto in zip(hand_gradients(params, x, y),
-                                    autograd_gradients(params, x, y))
-              for theirs, ours in zip(hand, auto)]
+    errors = [
+        np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs))
+        for hand, auto in zip(hand_gradients(params, x, y), autograd_gradients(params, x, y))
+        for theirs, ours in zip(hand, auto)
+    ]
     return float(max(errors))
 
 
@@ -82,8 +86,13 @@ def main(sizes=(64, 64, 32, 10), epochs=20, lr=5.0, batch_size=32, seed=0, verbo
     params = init_params(sizes, rng)
     error_at_start = max_relative_error(params, ds.x_train[:64].T, one_hot[:, :64])
 
-    tensors = [(cr.tensor(w.astype(np.float32), requires_grad=True),
-                cr.tensor(b.astype(np.float32), requires_grad=True)) for w, b in params]
+    tensors = [
+        (
+            cr.tensor(w.astype(np.float32), requires_grad=True),
+            cr.tensor(b.astype(np.float32), requires_grad=True),
+        )
+        for w, b in params
+    ]
     optimizer = cr.optim.SGD([p for layer in tensors for p in layer], lr=lr)
     loader = cr.data.DataLoader(ds.x_train, ds.y_train, batch_size=batch_size, seed=seed)
     for _ in range(epochs):
@@ -102,11 +111,12 @@ def main(sizes=(64, 64, 32, 10), epochs=20, lr=5.0, batch_size=32, seed=0, verbo
             scores = (w @ scores + b).sigmoid()
     accuracy = float(np.mean(scores.numpy().argmax(axis=0) == ds.y_test))
     if verbose:
-        print(f"layers {list(sizes)}: max relative difference between the hand formulas and "
-              f"chainrule: {error_at_start:.1e} at the start, {error_trained:.1e} trained")
+        print(
+            f"layers {list(sizes)}: max relative difference between the hand formulas and "
+            f"chainrule: {error_at_start:.1e} at the start, {error_trained:.1e} trained"
+        )
         print(f"after {epochs} epochs: test accuracy {accuracy:.4f} ({len(ds.y_test)} samples)")
-    return {"max_relative_error": max(error_at_start, error_trained),
-            "test_accuracy": accuracy}
+    return {"max_relative_error": max(error_at_start, error_trained), "test_accuracy": accuracy}
 
 
 if __name__ == "__main__":

@@ -59,12 +59,19 @@ def main(epochs=300, lr=0.5, verbose=True):
     predicted = (ds.x_test @ w.numpy() + b.item()) > 0
     accuracy = float(np.mean(predicted == ds.y_test))
     if verbose:
-        print(f"max |dL/dz - (a - y)/m|: {naive_error:.1e} through log and sigmoid, "
-              f"{fused_error:.1e} for the fused loss")
-        print(f"after {epochs} steps: train loss {loss.item():.4f}, test accuracy "
-              f"{accuracy:.4f} ({len(ds.y_test)} samples)")
-    return {"dz_max_error": max(naive_error, fused_error), "train_loss": loss.item(),
-            "test_accuracy": accuracy}
+        print(
+            f"max |dL/dz - (a - y)/m|: {naive_error:.1e} through log and sigmoid, "
+            f"{fused_error:.1e} for the fused loss"
+        )
+        print(
+            f"after {epochs} steps: train loss {loss.item():.4f}, test accuracy "
+            f"{accuracy:.4f} ({len(ds.y_test)} samples)"
+        )
+    return {
+        "dz_max_error": max(naive_error, fused_error),
+        "train_loss": loss.item(),
+        "test_accuracy": accuracy,
+    }
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ import chainrule as cr
 def make_model(num_features, num_classes, hidden=128, seed=0):
     rng = np.random.default_rng(seed)
     # float64, so the two ways agree to rounding error.
-    return cr.nn.Sequential(cr.nn.Linear(num_features, hidden, dtype=np.float64, rng=rng),
-                            cr.nn.ReLU(),
-                            cr.nn.Linear(hidden, num_classes, dtype=np.float64, rng=rng))
+    return cr.nn.Sequential(
+        cr.nn.Linear(num_features, hidden, dtype=np.float64, rng=rng),
+        cr.nn.ReLU(),
+        cr.nn.Linear(hidden, num_classes, dtype=np.float64, rng=rng),
+    )
 
 
 def batch_gradients(model, loss_fn, x, y):
@@ -36,7 +38,7 @@ def per_sample_gradients(model, loss_fn, x, y):
     """One forward and backward pass per sample, averaged."""
     total = None
     for i in range(len(x)):
-        grads = batch_gradients(model, loss_fn, x[i:i + 1], y[i:i + 1])
+        grads = batch_gradients(model, loss_fn, x[i : i + 1], y[i : i + 1])
         total = grads if total is None else [t + g for t, g in zip(total, grads)]
     return [t / len(x) for t in total]
 
@@ -74,16 +76,23 @@ def main(batch_size=64, repeats=20, verbose=True):
 
     with one_blas_thread():
         batch_time = seconds_per_call(lambda: batch_gradients(model, loss_fn, x, y), repeats)
-        sample_time = seconds_per_call(lambda: per_sample_gradients(model, loss_fn, x, y),
-                                       repeats)
+        sample_time = seconds_per_call(lambda: per_sample_gradients(model, loss_fn, x, y), repeats)
     speedup = sample_time / batch_time
     if verbose:
-        print(f"batch of {batch_size}: max |batch gradient - mean of per-sample gradients| "
-              f"= {difference:.1e}")
-        print(f"one batch pass {batch_time * 1e3:.2f} ms, {batch_size} per-sample passes "
-              f"{sample_time * 1e3:.2f} ms: {speedup:.1f}x faster as one matrix")
-    return {"max_difference": difference, "batch_seconds": batch_time,
-            "per_sample_seconds": sample_time, "speedup": speedup}
+        print(
+            f"batch of {batch_size}: max |batch gradient - mean of per-sample gradients| "
+            f"= {difference:.1e}"
+        )
+        print(
+            f"one batch pass {batch_time * 1e3:.2f} ms, {batch_size} per-sample passes "
+            f"{sample_time * 1e3:.2f} ms: {speedup:.1f}x faster as one matrix"
+        )
+    return {
+        "max_difference": difference,
+        "batch_seconds": batch_time,
+        "per_sample_seconds": sample_time,
+        "speedup": speedup,
+    }
 
 
 if __name__ == "__main__":

@@ -46,8 +46,10 @@ def main(epochs=20, lr=0.05, batch_size=32, seed=0, verbose=True):
     accuracy = float(np.mean(predicted == ds.y_test))
     if verbose:
         print(f"max |dL/dZ - (softmax(Z) - Y)/m| = {error:.1e}")
-        print(f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
-              f"{accuracy:.4f} ({len(ds.y_test)} samples)")
+        print(
+            f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
+            f"{accuracy:.4f} ({len(ds.y_test)} samples)"
+        )
     return {"dz_max_error": error, "train_loss": loss.item(), "test_accuracy": accuracy}
 
 

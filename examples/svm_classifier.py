@@ -44,8 +44,7 @@ def main(epochs=20, lr=0.05, weight_decay=1e-3, batch_size=32, seed=0, verbose=T
 
     model = cr.nn.Linear(ds.num_features, ds.num_classes, rng=seed)
     loss_fn = cr.nn.MultiMarginLoss()
-    optimizer = cr.optim.SGD(model.parameters(), lr=lr, momentum=0.9,
-                             weight_decay=weight_decay)
+    optimizer = cr.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     loader = cr.data.DataLoader(ds.x_train, ds.y_train, batch_size=batch_size, seed=seed)
     for _ in range(epochs):
         for xb, yb in loader:
@@ -59,8 +58,10 @@ def main(epochs=20, lr=0.05, weight_decay=1e-3, batch_size=32, seed=0, verbose=T
     accuracy = float(np.mean(predicted == ds.y_test))
     if verbose:
         print(f"max |dL/ds - hand hinge rule| = {error:.1e}")
-        print(f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
-              f"{accuracy:.4f} ({len(ds.y_test)} samples)")
+        print(
+            f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
+            f"{accuracy:.4f} ({len(ds.y_test)} samples)"
+        )
     return {"grad_max_error": error, "train_loss": loss.item(), "test_accuracy": accuracy}
 
 

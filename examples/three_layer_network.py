@@ -25,8 +25,10 @@ def init_params(sizes, rng, dtype=np.float64):
     params = []
     for n_in, n_out in zip(sizes, sizes[1:]):
         w = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
-        params += [cr.tensor(w.astype(dtype), requires_grad=True),
-                   cr.tensor(np.zeros((n_out, 1), dtype), requires_grad=True)]
+        params += [
+            cr.tensor(w.astype(dtype), requires_grad=True),
+            cr.tensor(np.zeros((n_out, 1), dtype), requires_grad=True),
+        ]
     return params
 
 
@@ -69,8 +71,10 @@ def main(epochs=20, lr=0.1, hidden=32, batch_size=32, seed=0, verbose=True):
     accuracy = float(np.mean(predicted == ds.y_test))
     if verbose:
         print(f"layers {sizes}: gradcheck {'passed' if checked else 'failed'}")
-        print(f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
-              f"{accuracy:.4f} ({len(ds.y_test)} samples)")
+        print(
+            f"after {epochs} epochs: last batch loss {loss.item():.4f}, test accuracy "
+            f"{accuracy:.4f} ({len(ds.y_test)} samples)"
+        )
     return {"gradcheck": checked, "train_loss": loss.item(), "test_accuracy": accuracy}
 
 

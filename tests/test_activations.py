@@ -21,7 +21,8 @@ torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
 # Two float64 implementations of one formula agree to ~1e-15 relative; 1e-10 (the bar
-# issue #17 sets for PyTorch parity) leaves a wide margin and still catches any wrong formula or wrong constant.
+# issue #17 sets for PyTorch parity) leaves a wide margin and still catches any wrong
+# formula or wrong constant.
 # The absolute floor covers results near 0 reached through cancellation.
 RTOL, ATOL = 1e-10, 1e-13
 
@@ -39,37 +40,67 @@ def _points(*kinks):
 # name -> (chainrule function, torch function, points, has a second derivative in PyTorch)
 CASES = {
     "gelu": (F.gelu, TF.gelu, _points(0.0), True),
-    "gelu_tanh": (lambda x: F.gelu(x, approximate="tanh"),
-                  lambda x: TF.gelu(x, approximate="tanh"), _points(0.0), True),
+    "gelu_tanh": (
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: TF.gelu(x, approximate="tanh"),
+        _points(0.0),
+        True,
+    ),
     "silu": (F.silu, TF.silu, _points(0.0), True),
     "mish": (F.mish, TF.mish, _points(0.0), True),
     "elu": (F.elu, TF.elu, _points(0.0), True),
-    "elu_alpha": (lambda x: F.elu(x, alpha=0.3), lambda x: TF.elu(x, alpha=0.3),
-                  _points(0.0), True),
+    "elu_alpha": (
+        lambda x: F.elu(x, alpha=0.3),
+        lambda x: TF.elu(x, alpha=0.3),
+        _points(0.0),
+        True,
+    ),
     "selu": (F.selu, TF.selu, _points(0.0), True),
     "celu": (lambda x: F.celu(x, 2.5), lambda x: TF.celu(x, 2.5), _points(0.0), True),
     "relu6": (F.relu6, TF.relu6, _points(0.0, 6.0), True),
-    "hardtanh": (lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: TF.hardtanh(x, -0.5, 2.0),
-                 _points(-0.5, 2.0), True),
+    "hardtanh": (
+        lambda x: F.hardtanh(x, -0.5, 2.0),
+        lambda x: TF.hardtanh(x, -0.5, 2.0),
+        _points(-0.5, 2.0),
+        True,
+    ),
     "hardswish": (F.hardswish, TF.hardswish, _points(-3.0, 3.0, 0.0), True),
     "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid, _points(-3.0, 3.0), False),
     "softsign": (F.softsign, TF.softsign, _points(0.0), True),
     "logsigmoid": (F.logsigmoid, TF.logsigmoid, _points(0.0), True),
     "softplus": (F.softplus, TF.softplus, _points(20.0), True),
-    "softplus_beta": (lambda x: F.softplus(x, beta=3.0, threshold=4.0),
-                      lambda x: TF.softplus(x, beta=3.0, threshold=4.0),
-                      _points(4.0 / 3.0), True),
-    "softplus_negative_beta": (lambda x: F.softplus(x, beta=-0.5, threshold=1.0),
-                               lambda x: TF.softplus(x, beta=-0.5, threshold=1.0),
-                               _points(-2.0), True),
+    "softplus_beta": (
+        lambda x: F.softplus(x, beta=3.0, threshold=4.0),
+        lambda x: TF.softplus(x, beta=3.0, threshold=4.0),
+        _points(4.0 / 3.0),
+        True,
+    ),
+    "softplus_negative_beta": (
+        lambda x: F.softplus(x, beta=-0.5, threshold=1.0),
+        lambda x: TF.softplus(x, beta=-0.5, threshold=1.0),
+        _points(-2.0),
+        True,
+    ),
     "hardshrink": (F.hardshrink, TF.hardshrink, _points(-0.5, 0.5), True),
-    "softshrink": (lambda x: F.softshrink(x, 0.7), lambda x: TF.softshrink(x, 0.7),
-                   _points(-0.7, 0.7), True),
+    "softshrink": (
+        lambda x: F.softshrink(x, 0.7),
+        lambda x: TF.softshrink(x, 0.7),
+        _points(-0.7, 0.7),
+        True,
+    ),
     "tanhshrink": (F.tanhshrink, TF.tanhshrink, _points(0.0), True),
-    "threshold": (lambda x: F.threshold(x, 0.25, -2.0), lambda x: TF.threshold(x, 0.25, -2.0),
-                  _points(0.25), True),
-    "leaky_relu": (lambda x: F.leaky_relu(x, 0.2), lambda x: TF.leaky_relu(x, 0.2),
-                   _points(0.0), True),
+    "threshold": (
+        lambda x: F.threshold(x, 0.25, -2.0),
+        lambda x: TF.threshold(x, 0.25, -2.0),
+        _points(0.25),
+        True,
+    ),
+    "leaky_relu": (
+        lambda x: F.leaky_relu(x, 0.2),
+        lambda x: TF.leaky_relu(x, 0.2),
+        _points(0.0),
+        True,
+    ),
     "erf": (lambda x: cr.erf(x), torch.erf, _points(0.0, 0.46875, 4.0), True),
     "erfc": (lambda x: cr.erfc(x), torch.erfc, _points(0.0, 0.46875, 4.0), True),
 }
@@ -84,8 +115,11 @@ def _second_order(fn, x, lib):
         if not g.requires_grad:  # piecewise linear: PyTorch's graph ends here
             return y.detach().numpy(), g.detach().numpy(), np.zeros_like(x)
         (gg,) = torch.autograd.grad(g.sum(), t, allow_unused=True)
-        return y.detach().numpy(), g.detach().numpy(), (
-            np.zeros_like(x) if gg is None else gg.numpy())
+        return (
+            y.detach().numpy(),
+            g.detach().numpy(),
+            (np.zeros_like(x) if gg is None else gg.numpy()),
+        )
     t = cr.tensor(x, requires_grad=True)
     y = fn(t)
     (g,) = engine.grad(y.sum(), [t], create_graph=True)
@@ -130,15 +164,39 @@ def test_float32_stays_float32_and_matches_pytorch(name):
 _SPECIALS = np.array([np.nan, np.inf, -np.inf, 400.0, -400.0, 800.0, -800.0, 30.0, -30.0])
 
 
-@pytest.mark.parametrize("name", ["silu", "mish", "elu", "selu", "celu", "relu6", "hardtanh",
-                                  "hardswish", "hardsigmoid", "softsign", "logsigmoid",
-                                  "softplus", "softplus_beta", "hardshrink", "softshrink",
-                                  "tanhshrink", "threshold", "erf", "erfc", "gelu",
-                                  "gelu_tanh"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "silu",
+        "mish",
+        "elu",
+        "selu",
+        "celu",
+        "relu6",
+        "hardtanh",
+        "hardswish",
+        "hardsigmoid",
+        "softsign",
+        "logsigmoid",
+        "softplus",
+        "softplus_beta",
+        "hardshrink",
+        "softshrink",
+        "tanhshrink",
+        "threshold",
+        "erf",
+        "erfc",
+        "gelu",
+        "gelu_tanh",
+    ],
+)
 def test_nan_and_huge_inputs_match_pytorch(name):
     ours_fn, theirs_fn, _, _ = CASES[name]
-    x = _SPECIALS[~np.isinf(_SPECIALS)] if name in ("softsign", "tanhshrink", "softshrink") \
-        else _SPECIALS  # inf / inf and inf - inf: NaN either way, nothing to compare
+    x = (
+        _SPECIALS[~np.isinf(_SPECIALS)]
+        if name in ("softsign", "tanhshrink", "softshrink")
+        else _SPECIALS
+    )  # inf / inf and inf - inf: NaN either way, nothing to compare
     finite = np.isfinite(x)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow in a branch that is not taken
@@ -154,8 +212,9 @@ def test_nan_and_huge_inputs_match_pytorch(name):
     np.testing.assert_allclose(y.numpy(), out.detach().numpy(), rtol=RTOL, atol=ATOL)
     if name in ("mish", "gelu", "gelu_tanh"):  # PyTorch's own gradient overflows at +-inf
         finite &= np.abs(x) < 500
-    np.testing.assert_allclose(t.grad.numpy()[finite], ref.grad.numpy()[finite], rtol=RTOL,
-                               atol=ATOL)
+    np.testing.assert_allclose(
+        t.grad.numpy()[finite], ref.grad.numpy()[finite], rtol=RTOL, atol=ATOL
+    )
 
 
 def test_hardsigmoid_takes_pytorchs_single_precision_slope():
@@ -178,8 +237,14 @@ def _reference(function, x):
     return np.array([float(getattr(mpmath, function)(v)) for v in x])
 
 
-_ERF_POINTS = np.concatenate([np.linspace(-6, 6, 601), np.logspace(-300, 1.4, 200),
-                              -np.logspace(-300, 1.4, 200), [0.46875, 4.0, 26.0]])
+_ERF_POINTS = np.concatenate(
+    [
+        np.linspace(-6, 6, 601),
+        np.logspace(-300, 1.4, 200),
+        -np.logspace(-300, 1.4, 200),
+        [0.46875, 4.0, 26.0],
+    ]
+)
 
 
 @pytest.mark.parametrize("name", ["erf", "erfc"])
@@ -193,8 +258,14 @@ def test_erf_is_accurate_to_float64_rounding(name):
 
 
 def test_erfinv_is_accurate_and_inverts_erf():
-    y = np.concatenate([np.linspace(-0.999, 0.999, 401), 1 - np.logspace(-15, -1, 50),
-                        -1 + np.logspace(-15, -1, 50), np.logspace(-300, -1, 50)])
+    y = np.concatenate(
+        [
+            np.linspace(-0.999, 0.999, 401),
+            1 - np.logspace(-15, -1, 50),
+            -1 + np.logspace(-15, -1, 50),
+            np.logspace(-300, -1, 50),
+        ]
+    )
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     exact = np.array([float(mpmath.erfinv(v)) for v in y])
@@ -205,8 +276,11 @@ def test_erfinv_is_accurate_and_inverts_erf():
 
 @pytest.mark.parametrize("name", ["erf", "erfc", "erfinv"])
 def test_erf_float32_is_correctly_rounded(name):
-    x = np.random.default_rng(5).uniform(-0.99 if name == "erfinv" else -5, 0.99
-                                         if name == "erfinv" else 5, 20000).astype(np.float32)
+    x = (
+        np.random.default_rng(5)
+        .uniform(-0.99 if name == "erfinv" else -5, 0.99 if name == "erfinv" else 5, 20000)
+        .astype(np.float32)
+    )
     got = getattr(cr, name)(x)
     assert got.dtype == np.float32
     expected = getattr(cr, name)(x.astype(np.float64)).astype(np.float32)
@@ -283,8 +357,9 @@ def test_xlogy_second_derivatives_and_broadcasting_match_pytorch():
         grad = torch.autograd.grad if lib is torch else engine.grad
         ga, gb = grad(out.sum(), [a, b], create_graph=True)
         second = grad((ga.sum() + gb.sum()), [a, b])
-        results.append([v.detach().numpy() if lib is torch else v.numpy()
-                        for v in (out, ga, gb, *second)])
+        results.append(
+            [v.detach().numpy() if lib is torch else v.numpy() for v in (out, ga, gb, *second)]
+        )
     for mine, ref in zip(*results):
         np.testing.assert_allclose(mine, ref, rtol=RTOL, atol=ATOL)
     assert cr.xlogy(np.float32(2.0), cr.tensor(np.float32(3.0))).dtype == np.float32
@@ -295,8 +370,10 @@ def test_xlogy_second_derivatives_and_broadcasting_match_pytorch():
 def test_glu_and_softmin_match_pytorch(shape, dim):
     x = np.random.default_rng(4).normal(size=shape)
     for ours, theirs in ((F.glu, TF.glu), (F.softmin, TF.softmin)):
-        results = [_second_order(lambda t, f=f: f(t, dim) * t.sum(), x, lib)
-                   for f, lib in ((ours, cr), (theirs, torch))]
+        results = [
+            _second_order(lambda t, f=f: f(t, dim) * t.sum(), x, lib)
+            for f, lib in ((ours, cr), (theirs, torch))
+        ]
         for mine, ref in zip(*results):
             np.testing.assert_allclose(mine, ref, rtol=RTOL, atol=ATOL)
 
@@ -334,10 +411,21 @@ def test_invalid_arguments_raise_as_in_pytorch():
 
 
 # ----------------------------------------------------------------------- in place
-@pytest.mark.parametrize("name, args", [("relu6", ()), ("elu", (0.5,)), ("selu", ()),
-                                        ("celu", (1.5,)), ("hardtanh", (-0.5, 0.5)),
-                                        ("hardswish", ()), ("hardsigmoid", ()), ("silu", ()),
-                                        ("mish", ()), ("threshold", (0.1, 5.0))])
+@pytest.mark.parametrize(
+    "name, args",
+    [
+        ("relu6", ()),
+        ("elu", (0.5,)),
+        ("selu", ()),
+        ("celu", (1.5,)),
+        ("hardtanh", (-0.5, 0.5)),
+        ("hardswish", ()),
+        ("hardsigmoid", ()),
+        ("silu", ()),
+        ("mish", ()),
+        ("threshold", (0.1, 5.0)),
+    ],
+)
 def test_inplace_overwrites_the_input_and_keeps_gradients_right(name, args):
     x = np.random.default_rng(7).normal(size=(3, 4)) * 3
     results = []
@@ -347,8 +435,7 @@ def test_inplace_overwrites_the_input_and_keeps_gradients_right(name, args):
         out = getattr(functional, name)(hidden, *args, inplace=True)
         assert out is hidden
         (out * out).sum().backward()
-        results.append((out.detach().numpy() if lib is torch else out.numpy(),
-                        leaf.grad.numpy()))
+        results.append((out.detach().numpy() if lib is torch else out.numpy(), leaf.grad.numpy()))
     for mine, ref in zip(*results):
         np.testing.assert_allclose(mine, ref, rtol=RTOL, atol=ATOL)
     with pytest.raises(RuntimeError):  # a leaf that requires grad cannot change in place
@@ -359,18 +446,42 @@ def test_inplace_overwrites_the_input_and_keeps_gradients_right(name, args):
 
 
 # ----------------------------------------------------------------------- modules
-_MODULES = [("GELU", ()), ("GELU", ("tanh",)), ("SiLU", ()), ("SiLU", (True,)), ("Mish", ()),
-            ("ELU", ()), ("ELU", (0.5, True)), ("CELU", (2.0,)), ("SELU", ()),
-            ("SELU", (True,)), ("ReLU6", ()), ("ReLU6", (True,)), ("Hardtanh", ()),
-            ("Hardtanh", (-2.0, 3.0, True)), ("Hardswish", ()), ("Hardsigmoid", ()),
-            ("Softsign", ()), ("LogSigmoid", ()), ("Tanhshrink", ()), ("Softplus", ()),
-            ("Softplus", (2.0, 10.0)), ("GLU", ()), ("GLU", (0,)), ("Softmin", (1,)),
-            ("Hardshrink", ()), ("Hardshrink", (0.3,)), ("Softshrink", (0.2,)),
-            ("Threshold", (0.1, 20.0)), ("Threshold", (1, 2, True))]
+_MODULES = [
+    ("GELU", ()),
+    ("GELU", ("tanh",)),
+    ("SiLU", ()),
+    ("SiLU", (True,)),
+    ("Mish", ()),
+    ("ELU", ()),
+    ("ELU", (0.5, True)),
+    ("CELU", (2.0,)),
+    ("SELU", ()),
+    ("SELU", (True,)),
+    ("ReLU6", ()),
+    ("ReLU6", (True,)),
+    ("Hardtanh", ()),
+    ("Hardtanh", (-2.0, 3.0, True)),
+    ("Hardswish", ()),
+    ("Hardsigmoid", ()),
+    ("Softsign", ()),
+    ("LogSigmoid", ()),
+    ("Tanhshrink", ()),
+    ("Softplus", ()),
+    ("Softplus", (2.0, 10.0)),
+    ("GLU", ()),
+    ("GLU", (0,)),
+    ("Softmin", (1,)),
+    ("Hardshrink", ()),
+    ("Hardshrink", (0.3,)),
+    ("Softshrink", (0.2,)),
+    ("Threshold", (0.1, 20.0)),
+    ("Threshold", (1, 2, True)),
+]
 
 
-@pytest.mark.parametrize("name, args", _MODULES, ids=[f"{n}-{i}" for i, (n, _) in
-                                                      enumerate(_MODULES)])
+@pytest.mark.parametrize(
+    "name, args", _MODULES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(_MODULES)]
+)
 def test_modules_match_pytorch_in_repr_and_output(name, args):
     ours, theirs = getattr(cr.nn, name)(*args), getattr(torch.nn, name)(*args)
     assert repr(ours) == repr(theirs)
@@ -396,26 +507,40 @@ def test_module_attributes_follow_pytorch():
 
 # ----------------------------------------------------------------------- pad
 _PADS = [
-    ("constant", (3, 4), (1, 2)), ("constant", (3, 4), (-1, 2, 2, -1)),
-    ("constant", (2, 3, 4), (0, 0, 0, 0, 1, 2)), ("constant", (3,), (0, -3)),
+    ("constant", (3, 4), (1, 2)),
+    ("constant", (3, 4), (-1, 2, 2, -1)),
+    ("constant", (2, 3, 4), (0, 0, 0, 0, 1, 2)),
+    ("constant", (3,), (0, -3)),
     ("constant", (2, 0, 3), (1, 1, 2, 0)),
-    ("reflect", (2, 5), (2, 3)), ("reflect", (1, 3, 5), (4, 4)),
-    ("reflect", (1, 1, 5, 5), (3, -3, 0, -3)), ("reflect", (1, 1, 5, 5), (3, -5, 1, -5)),
-    ("reflect", (3, 3, 3, 3), (-1, 2, 2, -1)), ("reflect", (1, 1, 5, 5, 5), (1, 2, 3, 4, 1, 2)),
-    ("reflect", (2, 3, 4, 5), (1, 0, 2, 1, 0, 2)), ("reflect", (1, 2, 1), (0, 0)),
-    ("replicate", (2, 5), (2, 7)), ("replicate", (1, 1, 5, 5), (3, 11, 0, 30)),
-    ("replicate", (1, 1, 5, 5), (3, -5, 1, -5)), ("replicate", (3, 3, 3, 3), (-1, 2, 2, -1)),
+    ("reflect", (2, 5), (2, 3)),
+    ("reflect", (1, 3, 5), (4, 4)),
+    ("reflect", (1, 1, 5, 5), (3, -3, 0, -3)),
+    ("reflect", (1, 1, 5, 5), (3, -5, 1, -5)),
+    ("reflect", (3, 3, 3, 3), (-1, 2, 2, -1)),
+    ("reflect", (1, 1, 5, 5, 5), (1, 2, 3, 4, 1, 2)),
+    ("reflect", (2, 3, 4, 5), (1, 0, 2, 1, 0, 2)),
+    ("reflect", (1, 2, 1), (0, 0)),
+    ("replicate", (2, 5), (2, 7)),
+    ("replicate", (1, 1, 5, 5), (3, 11, 0, 30)),
+    ("replicate", (1, 1, 5, 5), (3, -5, 1, -5)),
+    ("replicate", (3, 3, 3, 3), (-1, 2, 2, -1)),
     ("replicate", (1, 1, 5, 5, 5), (1, 2, 3, 4, 1, 2)),
-    ("circular", (2, 5), (2, 5)), ("circular", (1, 1, 5, 5), (0, 2, 3, 2)),
-    ("circular", (1, 5), (2, -1)), ("circular", (1, 5), (-1, 2)), ("circular", (1, 5), (0, -5)),
-    ("circular", (1, 1, 5, 5, 5), (1, 2, 3, 5, 1, 2)), ("circular", (2, 3, 4), (-2, 1, 1, -1)),
-    ("reflect", (1, 1, 5, 5), (0, -5, 0, 0)), ("replicate", (1, 1, 5, 5), (0, 0, 0, -5)),
+    ("circular", (2, 5), (2, 5)),
+    ("circular", (1, 1, 5, 5), (0, 2, 3, 2)),
+    ("circular", (1, 5), (2, -1)),
+    ("circular", (1, 5), (-1, 2)),
+    ("circular", (1, 5), (0, -5)),
+    ("circular", (1, 1, 5, 5, 5), (1, 2, 3, 5, 1, 2)),
+    ("circular", (2, 3, 4), (-2, 1, 1, -1)),
+    ("reflect", (1, 1, 5, 5), (0, -5, 0, 0)),
+    ("replicate", (1, 1, 5, 5), (0, 0, 0, -5)),
     ("circular", (1, 1, 5, 5), (0, -5, 0, -5)),
 ]
 
 
-@pytest.mark.parametrize("mode, shape, pad", _PADS, ids=[f"{m}-{i}" for i, (m, _, _) in
-                                                          enumerate(_PADS)])
+@pytest.mark.parametrize(
+    "mode, shape, pad", _PADS, ids=[f"{m}-{i}" for i, (m, _, _) in enumerate(_PADS)]
+)
 def test_pad_matches_pytorch(mode, shape, pad):
     rng = np.random.default_rng(9)
     x = rng.normal(size=shape)
@@ -449,8 +574,7 @@ _PAD_ERRORS = [
     ((1, 1, 5, 5), (0, -5, -2, -3), {"mode": "replicate"}, RuntimeError, cr.ShapeError),
     ((5,), (1, 1), {"mode": "reflect"}, NotImplementedError, NotImplementedError),
     ((2, 3, 4, 5, 6), (1, 1), {"mode": "replicate"}, NotImplementedError, NotImplementedError),
-    ((2, 3, 4), (1, 1, 1, 1, 1, 1), {"mode": "circular"}, NotImplementedError,
-     NotImplementedError),
+    ((2, 3, 4), (1, 1, 1, 1, 1, 1), {"mode": "circular"}, NotImplementedError, NotImplementedError),
 ]
 
 
@@ -468,5 +592,6 @@ def test_pad_is_differentiable_twice_and_keeps_cr_pad():
     for mode in ("reflect", "replicate", "circular"):
         assert cr.gradgradcheck(lambda t, m=mode: F.pad(t, (2, 3), mode=m) ** 2, [x])
     # cr.pad stays NumPy's spelling: ((before, after), ...) from the first axis.
-    np.testing.assert_array_equal(cr.pad(x, ((0, 0), (1, 0), (0, 2))),
-                                  np.pad(x, ((0, 0), (1, 0), (0, 2))))
+    np.testing.assert_array_equal(
+        cr.pad(x, ((0, 0), (1, 0), (0, 2))), np.pad(x, ((0, 0), (1, 0), (0, 2)))
+    )

@@ -12,8 +12,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd.engine import grad as gradients
-from chainrule.nn.attention import (MultiheadAttention, TransformerEncoder,
-                                    TransformerEncoderLayer)
+from chainrule.nn.attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from chainrule.ops.attention import multi_head_attention_forward, scaled_dot_product_attention
 from chainrule.ops.registry import COMPOSITES
 
@@ -42,9 +41,14 @@ def _masks(kind, shape, rng):
     return None
 
 
-@pytest.mark.parametrize("shapes", [((4, 5), (6, 5), (6, 3)),
-                                    ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)),
-                                    ((2, 1, 5), (2, 1, 5), (2, 1, 4))])
+@pytest.mark.parametrize(
+    "shapes",
+    [
+        ((4, 5), (6, 5), (6, 3)),
+        ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)),
+        ((2, 1, 5), (2, 1, 5), (2, 1, 4)),
+    ],
+)
 @pytest.mark.parametrize("mask", [None, "bool", "dead", "float", "-inf"])
 @pytest.mark.parametrize("options", [{}, {"scale": 0.3}])
 def test_sdpa_matches_pytorch(shapes, mask, options):
@@ -55,7 +59,8 @@ def test_sdpa_matches_pytorch(shapes, mask, options):
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     out = scaled_dot_product_attention(*ours, attn_mask=attn_mask, **options)
     expected = TF.scaled_dot_product_attention(
-        *theirs, attn_mask=None if attn_mask is None else torch.tensor(attn_mask), **options)
+        *theirs, attn_mask=None if attn_mask is None else torch.tensor(attn_mask), **options
+    )
     np.testing.assert_allclose(out.numpy(), _numpy(expected), **TOL)
     cotangent = rng.standard_normal(out.shape)
     out.backward(cotangent)
@@ -73,8 +78,8 @@ def test_sdpa_causal_matches_pytorch(lengths):
     out = scaled_dot_product_attention(*ours, is_causal=True)
     expected = TF.scaled_dot_product_attention(*theirs, is_causal=True)
     np.testing.assert_allclose(out.numpy(), _numpy(expected), **TOL)
-    (out ** 2).sum().backward()
-    (expected ** 2).sum().backward()
+    (out**2).sum().backward()
+    (expected**2).sum().backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), _numpy(b.grad), **TOL)
 
@@ -121,8 +126,8 @@ def test_sdpa_second_order_matches_pytorch():
     loss_t = (TF.scaled_dot_product_attention(*theirs, attn_mask=torch.tensor(mask)) ** 2).sum()
     grads_c = gradients(loss_c, ours, create_graph=True)
     grads_t = torch.autograd.grad(loss_t, theirs, create_graph=True)
-    sum((g ** 2).sum() for g in grads_c).backward()
-    sum((g ** 2).sum() for g in grads_t).backward()
+    sum((g**2).sum() for g in grads_c).backward()
+    sum((g**2).sum() for g in grads_t).backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), _numpy(b.grad), rtol=1e-9, atol=1e-11)
 
@@ -197,31 +202,39 @@ def _sequences(batch_first, rng, length=5, batch=3, width=8, source=None):
     return rng.standard_normal(shape(length)), rng.standard_normal(shape(source or length + 2))
 
 
-MHA_OPTIONS = [{}, {"bias": False}, {"add_bias_kv": True}, {"add_zero_attn": True},
-               {"batch_first": True}, {"add_bias_kv": True, "add_zero_attn": True}]
+MHA_OPTIONS = [
+    {},
+    {"bias": False},
+    {"add_bias_kv": True},
+    {"add_zero_attn": True},
+    {"batch_first": True},
+    {"add_bias_kv": True, "add_zero_attn": True},
+]
 
 
 @pytest.mark.parametrize("options", MHA_OPTIONS)
 @pytest.mark.parametrize("need_weights", [True, False])
 def test_multihead_attention_matches_pytorch(options, need_weights):
-    theirs, ours = _load(torch.nn.MultiheadAttention(8, 2, dtype=torch.float64, **options),
-                         MultiheadAttention(8, 2, dtype=np.float64, **options))
+    theirs, ours = _load(
+        torch.nn.MultiheadAttention(8, 2, dtype=torch.float64, **options),
+        MultiheadAttention(8, 2, dtype=np.float64, **options),
+    )
     rng = np.random.default_rng(5)
     x, y = _sequences(options.get("batch_first", False), rng)
     kw = {"need_weights": need_weights}
     _run(theirs, ours, [x], kw)  # self-attention: one packed projection
     _run(theirs, ours, [x, y, y], kw)  # key is value
-    _run(theirs, ours, [x, y, rng.standard_normal(y.shape)],
-         dict(kw, average_attn_weights=False))
+    _run(theirs, ours, [x, y, rng.standard_normal(y.shape)], dict(kw, average_attn_weights=False))
     _run(theirs, ours, [x[0] if options.get("batch_first") else x[:, 0]], kw)  # unbatched
 
 
 @pytest.mark.parametrize("need_weights", [True, False])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_multihead_attention_masks_match_pytorch(need_weights, batch_first):
-    theirs, ours = _load(torch.nn.MultiheadAttention(8, 2, batch_first=batch_first,
-                                                     dtype=torch.float64),
-                         MultiheadAttention(8, 2, batch_first=batch_first, dtype=np.float64))
+    theirs, ours = _load(
+        torch.nn.MultiheadAttention(8, 2, batch_first=batch_first, dtype=torch.float64),
+        MultiheadAttention(8, 2, batch_first=batch_first, dtype=np.float64),
+    )
     rng = np.random.default_rng(6)
     x, _ = _sequences(batch_first, rng)
     padding = rng.random((3, 5)) > 0.6
@@ -229,30 +242,46 @@ def test_multihead_attention_masks_match_pytorch(need_weights, batch_first):
     blocked = rng.random((5, 5)) > 0.7
     np.fill_diagonal(blocked, False)
     causal = np.triu(np.ones((5, 5), bool), 1)
-    for kw in [{"key_padding_mask": padding}, {"attn_mask": blocked},
-               {"key_padding_mask": padding, "attn_mask": blocked},
-               {"attn_mask": rng.standard_normal((6, 5, 5))},
-               {"key_padding_mask": np.where(padding, -np.inf, 0.0)},
-               {"attn_mask": causal, "is_causal": True},
-               {"attn_mask": causal, "is_causal": True, "key_padding_mask": padding},
-               {"key_padding_mask": np.eye(3, 5, dtype=bool) | (np.arange(3) == 1)[:, None]}]:
+    for kw in [
+        {"key_padding_mask": padding},
+        {"attn_mask": blocked},
+        {"key_padding_mask": padding, "attn_mask": blocked},
+        {"attn_mask": rng.standard_normal((6, 5, 5))},
+        {"key_padding_mask": np.where(padding, -np.inf, 0.0)},
+        {"attn_mask": causal, "is_causal": True},
+        {"attn_mask": causal, "is_causal": True, "key_padding_mask": padding},
+        {"key_padding_mask": np.eye(3, 5, dtype=bool) | (np.arange(3) == 1)[:, None]},
+    ]:
         _run(theirs, ours, [x], dict(kw, need_weights=need_weights))
 
 
 def test_multihead_attention_with_other_key_and_value_sizes():
-    theirs, ours = _load(torch.nn.MultiheadAttention(8, 4, kdim=3, vdim=5, dtype=torch.float64),
-                         MultiheadAttention(8, 4, kdim=3, vdim=5, dtype=np.float64))
+    theirs, ours = _load(
+        torch.nn.MultiheadAttention(8, 4, kdim=3, vdim=5, dtype=torch.float64),
+        MultiheadAttention(8, 4, kdim=3, vdim=5, dtype=np.float64),
+    )
     rng = np.random.default_rng(7)
     for need_weights in (True, False):
-        _run(theirs, ours, [rng.standard_normal((5, 2, 8)), rng.standard_normal((6, 2, 3)),
-                            rng.standard_normal((6, 2, 5))], {"need_weights": need_weights})
+        _run(
+            theirs,
+            ours,
+            [
+                rng.standard_normal((5, 2, 8)),
+                rng.standard_normal((6, 2, 3)),
+                rng.standard_normal((6, 2, 5)),
+            ],
+            {"need_weights": need_weights},
+        )
 
 
 def test_multihead_attention_parameters_init_and_repr():
-    ours, theirs = MultiheadAttention(8, 2, add_bias_kv=True, rng=0), \
-        torch.nn.MultiheadAttention(8, 2, add_bias_kv=True)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    ours, theirs = (
+        MultiheadAttention(8, 2, add_bias_kv=True, rng=0),
+        torch.nn.MultiheadAttention(8, 2, add_bias_kv=True),
+    )
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()
+    ]
     assert repr(ours) == repr(theirs)
     assert np.all(ours.in_proj_bias.numpy() == 0) and np.all(ours.out_proj.bias.numpy() == 0)
     assert np.abs(ours.in_proj_weight.numpy()).max() <= np.sqrt(6 / (8 + 24))  # xavier
@@ -266,8 +295,20 @@ def test_multihead_attention_functional_and_errors():
     mha = MultiheadAttention(4, 2, dtype=np.float64, rng=0)
     x = rng.standard_normal((3, 2, 4))
     out, weights = multi_head_attention_forward(
-        x, x, x, 4, 2, mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
-        mha.out_proj.weight, mha.out_proj.bias)
+        x,
+        x,
+        x,
+        4,
+        2,
+        mha.in_proj_weight,
+        mha.in_proj_bias,
+        None,
+        None,
+        False,
+        0.0,
+        mha.out_proj.weight,
+        mha.out_proj.bias,
+    )
     np.testing.assert_allclose(out.numpy(), mha(x, x, x)[0].numpy())
     np.testing.assert_allclose(weights.numpy().sum(-1), 1.0)
     with pytest.raises(RuntimeError, match="Need attn_mask"):
@@ -279,30 +320,38 @@ def test_multihead_attention_functional_and_errors():
 
 
 def test_multihead_attention_second_order_matches_pytorch():
-    theirs, ours = _load(torch.nn.MultiheadAttention(4, 2, dtype=torch.float64),
-                         MultiheadAttention(4, 2, dtype=np.float64))
+    theirs, ours = _load(
+        torch.nn.MultiheadAttention(4, 2, dtype=torch.float64),
+        MultiheadAttention(4, 2, dtype=np.float64),
+    )
     x = np.random.default_rng(9).standard_normal((3, 2, 4))
     xt, xc = torch.tensor(x, requires_grad=True), cr.tensor(x, requires_grad=True)
     (gt,) = torch.autograd.grad((theirs(xt, xt, xt)[0] ** 2).sum(), [xt], create_graph=True)
     (gc,) = gradients((ours(xc, xc, xc)[0] ** 2).sum(), [xc], create_graph=True)
-    (gt ** 2).sum().backward()
-    (gc ** 2).sum().backward()
+    (gt**2).sum().backward()
+    (gc**2).sum().backward()
     for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
-        np.testing.assert_allclose(q.grad.numpy(), _numpy(p.grad), err_msg=name, rtol=1e-9,
-                                   atol=1e-11)
+        np.testing.assert_allclose(
+            q.grad.numpy(), _numpy(p.grad), err_msg=name, rtol=1e-9, atol=1e-11
+        )
 
 
-LAYER_OPTIONS = [{}, {"norm_first": True}, {"activation": "gelu"}, {"batch_first": True},
-                 {"bias": False}, {"layer_norm_eps": 1e-3, "norm_first": True,
-                                   "activation": "gelu", "batch_first": True}]
+LAYER_OPTIONS = [
+    {},
+    {"norm_first": True},
+    {"activation": "gelu"},
+    {"batch_first": True},
+    {"bias": False},
+    {"layer_norm_eps": 1e-3, "norm_first": True, "activation": "gelu", "batch_first": True},
+]
 
 
 @pytest.mark.parametrize("options", LAYER_OPTIONS)
 def test_transformer_encoder_layer_matches_pytorch(options):
-    theirs, ours = _load(torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0,
-                                                          dtype=torch.float64, **options),
-                         TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=np.float64,
-                                                 **options))
+    theirs, ours = _load(
+        torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=torch.float64, **options),
+        TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=np.float64, **options),
+    )
     rng = np.random.default_rng(10)
     x, _ = _sequences(options.get("batch_first", False), rng)
     padding = rng.random((3, 5)) > 0.6
@@ -316,10 +365,14 @@ def test_transformer_encoder_layer_matches_pytorch(options):
 
 def test_transformer_encoder_matches_pytorch():
     layer = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=torch.float64)
-    theirs = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8, dtype=torch.float64),
-                                         enable_nested_tensor=False)
-    ours = TransformerEncoder(TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=np.float64),
-                              2, norm=cr.nn.LayerNorm(8, dtype=np.float64))
+    theirs = torch.nn.TransformerEncoder(
+        layer, 2, norm=torch.nn.LayerNorm(8, dtype=torch.float64), enable_nested_tensor=False
+    )
+    ours = TransformerEncoder(
+        TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype=np.float64),
+        2,
+        norm=cr.nn.LayerNorm(8, dtype=np.float64),
+    )
     _load(theirs, ours)
     assert ours.layers[0].linear1.weight is not ours.layers[1].linear1.weight  # copies
     _run(theirs, ours, [np.random.default_rng(11).standard_normal((5, 3, 8))], {})
@@ -339,8 +392,9 @@ def test_transformer_encoder_layer_dropout_float32_and_names():
     out = layer(xt)
     assert out.dtype == np.float32
     out.sum().backward()
-    assert xt.grad.dtype == np.float32 and all(p.grad.dtype == np.float32
-                                               for p in layer.parameters())
+    assert xt.grad.dtype == np.float32 and all(
+        p.grad.dtype == np.float32 for p in layer.parameters()
+    )
     with pytest.raises(RuntimeError, match="relu/gelu"):
         TransformerEncoderLayer(8, 2, activation="tanh")
     custom = TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation=cr.tanh, rng=0)

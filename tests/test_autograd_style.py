@@ -89,8 +89,10 @@ def combo(fun, argnums, *arg_lists, **kwarg_lists):
                 check(f, *[args[i] for i in argnums])
             except Exception as error:  # noqa: BLE001  (collected and reported below)
                 text = str(error).splitlines()[0][:200] if str(error) else ""
-                failures.append(f"args=({', '.join(_describe(a) for a in args)}) "
-                                f"kwargs={kwargs}: {type(error).__name__}: {text}")
+                failures.append(
+                    f"args=({', '.join(_describe(a) for a in args)}) "
+                    f"kwargs={kwargs}: {type(error).__name__}: {text}"
+                )
     if failures:
         pytest.fail(f"{len(failures)} of {total} combinations failed:\n" + "\n".join(failures))
 
@@ -110,10 +112,11 @@ def stat_check(fun):
     x, a = 3.5, R()
     b, c, d = R(3), R(2, 3), R(1, 3)
     failures = []
-    for checker in (lambda: combo(fun, (0,), [x, a]),
-                    lambda: combo(fun, (0,), [b, c, d], axis=[None, 0], keepdims=[True, False]),
-                    lambda: combo(fun, (0,), [c, d], axis=[None, 0, 1],
-                                  keepdims=[True, False])):
+    for checker in (
+        lambda: combo(fun, (0,), [x, a]),
+        lambda: combo(fun, (0,), [b, c, d], axis=[None, 0], keepdims=[True, False]),
+        lambda: combo(fun, (0,), [c, d], axis=[None, 0, 1], keepdims=[True, False]),
+    ):
         try:
             checker()
         except pytest.fail.Exception as error:
@@ -132,20 +135,29 @@ def unary_ufunc_check(fun, lims=(-2, 2)):
 
 def binary_ufunc_check(fun, lims_a=(-2, 2), lims_b=(-2, 2)):
     values = [0.6, U(2), U(3, 2), U(1, 2)]
-    combo(fun, (0, 1), [transform(lims_a, v) for v in values],
-          [transform(lims_b, v) for v in values])
+    combo(
+        fun, (0, 1), [transform(lims_a, v) for v in values], [transform(lims_b, v) for v in values]
+    )
 
 
 def binary_ufunc_check_no_same_args(fun, lims_a=(-2, 2), lims_b=(-2, 2)):
     first = [0.6, U(2), U(3, 2), U(1, 2)]
     second = [0.7, U(2), U(3, 2), U(1, 2)]
-    combo(fun, (0, 1), [transform(lims_a, v) for v in first],
-          [transform(lims_b, v) for v in second])
+    combo(
+        fun, (0, 1), [transform(lims_a, v) for v in first], [transform(lims_b, v) for v in second]
+    )
 
 
 # ============================================================ test_systematic.py
-STATS = {"max": cr.max, "min": cr.min, "mean": cr.mean, "sum": cr.sum, "prod": cr.prod,
-         "var": cr.var, "std": cr.std}
+STATS = {
+    "max": cr.max,
+    "min": cr.min,
+    "mean": cr.mean,
+    "sum": cr.sum,
+    "prod": cr.prod,
+    "var": cr.var,
+    "std": cr.std,
+}
 
 
 @pytest.mark.parametrize("name", sorted(STATS))
@@ -165,19 +177,45 @@ def _cr(name):
 
 
 UNARY = [  # (NumPy name, lims, scale): autograd's unary_ufunc_check calls
-    ("sin", (-2, 2), 1), ("abs", (0.1, 4.0), 1), ("absolute", (0.1, 4.0), 1),
-    ("arccosh", (1.1, 4.0), 1), ("arcsinh", (-0.9, 0.9), 1), ("arctanh", (-0.9, 0.9), 1),
-    ("arccos", (-0.9, 0.9), 1), ("arcsin", (-0.9, 0.9), 1), ("arctan", (-2, 2), 1),
-    ("ceil", (-1.5, 1.5), 1), ("cos", (-2, 2), 1), ("cosh", (-2, 2), 1),
-    ("deg2rad", (-2, 2), 1), ("degrees", (-2, 2), 50.0), ("exp", (-2, 2), 1),
-    ("exp2", (-2, 2), 1), ("expm1", (-2, 2), 1), ("fabs", (-2, 2), 1),
-    ("floor", (-1.5, 1.5), 1), ("log", (0.2, 2.0), 1), ("log10", (0.2, 2.0), 1),
-    ("log1p", (0.2, 2.0), 1), ("log2", (0.2, 2.0), 1), ("rad2deg", (-2, 2), 50.0),
-    ("radians", (-2, 2), 1), ("sign", (-2, 2), 1), ("sinh", (-2, 2), 1),
-    ("sqrt", (1.0, 3.0), 1), ("square", (-2, 2), 1), ("tan", (-1.1, 1.1), 1),
-    ("tanh", (-2, 2), 1), ("negative", (-2, 2), 1), ("reciprocal", (0.5, 2.0), 1),
-    ("sinc", (-2, 2), 1), ("real", (-2, 2), 1), ("real_if_close", (-2, 2), 1),
-    ("imag", (-2, 2), 1), ("conj", (-2, 2), 1), ("angle", (-2, 2), 1),
+    ("sin", (-2, 2), 1),
+    ("abs", (0.1, 4.0), 1),
+    ("absolute", (0.1, 4.0), 1),
+    ("arccosh", (1.1, 4.0), 1),
+    ("arcsinh", (-0.9, 0.9), 1),
+    ("arctanh", (-0.9, 0.9), 1),
+    ("arccos", (-0.9, 0.9), 1),
+    ("arcsin", (-0.9, 0.9), 1),
+    ("arctan", (-2, 2), 1),
+    ("ceil", (-1.5, 1.5), 1),
+    ("cos", (-2, 2), 1),
+    ("cosh", (-2, 2), 1),
+    ("deg2rad", (-2, 2), 1),
+    ("degrees", (-2, 2), 50.0),
+    ("exp", (-2, 2), 1),
+    ("exp2", (-2, 2), 1),
+    ("expm1", (-2, 2), 1),
+    ("fabs", (-2, 2), 1),
+    ("floor", (-1.5, 1.5), 1),
+    ("log", (0.2, 2.0), 1),
+    ("log10", (0.2, 2.0), 1),
+    ("log1p", (0.2, 2.0), 1),
+    ("log2", (0.2, 2.0), 1),
+    ("rad2deg", (-2, 2), 50.0),
+    ("radians", (-2, 2), 1),
+    ("sign", (-2, 2), 1),
+    ("sinh", (-2, 2), 1),
+    ("sqrt", (1.0, 3.0), 1),
+    ("square", (-2, 2), 1),
+    ("tan", (-1.1, 1.1), 1),
+    ("tanh", (-2, 2), 1),
+    ("negative", (-2, 2), 1),
+    ("reciprocal", (0.5, 2.0), 1),
+    ("sinc", (-2, 2), 1),
+    ("real", (-2, 2), 1),
+    ("real_if_close", (-2, 2), 1),
+    ("imag", (-2, 2), 1),
+    ("conj", (-2, 2), 1),
+    ("angle", (-2, 2), 1),
 ]
 
 
@@ -230,24 +268,31 @@ def test_binary_ufunc_numpy_dispatch(name, checker, lims_a, lims_b):
     checker(getattr(np, name), lims_a, lims_b)
 
 
-OPERATORS = [("mul", binary_ufunc_check, (-2, 2), (-2, 2)),
-             ("add", binary_ufunc_check, (-2, 2), (-2, 2)),
-             ("sub", binary_ufunc_check, (-2, 2), (-2, 2)),
-             ("mod", binary_ufunc_check_no_same_args, (-2, 2), (0.3, 2.0)),
-             ("mod", binary_ufunc_check_no_same_args, (-2, 2), (-0.3, -2.0)),
-             ("truediv", binary_ufunc_check, (-2, 2), (0.5, 2.0)),
-             ("pow", binary_ufunc_check, (0.7, 2.0), (-2, 2))]
+OPERATORS = [
+    ("mul", binary_ufunc_check, (-2, 2), (-2, 2)),
+    ("add", binary_ufunc_check, (-2, 2), (-2, 2)),
+    ("sub", binary_ufunc_check, (-2, 2), (-2, 2)),
+    ("mod", binary_ufunc_check_no_same_args, (-2, 2), (0.3, 2.0)),
+    ("mod", binary_ufunc_check_no_same_args, (-2, 2), (-0.3, -2.0)),
+    ("truediv", binary_ufunc_check, (-2, 2), (0.5, 2.0)),
+    ("pow", binary_ufunc_check, (0.7, 2.0), (-2, 2)),
+]
 
 
-@pytest.mark.parametrize("name, checker, lims_a, lims_b", OPERATORS,
-                         ids=[f"{o[0]}-{i}" for i, o in enumerate(OPERATORS)])
+@pytest.mark.parametrize(
+    "name, checker, lims_a, lims_b", OPERATORS, ids=[f"{o[0]}-{i}" for i, o in enumerate(OPERATORS)]
+)
 def test_operator(name, checker, lims_a, lims_b):
     checker(getattr(operator, name), lims_a, lims_b)
 
 
 def test_transpose():
-    combo(cr.transpose, [0], [R(2, 3, 4)],
-          axes=[None, [0, 1, 2], [0, 2, 1], [2, 0, 1], [2, 1, 0], [1, 0, 2], [1, 2, 0]])
+    combo(
+        cr.transpose,
+        [0],
+        [R(2, 3, 4)],
+        axes=[None, [0, 1, 2], [0, 2, 1], [2, 0, 1], [2, 1, 0], [1, 0, 2], [1, 2, 0]],
+    )
 
 
 def test_repeat():
@@ -264,8 +309,16 @@ def test_gradient():
     function = _cr("gradient")
     if function is None:
         pytest.fail("chainrule has no cr.gradient (np.gradient)")
-    combo(lambda x, **kw: flat(function(x, **kw)) if isinstance(function(x, **kw), (list, tuple))
-          else function(x, **kw), [0], [R(5, 5), R(5, 5, 5)], axis=[None, 0, 1, -1])
+    combo(
+        lambda x, **kw: (
+            flat(function(x, **kw))
+            if isinstance(function(x, **kw), (list, tuple))
+            else function(x, **kw)
+        ),
+        [0],
+        [R(5, 5), R(5, 5, 5)],
+        axis=[None, 0, 1, -1],
+    )
 
 
 def test_tile():
@@ -294,14 +347,18 @@ def test_matmul_operator():
     combo(operator.matmul, [0, 1], [R(3), R(2, 3), R(2, 2, 3)], [R(3), R(3, 4), R(2, 3, 4)])
 
 
-@pytest.mark.parametrize("a_list, b_list, axes", [
-    ([R(1, 3), R(2, 3, 2)], [R(3), R(3, 1), R(3, 4, 2)], [[(1,), (0,)]]),
-    ([R(3), R(3, 1), R(3, 4, 2)], [R(1, 3), R(2, 3, 2)], [[(0,), (1,)]]),
-    ([R(2, 3), R(2, 3, 4)], [R(1, 2, 3), R(2, 2, 3, 4)], [[(0, 1), (1, 2)], [(1, 0), (2, 1)]]),
-    ([R(2, 2), R(4, 2, 2)], [R(2, 2), R(2, 2, 4)], [1, 2]),
-    ([R(4)], [R()], [0]),
-    ([R(2, 6)], [R(6, 3)], [[[-1], [0]]]),
-], ids=["1", "2", "3", "4", "5", "6"])
+@pytest.mark.parametrize(
+    "a_list, b_list, axes",
+    [
+        ([R(1, 3), R(2, 3, 2)], [R(3), R(3, 1), R(3, 4, 2)], [[(1,), (0,)]]),
+        ([R(3), R(3, 1), R(3, 4, 2)], [R(1, 3), R(2, 3, 2)], [[(0,), (1,)]]),
+        ([R(2, 3), R(2, 3, 4)], [R(1, 2, 3), R(2, 2, 3, 4)], [[(0, 1), (1, 2)], [(1, 0), (2, 1)]]),
+        ([R(2, 2), R(4, 2, 2)], [R(2, 2), R(2, 2, 4)], [1, 2]),
+        ([R(4)], [R()], [0]),
+        ([R(2, 6)], [R(6, 3)], [[[-1], [0]]]),
+    ],
+    ids=["1", "2", "3", "4", "5", "6"],
+)
 def test_tensordot(a_list, b_list, axes):
     combo(cr.tensordot, [0, 1], a_list, b_list, axes=axes)
 
@@ -327,8 +384,9 @@ def test_partition():
     combo(function, [0], [R(7), R(14)], kth=[0, 3, 6])
 
 
-@pytest.mark.parametrize("name, extra", [("atleast_1d", []), ("atleast_2d", []),
-                                         ("atleast_3d", [R(2, 4, 3, 5)])])
+@pytest.mark.parametrize(
+    "name, extra", [("atleast_1d", []), ("atleast_2d", []), ("atleast_3d", [R(2, 4, 3, 5)])]
+)
 def test_atleast(name, extra):
     combo(getattr(cr, name), [0], [1.2, R(1), R(7), R(1, 4), R(2, 4), R(2, 4, 5)] + extra)
 
@@ -356,16 +414,19 @@ EINSUM = [  # (subscripts, operand lists)
 ]
 
 
-@pytest.mark.parametrize("subscripts, operands", EINSUM,
-                         ids=[f"{i}:{e[0]}" for i, e in enumerate(EINSUM)])
+@pytest.mark.parametrize(
+    "subscripts, operands", EINSUM, ids=[f"{i}:{e[0]}" for i, e in enumerate(EINSUM)]
+)
 def test_einsum(subscripts, operands):
     nums = list(range(1, len(operands) + 1))
     combo(cr.einsum, nums, [subscripts], *operands)
 
 
-@pytest.mark.parametrize("a, b", [(R(0, 3), R(3, 4)), (R(0, 3), R(2, 3, 4)),
-                                  (R(0, 2, 3), R(3, 4)), (R(0, 2, 3), R(0, 3, 4))],
-                         ids=["2d-2d", "2d-3d", "3d-2d", "3d-3d"])
+@pytest.mark.parametrize(
+    "a, b",
+    [(R(0, 3), R(3, 4)), (R(0, 3), R(2, 3, 4)), (R(0, 2, 3), R(3, 4)), (R(0, 2, 3), R(0, 3, 4))],
+    ids=["2d-2d", "2d-3d", "3d-2d", "3d-3d"],
+)
 def test_einsum_matmult_broadcast_leadzero(a, b):
     # empty leading axes (the pairs NumPy can broadcast)
     check(lambda x, y: cr.einsum("...ij,...jk->...ik", x, y), a, b)
@@ -374,16 +435,37 @@ def test_einsum_matmult_broadcast_leadzero(a, b):
 EINSUM_SUBLISTS = [  # autograd's test_einsum2_*: operand, sublist, operand, sublist, output
     ([0], [[R(1, 1), R(4, 4), R(3, 4)], [(0, 1)], [(1, 0)]]),
     ([0, 2], [[R(2, 3)], [(0, 1)], [R(3, 4)], [(1, 2)], [(0, 2)]]),
-    ([0, 2], [[R(2, 3), R(2, 2, 3)], [(Ellipsis, 0, 1)], [R(3, 4), R(2, 3, 4)],
-              [(Ellipsis, 1, 2)], [(Ellipsis, 0, 2)]]),
+    (
+        [0, 2],
+        [
+            [R(2, 3), R(2, 2, 3)],
+            [(Ellipsis, 0, 1)],
+            [R(3, 4), R(2, 3, 4)],
+            [(Ellipsis, 1, 2)],
+            [(Ellipsis, 0, 2)],
+        ],
+    ),
     ([0, 2], [[R(3, 4, 4)], [(0, 1, 2)], [R(4, 4, 3)], [(3, 1, 0)], [(3, 2, 0)]]),
-    ([0, 2], [[R(3, 4, 4)], [(0, 1, 2)], [R(4, 4, 3)], [(3, 1, 0)], [R(4, 4, 3)],
-              [(3, 3, 0)], [(3, 2, 0)]]),
+    (
+        [0, 2],
+        [
+            [R(3, 4, 4)],
+            [(0, 1, 2)],
+            [R(4, 4, 3)],
+            [(3, 1, 0)],
+            [R(4, 4, 3)],
+            [(3, 3, 0)],
+            [(3, 2, 0)],
+        ],
+    ),
 ]
 
 
-@pytest.mark.parametrize("nums, lists", EINSUM_SUBLISTS,
-                         ids=["transpose", "matmult", "broadcast", "covsum", "three_args"])
+@pytest.mark.parametrize(
+    "nums, lists",
+    EINSUM_SUBLISTS,
+    ids=["transpose", "matmult", "broadcast", "covsum", "three_args"],
+)
 def test_einsum_sublist_format(nums, lists):
     combo(cr.einsum, nums, *lists)
 
@@ -421,8 +503,16 @@ def test_moveaxis():
 
 
 def test_cross():
-    combo(cr.cross, [0, 1], [R(3, 3)], [R(3, 3)], axisa=[-1, 0, 1], axisb=[-1, 0, 1],
-          axisc=[-1, 0, 1], axis=[None, -1, 0, 1])
+    combo(
+        cr.cross,
+        [0, 1],
+        [R(3, 3)],
+        [R(3, 3)],
+        axisa=[-1, 0, 1],
+        axisb=[-1, 0, 1],
+        axisc=[-1, 0, 1],
+        axis=[None, -1, 0, 1],
+    )
 
 
 def test_cross_broadcast_and_2d():
@@ -469,15 +559,20 @@ def test_split_returns_a_list_through_vjp():
 
 @pytest.mark.parametrize("make", [tuple, list], ids=["tuple", "list"])
 def test_concatenate_containers(make):
-    combo(lambda a, b, **kw: cr.concatenate(make((a, b)), **kw), [0, 1], [R(1)], [R(3)],
-          axis=[0])
+    combo(lambda a, b, **kw: cr.concatenate(make((a, b)), **kw), [0, 1], [R(1)], [R(3)], axis=[0])
 
 
 def test_concatenate_nd():
-    combo(lambda a, b, **kw: cr.concatenate((a, b), **kw), [0, 1], [R(2, 2)], [R(2, 2)],
-          axis=[0, 1])
-    combo(lambda a, b, **kw: cr.concatenate((a, b), **kw), [0, 1], [R(2, 2, 2)],
-          [R(2, 2, 2)], axis=[0, 1, 2])
+    combo(
+        lambda a, b, **kw: cr.concatenate((a, b), **kw), [0, 1], [R(2, 2)], [R(2, 2)], axis=[0, 1]
+    )
+    combo(
+        lambda a, b, **kw: cr.concatenate((a, b), **kw),
+        [0, 1],
+        [R(2, 2, 2)],
+        [R(2, 2, 2)],
+        axis=[0, 1, 2],
+    )
 
 
 def test_concatenate_axis_none():
@@ -487,13 +582,20 @@ def test_concatenate_axis_none():
 @pytest.mark.parametrize("name", ["vstack", "row_stack", "hstack", "column_stack", "dstack"])
 def test_stacking(name):
     function = getattr(cr, name)
-    one = {"vstack": [R(2)], "row_stack": [R(2)], "hstack": [R(2)], "column_stack": [R(2)],
-           "dstack": [R(2)]}[name]
-    pairs = {"vstack": [(R(2), R(2)), (R(2, 4), R(1, 4)), (R(2, 3, 4), R(5, 3, 4))],
-             "row_stack": [(R(2), R(2)), (R(2, 4), R(1, 4))],
-             "hstack": [(R(2), R(2)), (R(3, 4), R(3, 5)), (R(2, 1, 4), R(2, 5, 4))],
-             "column_stack": [(R(2), R(2)), (R(2, 2), R(2, 2))],
-             "dstack": [(R(2), R(2)), (R(2, 3), R(2, 3)), (R(2, 3, 1), R(2, 3, 2))]}[name]
+    one = {
+        "vstack": [R(2)],
+        "row_stack": [R(2)],
+        "hstack": [R(2)],
+        "column_stack": [R(2)],
+        "dstack": [R(2)],
+    }[name]
+    pairs = {
+        "vstack": [(R(2), R(2)), (R(2, 4), R(1, 4)), (R(2, 3, 4), R(5, 3, 4))],
+        "row_stack": [(R(2), R(2)), (R(2, 4), R(1, 4))],
+        "hstack": [(R(2), R(2)), (R(3, 4), R(3, 5)), (R(2, 1, 4), R(2, 5, 4))],
+        "column_stack": [(R(2), R(2)), (R(2, 2), R(2, 2))],
+        "dstack": [(R(2), R(2)), (R(2, 3), R(2, 3)), (R(2, 3, 1), R(2, 3, 2))],
+    }[name]
     combo(lambda a: function((a,)), [0], one + [R(2, 3)])
     failures = []
     for a, b in pairs:
@@ -565,10 +667,16 @@ def test_matrix_multiply_broadcast():
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
-@pytest.mark.parametrize("shape, kwargs", [((10, 11), {}), ((3, 4, 5), {"axis": 1}),
-                                           ((3, 4, 5), {"axis": 1, "keepdims": True}),
-                                           ((3, 4, 5), {"axis": (0, 2)}),
-                                           ((3, 4, 5), {"axis": -1})])
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((10, 11), {}),
+        ((3, 4, 5), {"axis": 1}),
+        ((3, 4, 5), {"axis": 1, "keepdims": True}),
+        ((3, 4, 5), {"axis": (0, 2)}),
+        ((3, 4, 5), {"axis": -1}),
+    ],
+)
 def test_max_min(name, shape, kwargs):
     function = getattr(cr, name)
     check_with_grad(lambda x: function(x, **kwargs), R(*shape))
@@ -583,10 +691,16 @@ def test_amax_amin(name):
 
 
 @pytest.mark.parametrize("name", ["sum", "mean"])
-@pytest.mark.parametrize("shape, kwargs", [((10, 11), {}), ((10, 11), {"axis": 0}),
-                                           ((10, 11), {"axis": 0, "keepdims": True}),
-                                           ((10, 11, 7), {"axis": (1, 2)}),
-                                           ((4, 5), {"axis": -1})])
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((10, 11), {}),
+        ((10, 11), {"axis": 0}),
+        ((10, 11), {"axis": 0, "keepdims": True}),
+        ((10, 11, 7), {"axis": (1, 2)}),
+        ((4, 5), {"axis": -1}),
+    ],
+)
 def test_sum_mean(name, shape, kwargs):
     function = getattr(cr, name)
     check_with_grad(lambda x: function(x, **kwargs), R(*shape))
@@ -613,8 +727,9 @@ def test_rot90_k_axes():
     combo(cr.rot90, [0], [R(2, 3, 4)], k=[-1, 2, 3], axes=[(0, 1), (1, 2), (2, 0)])
 
 
-@pytest.mark.parametrize("shape, axis", [((10, 11), 0), ((10, 11), 1), ((10,), None),
-                                         ((10, 11), None), ((2, 3, 4), -1)])
+@pytest.mark.parametrize(
+    "shape, axis", [((10, 11), 0), ((10, 11), 1), ((10,), None), ((10, 11), None), ((2, 3, 4), -1)]
+)
 def test_cumsum(shape, axis):
     check_with_grad(lambda x: cr.cumsum(x, axis=axis), R(*shape))
 
@@ -628,15 +743,36 @@ def test_non_numpy_sum():
     check_with_grad(lambda x, y: sum([x, y]), R(10, 11), R(10, 11))
 
 
-@pytest.mark.parametrize("index", [
-    (3, 0, 1), (slice(None, None, -1), slice(2, 4), slice(None)), ([0, 1, 2], slice(None)),
-    (3, slice(2, None), [1, 3]), (Ellipsis, 1), (None, 1), (np.array([True, False] * 3),),
-    (slice(None), np.array([[0, 1], [2, 3]])), (-1, -2, -3),
-], ids=["ints", "slices", "list", "mixed", "ellipsis", "newaxis", "bool_mask", "int_array",
-        "negative"])
+@pytest.mark.parametrize(
+    "index",
+    [
+        (3, 0, 1),
+        (slice(None, None, -1), slice(2, 4), slice(None)),
+        ([0, 1, 2], slice(None)),
+        (3, slice(2, None), [1, 3]),
+        (Ellipsis, 1),
+        (None, 1),
+        (np.array([True, False] * 3),),
+        (slice(None), np.array([[0, 1], [2, 3]])),
+        (-1, -2, -3),
+    ],
+    ids=[
+        "ints",
+        "slices",
+        "list",
+        "mixed",
+        "ellipsis",
+        "newaxis",
+        "bool_mask",
+        "int_array",
+        "negative",
+    ],
+)
 def test_index(index):
-    check_with_grad(lambda x: x[index], R(5, 6, 4) if len(index) != 1 or
-                    not isinstance(index[0], np.ndarray) else R(6, 4))
+    check_with_grad(
+        lambda x: x[index],
+        R(5, 6, 4) if len(index) != 1 or not isinstance(index[0], np.ndarray) else R(6, 4),
+    )
 
 
 def test_vector_slice():
@@ -660,15 +796,37 @@ def test_index_dot_slices():
     check_with_grad(lambda x: cr.dot(x[:2], x[2:]), R(4))
 
 
-@pytest.mark.parametrize("fun", [
-    lambda x: x.reshape((5 * 4, 6)), lambda x: cr.reshape(x, (5 * 4, 6)),
-    lambda x: x.reshape(5 * 4, 6), lambda x: x.reshape(-1, 6), lambda x: x.ravel(),
-    lambda x: cr.ravel(x), lambda x: x.flatten(), lambda x: x.T,
-    lambda x: cr.transpose(x, (2, 0, 1)), lambda x: x.transpose(2, 0, 1),
-    lambda x: x.transpose((2, 0, 1)), lambda x: x.swapaxes(0, 2),
-], ids=["reshape_method", "reshape_call", "reshape_method_nolist", "reshape_minus_one",
-        "ravel_method", "ravel_call", "flatten_method", "T", "transpose_call",
-        "transpose_method_args", "transpose_method_tuple", "swapaxes_method"])
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda x: x.reshape((5 * 4, 6)),
+        lambda x: cr.reshape(x, (5 * 4, 6)),
+        lambda x: x.reshape(5 * 4, 6),
+        lambda x: x.reshape(-1, 6),
+        lambda x: x.ravel(),
+        lambda x: cr.ravel(x),
+        lambda x: x.flatten(),
+        lambda x: x.T,
+        lambda x: cr.transpose(x, (2, 0, 1)),
+        lambda x: x.transpose(2, 0, 1),
+        lambda x: x.transpose((2, 0, 1)),
+        lambda x: x.swapaxes(0, 2),
+    ],
+    ids=[
+        "reshape_method",
+        "reshape_call",
+        "reshape_method_nolist",
+        "reshape_minus_one",
+        "ravel_method",
+        "ravel_call",
+        "flatten_method",
+        "T",
+        "transpose_call",
+        "transpose_method_args",
+        "transpose_method_tuple",
+        "swapaxes_method",
+    ],
+)
 def test_reshapes(fun):
     check_with_grad(fun, R(5, 6, 4))
 
@@ -678,17 +836,25 @@ def test_simple_concatenate():
     check_with_grad(lambda x: cr.concatenate((a, x)), R(4, 6, 4))
 
 
-@pytest.mark.parametrize("call", [
-    lambda b, x: cr.concatenate((b, x, b)), lambda b, x: cr.concatenate((b, x, b), axis=1),
-    lambda b, x: cr.concatenate((b, x, b), 1), lambda b, x: cr.concatenate([b, x, b], -1),
-], ids=["axis_0", "axis_1", "axis_1_unnamed", "list_axis_-1"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b, x: cr.concatenate((b, x, b)),
+        lambda b, x: cr.concatenate((b, x, b), axis=1),
+        lambda b, x: cr.concatenate((b, x, b), 1),
+        lambda b, x: cr.concatenate([b, x, b], -1),
+    ],
+    ids=["axis_0", "axis_1", "axis_1_unnamed", "list_axis_-1"],
+)
 def test_concatenate_with_constants(call):
     b = R(5, 6, 4)
     check_with_grad(lambda x: call(b, x), R(5, 6, 4))
 
 
-@pytest.mark.parametrize("shape, offset", [((10, 11), 3), ((11, 10), -4), ((10, 11), 0),
-                                           ((5, 6, 4, 3), 2), ((5, 6, 4, 3), -3)])
+@pytest.mark.parametrize(
+    "shape, offset",
+    [((10, 11), 3), ((11, 10), -4), ((10, 11), 0), ((5, 6, 4, 3), 2), ((5, 6, 4, 3), -3)],
+)
 def test_numpy_trace(shape, offset):
     check_with_grad(lambda x: cr.trace(x, offset=offset), R(*shape))
 
@@ -731,9 +897,15 @@ def test_clip_array_bounds():
     check(lambda x: cr.clip(x, low, high), R(4, 5))
 
 
-@pytest.mark.parametrize("shape, kwargs, scale", [((2, 3), {}, 10.0), ((2, 3), {"axis": 0}, 1),
-                                                  ((2, 3), {"axis": 0, "keepdims": True}, 1),
-                                                  ((7,), {}, 1)])
+@pytest.mark.parametrize(
+    "shape, kwargs, scale",
+    [
+        ((2, 3), {}, 10.0),
+        ((2, 3), {"axis": 0}, 1),
+        ((2, 3), {"axis": 0, "keepdims": True}, 1),
+        ((7,), {}, 1),
+    ],
+)
 def test_prod(shape, kwargs, scale):
     x = R(*shape) ** 2 / scale + 0.1  # away from zero, where the gradient is unstable
     check_with_grad(lambda x: cr.prod(x, **kwargs), x)
@@ -751,21 +923,30 @@ def _doubled(a):
     return a + a  # fan-out: the same array used twice
 
 
-@pytest.mark.parametrize("build", [
-    lambda x: cr.array([x, x * 1.0, x + 2.5]),
-    lambda x: cr.array([[x, x * 1.0, x + 2.5], [x ** 2, x, x / 2.0]]),
-    lambda x: cr.array([x, x * 1.0, x + 2.5]) * 2,
-    lambda x: _doubled(cr.array([[x, x * 1.0, x + 2.5], [x ** 2, x, x / 2.0]])),
-    lambda x: cr.array(x),
-], ids=["1d", "2d", "1d_fanout", "2d_fanout", "from_scalar"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: cr.array([x, x * 1.0, x + 2.5]),
+        lambda x: cr.array([[x, x * 1.0, x + 2.5], [x**2, x, x / 2.0]]),
+        lambda x: cr.array([x, x * 1.0, x + 2.5]) * 2,
+        lambda x: _doubled(cr.array([[x, x * 1.0, x + 2.5], [x**2, x, x / 2.0]])),
+        lambda x: cr.array(x),
+    ],
+    ids=["1d", "2d", "1d_fanout", "2d_fanout", "from_scalar"],
+)
 def test_array_from_scalars(build):
     check_with_grad(build, 3.0)
 
 
-@pytest.mark.parametrize("build", [
-    lambda x: cr.array([x, x]), lambda x: cr.array([[2 * x, x + 1], [x, x]]),
-    lambda x: cr.array([x, np.ones((3, 2))]),
-], ids=["arrays", "arrays_2", "with_constant"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x: cr.array([x, x]),
+        lambda x: cr.array([[2 * x, x + 1], [x, x]]),
+        lambda x: cr.array([x, np.ones((3, 2))]),
+    ],
+    ids=["arrays", "arrays_2", "with_constant"],
+)
 def test_array_from_arrays(build):
     check_with_grad(build, R(3, 2))
 
@@ -781,6 +962,7 @@ def test_len():
     def fun(x):
         assert len(x) == 3
         return x
+
     check_with_grad(fun, R(3, 2))
 
 
@@ -790,10 +972,17 @@ def test_iterating_rows():
 
 # np.r_ / np.c_ build plain arrays from their items (chainrule refuses a traced one with a
 # TypeError); the adapter maps them to cr.r_ / cr.c_, as here.
-@pytest.mark.parametrize("build", [
-    lambda x, c: cr.r_[x], lambda x, c: cr.r_[x, x], lambda x, c: cr.r_[x, c],
-    lambda x, c: cr.r_[x, c, x], lambda x, c: cr.c_[x, c, x],
-], ids=["r_basic", "r_double", "r_node_and_const", "r_mixed", "c_"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda x, c: cr.r_[x],
+        lambda x, c: cr.r_[x, x],
+        lambda x, c: cr.r_[x, c],
+        lambda x, c: cr.r_[x, c, x],
+        lambda x, c: cr.c_[x, c, x],
+    ],
+    ids=["r_basic", "r_double", "r_node_and_const", "r_mixed", "c_"],
+)
 def test_index_tricks(build):
     c = R(3, 2)
     check(lambda x: build(x, c), R(3, 2))
@@ -836,16 +1025,31 @@ def test_where_broadcast_and_scalars():
     check(lambda x: cr.where(x > 0, x, 0.1 * x), R(4, 5))
 
 
-@pytest.mark.parametrize("fun", [lambda x: cr.squeeze(x), lambda x: x.squeeze(),
-                                 lambda x: cr.squeeze(x, axis=1), lambda x: cr.squeeze(x, 1)],
-                         ids=["func", "method", "axis_kw", "axis_positional"])
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda x: cr.squeeze(x),
+        lambda x: x.squeeze(),
+        lambda x: cr.squeeze(x, axis=1),
+        lambda x: cr.squeeze(x, 1),
+    ],
+    ids=["func", "method", "axis_kw", "axis_positional"],
+)
 def test_squeeze(fun):
     check_with_grad(fun, R(5, 1, 4))
 
 
-@pytest.mark.parametrize("shape, repeats, axis", [((5, 3, 4), 2, 1), ((5, 3, 4), 1, 1),
-                                                  ((5, 3), 2, 0), ((5,), 2, 0),
-                                                  ((5, 1), 1, 0), ((2, 3), [1, 0, 2], 1)])
+@pytest.mark.parametrize(
+    "shape, repeats, axis",
+    [
+        ((5, 3, 4), 2, 1),
+        ((5, 3, 4), 1, 1),
+        ((5, 3), 2, 0),
+        ((5,), 2, 0),
+        ((5, 1), 1, 0),
+        ((2, 3), [1, 0, 2], 1),
+    ],
+)
 def test_numpy_repeat(shape, repeats, axis):
     check_with_grad(lambda x: cr.repeat(x, repeats, axis=axis), R(*shape))
 
@@ -910,8 +1114,9 @@ def test_max_equal_values_2d(x):
 
 @pytest.mark.parametrize("x", [1.0, -1.0])
 def test_min_3_way_equality(x):
-    fun = lambda x: cr.min(cr.array([[x, x, x], [x, 0.5, 0.5], [0.5, 0.5, 0.5], [x, x, 0.5]]),
-                           axis=0)
+    fun = lambda x: cr.min(
+        cr.array([[x, x, x], [x, 0.5, 0.5], [0.5, 0.5, 0.5], [x, x, 0.5]]), axis=0
+    )
     check_with_grad(fun, x)
 
 
@@ -956,8 +1161,11 @@ def test_astype_function():
 def test_append():
     check(cr.append, R(3), R(3))
     check(lambda a, b: cr.append(a, b), np.array([1.0, 2.0, 3.0]), 4.0)
-    check(lambda a, b: cr.append(a, b, axis=0), np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
-          np.array([[7.0, 8.0, 9.0]]))
+    check(
+        lambda a, b: cr.append(a, b, axis=0),
+        np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]),
+        np.array([[7.0, 8.0, 9.0]]),
+    )
 
 
 def test_broadcast_to():
@@ -965,9 +1173,14 @@ def test_broadcast_to():
     check(lambda x: cr.broadcast_to(x, (3,)), 2.0)
 
 
-@pytest.mark.parametrize("fun", [lambda x: cr.take(x, [0, 2, 2], axis=1),
-                                 lambda x: cr.take(x, [[0, 5], [5, 1]]),
-                                 lambda x: cr.take_along_axis(x, np.array([[0], [2]]), axis=1)])
+@pytest.mark.parametrize(
+    "fun",
+    [
+        lambda x: cr.take(x, [0, 2, 2], axis=1),
+        lambda x: cr.take(x, [[0, 5], [5, 1]]),
+        lambda x: cr.take_along_axis(x, np.array([[0], [2]]), axis=1),
+    ],
+)
 def test_take(fun):
     check_with_grad(fun, R(2, 3))
 
@@ -1008,12 +1221,19 @@ def test_pinv():
         check(cr.linalg.pinv, R(*shape))
 
 
-@pytest.mark.parametrize("a, b", [
-    (R(8, 8) + 10 * np.eye(8), R(8, 7)), (R(8, 8) + 10 * np.eye(8), R(8)),
-    (R(6, 6) + np.eye(6) * 3, R(6, 5)), (R(5, 4, 4) + 5 * np.eye(4), R(5, 4, 1)),
-    (R(5, 4, 4) + 5 * np.eye(4), R(5, 4, 6)), (R(5, 4, 4) + 5 * np.eye(4), R(4)),
-    (R(5, 4, 4) + 5 * np.eye(4), R(4, 2)),
-], ids=["arg1", "arg1_1d", "arg2", "3d_vec", "3d_3d", "3d_1d_b", "3d_2d_b"])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (R(8, 8) + 10 * np.eye(8), R(8, 7)),
+        (R(8, 8) + 10 * np.eye(8), R(8)),
+        (R(6, 6) + np.eye(6) * 3, R(6, 5)),
+        (R(5, 4, 4) + 5 * np.eye(4), R(5, 4, 1)),
+        (R(5, 4, 4) + 5 * np.eye(4), R(5, 4, 6)),
+        (R(5, 4, 4) + 5 * np.eye(4), R(4)),
+        (R(5, 4, 4) + 5 * np.eye(4), R(4, 2)),
+    ],
+    ids=["arg1", "arg1_1d", "arg2", "3d_vec", "3d_3d", "3d_1d_b", "3d_2d_b"],
+)
 def test_solve(a, b):
     check_with_grad(cr.linalg.solve, a, b)
 
@@ -1156,9 +1376,11 @@ def test_cholesky_reparameterization_trick():
     check_symmetric(fun, _rand_psd(6))
 
 
-@pytest.mark.parametrize("shape", [(3, 5), (4, 3, 5), (4, 4), (3, 4, 4), (5, 3), (4, 5, 3)],
-                         ids=["wide_2d", "wide_3d", "square_2d", "square_3d", "tall_2d",
-                              "tall_3d"])
+@pytest.mark.parametrize(
+    "shape",
+    [(3, 5), (4, 3, 5), (4, 4), (3, 4, 4), (5, 3), (4, 5, 3)],
+    ids=["wide_2d", "wide_3d", "square_2d", "square_3d", "tall_2d", "tall_3d"],
+)
 def test_svd(shape):
     def fun(x):
         u, s, v = cr.linalg.svd(x, full_matrices=False)
@@ -1169,15 +1391,13 @@ def test_svd(shape):
 
 @pytest.mark.parametrize("shape", [(5, 3), (4, 5, 3), (3, 5)])
 def test_svd_only_s(shape):
-    check_with_grad(lambda x: cr.linalg.svd(x, full_matrices=False, compute_uv=False),
-                    R(*shape))
+    check_with_grad(lambda x: cr.linalg.svd(x, full_matrices=False, compute_uv=False), R(*shape))
 
 
 def test_svd_named_fields():
     x = R(3, 2)
     result = cr.linalg.svd(x, full_matrices=False)
-    np.testing.assert_allclose(np.abs(result.U.T @ x @ result.Vh.T), np.diag(result.S),
-                               atol=1e-12)
+    np.testing.assert_allclose(np.abs(result.U.T @ x @ result.Vh.T), np.diag(result.S), atol=1e-12)
 
 
 def test_matrix_power():
@@ -1187,15 +1407,38 @@ def test_matrix_power():
 
 # ============================================================ test_scalar_ops.py
 SCALAR = [  # (name, point for fun, point for d_fun)
-    ("abs", 1.1, 1.1), ("abs", -1.1, -1.1), ("sin", float(R()), float(R())),
-    ("sign", 1.1, -1.1), ("exp", float(R()), float(R())), ("log", 0.7, 1.3),
-    ("log2", 0.7, 1.3), ("log10", 0.7, 1.3), ("log1p", 0.7, 1.3), ("expm1", 0.7, 1.3),
-    ("exp2", 0.7, 1.3), ("cos", 0.3, -0.8), ("tan", 0.3, -0.8), ("cosh", 0.3, -0.8),
-    ("sinh", 0.3, -0.8), ("tanh", 0.3, -0.8), ("arccos", 0.1, 0.2), ("arcsin", 0.1, 0.2),
-    ("arctan", 0.2, 0.3), ("arccosh", 1.4, 2.2), ("arcsinh", 0.3, -0.8), ("arctanh", 0.2, 0.3),
-    ("sqrt", 4.3, 7.1), ("reciprocal", 0.6, 0.4), ("negative", 0.6, 0.4),
-    ("rad2deg", 4.3, 7.1), ("deg2rad", 4.3, 7.1), ("radians", 4.3, 7.1), ("degrees", 4.3, 7.1),
-    ("sinc", 4.3, 7.1), ("square", 0.6, -0.4), ("fabs", 0.6, -0.4),
+    ("abs", 1.1, 1.1),
+    ("abs", -1.1, -1.1),
+    ("sin", float(R()), float(R())),
+    ("sign", 1.1, -1.1),
+    ("exp", float(R()), float(R())),
+    ("log", 0.7, 1.3),
+    ("log2", 0.7, 1.3),
+    ("log10", 0.7, 1.3),
+    ("log1p", 0.7, 1.3),
+    ("expm1", 0.7, 1.3),
+    ("exp2", 0.7, 1.3),
+    ("cos", 0.3, -0.8),
+    ("tan", 0.3, -0.8),
+    ("cosh", 0.3, -0.8),
+    ("sinh", 0.3, -0.8),
+    ("tanh", 0.3, -0.8),
+    ("arccos", 0.1, 0.2),
+    ("arcsin", 0.1, 0.2),
+    ("arctan", 0.2, 0.3),
+    ("arccosh", 1.4, 2.2),
+    ("arcsinh", 0.3, -0.8),
+    ("arctanh", 0.2, 0.3),
+    ("sqrt", 4.3, 7.1),
+    ("reciprocal", 0.6, 0.4),
+    ("negative", 0.6, 0.4),
+    ("rad2deg", 4.3, 7.1),
+    ("deg2rad", 4.3, 7.1),
+    ("radians", 4.3, 7.1),
+    ("degrees", 4.3, 7.1),
+    ("sinc", 4.3, 7.1),
+    ("square", 0.6, -0.4),
+    ("fabs", 0.6, -0.4),
 ]
 
 
@@ -1232,8 +1475,8 @@ def test_power_zero_exponent_at_zero():
 
 
 def test_pow_operator_zero_exponent_at_zero():
-    assert float(cr.grad(lambda x: x ** 0.0)(0.0)) == 0.0
-    assert float(cr.grad(lambda x: x ** 0)(0.0)) == 0.0
+    assert float(cr.grad(lambda x: x**0.0)(0.0)) == 0.0
+    assert float(cr.grad(lambda x: x**0)(0.0)) == 0.0
 
 
 def test_power_arg1():
@@ -1255,8 +1498,9 @@ def test_power_zero_base_gradient_is_finite():
     assert float(g) == 0.0
 
 
-@pytest.mark.parametrize("name", ["mod", "divide", "multiply", "true_divide", "subtract",
-                                  "add", "remainder", "fmod"])
+@pytest.mark.parametrize(
+    "name", ["mod", "divide", "multiply", "true_divide", "subtract", "add", "remainder", "fmod"]
+)
 @pytest.mark.parametrize("argnum", [0, 1])
 def test_scalar_binary(name, argnum):
     function = _cr(name) or getattr(np, name)
@@ -1274,8 +1518,7 @@ def _arg_pairs():
 
 
 def _pair_id(pair):
-    return "-".join("scalar" if np.ndim(v) == 0 else "x".join(map(str, np.shape(v)))
-                    for v in pair)
+    return "-".join("scalar" if np.ndim(v) == 0 else "x".join(map(str, np.shape(v))) for v in pair)
 
 
 ARG_PAIRS = _arg_pairs()
@@ -1299,14 +1542,17 @@ def test_binary_op(op, pair):
     fun = lambda x, y: to_scalar(function(x, y))
     check(fun, a, b)
     for argnum in (0, 1):
-        check(lambda x, y, n=argnum: to_scalar(cr.grad(fun, argnums=n)(x, y)), a, b,
-              order=1)
+        check(lambda x, y, n=argnum: to_scalar(cr.grad(fun, argnums=n)(x, y)), a, b, order=1)
 
 
-COMPARISONS = [lambda x, y: cr.sum(x < x) + 0.0,  # noqa: PLR0124  (autograd's own case)
-               lambda x, y: cr.sum(x <= y) + 0.0,
-               lambda x, y: cr.sum(x > y) + 0.0, lambda x, y: cr.sum(x >= y) + 0.0,
-               lambda x, y: cr.sum(x == y) + 0.0, lambda x, y: cr.sum(x != y) + 0.0]
+COMPARISONS = [
+    lambda x, y: cr.sum(x < x) + 0.0,  # noqa: PLR0124  (autograd's own case)
+    lambda x, y: cr.sum(x <= y) + 0.0,
+    lambda x, y: cr.sum(x > y) + 0.0,
+    lambda x, y: cr.sum(x >= y) + 0.0,
+    lambda x, y: cr.sum(x == y) + 0.0,
+    lambda x, y: cr.sum(x != y) + 0.0,
+]
 
 
 @pytest.mark.parametrize("pair", ARG_PAIRS, ids=[_pair_id(p) for p in ARG_PAIRS])
@@ -1337,8 +1583,14 @@ def test_truediv_operator_future_division():
 
 
 # ================================================================== test_core.py
-CORE_BINARY = {"add": operator.add, "sub": operator.sub, "div": operator.truediv,
-               "mul": operator.mul, "pow": operator.pow, "mod": operator.mod}
+CORE_BINARY = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "div": operator.truediv,
+    "mul": operator.mul,
+    "pow": operator.pow,
+    "mod": operator.mod,
+}
 
 
 @pytest.mark.parametrize("name", sorted(CORE_BINARY))
@@ -1390,7 +1642,7 @@ def test_grad_of_grad_of_linear_function():
     # the first derivative is constant, so the second is 0 (not an error)
     ddf = cr.grad(cr.grad(lambda x: 3.0 * x + 1.0))
     assert np.allclose(ddf(2.0), 0.0)
-    dddf = cr.grad(cr.grad(cr.grad(lambda x: x ** 2)))
+    dddf = cr.grad(cr.grad(cr.grad(lambda x: x**2)))
     assert np.allclose(dddf(2.0), 0.0)
 
 
@@ -1406,8 +1658,9 @@ def test_hess_vector_prod():
     check(vector_product, R(10), R(10))
 
 
-@pytest.mark.parametrize("inner", [lambda x, y: x * y, lambda x, y: y * x],
-                         ids=["x_times_y", "y_times_x"])
+@pytest.mark.parametrize(
+    "inner", [lambda x, y: x * y, lambda x, y: y * x], ids=["x_times_y", "y_times_x"]
+)
 def test_enclosing_scope_ref(inner):
     def fun(x):
         return x * cr.grad(lambda y: inner(x, y))(2.0)
@@ -1469,10 +1722,16 @@ def test_third_derivative_other_args(nums):
     check(dddf, *args, order=1)
 
 
-@pytest.mark.parametrize("shape, kwargs", [((3, 3), {"keepdims": True}),
-                                           ((3, 1), {"axis": 0}), ((1, 3), {"axis": 1}),
-                                           ((3, 1), {"axis": 0, "keepdims": True}),
-                                           ((1, 3), {"axis": 1, "keepdims": True})])
+@pytest.mark.parametrize(
+    "shape, kwargs",
+    [
+        ((3, 3), {"keepdims": True}),
+        ((3, 1), {"axis": 0}),
+        ((1, 3), {"axis": 1}),
+        ((3, 1), {"axis": 0, "keepdims": True}),
+        ((1, 3), {"axis": 1, "keepdims": True}),
+    ],
+)
 def test_singleton_array_output(shape, kwargs):
     fun = lambda x: cr.sum(cr.sin(x), **kwargs)
     check(fun, R(*shape))
@@ -1497,12 +1756,12 @@ def test_nonscalar_output(fun):
 
 # ============================================================== test_wrappers.py
 def test_return_both():
-    fun = lambda x: 3.0 * x ** 3.2
+    fun = lambda x: 3.0 * x**3.2
     x = 1.7
     value, derivative = cr.value_and_grad(fun)(x)
     assert float(value) == pytest.approx(fun(x), rel=1e-15)
     assert float(derivative) == pytest.approx(float(cr.grad(fun)(x)), rel=1e-15)
-    assert float(derivative) == pytest.approx(3.0 * 3.2 * x ** 2.2, rel=1e-12)
+    assert float(derivative) == pytest.approx(3.0 * 3.2 * x**2.2, rel=1e-12)
 
 
 def test_value_and_grad():
@@ -1532,7 +1791,7 @@ def test_hessian_of_matrix_input():
 def test_intermediate_hessian():
     # a hessian taken inside a function that is then differentiated
     def fun(x):
-        return cr.sum(cr.hessian(lambda y: cr.sum(y ** 3 * x))(x))
+        return cr.sum(cr.hessian(lambda y: cr.sum(y**3 * x))(x))
 
     check(fun, R(3), order=1)
 
@@ -1581,8 +1840,7 @@ def test_elementwise_grad_multiple_args():
     np.testing.assert_allclose(pull(np.ones(10))[0], np.sinh(b))
 
 
-@pytest.mark.parametrize("shape", [(5,), (5, 4), (5, 4, 3)],
-                         ids=["vector", "matrix", "tensor"])
+@pytest.mark.parametrize("shape", [(5,), (5, 4), (5, 4, 3)], ids=["vector", "matrix", "tensor"])
 def test_hessian_vector_product(shape):
     fun = lambda a: cr.sum(cr.sin(a))
     a, v = R(*shape), R(*shape)
@@ -1594,8 +1852,11 @@ def test_hessian_vector_product(shape):
     np.testing.assert_allclose(hvp_forward, expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("shape, vshape", [((5,), (5,)), ((5, 4), (5, 4)), ((5, 4, 3), (5, 4))],
-                         ids=["vector", "matrix", "tensor"])
+@pytest.mark.parametrize(
+    "shape, vshape",
+    [((5,), (5,)), ((5, 4), (5, 4)), ((5, 4, 3), (5, 4))],
+    ids=["vector", "matrix", "tensor"],
+)
 def test_vector_jacobian_product(shape, vshape):
     # an asymmetric jacobian: roll mixes elements
     fun = lambda a: cr.roll(cr.sin(a), 1)
@@ -1625,7 +1886,7 @@ def test_make_ggnvp():
     # Gauss-Newton vector product: J^T H_loss J v, built from jvp and vjp
     a, v, w = R(4), R(4), R(3, 4)
     f = lambda a: cr.tanh(cr.matmul(w, a))
-    loss = lambda y: cr.sum(y ** 4)
+    loss = lambda y: cr.sum(y**4)
     y, jv = cr.jvp(f, (a,), (v,))
     hjv = cr.jvp(cr.grad(loss), (y,), (jv,))[1]
     _, pull = cr.vjp(f, a)
@@ -1658,11 +1919,11 @@ def test_check_grads_forwards_keyword_arguments():
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_dtypes(dtype):
     y = R(10, 10).astype(dtype)
-    assert cr.grad(lambda x: cr.sum(x ** 2))(y).dtype == dtype
+    assert cr.grad(lambda x: cr.sum(x**2))(y).dtype == dtype
 
 
 def test_grad_of_int_input():
-    assert float(cr.grad(lambda x: x ** 2)(3)) == 6.0
+    assert float(cr.grad(lambda x: x**2)(3)) == 6.0
 
 
 def test_grad_and_aux():
@@ -1671,7 +1932,7 @@ def test_grad_and_aux():
 
     def fun(x):
         aux["y"] = x * 2
-        return cr.sum(x ** 2)
+        return cr.sum(x**2)
 
     g = cr.grad(fun)(np.array([1.0, 2.0]))
     np.testing.assert_allclose(g, [2.0, 4.0])
@@ -1680,17 +1941,17 @@ def test_grad_and_aux():
 
 # =============================================================== test_direct.py
 def test_direct_grad():
-    fun = lambda x: (x + cr.sin(x ** 2)) * x
+    fun = lambda x: (x + cr.sin(x**2)) * x
     assert float(cr.grad(fun)(1.3)) == pytest.approx(3.190948746871, abs=1e-6)
 
 
 def test_direct_grad_numpy_dispatch():
-    fun = lambda x: (x + np.sin(x ** 2)) * x
+    fun = lambda x: (x + np.sin(x**2)) * x
     assert float(cr.grad(fun)(1.3)) == pytest.approx(3.190948746871, abs=1e-6)
 
 
 def test_deriv_as_jvp():
-    fun = lambda x: (x + cr.sin(x ** 2)) * x
+    fun = lambda x: (x + cr.sin(x**2)) * x
     assert float(cr.jvp(fun, (1.3,), (1.0,))[1]) == pytest.approx(3.190948746871, abs=1e-6)
 
 
@@ -1702,14 +1963,14 @@ def test_jacobian_against_grad():
 
 
 def test_jacobian_scalar_to_vector():
-    fun = lambda x: cr.array([x, x ** 2, x ** 3])
+    fun = lambda x: cr.array([x, x**2, x**3])
     val = float(R())
-    np.testing.assert_allclose(cr.jacobian(fun)(val), [1.0, 2 * val, 3 * val ** 2])
+    np.testing.assert_allclose(cr.jacobian(fun)(val), [1.0, 2 * val, 3 * val**2])
 
 
 def test_jacobian_against_stacked_grads():
     scalar_funs = [
-        lambda x: cr.sum(x ** 3),
+        lambda x: cr.sum(x**3),
         lambda x: cr.prod(cr.sin(x) + cr.sin(x)),
         lambda x: cr.grad(lambda y: cr.exp(y) * cr.tanh(x[0]))(x[1]),
     ]
@@ -1759,12 +2020,25 @@ def test_nograd():
 
 
 def test_falseyness():
-    fun = lambda x: x ** 2 if np.iscomplex(x) else cr.sum(x)
+    fun = lambda x: x**2 if np.iscomplex(x) else cr.sum(x)
     check(fun, 2.0)
 
 
-@pytest.mark.parametrize("name", ["isfinite", "isnan", "isinf", "signbit", "isreal",
-                                  "iscomplexobj", "isscalar", "ndim", "shape", "size"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "isfinite",
+        "isnan",
+        "isinf",
+        "signbit",
+        "isreal",
+        "iscomplexobj",
+        "isscalar",
+        "ndim",
+        "shape",
+        "size",
+    ],
+)
 def test_no_trace_functions_on_traced_values(name):
     # functions that only inspect their argument work on traced values inside grad
     function = getattr(np, name)
@@ -1776,9 +2050,26 @@ def test_no_trace_functions_on_traced_values(name):
     np.testing.assert_allclose(cr.grad(fun)(R(3)), 2 * np.ones(3))
 
 
-@pytest.mark.parametrize("name", ["floor", "ceil", "round", "rint", "trunc", "fix", "around",
-                                  "sign", "argmax", "argmin", "argsort", "nonzero",
-                                  "floor_divide", "logical_not", "isclose"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "floor",
+        "ceil",
+        "round",
+        "rint",
+        "trunc",
+        "fix",
+        "around",
+        "sign",
+        "argmax",
+        "argmin",
+        "argsort",
+        "nonzero",
+        "floor_divide",
+        "logical_not",
+        "isclose",
+    ],
+)
 def test_zero_gradient_functions(name):
     # autograd's nograd_functions: piecewise constant results have zero gradient
     function = getattr(np, name)
@@ -1877,35 +2168,58 @@ def test_no_silent_graph_cut(name):
 
 # ===================================================== NumPy's names via dispatch
 NUMPY_DISPATCH = [  # NumPy functions called on traced values: chainrule's run instead
-    ("sum", lambda x: np.sum(x, axis=0)), ("mean", lambda x: np.mean(x, axis=1, keepdims=True)),
-    ("var", lambda x: np.var(x, ddof=1)), ("std", lambda x: np.std(x, axis=0)),
-    ("max", lambda x: np.max(x, axis=1)), ("amax", lambda x: np.amax(x)),
-    ("prod", lambda x: np.prod(x + 3.0, axis=0)), ("cumsum", lambda x: np.cumsum(x, axis=1)),
-    ("dot", lambda x: np.dot(x, x.T)), ("matmul", lambda x: np.matmul(x, x.T)),
-    ("einsum", lambda x: np.einsum("ij,kj->ik", x, x)), ("outer", lambda x: np.outer(x, x)),
+    ("sum", lambda x: np.sum(x, axis=0)),
+    ("mean", lambda x: np.mean(x, axis=1, keepdims=True)),
+    ("var", lambda x: np.var(x, ddof=1)),
+    ("std", lambda x: np.std(x, axis=0)),
+    ("max", lambda x: np.max(x, axis=1)),
+    ("amax", lambda x: np.amax(x)),
+    ("prod", lambda x: np.prod(x + 3.0, axis=0)),
+    ("cumsum", lambda x: np.cumsum(x, axis=1)),
+    ("dot", lambda x: np.dot(x, x.T)),
+    ("matmul", lambda x: np.matmul(x, x.T)),
+    ("einsum", lambda x: np.einsum("ij,kj->ik", x, x)),
+    ("outer", lambda x: np.outer(x, x)),
     ("tensordot", lambda x: np.tensordot(x, x, axes=([1], [1]))),
-    ("transpose", lambda x: np.transpose(x)), ("reshape", lambda x: np.reshape(x, (4, 3))),
+    ("transpose", lambda x: np.transpose(x)),
+    ("reshape", lambda x: np.reshape(x, (4, 3))),
     ("concatenate", lambda x: np.concatenate([x, x], axis=1)),
-    ("stack", lambda x: np.stack([x, x])), ("where", lambda x: np.where(x > 0, x, 0.5 * x)),
-    ("clip", lambda x: np.clip(x, -0.5, 0.5)), ("exp", lambda x: np.exp(x)),
-    ("maximum", lambda x: np.maximum(x, 0.1)), ("abs", lambda x: np.abs(x)),
-    ("trace", lambda x: np.trace(x)), ("diag", lambda x: np.diag(x)),
-    ("squeeze", lambda x: np.squeeze(x[None])), ("expand_dims", lambda x: np.expand_dims(x, 0)),
-    ("tile", lambda x: np.tile(x, 2)), ("repeat", lambda x: np.repeat(x, 2, axis=0)),
-    ("roll", lambda x: np.roll(x, 1)), ("flip", lambda x: np.flip(x, 0)),
-    ("sort", lambda x: np.sort(x, axis=1)), ("linalg.norm", lambda x: np.linalg.norm(x)),
+    ("stack", lambda x: np.stack([x, x])),
+    ("where", lambda x: np.where(x > 0, x, 0.5 * x)),
+    ("clip", lambda x: np.clip(x, -0.5, 0.5)),
+    ("exp", lambda x: np.exp(x)),
+    ("maximum", lambda x: np.maximum(x, 0.1)),
+    ("abs", lambda x: np.abs(x)),
+    ("trace", lambda x: np.trace(x)),
+    ("diag", lambda x: np.diag(x)),
+    ("squeeze", lambda x: np.squeeze(x[None])),
+    ("expand_dims", lambda x: np.expand_dims(x, 0)),
+    ("tile", lambda x: np.tile(x, 2)),
+    ("repeat", lambda x: np.repeat(x, 2, axis=0)),
+    ("roll", lambda x: np.roll(x, 1)),
+    ("flip", lambda x: np.flip(x, 0)),
+    ("sort", lambda x: np.sort(x, axis=1)),
+    ("linalg.norm", lambda x: np.linalg.norm(x)),
     ("linalg.inv", lambda x: np.linalg.inv(x[:, :3] + 3 * np.eye(3))),
     ("linalg.det", lambda x: np.linalg.det(x[:, :3])),
     ("linalg.solve", lambda x: np.linalg.solve(x[:, :3] + 3 * np.eye(3), x[:, 3])),
-    ("atleast_2d", lambda x: np.atleast_2d(x[0])), ("ravel", lambda x: np.ravel(x)),
-    ("hstack", lambda x: np.hstack([x, x])), ("vstack", lambda x: np.vstack([x, x])),
+    ("atleast_2d", lambda x: np.atleast_2d(x[0])),
+    ("ravel", lambda x: np.ravel(x)),
+    ("hstack", lambda x: np.hstack([x, x])),
+    ("vstack", lambda x: np.vstack([x, x])),
     ("split", lambda x: np.concatenate(np.split(x, 2, axis=1))),
-    ("add.reduce", lambda x: np.add.reduce(x)), ("multiply", lambda x: np.multiply(x, x)),
-    ("divide", lambda x: np.divide(x, 2.0)), ("power", lambda x: np.power(x * x + 1, 1.5)),
-    ("square", lambda x: np.square(x)), ("negative", lambda x: np.negative(x)),
-    ("logaddexp", lambda x: np.logaddexp(x, 0.3)), ("pad", lambda x: np.pad(x, 1)),
-    ("diff", lambda x: np.diff(x, axis=0)), ("cross", lambda x: np.cross(x[:, :3], x[:, 1:])),
-    ("kron", lambda x: np.kron(x, x[:2, :2])), ("take", lambda x: np.take(x, [0, 2], axis=1)),
+    ("add.reduce", lambda x: np.add.reduce(x)),
+    ("multiply", lambda x: np.multiply(x, x)),
+    ("divide", lambda x: np.divide(x, 2.0)),
+    ("power", lambda x: np.power(x * x + 1, 1.5)),
+    ("square", lambda x: np.square(x)),
+    ("negative", lambda x: np.negative(x)),
+    ("logaddexp", lambda x: np.logaddexp(x, 0.3)),
+    ("pad", lambda x: np.pad(x, 1)),
+    ("diff", lambda x: np.diff(x, axis=0)),
+    ("cross", lambda x: np.cross(x[:, :3], x[:, 1:])),
+    ("kron", lambda x: np.kron(x, x[:2, :2])),
+    ("take", lambda x: np.take(x, [0, 2], axis=1)),
     ("array_op", lambda x: np.asarray(2.0) * x),
 ]
 

@@ -23,12 +23,15 @@ def test_rounds_report_the_fastest_round_and_keep_every_round_median():
     assert merged["busy_share"] == 0.4  # the worst load seen over the rounds
 
 
-@pytest.mark.parametrize("medians, expected", [
-    ([1.0], True),  # one round: nothing to confirm
-    ([1.3, 1.0, 1.04], True),  # the next fastest is within 5%
-    ([1.0, 1.2, 1.3], False),
-    ([2.0, 1.0], False),
-])
+@pytest.mark.parametrize(
+    "medians, expected",
+    [
+        ([1.0], True),  # one round: nothing to confirm
+        ([1.3, 1.0, 1.04], True),  # the next fastest is within 5%
+        ([1.0, 1.2, 1.3], False),
+        ([2.0, 1.0], False),
+    ],
+)
 def test_a_fastest_round_is_confirmed_by_another_within_five_percent(medians, expected):
     assert confirmed([_round(m) for m in medians]) is expected
     assert merge([_round(m) for m in medians]).get("confirmed", True) is expected
@@ -51,8 +54,7 @@ def _scripted_run(monkeypatch, script, rounds):
     monkeypatch.setattr(runner, "run_worker", fake_worker)
     monkeypatch.setattr(runner, "worker_python", lambda: "python")
     monkeypatch.setattr(runner, "wait_quiet", lambda limit, threshold: None)
-    return runner.run_all(["numpy", "chainrule"], ["mlp_step"], rounds=rounds,
-                          log=io.StringIO())
+    return runner.run_all(["numpy", "chainrule"], ["mlp_step"], rounds=rounds, log=io.StringIO())
 
 
 def _by_case(data):
@@ -92,13 +94,16 @@ def test_timed_runs_the_count_or_until_the_minimum_time_is_spent():
     assert len(times) >= 2 and sum(times) >= 0.02
 
 
-@pytest.mark.parametrize("workload, case, quick, expected", [
-    ("small_ops", {"n": 1000}, False, 1.5),
-    ("mlp_step", {"batch": 32}, False, 1.5),
-    ("mlp_step", {"batch": MEMORY_BATCH}, False, 0.0),  # fixed steps: the memory figure
-    ("small_ops", {"n": 1000}, True, 0.0),
-    ("deep_chain", {"n": 100_000}, False, 0.0),
-])
+@pytest.mark.parametrize(
+    "workload, case, quick, expected",
+    [
+        ("small_ops", {"n": 1000}, False, 1.5),
+        ("mlp_step", {"batch": 32}, False, 1.5),
+        ("mlp_step", {"batch": MEMORY_BATCH}, False, 0.0),  # fixed steps: the memory figure
+        ("small_ops", {"n": 1000}, True, 0.0),
+        ("deep_chain", {"n": 100_000}, False, 0.0),
+    ],
+)
 def test_only_the_short_cases_repeat_for_a_minimum_time(workload, case, quick, expected):
     assert min_seconds(workload, case, quick) == expected
 
@@ -116,35 +121,47 @@ def test_the_tape_floor_takes_the_same_steps_as_hand_numpy():
 
 
 def _case(framework, batch, rounds):
-    return {"framework": framework, "workload": "mlp_step", "case": {"batch": batch},
-            "status": "ok", "median_s": min(rounds), "round_medians_s": rounds,
-            "version": "1"}
+    return {
+        "framework": framework,
+        "workload": "mlp_step",
+        "case": {"batch": batch},
+        "status": "ok",
+        "median_s": min(rounds),
+        "round_medians_s": rounds,
+        "version": "1",
+    }
 
 
 def test_paired_ratios_divide_within_each_round():
     # The machine runs twice as fast in round 2: the per-round ratios do not see it.
-    assert report.paired_ratios(_case("chainrule", 32, [2.2, 1.1]),
-                                _case("numpy_recycled", 32, [2.0, 1.0])) == \
-        pytest.approx([1.1, 1.1])
+    assert report.paired_ratios(
+        _case("chainrule", 32, [2.2, 1.1]), _case("numpy_recycled", 32, [2.0, 1.0])
+    ) == pytest.approx([1.1, 1.1])
     # Rounds that do not line up (a failed framework ran none) give no pairs.
-    assert report.paired_ratios(_case("chainrule", 32, [1.0]),
-                                _case("numpy_recycled", 32, [1.0, 1.0])) is None
+    assert (
+        report.paired_ratios(_case("chainrule", 32, [1.0]), _case("numpy_recycled", 32, [1.0, 1.0]))
+        is None
+    )
     assert report.paired_ratios({"status": "failed"}, _case("numpy", 32, [1.0])) is None
 
 
 def test_the_paired_table_shows_the_median_and_quartiles_over_rounds():
     reference = [1.0, 2.0, 1.0, 2.0, 1.0]
     chainrule = [1.0, 2.2, 1.1, 2.4, 1.3]  # ratios 1.0, 1.1, 1.1, 1.2, 1.3
-    data = {"machine": {}, "rounds": 5, "results": [
-        _case("numpy", 32, [2.0] * 5), _case("numpy_recycled", 32, reference),
-        _case("chainrule", 32, chainrule)]}
+    data = {
+        "machine": {},
+        "rounds": 5,
+        "results": [
+            _case("numpy", 32, [2.0] * 5),
+            _case("numpy_recycled", 32, reference),
+            _case("chainrule", 32, chainrule),
+        ],
+    }
     text = report.as_text(data)
     assert "over 5 rounds" in text
-    row = next(line for line in text.splitlines()
-               if line.startswith("chainrule") and "[" in line)
+    row = next(line for line in text.splitlines() if line.startswith("chainrule") and "[" in line)
     assert "1.10 [1.05-1.25]" in row
-    assert not any(line.startswith("numpy_recycled") and "[" in line
-                   for line in text.splitlines())
+    assert not any(line.startswith("numpy_recycled") and "[" in line for line in text.splitlines())
 
 
 def test_interleaved_ratios_divide_within_each_turn():
@@ -159,16 +176,17 @@ def test_interleaved_ratios_divide_within_each_turn():
 
 def test_interleaved_blocks_time_every_member_in_every_turn():
     # The real steps at a small batch, two turns: every member is timed in each turn.
-    times = interleaved.measure(8, members=("numpy_recycled", "chainrule"), turns=2,
-                                warmup=1)
-    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2,
-                                                           "chainrule": 2}
+    times = interleaved.measure(8, members=("numpy_recycled", "chainrule"), turns=2, warmup=1)
+    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2, "chainrule": 2}
     assert all(t > 0 for ts in times.values() for t in ts)
 
 
 def test_the_mlp_table_shows_traced_arrays_where_they_were_counted():
-    chainrule = {**_case("chainrule", MEMORY_BATCH, [1.0]), "peak_mem_mib": 9.0,
-                 "traced_peak_mib": 8.3}
+    chainrule = {
+        **_case("chainrule", MEMORY_BATCH, [1.0]),
+        "peak_mem_mib": 9.0,
+        "traced_peak_mib": 8.3,
+    }
     torch = {**_case("torch", MEMORY_BATCH, [1.0]), "peak_mem_mib": 28.0}  # not NumPy's
     data = {"machine": {}, "results": [_case("numpy", MEMORY_BATCH, [1.0]), chainrule, torch]}
     _, headers, rows = report.mlp_table(report.Results(data))
@@ -220,6 +238,7 @@ def test_hand_numpy_conv2d_matches_chainrule_and_pytorch(monkeypatch):
     modules = [chainrule_impl]
     try:
         from bench.frameworks import torch_impl
+
         modules.append(torch_impl)
     except ImportError:
         pass
@@ -255,41 +274,55 @@ def test_hand_max_pool_routes_the_gradient_to_each_maximum():
 
 
 def test_the_cnn_workloads_run_for_numpy_chainrule_and_torch_only():
-    jobs = runner.plan(["numpy", "chainrule", "torch", "jax", "micrograd"],
-                       ["cnn_step", "conv2d"])
+    jobs = runner.plan(["numpy", "chainrule", "torch", "jax", "micrograd"], ["cnn_step", "conv2d"])
     assert {(name, workload) for name, workload, _, _ in jobs} == {
-        (name, workload) for name in ("numpy", "chainrule", "torch")
-        for workload in ("cnn_step", "conv2d")}
-    assert [case for name, workload, case, _ in jobs
-            if name == "numpy" and workload == "cnn_step"] == [{"batch": 32}, {"batch": 128}]
+        (name, workload)
+        for name in ("numpy", "chainrule", "torch")
+        for workload in ("cnn_step", "conv2d")
+    }
+    assert [
+        case for name, workload, case, _ in jobs if name == "numpy" and workload == "cnn_step"
+    ] == [{"batch": 32}, {"batch": 128}]
     assert min_seconds("cnn_step", {"batch": 128}, quick=False) == 1.5
 
 
 def _cnn(framework, workload, batch, rounds, **extra):
-    return {"framework": framework, "workload": workload, "case": {"batch": batch},
-            "status": "ok", "median_s": min(rounds), "round_medians_s": rounds,
-            "version": "1", **extra}
+    return {
+        "framework": framework,
+        "workload": workload,
+        "case": {"batch": batch},
+        "status": "ok",
+        "median_s": min(rounds),
+        "round_medians_s": rounds,
+        "version": "1",
+        **extra,
+    }
 
 
 def _cnn_data():
     results = []
-    for name, scale, peak, counter in [("numpy", 0.010, 30.0, "tracemalloc"),
-                                       ("chainrule", 0.015, 33.0, "tracemalloc"),
-                                       ("torch", 0.005, 10.0, "torch profiler")]:
+    for name, scale, peak, counter in [
+        ("numpy", 0.010, 30.0, "tracemalloc"),
+        ("chainrule", 0.015, 33.0, "tracemalloc"),
+        ("torch", 0.005, 10.0, "torch profiler"),
+    ]:
         for workload, batch in [("cnn_step", 32), ("cnn_step", 128), ("conv2d", 64)]:
-            extra = {"traced_peak_mib": peak, "traced_by": counter,
-                     "peak_mem_mib": 40.0} if batch == 128 else {}
+            extra = (
+                {"traced_peak_mib": peak, "traced_by": counter, "peak_mem_mib": 40.0}
+                if batch == 128
+                else {}
+            )
             if name == "chainrule":
                 extra["note"] = "allocator: recycled"
             # The machine halves its speed in the second round: paired ratios do not see it.
-            results.append(_cnn(name, workload, batch, [scale, 2 * scale, scale, scale],
-                                **extra))
+            results.append(_cnn(name, workload, batch, [scale, 2 * scale, scale, scale], **extra))
     return {"machine": {}, "rounds": 4, "results": results}
 
 
 def _row(data, title_part, framework):
-    headers, rows = next((headers, rows) for title, headers, rows in report._tables(data)
-                         if title_part in title)
+    headers, rows = next(
+        (headers, rows) for title, headers, rows in report._tables(data) if title_part in title
+    )
     return dict(zip(headers, next(r for r in rows if r[0].startswith(framework))))
 
 
@@ -324,16 +357,21 @@ def test_arrays_peak_uses_tracemalloc_or_the_frameworks_own_counter():
 
     numpy_like = SimpleNamespace()
     assert arrays_peak(numpy_like, step)["traced_by"] == "tracemalloc"
-    own = SimpleNamespace(NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter",
-                          allocated_peak_mib=lambda step: 4.0)
+    own = SimpleNamespace(
+        NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter", allocated_peak_mib=lambda step: 4.0
+    )
     assert arrays_peak(own, step) == {"traced_peak_mib": 4.0, "traced_by": "counter"}
     assert arrays_peak(SimpleNamespace(NUMPY_ARRAYS=False), step) == {}
 
     def broken(step):
         raise AttributeError("no such profiler API")
 
-    failed = arrays_peak(SimpleNamespace(NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter",
-                                         allocated_peak_mib=broken), step)
+    failed = arrays_peak(
+        SimpleNamespace(
+            NUMPY_ARRAYS=False, ALLOCATION_COUNTER="counter", allocated_peak_mib=broken
+        ),
+        step,
+    )
     assert failed == {"traced_by": "not counted (AttributeError: no such profiler API)"}
 
 
@@ -351,12 +389,15 @@ def test_torch_peak_counts_what_a_step_allocates():
 
 
 def test_interleaved_cnn_blocks_and_the_ratio_to_torch():
-    times = interleaved.measure(4, members=("numpy_recycled", "chainrule"), turns=2,
-                                warmup=1, workload="cnn_step", block=3)
-    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2,
-                                                           "chainrule": 2}
-    made_up = {"numpy_recycled": [1.0, 2.0, 1.0, 2.0], "chainrule": [1.2, 2.4, 1.2, 2.4],
-               "torch": [0.8, 1.6, 0.8, 1.6]}
+    times = interleaved.measure(
+        4, members=("numpy_recycled", "chainrule"), turns=2, warmup=1, workload="cnn_step", block=3
+    )
+    assert {name: len(t) for name, t in times.items()} == {"numpy_recycled": 2, "chainrule": 2}
+    made_up = {
+        "numpy_recycled": [1.0, 2.0, 1.0, 2.0],
+        "chainrule": [1.2, 2.4, 1.2, 2.4],
+        "torch": [0.8, 1.6, 0.8, 1.6],
+    }
     text = interleaved.table({"32": made_up}, workload="cnn_step")
     assert text.startswith("cnn_step in one process")
     row = next(line for line in text.splitlines() if line.startswith("chainrule / torch"))

@@ -27,6 +27,7 @@ from test_serialization import assert_same, nested_state, temporaries
 
 # --------------------------------------------------------------------- crafting
 
+
 def npy(array, shape=None):
     """The ``.npy`` bytes of ``array``, optionally with another shape in the header."""
     out = io.BytesIO()
@@ -34,16 +35,21 @@ def npy(array, shape=None):
     data = out.getvalue()
     if shape is not None:
         length = struct.unpack("<H", data[8:10])[0]
-        header = data[10:10 + length].decode("latin-1").replace(repr(array.shape), repr(shape))
+        header = data[10 : 10 + length].decode("latin-1").replace(repr(array.shape), repr(shape))
         header = (header.rstrip().ljust(length - 1) + "\n").encode("latin-1")
         assert len(header) == length
-        data = data[:10] + header + data[10 + length:]
+        data = data[:10] + header + data[10 + length :]
     return data
 
 
 def metadata(tree, arrays, **changes):
-    meta = {"format": "chainrule-checkpoint", "version": 1, "tree": tree,
-            "sha256": serialization._checksum(tree, arrays), **changes}
+    meta = {
+        "format": "chainrule-checkpoint",
+        "version": 1,
+        "tree": tree,
+        "sha256": serialization._checksum(tree, arrays),
+        **changes,
+    }
     return npy(np.frombuffer(json.dumps(meta).encode(), np.uint8))
 
 
@@ -85,23 +91,33 @@ TREE = {"t": "dict", "k": ["w"], "v": [{"t": "array", "i": 0}]}
 
 # -------------------------------------------------------------- declared sizes
 
+
 def test_an_entry_declaring_80_terabytes(tmp_path):
-    path = archive(tmp_path / "c.npz", {"a0.npy": npy(W, shape=(10**13,)),
-                                        "__chainrule__.npy": metadata(TREE, [W])})
+    path = archive(
+        tmp_path / "c.npz",
+        {"a0.npy": npy(W, shape=(10**13,)), "__chainrule__.npy": metadata(TREE, [W])},
+    )
     refused(path, "80000000000000 bytes")
 
 
 def test_a_small_file_declaring_an_array_of_1_5_gigabytes(tmp_path):
-    path = archive(tmp_path / "c.npz", {"a0.npy": npy(W, shape=(200_000_000,)),
-                                        "__chainrule__.npy": metadata(TREE, [W])})
+    path = archive(
+        tmp_path / "c.npz",
+        {"a0.npy": npy(W, shape=(200_000_000,)), "__chainrule__.npy": metadata(TREE, [W])},
+    )
     assert os.path.getsize(path) < 1_000_000
     refused(path, "1600000000 bytes")
 
 
 def test_negative_and_elementless_shapes(tmp_path):
     for shape in ((-1, 0), (-5,), (0, 10**18)):
-        path = archive(tmp_path / "c.npz", {"a0.npy": npy(np.zeros(0), shape=shape),
-                                            "__chainrule__.npy": metadata(TREE, [np.zeros(0)])})
+        path = archive(
+            tmp_path / "c.npz",
+            {
+                "a0.npy": npy(np.zeros(0), shape=shape),
+                "__chainrule__.npy": metadata(TREE, [np.zeros(0)]),
+            },
+        )
         outcome, _ = load_traced(path)
         assert isinstance(outcome, cr.CheckpointError) or outcome["w"].size == 0
 
@@ -121,15 +137,17 @@ def test_entries_overlapping_the_same_data(tmp_path):
     count = 300
     tree = {"t": "list", "v": [{"t": "array", "i": i} for i in range(count)]}
     w = np.zeros(50_000)
-    path = archive(tmp_path / "c.npz", {"a0.npy": npy(w),
-                                        "__chainrule__.npy": metadata(tree, [w] * count)})
+    path = archive(
+        tmp_path / "c.npz", {"a0.npy": npy(w), "__chainrule__.npy": metadata(tree, [w] * count)}
+    )
     data = path.read_bytes()
     start, end = data.index(b"PK\x01\x02"), data.index(b"PK\x05\x06")
-    first = data[start:data.index(b"PK\x01\x02", start + 4)]
+    first = data[start : data.index(b"PK\x01\x02", start + 4)]
     name_length = struct.unpack("<H", first[28:30])[0]
-    copies = [first[:28] + struct.pack("<H", len(name)) + first[30:46] + name
-              + first[46 + name_length:]
-              for name in (f"a{i}.npy".encode() for i in range(1, count))]
+    copies = [
+        first[:28] + struct.pack("<H", len(name)) + first[30:46] + name + first[46 + name_length :]
+        for name in (f"a{i}.npy".encode() for i in range(1, count))
+    ]
     directory = data[start:end] + b"".join(copies)
     tail = bytearray(data[end:])
     struct.pack_into("<HHII", tail, 8, count + 1, count + 1, len(directory), start)
@@ -138,6 +156,7 @@ def test_entries_overlapping_the_same_data(tmp_path):
 
 
 # ------------------------------------------------------------- zip-level damage
+
 
 @pytest.mark.parametrize("signature, offset", [(b"PK\x01\x02", 10), (b"PK\x03\x04", 8)])
 def test_every_bit_of_the_compression_method_flipped(tmp_path, signature, offset):
@@ -161,8 +180,9 @@ def test_compressed_encrypted_duplicate_and_unexpected_entries(tmp_path):
     w = np.arange(10.0)
     tree = {"t": "list", "v": [{"t": "array", "i": 0}]}
     entries = {"a0.npy": npy(w), "__chainrule__.npy": metadata(tree, [w])}
-    refused(archive(tmp_path / "deflated.npz", entries, zipfile.ZIP_DEFLATED),
-            "compression method 8")
+    refused(
+        archive(tmp_path / "deflated.npz", entries, zipfile.ZIP_DEFLATED), "compression method 8"
+    )
 
     path = archive(tmp_path / "encrypted.npz", entries)
     data = bytearray(path.read_bytes())
@@ -177,10 +197,11 @@ def test_compressed_encrypted_duplicate_and_unexpected_entries(tmp_path):
             for name, data in [*entries.items(), ("a0.npy", npy(w + 1))]:
                 z.writestr(name, data)
     refused(tmp_path / "same.npz", "duplicate entries")
-    refused(archive(tmp_path / "extra.npz", {**entries, "notes.txt": b"hi"}),
-            "unexpected entry 'notes.txt'")
-    refused(archive(tmp_path / "gap.npz", {"a2.npy": npy(w), **entries}),
-            "unexpected entry 'a2'")
+    refused(
+        archive(tmp_path / "extra.npz", {**entries, "notes.txt": b"hi"}),
+        "unexpected entry 'notes.txt'",
+    )
+    refused(archive(tmp_path / "gap.npz", {"a2.npy": npy(w), **entries}), "unexpected entry 'a2'")
 
 
 def test_npy_headers_of_other_versions_and_sizes(tmp_path):
@@ -189,11 +210,14 @@ def test_npy_headers_of_other_versions_and_sizes(tmp_path):
     meta = metadata(tree, [w])
     v3 = bytearray(npy(w))
     v3[6] = 3
-    refused(archive(tmp_path / "v3.npz", {"a0.npy": bytes(v3), "__chainrule__.npy": meta}),
-            "format version (3, 0)")
+    refused(
+        archive(tmp_path / "v3.npz", {"a0.npy": bytes(v3), "__chainrule__.npy": meta}),
+        "format version (3, 0)",
+    )
     huge_header = b"\x93NUMPY\x02\x00" + struct.pack("<I", 200_000) + b" " * 200_000
-    refused(archive(tmp_path / "h.npz", {"a0.npy": huge_header, "__chainrule__.npy": meta}),
-            "corrupted")
+    refused(
+        archive(tmp_path / "h.npz", {"a0.npy": huge_header, "__chainrule__.npy": meta}), "corrupted"
+    )
     structured = np.zeros(2, dtype=[("x", "<f8"), ("y", "<i4")])
     path = tmp_path / "s.npz"
     save({"s": structured}, path)
@@ -203,6 +227,7 @@ def test_npy_headers_of_other_versions_and_sizes(tmp_path):
 
 
 # ----------------------------------------------------------------- metadata damage
+
 
 def test_metadata_nested_100_000_deep(tmp_path):
     text = ("[" * 100_000 + "]" * 100_000).encode()
@@ -218,34 +243,39 @@ def test_tree_nested_too_deeply_even_with_a_valid_checksum(tmp_path):
     refused(path, "nested more than 100 levels")
 
 
-@pytest.mark.parametrize("tree, fragment", [
-    ({"t": "array", "i": 5}, "array index 5 out of range"),
-    ({"t": "array", "i": True}, "array index True out of range"),
-    ({"t": "scalar", "i": -1}, "out of range"),
-    ({"t": "pickle", "v": 1}, "malformed node"),
-    ({"t": "json", "v": [[[1]]]}, "not a number, string"),
-    ({"t": "json", "v": 1, "extra": [[[[[]]]]]}, "malformed node"),
-    ({"t": "dict", "k": ["a", "b"], "v": [{"t": "json", "v": 1}]}, "keys do not match"),
-    ({"t": "dict", "k": [None], "v": [{"t": "json", "v": 1}]}, "not a str or an int"),
-    ({"t": "dict", "k": [[1]], "v": [{"t": "json", "v": 1}]}, "not a str or an int"),
-    ({"t": "dict", "k": ["a", "a"], "v": [{"t": "json", "v": 1}] * 2}, "repeated key"),
-    ({"t": "list", "v": {"a": 1}}, "without a list of values"),
-    ({"t": ["list"], "v": []}, "malformed node"),
-    ([1, 2], "malformed node"),
-    (None, "malformed node"),
-])
+@pytest.mark.parametrize(
+    "tree, fragment",
+    [
+        ({"t": "array", "i": 5}, "array index 5 out of range"),
+        ({"t": "array", "i": True}, "array index True out of range"),
+        ({"t": "scalar", "i": -1}, "out of range"),
+        ({"t": "pickle", "v": 1}, "malformed node"),
+        ({"t": "json", "v": [[[1]]]}, "not a number, string"),
+        ({"t": "json", "v": 1, "extra": [[[[[]]]]]}, "malformed node"),
+        ({"t": "dict", "k": ["a", "b"], "v": [{"t": "json", "v": 1}]}, "keys do not match"),
+        ({"t": "dict", "k": [None], "v": [{"t": "json", "v": 1}]}, "not a str or an int"),
+        ({"t": "dict", "k": [[1]], "v": [{"t": "json", "v": 1}]}, "not a str or an int"),
+        ({"t": "dict", "k": ["a", "a"], "v": [{"t": "json", "v": 1}] * 2}, "repeated key"),
+        ({"t": "list", "v": {"a": 1}}, "without a list of values"),
+        ({"t": ["list"], "v": []}, "malformed node"),
+        ([1, 2], "malformed node"),
+        (None, "malformed node"),
+    ],
+)
 def test_malformed_trees_with_valid_checksums(tmp_path, tree, fragment):
     w = np.zeros(2)
-    path = archive(tmp_path / "c.npz", {"a0.npy": npy(w), "__chainrule__.npy":
-                                        metadata(tree, [w])})
+    path = archive(tmp_path / "c.npz", {"a0.npy": npy(w), "__chainrule__.npy": metadata(tree, [w])})
     refused(path, "corrupted checkpoint structure", fragment)
 
 
-@pytest.mark.parametrize("changes, fragment", [
-    ({"version": [[[[2]]]]}, "version of type list is not supported"),
-    ({"sha256": {"x": [1]}}, "checksum mismatch"),
-    ({"format": None}, "not a chainrule checkpoint"),
-])
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"version": [[[[2]]]]}, "version of type list is not supported"),
+        ({"sha256": {"x": [1]}}, "checksum mismatch"),
+        ({"format": None}, "not a chainrule checkpoint"),
+    ],
+)
 def test_malformed_metadata_fields(tmp_path, changes, fragment):
     tree = {"t": "json", "v": 1}
     path = archive(tmp_path / "c.npz", {"__chainrule__.npy": metadata(tree, [], **changes)})
@@ -253,13 +283,19 @@ def test_malformed_metadata_fields(tmp_path, changes, fragment):
 
 
 def test_metadata_that_is_not_json_or_not_bytes(tmp_path):
-    for raw in (np.frombuffer(b"\xff\xfe{", np.uint8), np.frombuffer(b"{'a': 1}", np.uint8),
-                np.zeros((2, 2), np.uint8), np.arange(3.0), np.frombuffer(b"[]", np.uint8)):
+    for raw in (
+        np.frombuffer(b"\xff\xfe{", np.uint8),
+        np.frombuffer(b"{'a': 1}", np.uint8),
+        np.zeros((2, 2), np.uint8),
+        np.arange(3.0),
+        np.frombuffer(b"[]", np.uint8),
+    ):
         path = archive(tmp_path / "c.npz", {"__chainrule__.npy": npy(raw)})
         refused(path)
 
 
 # ------------------------------------------------------------------ random damage
+
 
 def test_random_damage_is_refused_or_harmless(tmp_path):
     """300 seeded bit flips, byte changes and truncations of a valid checkpoint."""
@@ -271,9 +307,19 @@ def test_random_damage_is_refused_or_harmless(tmp_path):
     save(state, good_path)
     good = good_path.read_bytes()
     # The zip headers, the .npy headers and the metadata, where damage is subtle.
-    marks = [i for signature in (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06",
-                                 b"PK\x06\x07", b"\x93NUMPY", b'{"format"')
-             for i in _occurrences(good, signature)]
+    marks = [
+        i
+        for signature in (
+            b"PK\x03\x04",
+            b"PK\x01\x02",
+            b"PK\x05\x06",
+            b"PK\x06\x06",
+            b"PK\x06\x07",
+            b"\x93NUMPY",
+            b'{"format"',
+        )
+        for i in _occurrences(good, signature)
+    ]
     path = tmp_path / "damaged.npz"
     counts = {"refused": 0, "loaded": 0}
     worst = 0
@@ -290,9 +336,9 @@ def test_random_damage_is_refused_or_harmless(tmp_path):
         elif how == 2:  # a 1, 2, 4 or 8-byte field near a header set to an extreme
             width = int(rng.choice([1, 2, 4, 8]))
             position = min(len(data) - width, int(rng.choice(marks)) + int(rng.integers(60)))
-            data[position:position + width] = bytes([int(rng.choice([0, 0x7F, 0xFF]))] * width)
+            data[position : position + width] = bytes([int(rng.choice([0, 0x7F, 0xFF]))] * width)
         else:  # truncated, sometimes with junk after
-            data = data[:int(rng.integers(len(data)))]
+            data = data[: int(rng.integers(len(data)))]
             if rng.random() < 0.3:
                 data += rng.bytes(int(rng.integers(1, 200)))
         path.write_bytes(bytes(data))
@@ -322,13 +368,35 @@ def _occurrences(data, needle):
 def test_random_trees_with_valid_checksums_load_or_are_refused(tmp_path):
     """Seeded changes to the metadata tree, with the checksum made to match again."""
     rng = np.random.default_rng(16)
-    junk = [None, True, -1, 0, 7, 10**30, 1.5, float("nan"), "", "t", [], {}, [[[]]],
-            {"t": "nope"}, {"t": "array"}, {"t": "dict", "k": [], "v": []}, nested_list(300)]
+    junk = [
+        None,
+        True,
+        -1,
+        0,
+        7,
+        10**30,
+        1.5,
+        float("nan"),
+        "",
+        "t",
+        [],
+        {},
+        [[[]]],
+        {"t": "nope"},
+        {"t": "array"},
+        {"t": "dict", "k": [], "v": []},
+        nested_list(300),
+    ]
     arrays = [np.arange(3.0), np.ones((2, 2), np.float32)]
-    base = {"t": "dict", "k": ["a", 1, "c"],
-            "v": [{"t": "array", "i": 0}, {"t": "list", "v": [{"t": "scalar", "i": 1},
-                                                               {"t": "json", "v": "x"}]},
-                  {"t": "tuple", "v": []}]}
+    base = {
+        "t": "dict",
+        "k": ["a", 1, "c"],
+        "v": [
+            {"t": "array", "i": 0},
+            {"t": "list", "v": [{"t": "scalar", "i": 1}, {"t": "json", "v": "x"}]},
+            {"t": "tuple", "v": []},
+        ],
+    }
     path = tmp_path / "c.npz"
     for trial in range(100):
         tree = json.loads(json.dumps(base))
@@ -336,15 +404,22 @@ def test_random_trees_with_valid_checksums_load_or_are_refused(tmp_path):
         node = nodes[int(rng.integers(len(nodes)))]
         field = list(node)[int(rng.integers(len(node)))]
         node[field] = junk[int(rng.integers(len(junk)))]
-        archive(path, {"a0.npy": npy(arrays[0]), "a1.npy": npy(arrays[1]),
-                       "__chainrule__.npy": metadata(tree, arrays)})
+        archive(
+            path,
+            {
+                "a0.npy": npy(arrays[0]),
+                "a1.npy": npy(arrays[1]),
+                "__chainrule__.npy": metadata(tree, arrays),
+            },
+        )
         try:
             load(path)
         except cr.CheckpointError as exc:
             assert str(exc).startswith(f"{path}: ")
         except Exception as exc:
-            pytest.fail(f"trial {trial}: {field}={node[field]!r:.60} raised "
-                        f"{type(exc).__name__}: {exc}")
+            pytest.fail(
+                f"trial {trial}: {field}={node[field]!r:.60} raised {type(exc).__name__}: {exc}"
+            )
 
 
 def nested_list(depth):
@@ -382,8 +457,9 @@ WRITER = textwrap.dedent("""
 
 def start_writer(path):
     """A process stopped in the middle of saving to ``path``, once it has written."""
-    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     if process.stdout.readline() != "writing\n":
         process.kill()
         process.wait(timeout=60)
@@ -442,9 +518,14 @@ CONCURRENT = textwrap.dedent("""
 
 def test_concurrent_writers_never_lose_a_save(tmp_path):
     path = tmp_path / "ckpt.npz"
-    writers = [subprocess.Popen([sys.executable, "-c", CONCURRENT, str(path), "40", name],
-                                stderr=subprocess.PIPE, text=True)
-               for name in ("a", "b", "c")]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, str(path), "40", name],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b", "c")
+    ]
     try:
         errors = [writer.communicate(timeout=300)[1] for writer in writers]
     finally:

@@ -38,8 +38,9 @@ def fails(capsys, *argv):
 
 
 def files_under(path):
-    return sorted(os.path.relpath(os.path.join(d, f), path)
-                  for d, _, names in os.walk(path) for f in names)
+    return sorted(
+        os.path.relpath(os.path.join(d, f), path) for d, _, names in os.walk(path) for f in names
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +49,9 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     paths = {}
     for optimizer in ("adamw", "momentum"):
-        config = TrainConfig(dataset="iris", hidden=(8,), optimizer=optimizer, epochs=1,
-                             out=str(root / optimizer))
+        config = TrainConfig(
+            dataset="iris", hidden=(8,), optimizer=optimizer, epochs=1, out=str(root / optimizer)
+        )
         paths[optimizer] = train(config).checkpoint
     return paths
 
@@ -65,32 +67,36 @@ def crafted(runs, tmp_path, change, name="crafted.npz"):
 
 # ------------------------------------------------------------------ flags (item 10)
 
-@pytest.mark.parametrize("argv, names", [
-    (["--seed", "-1"], "--seed"),
-    (["--hidden", ""], "--hidden"),
-    (["--hidden", "16,,8"], "--hidden"),
-    (["--hidden", "0"], "--hidden"),
-    (["--hidden", "1e3"], "--hidden"),
-    (["--out", ""], "--out"),
-    (["--out", "run.npz"], "--out"),
-    (["--epochs", "-1"], "--epochs"),
-    (["--epochs", "99999999999999999999"], "--epochs"),
-    (["--epochs", "1e3"], "--epochs"),
-    (["--batch-size", "0"], "--batch-size"),
-    (["--batch-size", "-4"], "--batch-size"),
-    (["--batch-size", "1.5"], "--batch-size"),
-    (["--lr", "nan"], "--lr"),
-    (["--lr", "inf"], "--lr"),
-    (["--lr", "0"], "--lr"),
-    (["--lr", "1e-400"], "--lr"),
-    (["--weight-decay", "inf"], "--weight-decay"),
-    (["--weight-decay", "-1"], "--weight-decay"),
-    (["--dataset", "imagenet"], "--dataset"),
-    (["--optimizer", "newton"], "--optimizer"),
-    (["--activation", "gelu"], "--activation"),
-    (["--loss", "l1"], "--loss"),
-    (["--resume", ""], "--resume"),
-])
+
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--hidden", ""], "--hidden"),
+        (["--hidden", "16,,8"], "--hidden"),
+        (["--hidden", "0"], "--hidden"),
+        (["--hidden", "1e3"], "--hidden"),
+        (["--out", ""], "--out"),
+        (["--out", "run.npz"], "--out"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--epochs", "99999999999999999999"], "--epochs"),
+        (["--epochs", "1e3"], "--epochs"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-4"], "--batch-size"),
+        (["--batch-size", "1.5"], "--batch-size"),
+        (["--lr", "nan"], "--lr"),
+        (["--lr", "inf"], "--lr"),
+        (["--lr", "0"], "--lr"),
+        (["--lr", "1e-400"], "--lr"),
+        (["--weight-decay", "inf"], "--weight-decay"),
+        (["--weight-decay", "-1"], "--weight-decay"),
+        (["--dataset", "imagenet"], "--dataset"),
+        (["--optimizer", "newton"], "--optimizer"),
+        (["--activation", "gelu"], "--activation"),
+        (["--loss", "l1"], "--loss"),
+        (["--resume", ""], "--resume"),
+    ],
+)
 def test_bad_flags_are_one_line_naming_the_option(tmp_path, capsys, monkeypatch, argv, names):
     monkeypatch.chdir(tmp_path)
     code, line, out = fails(capsys, "train", *TINY, "--epochs", 1, *argv)
@@ -111,6 +117,7 @@ def test_an_empty_checkpoint_path_is_named(capsys):
 
 
 # ------------------------------------------------------------------ output directory
+
 
 def test_out_that_is_a_file_is_refused_before_training(tmp_path, capsys):
     existing = tmp_path / "notes.txt"
@@ -164,8 +171,9 @@ def enospc(f):
 
 
 @pytest.mark.parametrize("failing", ["checkpoint.npz", "metrics.json"])
-def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys, monkeypatch,
-                                                               failing):
+def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(
+    tmp_path, capsys, monkeypatch, failing
+):
     out = tmp_path / "run"
     real_save, real_write = train_module.save, train_module.write_atomically
     epochs_written = []
@@ -197,6 +205,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path, capsys,
 
 # ------------------------------------------------------------------ resuming (items 10, 11)
 
+
 def test_resume_with_no_epochs_left_says_so(runs, tmp_path, capsys):
     path = tmp_path / "done.npz"
     shutil.copy(runs["adamw"], path)
@@ -215,8 +224,9 @@ def test_resume_refuses_a_checkpoint_with_non_finite_parameters(runs, tmp_path, 
     assert "last good" not in line
 
 
-def test_divergence_after_a_non_finite_checkpoint_is_not_called_good(runs, tmp_path,
-                                                                     capsys):  # item 11
+def test_divergence_after_a_non_finite_checkpoint_is_not_called_good(
+    runs, tmp_path, capsys
+):  # item 11
     def poison(state):
         state["optimizer"]["state"][0]["exp_avg_sq"][0, 0] = np.inf
 
@@ -225,32 +235,44 @@ def test_divergence_after_a_non_finite_checkpoint_is_not_called_good(runs, tmp_p
     code, line, _ = fails(capsys, "train", "--resume", path, "--epochs", 3, "--lr", "1e30")
     assert code == 1 and "non-finite" in line
     assert "last good" not in line
-    assert (f"the checkpoint it resumed from, {path}, already held non-finite values in "
-            f"optimizer['state'][0]['exp_avg_sq']") in line
+    assert (
+        f"the checkpoint it resumed from, {path}, already held non-finite values in "
+        f"optimizer['state'][0]['exp_avg_sq']"
+    ) in line
     assert path.read_bytes() == before
 
 
 # ------------------------------------------------------------------ checkpoints (item 7)
 
+
 def sgd_state_into_adamw(runs):
     def change(state):
         state["optimizer"] = load(runs["momentum"])["optimizer"]
+
     return change
 
 
 BAD_CHECKPOINTS = {
-    "config from a newer version": (lambda s: s["config"].update(dropout=0.5),
-                                    "config['dropout'] is not a setting"),
+    "config from a newer version": (
+        lambda s: s["config"].update(dropout=0.5),
+        "config['dropout'] is not a setting",
+    ),
     "field from a newer version": (lambda s: s.update(ema={}), "field 'ema' is not one"),
     "no optimizer": (lambda s: s.pop("optimizer"), "optimizer is missing"),
     "no model": (lambda s: s.pop("model"), "model is missing"),
-    "wrong shape": (lambda s: s["model"].update({"0.weight": np.zeros((9, 4), np.float32)}),
-                    "model['0.weight'] has shape (9, 4)"),
-    "renamed key": (lambda s: s["model"].update(w=s["model"].pop("0.weight")),
-                    "model['w'] is not a parameter"),
+    "wrong shape": (
+        lambda s: s["model"].update({"0.weight": np.zeros((9, 4), np.float32)}),
+        "model['0.weight'] has shape (9, 4)",
+    ),
+    "renamed key": (
+        lambda s: s["model"].update(w=s["model"].pop("0.weight")),
+        "model['w'] is not a parameter",
+    ),
     "missing key": (lambda s: s["model"].pop("2.bias"), "model['2.bias'] is missing"),
-    "integer weights": (lambda s: s["model"].update({"0.bias": np.zeros(8, np.int64)}),
-                        "model['0.bias'] must be a floating-point array"),
+    "integer weights": (
+        lambda s: s["model"].update({"0.bias": np.zeros(8, np.int64)}),
+        "model['0.bias'] must be a floating-point array",
+    ),
     "model not a dict": (lambda s: s.update(model=[1, 2]), "model must be a dict"),
     "config not a dict": (lambda s: s.update(config="fast"), "config must be a dict"),
     "bad config value": (lambda s: s["config"].update(lr="fast"), "config['lr']"),
@@ -259,37 +281,63 @@ BAD_CHECKPOINTS = {
     "other dataset": (lambda s: s["data"].update(num_features=7), "model['0.weight']"),
     "wrong dataset name": (lambda s: s["data"].update(name="digits"), "data['name']"),
     "SGD state into AdamW": (None, "optimizer['param_groups'][0] has the options"),
-    "missing moment": (lambda s: s["optimizer"]["state"][1].pop("exp_avg"),
-                       "optimizer['state'][1] holds"),
-    "negative step": (lambda s: s["optimizer"]["state"][0].update(step=-5),
-                      "optimizer['state'][0]['step'] must be an integer >= 0"),
+    "missing moment": (
+        lambda s: s["optimizer"]["state"][1].pop("exp_avg"),
+        "optimizer['state'][1] holds",
+    ),
+    "negative step": (
+        lambda s: s["optimizer"]["state"][0].update(step=-5),
+        "optimizer['state'][0]['step'] must be an integer >= 0",
+    ),
     "moment of the wrong shape": (
         lambda s: s["optimizer"]["state"][0].update(exp_avg=np.zeros(3, np.float32)),
-        "optimizer does not fit"),
-    "bad beta": (lambda s: s["optimizer"]["param_groups"][0].update(betas=[2.0, 0.9]),
-                 "optimizer does not fit"),
-    "shuffled params": (lambda s: s["optimizer"]["param_groups"][0].update(params=[1, 0, 2, 3]),
-                        "optimizer['param_groups'][0]['params']"),
+        "optimizer does not fit",
+    ),
+    "bad beta": (
+        lambda s: s["optimizer"]["param_groups"][0].update(betas=[2.0, 0.9]),
+        "optimizer does not fit",
+    ),
+    "shuffled params": (
+        lambda s: s["optimizer"]["param_groups"][0].update(params=[1, 0, 2, 3]),
+        "optimizer['param_groups'][0]['params']",
+    ),
     "bad loader": (lambda s: s["loader"].update(rng_state={"a": 1}), "loader does not fit"),
-    "loader of another batch size": (lambda s: s["loader"].update(batch_size=7),
-                                     "loader does not fit"),
+    "loader of another batch size": (
+        lambda s: s["loader"].update(batch_size=7),
+        "loader does not fit",
+    ),
     "epoch not a number": (lambda s: s.update(epoch="one"), "epoch must be an integer"),
     "history too short": (lambda s: s.update(history=[]), "history must be a list"),
-    "history row": (lambda s: s["history"][0].pop("test_loss"),
-                    "history[0]['test_loss'] is missing"),
+    "history row": (
+        lambda s: s["history"][0].pop("test_loss"),
+        "history[0]['test_loss'] is missing",
+    ),
 }
 # What evaluate needs: the config, the data sizes and the model, not the training state.
-EVALUATE_NEEDS = ("config", "field", "no model", "model", "wrong shape", "renamed key",
-                  "missing key", "integer", "bad config", "unknown dataset", "huge",
-                  "other dataset", "wrong dataset name")
+EVALUATE_NEEDS = (
+    "config",
+    "field",
+    "no model",
+    "model",
+    "wrong shape",
+    "renamed key",
+    "missing key",
+    "integer",
+    "bad config",
+    "unknown dataset",
+    "huge",
+    "other dataset",
+    "wrong dataset name",
+)
 
 
 @pytest.mark.parametrize("case", list(BAD_CHECKPOINTS))
 def test_wrong_checkpoint_content_names_the_field(runs, tmp_path, capsys, case):
     change, field = BAD_CHECKPOINTS[case]
     path = crafted(runs, tmp_path, change or sgd_state_into_adamw(runs))
-    code, line, _ = fails(capsys, "train", "--resume", path, "--epochs", 3,
-                          "--out", tmp_path / "out")
+    code, line, _ = fails(
+        capsys, "train", "--resume", path, "--epochs", 3, "--out", tmp_path / "out"
+    )
     assert code == 1 and line.startswith(f"chainrule train: {path}: ") and field in line
     assert not (tmp_path / "out").exists()
     if case.startswith(EVALUATE_NEEDS):
@@ -312,8 +360,8 @@ def test_missing_and_corrupt_checkpoints_are_one_line(tmp_path, capsys):
 
 # ------------------------------------------------------------------ memory (item 9)
 
-def test_a_network_too_big_for_memory_is_refused_before_allocating(tmp_path, capsys,
-                                                                    monkeypatch):
+
+def test_a_network_too_big_for_memory_is_refused_before_allocating(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(train_module, "available_memory", lambda: 16 * 2**30)
     out = tmp_path / "run"
     code, line, stdout = fails(capsys, "train", "--hidden", "100000000", "--out", out)
@@ -339,7 +387,8 @@ def test_memory_estimate_grows_with_the_network():
     sizes = (64, 10, 1437, 360)
     assert estimate_memory(small, *sizes) < estimate_memory(TrainConfig(hidden=(640,)), *sizes)
     assert estimate_memory(small, *sizes) < estimate_memory(
-        TrainConfig(hidden=(64,), batch_size=1024), *sizes)
+        TrainConfig(hidden=(64,), batch_size=1024), *sizes
+    )
     sgd = estimate_memory(TrainConfig(hidden=(10_000,), optimizer="sgd"), *sizes)
     assert sgd < estimate_memory(TrainConfig(hidden=(10_000,), optimizer="adam"), *sizes)
     # A float32 parameter is 4 bytes; with AdamW's two moments at least 12 per parameter.
@@ -361,20 +410,38 @@ def test_available_memory_reads_the_container_limit(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ under mpiexec
 
+
 def mpiexec():
     found = shutil.which("mpiexec", path=os.path.dirname(sys.executable))
     return found or shutil.which("mpiexec")
 
 
-@pytest.mark.skipif(mpiexec() is None or not os.path.isdir("/proc/self"),
-                    reason="needs mpiexec and Linux /proc")
+@pytest.mark.skipif(
+    mpiexec() is None or not os.path.isdir("/proc/self"), reason="needs mpiexec and Linux /proc"
+)
 def test_a_failure_under_mpiexec_ends_every_rank(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
     try:
         result = subprocess.run(
-            [mpiexec(), "-n", "2", sys.executable, "-m", "chainrule", "train", *TINY,
-             "--out", "/proc/self"], env=env, cwd=tmp_path, capture_output=True, text=True,
-            timeout=120, check=False)
+            [
+                mpiexec(),
+                "-n",
+                "2",
+                sys.executable,
+                "-m",
+                "chainrule",
+                "train",
+                *TINY,
+                "--out",
+                "/proc/self",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("a rank kept waiting after the other failed")
     assert result.returncode != 0
@@ -408,25 +475,50 @@ def test_a_full_disk_on_rank_0_ends_the_job_with_one_line(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
     try:
         result = subprocess.run(
-            [mpiexec(), "-n", "2", sys.executable, str(script), "train", *TINY,
-             "--epochs", "50", "--out", "run"], env=env, cwd=tmp_path, capture_output=True,
-            text=True, timeout=120, check=False)
+            [
+                mpiexec(),
+                "-n",
+                "2",
+                sys.executable,
+                str(script),
+                "train",
+                *TINY,
+                "--epochs",
+                "50",
+                "--out",
+                "run",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("rank 1 kept waiting after rank 0 failed")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if "No space left" in line]
-    assert lines == ["chainrule train: cannot write run/checkpoint.npz (No space left on "
-                     "device); the last good checkpoint run/checkpoint.npz is left unchanged"]
+    assert lines == [
+        "chainrule train: cannot write run/checkpoint.npz (No space left on "
+        "device); the last good checkpoint run/checkpoint.npz is left unchanged"
+    ]
     assert "Traceback" not in result.stderr
     assert load(tmp_path / "run" / "checkpoint.npz")["epoch"] == 1
 
 
 def test_config_errors_name_the_field():
-    for values, field in (({"seed": -1}, "seed"), ({"hidden": ""}, "hidden"),
-                          ({"hidden": "8,,8"}, "hidden"), ({"epochs": 10**7}, "epochs"),
-                          ({"lr": float("inf")}, "lr"), ({"batch_size": 2.5}, "batch_size"),
-                          ({"out": ""}, "out"), ({"dataset": ["iris"]}, "dataset"),
-                          ({"hidden": [True]}, "hidden")):
+    for values, field in (
+        ({"seed": -1}, "seed"),
+        ({"hidden": ""}, "hidden"),
+        ({"hidden": "8,,8"}, "hidden"),
+        ({"epochs": 10**7}, "epochs"),
+        ({"lr": float("inf")}, "lr"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"out": ""}, "out"),
+        ({"dataset": ["iris"]}, "dataset"),
+        ({"hidden": [True]}, "hidden"),
+    ):
         with pytest.raises(train_module.ConfigError, match=f"TrainConfig: {field} ") as info:
             TrainConfig(**values)
         assert info.value.field == field
@@ -436,26 +528,27 @@ def test_config_errors_name_the_field():
 
 # ------------------------------------------------------------------ convolutional networks
 
-CNN = ["--model", "cnn", "--dataset", "digits", "--channels", "2", "--kernel", "3",
-       "--hidden", "8"]
+CNN = ["--model", "cnn", "--dataset", "digits", "--channels", "2", "--kernel", "3", "--hidden", "8"]
 
 
-@pytest.mark.parametrize("argv, names", [
-    (["--channels", ""], "--channels"),
-    (["--channels", "4,,8"], "--channels"),
-    (["--channels", "0"], "--channels"),
-    (["--channels", "4.5"], "--channels"),
-    (["--channels", "2,2,2,2"], "--channels"),  # 8x8 digits halve to nothing after three
-    (["--kernel", "0"], "--kernel"),
-    (["--kernel", "9"], "--kernel"),  # larger than the 8x8 image
-    (["--kernel", "3.5"], "--kernel"),
-    (["--model", "rnn"], "--model"),
-    (["--dataset", "iris"], "--dataset"),  # not images
-    (["--data-dir", "."], "--data-dir"),  # digits ship with scikit-learn
-    (["--data-dir", ""], "--data-dir"),
-])
-def test_bad_cnn_flags_are_one_line_naming_the_option(tmp_path, capsys, monkeypatch, argv,
-                                                      names):
+@pytest.mark.parametrize(
+    "argv, names",
+    [
+        (["--channels", ""], "--channels"),
+        (["--channels", "4,,8"], "--channels"),
+        (["--channels", "0"], "--channels"),
+        (["--channels", "4.5"], "--channels"),
+        (["--channels", "2,2,2,2"], "--channels"),  # 8x8 digits halve to nothing after three
+        (["--kernel", "0"], "--kernel"),
+        (["--kernel", "9"], "--kernel"),  # larger than the 8x8 image
+        (["--kernel", "3.5"], "--kernel"),
+        (["--model", "rnn"], "--model"),
+        (["--dataset", "iris"], "--dataset"),  # not images
+        (["--data-dir", "."], "--data-dir"),  # digits ship with scikit-learn
+        (["--data-dir", ""], "--data-dir"),
+    ],
+)
+def test_bad_cnn_flags_are_one_line_naming_the_option(tmp_path, capsys, monkeypatch, argv, names):
     monkeypatch.chdir(tmp_path)
     code, line, out = fails(capsys, "train", *CNN, "--epochs", 1, *argv)
     assert code == 2
@@ -463,10 +556,15 @@ def test_bad_cnn_flags_are_one_line_naming_the_option(tmp_path, capsys, monkeypa
     assert "epoch" not in out and os.listdir(tmp_path) == []  # refused before training
 
 
-@pytest.mark.parametrize("flag, name", [(["--channels", "4"], "--channels"),
-                                        (["--kernel", "3"], "--kernel"),
-                                        (["--augment"], "--augment"),
-                                        (["--no-augment"], "--augment")])
+@pytest.mark.parametrize(
+    "flag, name",
+    [
+        (["--channels", "4"], "--channels"),
+        (["--kernel", "3"], "--kernel"),
+        (["--augment"], "--augment"),
+        (["--no-augment"], "--augment"),
+    ],
+)
 def test_cnn_flags_on_an_mlp_are_refused(tmp_path, capsys, monkeypatch, flag, name):
     monkeypatch.chdir(tmp_path)
     code, line, _ = fails(capsys, "train", *TINY, "--epochs", 1, *flag)
@@ -478,13 +576,25 @@ def test_cnn_on_a_dataset_without_images_is_one_line(tmp_path, capsys, monkeypat
     monkeypatch.chdir(tmp_path)
     code, line, _ = fails(capsys, "train", "--model", "cnn", "--dataset", "breast_cancer")
     assert code == 2
-    assert line == ("chainrule train: --dataset must be a dataset of images for model 'cnn' "
-                    "(cifar10, digits, fashion_mnist, mnist), got 'breast_cancer'")
+    assert line == (
+        "chainrule train: --dataset must be a dataset of images for model 'cnn' "
+        "(cifar10, digits, fashion_mnist, mnist), got 'breast_cancer'"
+    )
 
 
 def test_missing_data_dir_files_are_one_line(tmp_path, capsys):
-    code, line, _ = fails(capsys, "train", "--model", "cnn", "--dataset", "mnist",
-                          "--data-dir", tmp_path, "--out", tmp_path / "out")
+    code, line, _ = fails(
+        capsys,
+        "train",
+        "--model",
+        "cnn",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        tmp_path,
+        "--out",
+        tmp_path / "out",
+    )
     assert code == 1 and "train-images-idx3-ubyte" in line
     assert not (tmp_path / "out").exists()
 
@@ -492,51 +602,73 @@ def test_missing_data_dir_files_are_one_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def cnn_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cnn")
-    config = TrainConfig(model="cnn", dataset="digits", channels=(2,), kernel=3, hidden=(8,),
-                         epochs=1, out=str(out))
+    config = TrainConfig(
+        model="cnn", dataset="digits", channels=(2,), kernel=3, hidden=(8,), epochs=1, out=str(out)
+    )
     return train(config).checkpoint
 
 
-@pytest.mark.parametrize("argv, named", [
-    (["--model", "mlp"], "model='cnn' (given 'mlp')"),
-    (["--channels", "4"], "channels=(2,) (given (4,))"),
-    (["--kernel", "5"], "kernel=3 (given 5)"),
-    (["--no-augment"], "augment=True (given False)"),
-])
+@pytest.mark.parametrize(
+    "argv, named",
+    [
+        (["--model", "mlp"], "model='cnn' (given 'mlp')"),
+        (["--channels", "4"], "channels=(2,) (given (4,))"),
+        (["--kernel", "5"], "kernel=3 (given 5)"),
+        (["--no-augment"], "augment=True (given False)"),
+    ],
+)
 def test_resuming_a_cnn_with_other_settings_is_refused(cnn_run, tmp_path, capsys, argv, named):
-    code, line, _ = fails(capsys, "train", "--resume", cnn_run, "--epochs", 2,
-                          "--out", tmp_path / "out", *argv)
+    code, line, _ = fails(
+        capsys, "train", "--resume", cnn_run, "--epochs", 2, "--out", tmp_path / "out", *argv
+    )
     assert code == 2 and "cannot resume" in line and named in line
     assert not (tmp_path / "out").exists()
 
 
 def test_resuming_an_mlp_as_a_cnn_is_refused(runs, tmp_path, capsys):
     # The iris run has no images: the model named, not the dataset it no longer fits.
-    code, line, _ = fails(capsys, "train", "--resume", runs["adamw"], "--epochs", 2,
-                          "--model", "cnn", "--out", tmp_path / "out")
+    code, line, _ = fails(
+        capsys,
+        "train",
+        "--resume",
+        runs["adamw"],
+        "--epochs",
+        2,
+        "--model",
+        "cnn",
+        "--out",
+        tmp_path / "out",
+    )
     assert code == 2 and "model='mlp' (given 'cnn')" in line
 
 
 BAD_CNN_CHECKPOINTS = {
     # A CNN's weights under an MLP's config, and the other way round.
-    "config says mlp": (lambda s: s["config"].update(model="mlp", channels=None, kernel=None,
-                                                     augment=None),
-                        "model['4.weight'] is not a parameter of the network"),
-    "other channels": (lambda s: s["config"].update(channels=[3]),
-                       ("model['0.weight'] has shape (2, 1, 3, 3), the config's network "
-                        "needs (3, 1, 3, 3)")),
+    "config says mlp": (
+        lambda s: s["config"].update(model="mlp", channels=None, kernel=None, augment=None),
+        "model['4.weight'] is not a parameter of the network",
+    ),
+    "other channels": (
+        lambda s: s["config"].update(channels=[3]),
+        ("model['0.weight'] has shape (2, 1, 3, 3), the config's network needs (3, 1, 3, 3)"),
+    ),
     "other kernel": (lambda s: s["config"].update(kernel=5), "model['0.weight'] has shape"),
-    "too many conv layers": (lambda s: s["config"].update(channels=[2] * 9),
-                             "config['channels'] has too many conv layers"),
+    "too many conv layers": (
+        lambda s: s["config"].update(channels=[2] * 9),
+        "config['channels'] has too many conv layers",
+    ),
     "huge kernel": (lambda s: s["config"].update(kernel=10**9), "config['kernel']"),
-    "cnn options on an mlp": (lambda s: s["config"].update(model="mlp"),
-                              "config['channels'] is a setting of model 'cnn' only"),
+    "cnn options on an mlp": (
+        lambda s: s["config"].update(model="mlp"),
+        "config['channels'] is a setting of model 'cnn' only",
+    ),
     "unknown model": (lambda s: s["config"].update(model="rnn"), "config['model']"),
     "augment not a bool": (lambda s: s["config"].update(augment="yes"), "config['augment']"),
-    "data_dir on digits": (lambda s: s["config"].update(data_dir="/data"),
-                           "config['data_dir']"),
-    "other image size": (lambda s: s["data"].update(num_features=784),
-                         "data['num_features'] is 784"),
+    "data_dir on digits": (lambda s: s["config"].update(data_dir="/data"), "config['data_dir']"),
+    "other image size": (
+        lambda s: s["data"].update(num_features=784),
+        "data['num_features'] is 784",
+    ),
 }
 
 
@@ -547,8 +679,10 @@ def test_wrong_cnn_checkpoint_content_names_the_field(cnn_run, tmp_path, capsys,
     change(state)
     path = tmp_path / "crafted.npz"
     save(state, path)
-    for argv in (["train", "--resume", path, "--epochs", 3, "--out", tmp_path / "out"],
-                 ["evaluate", path]):
+    for argv in (
+        ["train", "--resume", path, "--epochs", 3, "--out", tmp_path / "out"],
+        ["evaluate", path],
+    ):
         code, line, _ = fails(capsys, *argv)
         assert code == 1 and line.startswith(f"chainrule {argv[0]}: {path}: ") and field in line
     assert not (tmp_path / "out").exists()

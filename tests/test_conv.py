@@ -27,15 +27,20 @@ RTOL, ATOL = 1e-10, 1e-12
 
 
 def _spec_cases(names):
-    return [pytest.param(name, case, id=f"{name}-{i}") for name in names
-            for i, case in enumerate(COMPOSITES[name].spec.cases)]
+    return [
+        pytest.param(name, case, id=f"{name}-{i}")
+        for name in names
+        for i, case in enumerate(COMPOSITES[name].spec.cases)
+    ]
 
 
 def _compare_with_torch(ours, theirs, shapes, params, seed=0, integer=False):
     """Values and the gradients of every input, ours against PyTorch's."""
     rng = np.random.default_rng(seed)
-    arrays = [rng.integers(-3, 4, s).astype(np.float64) if integer
-              else rng.standard_normal(s) for s in shapes]
+    arrays = [
+        rng.integers(-3, 4, s).astype(np.float64) if integer else rng.standard_normal(s)
+        for s in shapes
+    ]
     mine = [cr.tensor(a, requires_grad=True) for a in arrays]
     torch_inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
     out = ours(*mine, **params)
@@ -45,14 +50,14 @@ def _compare_with_torch(ours, theirs, shapes, params, seed=0, integer=False):
     out.backward(cotangent)
     expected.backward(torch.tensor(cotangent))
     for i, (a, b) in enumerate(zip(mine, torch_inputs)):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=RTOL, atol=ATOL,
-                                   err_msg=f"input {i}")
+        np.testing.assert_allclose(
+            a.grad.numpy(), b.grad.numpy(), rtol=RTOL, atol=ATOL, err_msg=f"input {i}"
+        )
 
 
 @pytest.mark.parametrize("name, case", _spec_cases(FUNCTIONS))
 def test_every_spec_case_matches_pytorch(name, case):
-    _compare_with_torch(COMPOSITES[name].function, getattr(TF, name), case.shapes,
-                        case.params)
+    _compare_with_torch(COMPOSITES[name].function, getattr(TF, name), case.shapes, case.params)
 
 
 def test_the_functions_are_registered_with_specs():
@@ -62,29 +67,44 @@ def test_the_functions_are_registered_with_specs():
         assert REGISTRY[name].spec.cases
 
 
-@pytest.mark.parametrize("params", [
-    {"stride": 2, "padding": 1},
-    {"stride": (1, 3), "padding": (2, 0), "dilation": (1, 2)},
-    {"padding": "same", "dilation": 3},
-    {"padding": "valid", "groups": 4},
-    {"stride": 3, "padding": 2, "dilation": 2, "groups": 2},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"stride": 2, "padding": 1},
+        {"stride": (1, 3), "padding": (2, 0), "dilation": (1, 2)},
+        {"padding": "same", "dilation": 3},
+        {"padding": "valid", "groups": 4},
+        {"stride": 3, "padding": 2, "dilation": 2, "groups": 2},
+    ],
+)
 def test_conv2d_matches_pytorch_on_larger_inputs(params):
     groups = params.get("groups", 1)
-    _compare_with_torch(C.conv2d, TF.conv2d,
-                        [(3, 8, 11, 9), (6 if groups != 4 else 8, 8 // groups, 3, 4),
-                         (6 if groups != 4 else 8,)], params, seed=1)
+    _compare_with_torch(
+        C.conv2d,
+        TF.conv2d,
+        [(3, 8, 11, 9), (6 if groups != 4 else 8, 8 // groups, 3, 4), (6 if groups != 4 else 8,)],
+        params,
+        seed=1,
+    )
 
 
-@pytest.mark.parametrize("params", [
-    {"stride": 2, "padding": 1, "output_padding": 1},
-    {"stride": (3, 2), "padding": (1, 2), "output_padding": (2, 0), "dilation": (1, 2)},
-    {"stride": 1, "dilation": 3, "output_padding": 2, "groups": 2},  # output_padding > stride
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"stride": 2, "padding": 1, "output_padding": 1},
+        {"stride": (3, 2), "padding": (1, 2), "output_padding": (2, 0), "dilation": (1, 2)},
+        {"stride": 1, "dilation": 3, "output_padding": 2, "groups": 2},  # output_padding > stride
+    ],
+)
 def test_conv_transpose2d_matches_pytorch_on_larger_inputs(params):
     groups = params.get("groups", 1)
-    _compare_with_torch(C.conv_transpose2d, TF.conv_transpose2d,
-                        [(2, 4, 5, 6), (4, 6 // groups, 3, 3), (6,)], params, seed=2)
+    _compare_with_torch(
+        C.conv_transpose2d,
+        TF.conv_transpose2d,
+        [(2, 4, 5, 6), (4, 6 // groups, 3, 3), (6,)],
+        params,
+        seed=2,
+    )
 
 
 def test_unfold_and_fold_are_adjoint():
@@ -92,8 +112,11 @@ def test_unfold_and_fold_are_adjoint():
     x, cols = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 27, 15))
     geometry = {"kernel_size": 3, "dilation": (2, 1), "padding": 1, "stride": (1, 2)}
     assert C.unfold(x, **geometry).shape == cols.shape
-    np.testing.assert_allclose(np.sum(C.unfold(x, **geometry) * cols),
-                               np.sum(x * C.fold(cols, (7, 6), **geometry)), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.sum(C.unfold(x, **geometry) * cols),
+        np.sum(x * C.fold(cols, (7, 6), **geometry)),
+        rtol=1e-12,
+    )
 
 
 def test_second_order_matches_pytorch():
@@ -123,8 +146,10 @@ def test_second_order_matches_pytorch():
 
 
 def test_float32_stays_float32():
-    x = cr.tensor(np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32),
-                  requires_grad=True)
+    x = cr.tensor(
+        np.random.default_rng(5).standard_normal((2, 3, 6, 6)).astype(np.float32),
+        requires_grad=True,
+    )
     conv = nn_conv.Conv2d(3, 4, 3, padding=1, rng=0)
     deconv = nn_conv.ConvTranspose2d(4, 2, 2, stride=2, rng=1)
     out = deconv(conv(x))
@@ -141,14 +166,19 @@ MODULES = [
     ("Conv2d", (3, 8, 3), {"padding": 1}, (2, 3, 6, 5)),
     ("Conv2d", (4, 6, (3, 2)), {"stride": (2, 1), "dilation": (1, 2), "groups": 2}, (1, 4, 7, 8)),
     ("Conv2d", (2, 4, 4), {"padding": "same", "bias": False}, (2, 2, 5, 5)),
-    ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "output_padding": 1,
-                                    "groups": 2}, (2, 4, 3, 4)),
+    (
+        "ConvTranspose2d",
+        (4, 6, 3),
+        {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2},
+        (2, 4, 3, 4),
+    ),
     ("ConvTranspose2d", (3, 2, (2, 3)), {"dilation": 2, "bias": False}, (1, 3, 4, 4)),
 ]
 
 
-@pytest.mark.parametrize("name, args, kwargs, shape", MODULES,
-                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)])
+@pytest.mark.parametrize(
+    "name, args, kwargs, shape", MODULES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)]
+)
 def test_modules_load_pytorch_weights_and_match(name, args, kwargs, shape):
     theirs = getattr(torch.nn, name)(*args, **kwargs).double()
     ours = getattr(nn_conv, name)(*args, **kwargs, dtype=np.float64, rng=0)
@@ -165,13 +195,24 @@ def test_modules_load_pytorch_weights_and_match(name, args, kwargs, shape):
     expected.backward(torch.tensor(cotangent))
     np.testing.assert_allclose(mine.grad.numpy(), them.grad.numpy(), rtol=RTOL, atol=ATOL)
     for key, param in ours.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), theirs.get_parameter(key).grad.numpy(),
-                                   rtol=RTOL, atol=ATOL, err_msg=key)
+        np.testing.assert_allclose(
+            param.grad.numpy(),
+            theirs.get_parameter(key).grad.numpy(),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=key,
+        )
 
 
-@pytest.mark.parametrize("name, args, kwargs", [
-    ("Conv2d", (6, 16, 5), {}), ("Conv2d", (8, 12, (3, 2)), {"groups": 4}),
-    ("Conv1d", (5, 7, 4), {}), ("ConvTranspose2d", (6, 8, 3), {"groups": 2})])
+@pytest.mark.parametrize(
+    "name, args, kwargs",
+    [
+        ("Conv2d", (6, 16, 5), {}),
+        ("Conv2d", (8, 12, (3, 2)), {"groups": 4}),
+        ("Conv1d", (5, 7, 4), {}),
+        ("ConvTranspose2d", (6, 8, 3), {"groups": 2}),
+    ],
+)
 def test_initialisation_bounds_are_pytorchs(name, args, kwargs):
     """kaiming_uniform(a=sqrt(5)) gives weights in +-1/sqrt(fan_in), as the bias; fan_in is
     weight.shape[1] times the kernel size, also for the transposed convolution."""
@@ -186,17 +227,19 @@ def test_initialisation_bounds_are_pytorchs(name, args, kwargs):
     # Hundreds of uniform samples: the largest is within 10% of the bound (fails with
     # probability below 1e-9 for the smallest weight here).
     assert np.abs(ours.weight.numpy()).max() > 0.9 * bound
-    np.testing.assert_array_equal(getattr(nn_conv, name)(*args, **kwargs, rng=0).weight.numpy(),
-                                  ours.weight.numpy())
+    np.testing.assert_array_equal(
+        getattr(nn_conv, name)(*args, **kwargs, rng=0).weight.numpy(), ours.weight.numpy()
+    )
 
 
 def test_dtype_and_repr():
     conv = nn_conv.Conv2d(3, 8, 3, stride=2, padding=1, groups=1, dtype=np.float64)
     assert conv.weight.dtype == conv.bias.dtype == np.float64
     assert repr(conv) == "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1))"
-    assert repr(nn_conv.ConvTranspose2d(4, 2, 2, stride=2, output_padding=1, bias=False)) == \
-        ("ConvTranspose2d(4, 2, kernel_size=(2, 2), stride=(2, 2), output_padding=(1, 1), "
-         "bias=False)")
+    assert repr(nn_conv.ConvTranspose2d(4, 2, 2, stride=2, output_padding=1, bias=False)) == (
+        "ConvTranspose2d(4, 2, kernel_size=(2, 2), stride=(2, 2), output_padding=(1, 1), "
+        "bias=False)"
+    )
 
 
 def test_conv_transpose2d_output_size():
@@ -211,36 +254,57 @@ def test_conv_transpose2d_output_size():
 def test_unbatched_input():
     rng = np.random.default_rng(8)
     x, w = rng.standard_normal((3, 6, 6)), rng.standard_normal((4, 3, 3, 3))
-    np.testing.assert_allclose(C.conv2d(x, w, padding=1),
-                               TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy(),
-                               rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        C.conv2d(x, w, padding=1),
+        TF.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy(),
+        rtol=RTOL,
+        atol=ATOL,
+    )
     assert C.conv1d(rng.standard_normal((3, 7)), rng.standard_normal((2, 3, 3))).shape == (2, 5)
 
 
 # ----------------------------------------------------------------------- errors
 def test_errors_name_the_op_and_both_shapes():
     x = cr.randn(2, 3, 8, 8)
-    with pytest.raises(cr.ShapeError, match=r"conv2d: input of shape \(2, 3, 8, 8\) has 3 "
-                                            r"channels, but weight of shape \(4, 2, 3, 3\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"conv2d: input of shape \(2, 3, 8, 8\) has 3 "
+        r"channels, but weight of shape \(4, 2, 3, 3\)",
+    ):
         C.conv2d(x, cr.randn(4, 2, 3, 3))
-    with pytest.raises(cr.ShapeError, match=r"conv2d: input of spatial size \(8, 8\) .*"
-                                            r"kernel's extent \(9, 9\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"conv2d: input of spatial size \(8, 8\) .*"
+        r"kernel's extent \(9, 9\)",
+    ):
         C.conv2d(x, cr.randn(4, 3, 5, 5), dilation=2)
-    with pytest.raises(cr.ShapeError, match=r"conv2d: bias of shape \(3,\) .* weight of "
-                                            r"shape \(4, 3, 3, 3\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"conv2d: bias of shape \(3,\) .* weight of "
+        r"shape \(4, 3, 3, 3\)",
+    ):
         C.conv2d(x, cr.randn(4, 3, 3, 3), cr.randn(3))
     with pytest.raises(cr.ShapeError, match=r"conv2d: weight of shape \(4, 3, 3\) must have 4"):
         C.conv2d(x, cr.randn(4, 3, 3))
     with pytest.raises(cr.ShapeError, match=r"conv2d: expected a 3-d .* shape \(8, 8\)"):
         C.conv2d(cr.randn(8, 8), cr.randn(4, 3, 3, 3))
-    with pytest.raises(cr.ShapeError, match=r"conv1d: input of shape \(2, 3, 1, 5\) has 3 "
-                                            r"channels"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"conv1d: input of shape \(2, 3, 1, 5\) has 3 "
+        r"channels",
+    ):
         C.conv1d(cr.randn(2, 3, 5), cr.randn(2, 4, 3))
-    with pytest.raises(cr.ShapeError, match=r"conv_transpose2d: input of shape \(2, 3, 8, 8\) "
-                                            r"has 3 channels, but weight of shape \(4, 2, 3, 3\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"conv_transpose2d: input of shape \(2, 3, 8, 8\) "
+        r"has 3 channels, but weight of shape \(4, 2, 3, 3\)",
+    ):
         C.conv_transpose2d(x, cr.randn(4, 2, 3, 3))
-    with pytest.raises(cr.ShapeError, match=r"fold: input of shape \(1, 18, 10\) has 10 "
-                                            r"blocks, but output_size \(5, 5\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"fold: input of shape \(1, 18, 10\) has 10 "
+        r"blocks, but output_size \(5, 5\)",
+    ):
         C.fold(cr.randn(1, 18, 10), (5, 5), 3)
     with pytest.raises(cr.ShapeError, match=r"fold: .* 16 rows, not a multiple"):
         C.fold(cr.randn(1, 16, 9), (5, 5), 3)
@@ -277,13 +341,26 @@ def test_a_small_cnn_matches_pytorch():
 
     torch.manual_seed(0)
     T = torch.nn
-    theirs = T.Sequential(T.Conv2d(2, 4, 3, padding=1), T.ReLU(), T.MaxPool2d(2),
-                          T.Conv2d(4, 6, 3, groups=2), T.ReLU(), T.AvgPool2d(2, ceil_mode=True),
-                          T.Flatten(), T.Linear(12, 3)).double()
-    ours = nn.Sequential(nn_conv.Conv2d(2, 4, 3, padding=1, dtype=np.float64), nn.ReLU(),
-                         MaxPool2d(2), nn_conv.Conv2d(4, 6, 3, groups=2, dtype=np.float64),
-                         nn.ReLU(), AvgPool2d(2, ceil_mode=True), nn.Flatten(),
-                         nn.Linear(12, 3, dtype=np.float64))
+    theirs = T.Sequential(
+        T.Conv2d(2, 4, 3, padding=1),
+        T.ReLU(),
+        T.MaxPool2d(2),
+        T.Conv2d(4, 6, 3, groups=2),
+        T.ReLU(),
+        T.AvgPool2d(2, ceil_mode=True),
+        T.Flatten(),
+        T.Linear(12, 3),
+    ).double()
+    ours = nn.Sequential(
+        nn_conv.Conv2d(2, 4, 3, padding=1, dtype=np.float64),
+        nn.ReLU(),
+        MaxPool2d(2),
+        nn_conv.Conv2d(4, 6, 3, groups=2, dtype=np.float64),
+        nn.ReLU(),
+        AvgPool2d(2, ceil_mode=True),
+        nn.Flatten(),
+        nn.Linear(12, 3, dtype=np.float64),
+    )
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     rng = np.random.default_rng(9)
     x, y = rng.standard_normal((5, 2, 10, 9)), rng.integers(0, 3, 5)
@@ -296,8 +373,13 @@ def test_a_small_cnn_matches_pytorch():
     expected.backward()
     np.testing.assert_allclose(mine.grad.numpy(), them.grad.numpy(), rtol=RTOL, atol=ATOL)
     for key, param in ours.named_parameters():
-        np.testing.assert_allclose(param.grad.numpy(), theirs.get_parameter(key).grad.numpy(),
-                                   rtol=RTOL, atol=ATOL, err_msg=key)
+        np.testing.assert_allclose(
+            param.grad.numpy(),
+            theirs.get_parameter(key).grad.numpy(),
+            rtol=RTOL,
+            atol=ATOL,
+            err_msg=key,
+        )
 
 
 def test_an_empty_batch_flows_through():
@@ -306,8 +388,11 @@ def test_an_empty_batch_flows_through():
     x = cr.tensor(np.zeros((0, 3, 6, 6)), requires_grad=True)
     w = cr.tensor(np.ones((4, 3, 3, 3)), requires_grad=True)
     y = C.conv2d(x, w, padding=1)
-    out = (P.max_pool2d(y, 2).sum() + P.avg_pool2d(y, 3, 2, 1).sum()
-           + C.conv_transpose2d(y, np.ones((4, 2, 3, 3))).sum())
+    out = (
+        P.max_pool2d(y, 2).sum()
+        + P.avg_pool2d(y, 3, 2, 1).sum()
+        + C.conv_transpose2d(y, np.ones((4, 2, 3, 3))).sum()
+    )
     out.backward()
     assert y.shape == (0, 4, 6, 6) and x.grad.shape == (0, 3, 6, 6)
     np.testing.assert_array_equal(w.grad.numpy(), 0.0)

@@ -25,6 +25,7 @@ def test_nested_vjp_and_jvp_close_over_an_outer_variable():
     def outer(x):
         _, pullback = cr.vjp(lambda y: x * y * y, 3.0)
         return pullback(np.array(1.0))[0]
+
     assert cr.grad(outer)(1.5) == 6.0
     # d/dx [jvp of (y -> x sin y) at y=0, tangent 1] = d/dx (x cos 0) = 1.
     assert cr.grad(lambda x: cr.jvp(lambda y: x * cr.sin(y), (0.0,), (1.0,))[1])(0.7) == 1.0
@@ -51,8 +52,10 @@ def test_nested_grad_agrees_with_torch_func():
         return cr.sin(x) * cr.grad(lambda y: cr.exp(x * y) * y)(0.5)
 
     def theirs(x):
-        return torch.sin(x) * tgrad(lambda y: torch.exp(x * y) * y)(torch.tensor(0.5,
-                                                                                 dtype=x.dtype))
+        return torch.sin(x) * tgrad(lambda y: torch.exp(x * y) * y)(
+            torch.tensor(0.5, dtype=x.dtype)
+        )
+
     for x in (0.3, -1.1):
         expected = tgrad(theirs)(torch.tensor(x, dtype=torch.float64)).item()
         assert cr.grad(ours)(x) == pytest.approx(expected, rel=1e-12)
@@ -63,8 +66,15 @@ def test_second_derivative_of_a_linear_function_is_zero():
     assert cr.grad(cr.grad(lambda x: 3 * x))(2.0) == 0.0
 
 
-@pytest.mark.parametrize("f", [lambda x: (2 * x).sum(), lambda x: cr.relu(x).sum(),
-                               lambda x: cr.abs(x).sum(), lambda x: x.sum() + 1.0])
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: (2 * x).sum(),
+        lambda x: cr.relu(x).sum(),
+        lambda x: cr.abs(x).sum(),
+        lambda x: x.sum() + 1.0,
+    ],
+)
 def test_hessian_of_a_piecewise_linear_function_is_zero(f):
     np.testing.assert_array_equal(cr.hessian(f)(np.array([1.0, -2.0, 0.5])), np.zeros((3, 3)))
 
@@ -78,26 +88,27 @@ def test_jvp_and_vjp_of_a_constant_function_are_zero():
 
 # ------------------------------------------------------------------ pow, std
 def test_pow_with_exponent_zero_has_zero_gradient_at_a_zero_base():
-    assert cr.grad(lambda x: x ** 0.0)(0.0) == 0.0
+    assert cr.grad(lambda x: x**0.0)(0.0) == 0.0
     # x ** 1 = x: first derivative 1, second 0, also at 0.
-    assert cr.grad(lambda x: x ** 1.0)(0.0) == 1.0
-    assert cr.grad(cr.grad(lambda x: x ** 1.0))(0.0) == 0.0
+    assert cr.grad(lambda x: x**1.0)(0.0) == 1.0
+    assert cr.grad(cr.grad(lambda x: x**1.0))(0.0) == 0.0
     # x ** 2 at 0: 2x = 0, then 2.
-    assert cr.grad(cr.grad(lambda x: x ** 2.0))(0.0) == 2.0
+    assert cr.grad(cr.grad(lambda x: x**2.0))(0.0) == 2.0
 
 
 def test_a_python_number_base_differentiates_the_exponent():
     # d/dy 0.7^y = 0.7^y ln 0.7.
-    assert cr.grad(lambda y: 0.7 ** y)(1.8) == pytest.approx(0.7 ** 1.8 * np.log(0.7), 1e-12)
+    assert cr.grad(lambda y: 0.7**y)(1.8) == pytest.approx(0.7**1.8 * np.log(0.7), 1e-12)
     t = cr.tensor(np.float32(1.8), requires_grad=True)
-    (2 ** t).backward()
+    (2**t).backward()
     assert t.grad.dtype == np.float32
 
 
 def test_std_of_one_element_has_zero_gradient():
     assert cr.grad(lambda x: cr.std(x))(3.5) == 0.0
-    np.testing.assert_array_equal(cr.grad(lambda x: cr.std(x, axis=0).sum())(np.ones((1, 3))),
-                                  np.zeros((1, 3)))
+    np.testing.assert_array_equal(
+        cr.grad(lambda x: cr.std(x, axis=0).sum())(np.ones((1, 3))), np.zeros((1, 3))
+    )
     # A constant row: the spread is 0 and so is its gradient (PyTorch and autograd agree).
     np.testing.assert_array_equal(cr.grad(lambda x: cr.std(x))(np.full(4, 2.0)), np.zeros(4))
 
@@ -239,10 +250,18 @@ def test_max_with_a_nan_sends_the_gradient_to_the_nan():
 
 
 # ------------------------------------------------------------------ clear errors
-@pytest.mark.parametrize("call", [
-    lambda x: x.sum(axis=2), lambda x: cr.transpose(x, (0, 5)), lambda x: cr.swapaxes(x, 0, 3),
-    lambda x: cr.stack([x, x], axis=4), lambda x: cr.split(x, 2, axis=2),
-    lambda x: cr.concatenate([x, x], axis=-3), lambda x: x.mean(axis=-3)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: x.sum(axis=2),
+        lambda x: cr.transpose(x, (0, 5)),
+        lambda x: cr.swapaxes(x, 0, 3),
+        lambda x: cr.stack([x, x], axis=4),
+        lambda x: cr.split(x, 2, axis=2),
+        lambda x: cr.concatenate([x, x], axis=-3),
+        lambda x: x.mean(axis=-3),
+    ],
+)
 def test_an_out_of_range_axis_is_an_axis_error(call):
     with pytest.raises(np.exceptions.AxisError, match="out of range"):
         call(cr.ones((2, 4)))
@@ -327,13 +346,18 @@ def test_forward_mode_through_a_decomposition_matches_differences():
     eps = 1e-6
     numeric = (cr.grad(f)(x + eps * v) - cr.grad(f)(x - eps * v)) / (2 * eps)
     np.testing.assert_allclose(cr.jvp(cr.grad(f), (x,), (v,))[1], numeric, rtol=1e-6)
-    u_of = lambda a: cr.linalg.svd(a, full_matrices=False)[0] @ cr.linalg.svd(  # noqa: E731
-        a, full_matrices=False)[2]
+    u_of = lambda a: (
+        cr.linalg.svd(a, full_matrices=False)[0]
+        @ cr.linalg.svd(  # noqa: E731
+            a, full_matrices=False
+        )[2]
+    )
     assert cr.check_grads(u_of)(x)
 
 
-@pytest.mark.parametrize("leave", [np.asarray, np.array, float, lambda t: t.item(),
-                                   lambda t: np.array([t, t])])
+@pytest.mark.parametrize(
+    "leave", [np.asarray, np.array, float, lambda t: t.item(), lambda t: np.array([t, t])]
+)
 def test_leaving_the_graph_inside_a_transform_is_an_error(leave):
     with pytest.raises(TypeError, match="cut it from the graph"):
         cr.grad(lambda a: cr.tensor(leave(a.sum())) if callable(leave) else a)(np.ones(2))
@@ -354,6 +378,7 @@ def test_grad_of_a_non_scalar_output_is_a_type_error():
 def test_a_comparison_has_zero_gradient():
     # As HIPS autograd: a boolean output is piecewise constant.
     import operator
+
     for compare in (operator.lt, operator.ge, operator.eq):
         assert cr.grad(compare)(0.7, 1.8) == 0.0
         assert cr.grad(compare, argnums=1)(0.7, 1.8) == 0.0
@@ -364,6 +389,7 @@ def test_a_differentiated_argument_may_be_changed_in_place():
     def f(a):
         a[1] = 3 * a[0]
         return a.sum()
+
     np.testing.assert_array_equal(cr.grad(f)(np.ones(3)), [4.0, 0.0, 1.0])
 
 
@@ -372,15 +398,20 @@ def test_check_grads_passes_keywords_and_validates_modes():
     with pytest.raises(ValueError, match="modes"):
         cr.check_grads(lambda x: x, modes=(0,))(np.ones(2))
     with pytest.raises(cr.GradcheckError, match="reverse mode, order 1"):
-        cr.check_grads(lambda x: cr.tensor(x.data) * 2 if isinstance(x, cr.Tensor)
-                       else x * 2, modes=("rev",))(np.ones(2))
+        cr.check_grads(
+            lambda x: cr.tensor(x.data) * 2 if isinstance(x, cr.Tensor) else x * 2, modes=("rev",)
+        )(np.ones(2))
 
 
 # ------------------------------------------------------------------ PyTorch's conventions
 def test_pow_gradients_follow_pytorch_at_infinities_and_zero_bases():
     torch = pytest.importorskip("torch")
-    cases = [([np.inf, -np.inf, 0.0, 2.0], 0.0), (0.0, [-1.0, -2.0, 0.5, 0.0]),
-             (-2.0, [2.0, 3.0]), ([0.0, 1.5], [1.0, 1.0])]
+    cases = [
+        ([np.inf, -np.inf, 0.0, 2.0], 0.0),
+        (0.0, [-1.0, -2.0, 0.5, 0.0]),
+        (-2.0, [2.0, 3.0]),
+        ([0.0, 1.5], [1.0, 1.0]),
+    ]
     for base, exponent in cases:
         a, b = np.asarray(base, float), np.asarray(exponent, float)
         ours = [cr.tensor(a, requires_grad=True), cr.tensor(b, requires_grad=True)]

@@ -257,8 +257,12 @@ def test_unstratified_split():
 
 @pytest.mark.parametrize(
     "x, y, test_size",
-    [(np.zeros(5), np.zeros(4), 0.2), (np.zeros(5), np.zeros(5), 0.0),
-     (np.zeros(5), np.zeros(5), 1.0), (np.zeros(1), np.zeros(1), 0.5)],
+    [
+        (np.zeros(5), np.zeros(4), 0.2),
+        (np.zeros(5), np.zeros(5), 0.0),
+        (np.zeros(5), np.zeros(5), 1.0),
+        (np.zeros(1), np.zeros(1), 0.5),
+    ],
 )
 def test_split_rejects_bad_arguments(x, y, test_size):
     with pytest.raises(ValueError, match="train_test_split"):

@@ -25,8 +25,13 @@ def test_a_correct_graph_passes_and_every_op_node_is_listed():
     report = check_graph(loss)
     assert report.ok and bool(report) and not report.failures
     graph = cr.viz.trace(loss, grads=False)
-    expected = sorted((n.name, i) for n in graph.nodes if n.kind == "op"
-                      for i, src in enumerate(n.inputs) if src.requires_grad)
+    expected = sorted(
+        (n.name, i)
+        for n in graph.nodes
+        if n.kind == "op"
+        for i, src in enumerate(n.inputs)
+        if src.requires_grad
+    )
     assert sorted((c.node, c.input) for c in report.checks) == expected
     assert all(c.max_error < 1e-6 and c.checked > 0 for c in report.checks)
     text = str(report)
@@ -83,8 +88,9 @@ def test_a_wrong_backward_is_found_by_name(broken_ops):
 
 def test_the_wrong_input_of_a_binary_op_is_named(broken_ops):
     # d(a*b)/db is a; this rule returns b instead (only input 1 is wrong).
-    product = broken_ops("product", lambda a, b: a * b, lambda g, out, a, b: g * b,
-                         lambda g, out, a, b: g * b)
+    product = broken_ops(
+        "product", lambda a, b: a * b, lambda g, out, a, b: g * b, lambda g, out, a, b: g * b
+    )
     a = cr.tensor([1.0, 2.0, 3.0], requires_grad=True, name="a")
     b = cr.tensor([-1.0, 0.5, 4.0], requires_grad=True, name="b")
     report = check_graph(product(a, b).sum(), raise_on_error=False)

@@ -11,7 +11,7 @@ import pytest
 import chainrule as cr
 from chainrule.distributed import DataParallel, World
 
-WORKER = r'''
+WORKER = r"""
 import numpy as np
 import chainrule as cr
 from chainrule.distributed import DataParallel, init
@@ -41,10 +41,11 @@ whole = [W1.grad.numpy(), W2.grad.numpy()]
 error = max(np.abs(a - b).max() for a, b in zip(averaged, whole))
 same = world.allreduce_sum([W1.data])[0] / 2
 # One line from rank 0 (two ranks writing to one pipe can interleave their output).
-worst, unequal = world.allreduce_sum([np.array([error, float(not np.array_equal(same, W1.data))])])[0]
+unequal = float(not np.array_equal(same, W1.data))
+worst, unequal = world.allreduce_sum([np.array([error, unequal])])[0]
 if world.is_root:
     print(f"ranks {world.size} max-error {worst:.3e} unequal-params {int(unequal)}")
-'''
+"""
 
 
 def test_single_process_world_is_identity():
@@ -75,24 +76,49 @@ def test_a_weight_that_is_not_a_sample_count_is_refused(weight):
         DataParallel([w], World(None)).average_gradients(weight=weight)
 
 
-@pytest.mark.parametrize("calls, message", [
-    ([["average_gradients", [["parameter 'w'", "float32 (3,)"]]],
-      ["average_gradients", [["parameter 'w'", "float32 (4,)"]]]],
-     ("ranks differ in average_gradients: parameter 'w' is float32 (3,) on rank 0, "
-      "float32 (4,) on rank 1")),
-    ([["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
-      ["DataParallel", [["parameter 'b'", "float32 (3,)"]]]],
-     ("ranks differ in DataParallel: parameter 'a' (float32 (3,)) on rank 0, "
-      "parameter 'b' (float32 (3,)) on rank 1")),
-    ([["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
-      ["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
-      ["DataParallel", []]],
-     ("ranks differ in DataParallel: 1 on rank 0, 0 on rank 2; rank 2 has no "
-      "parameter 'a' (float32 (3,))")),
-    ([["allreduce_sum", []], ["broadcast from rank 0", []]],
-     ("the ranks called different collective operations: allreduce_sum on rank 0, "
-      "broadcast from rank 0 on rank 1")),
-])
+@pytest.mark.parametrize(
+    "calls, message",
+    [
+        (
+            [
+                ["average_gradients", [["parameter 'w'", "float32 (3,)"]]],
+                ["average_gradients", [["parameter 'w'", "float32 (4,)"]]],
+            ],
+            (
+                "ranks differ in average_gradients: parameter 'w' is float32 (3,) on rank 0, "
+                "float32 (4,) on rank 1"
+            ),
+        ),
+        (
+            [
+                ["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+                ["DataParallel", [["parameter 'b'", "float32 (3,)"]]],
+            ],
+            (
+                "ranks differ in DataParallel: parameter 'a' (float32 (3,)) on rank 0, "
+                "parameter 'b' (float32 (3,)) on rank 1"
+            ),
+        ),
+        (
+            [
+                ["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+                ["DataParallel", [["parameter 'a'", "float32 (3,)"]]],
+                ["DataParallel", []],
+            ],
+            (
+                "ranks differ in DataParallel: 1 on rank 0, 0 on rank 2; rank 2 has no "
+                "parameter 'a' (float32 (3,))"
+            ),
+        ),
+        (
+            [["allreduce_sum", []], ["broadcast from rank 0", []]],
+            (
+                "the ranks called different collective operations: allreduce_sum on rank 0, "
+                "broadcast from rank 0 on rank 1"
+            ),
+        ),
+    ],
+)
 def test_a_mismatch_message_names_the_first_difference(calls, message):
     from chainrule.distributed.parallel import _first_difference
 
@@ -108,8 +134,12 @@ def test_two_ranks_average_to_the_whole_batch_gradient(tmp_path):
     mpiexec = _mpiexec()
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    result = subprocess.run([mpiexec, "-n", "2", sys.executable, str(script)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("ranks")]
     assert len(lines) == 1, result.stdout
@@ -128,14 +158,30 @@ def _mpiexec():
 
 
 def test_chainrule_train_under_mpiexec_takes_the_single_process_steps(tmp_path):
-    args = ["-m", "chainrule", "train", "--epochs", "2", "--batch-size", "33",
-            "--hidden", "32"]  # 33: the ranks get 17 and 16 samples of each batch
-    single = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")],
-                            capture_output=True, text=True, timeout=300)
+    args = [
+        "-m",
+        "chainrule",
+        "train",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "33",
+        "--hidden",
+        "32",
+    ]  # 33: the ranks get 17 and 16 samples of each batch
+    single = subprocess.run(
+        [sys.executable, *args, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr
-    double = subprocess.run([_mpiexec(), "-n", "2", sys.executable, *args,
-                             "--out", str(tmp_path / "two")],
-                            capture_output=True, text=True, timeout=300)
+    double = subprocess.run(
+        [_mpiexec(), "-n", "2", sys.executable, *args, "--out", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert double.returncode == 0, double.stderr
     assert double.stdout.count("test accuracy") == 1  # rank 0 reports, rank 1 is quiet
     one = cr.load(tmp_path / "one" / "checkpoint.npz")["model"]

@@ -45,17 +45,33 @@ _UNIT = _uniform(-0.9, 0.9)
 
 # (chainrule name, torch name, domain of each input); torch functions looked up by name.
 UNARY = [
-    ("tan", "tan", _uniform(-1.2, 1.2)), ("sinh", "sinh", _DEFAULT),
-    ("cosh", "cosh", _DEFAULT), ("arcsin", "asin", _UNIT), ("asin", "asin", _UNIT),
-    ("arccos", "acos", _UNIT), ("acos", "acos", _UNIT), ("arctan", "atan", _DEFAULT),
-    ("atan", "atan", _DEFAULT), ("arcsinh", "asinh", _DEFAULT), ("asinh", "asinh", _DEFAULT),
-    ("arccosh", "acosh", _uniform(1.1, 3.0)), ("acosh", "acosh", _uniform(1.1, 3.0)),
-    ("arctanh", "atanh", _UNIT), ("atanh", "atanh", _UNIT), ("sinc", "sinc", _DEFAULT),
-    ("deg2rad", "deg2rad", _uniform(-360.0, 360.0)), ("rad2deg", "rad2deg", _DEFAULT),
-    ("exp2", "exp2", _DEFAULT), ("expm1", "expm1", _DEFAULT), ("log2", "log2", _POSITIVE),
-    ("log10", "log10", _POSITIVE), ("rsqrt", "rsqrt", _POSITIVE),
-    ("square", "square", _DEFAULT), ("reciprocal", "reciprocal", _away_from_zero),
-    ("sign", "sign", _away_from_zero), ("nan_to_num", "nan_to_num", _with_non_finite),
+    ("tan", "tan", _uniform(-1.2, 1.2)),
+    ("sinh", "sinh", _DEFAULT),
+    ("cosh", "cosh", _DEFAULT),
+    ("arcsin", "asin", _UNIT),
+    ("asin", "asin", _UNIT),
+    ("arccos", "acos", _UNIT),
+    ("acos", "acos", _UNIT),
+    ("arctan", "atan", _DEFAULT),
+    ("atan", "atan", _DEFAULT),
+    ("arcsinh", "asinh", _DEFAULT),
+    ("asinh", "asinh", _DEFAULT),
+    ("arccosh", "acosh", _uniform(1.1, 3.0)),
+    ("acosh", "acosh", _uniform(1.1, 3.0)),
+    ("arctanh", "atanh", _UNIT),
+    ("atanh", "atanh", _UNIT),
+    ("sinc", "sinc", _DEFAULT),
+    ("deg2rad", "deg2rad", _uniform(-360.0, 360.0)),
+    ("rad2deg", "rad2deg", _DEFAULT),
+    ("exp2", "exp2", _DEFAULT),
+    ("expm1", "expm1", _DEFAULT),
+    ("log2", "log2", _POSITIVE),
+    ("log10", "log10", _POSITIVE),
+    ("rsqrt", "rsqrt", _POSITIVE),
+    ("square", "square", _DEFAULT),
+    ("reciprocal", "reciprocal", _away_from_zero),
+    ("sign", "sign", _away_from_zero),
+    ("nan_to_num", "nan_to_num", _with_non_finite),
 ]
 BINARY = [
     ("arctan2", "atan2", _away_from_zero, _away_from_zero),
@@ -63,14 +79,18 @@ BINARY = [
     ("hypot", "hypot", _away_from_zero, _away_from_zero),
     ("logaddexp", "logaddexp", _uniform(-4.0, 4.0), _uniform(-4.0, 4.0)),
     ("logaddexp2", "logaddexp2", _uniform(-4.0, 4.0), _uniform(-4.0, 4.0)),
-    ("remainder", "remainder", _dividend, _divisor), ("mod", "remainder", _dividend, _divisor),
+    ("remainder", "remainder", _dividend, _divisor),
+    ("mod", "remainder", _dividend, _divisor),
     ("fmod", "fmod", _dividend, _divisor),
     # No ties and no NaN here: PyTorch gives a tie's gradient to the first input, chainrule
     # splits it (as for maximum); both are checked below.
-    ("fmax", "fmax", _DEFAULT, _DEFAULT), ("fmin", "fmin", _DEFAULT, _DEFAULT),
+    ("fmax", "fmax", _DEFAULT, _DEFAULT),
+    ("fmin", "fmin", _DEFAULT, _DEFAULT),
 ]
-_SHAPES = {1: [((3, 4),), ((),), ((0, 2),)], 2: [((3, 4), (3, 4)), ((2, 1, 4), (3, 1)),
-                                                  ((), (2, 3))]}
+_SHAPES = {
+    1: [((3, 4),), ((),), ((0, 2),)],
+    2: [((3, 4), (3, 4)), ((2, 1, 4), (3, 1)), ((), (2, 3))],
+}
 
 
 def _torch_cases():
@@ -83,8 +103,9 @@ def _torch_cases():
 def test_values_and_gradients_match_pytorch(name, torch_name, domains, shapes):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
-    inputs = [np.asarray(domain(rng, shape), dtype=np.float64)
-              for domain, shape in zip(domains, shapes)]
+    inputs = [
+        np.asarray(domain(rng, shape), dtype=np.float64) for domain, shape in zip(domains, shapes)
+    ]
     tensors = [cr.tensor(x, requires_grad=True) for x in inputs]
     out = getattr(cr, name)(*tensors)
     references = [torch.tensor(x, requires_grad=True) for x in inputs]
@@ -94,17 +115,18 @@ def test_values_and_gradients_match_pytorch(name, torch_name, domains, shapes):
 
     cotangent = rng.standard_normal(out.shape)
     out.backward(cotangent)
-    wanted = torch.autograd.grad(expected, references, torch.tensor(cotangent),
-                                 allow_unused=True)
+    wanted = torch.autograd.grad(expected, references, torch.tensor(cotangent), allow_unused=True)
     for i, (t, w) in enumerate(zip(tensors, wanted)):
         w = np.zeros(t.shape) if w is None else w.numpy()
         assert t.grad.shape == t.shape and t.grad.dtype == np.float64
-        np.testing.assert_allclose(t.grad.numpy(), w, rtol=1e-10, atol=1e-13,
-                                   err_msg=f"{name}: input {i}")
+        np.testing.assert_allclose(
+            t.grad.numpy(), w, rtol=1e-10, atol=1e-13, err_msg=f"{name}: input {i}"
+        )
 
 
-@pytest.mark.parametrize("name", ["arctan2", "hypot", "logaddexp", "logaddexp2", "remainder",
-                                  "fmod", "fmax", "fmin"])
+@pytest.mark.parametrize(
+    "name", ["arctan2", "hypot", "logaddexp", "logaddexp2", "remainder", "fmod", "fmax", "fmin"]
+)
 def test_binary_functions_take_python_numbers_on_either_side(name):
     torch = pytest.importorskip("torch")
     x = np.array([1.3, -0.35, 2.7])
@@ -125,8 +147,16 @@ def test_binary_functions_take_python_numbers_on_either_side(name):
 
 def test_float32_in_float32_out_with_python_numbers():
     x = cr.tensor([0.5, 1.5], requires_grad=True)
-    for out in [cr.fmod(x, 0.7), cr.remainder(2.0, x), cr.arctan2(x, 1.0), cr.hypot(3.0, x),
-                cr.logaddexp(x, 1.0), cr.fmax(x, 1.0), cr.sinc(x), cr.rsqrt(x)]:
+    for out in [
+        cr.fmod(x, 0.7),
+        cr.remainder(2.0, x),
+        cr.arctan2(x, 1.0),
+        cr.hypot(3.0, x),
+        cr.logaddexp(x, 1.0),
+        cr.fmax(x, 1.0),
+        cr.sinc(x),
+        cr.rsqrt(x),
+    ]:
         assert out.dtype == np.float32
         x.grad = None
         out.sum().backward()
@@ -140,8 +170,9 @@ def _derivative(f, order):
     return f
 
 
-@pytest.mark.parametrize("order, expected", [(0, 1.0), (1, 0.0), (2, -math.pi ** 2 / 3),
-                                             (3, 0.0), (4, math.pi ** 4 / 5)])
+@pytest.mark.parametrize(
+    "order, expected", [(0, 1.0), (1, 0.0), (2, -(math.pi**2) / 3), (3, 0.0), (4, math.pi**4 / 5)]
+)
 def test_sinc_and_its_derivatives_at_zero(order, expected):
     # sinc(x) = sum (-1)^n (pi x)^(2n) / (2n + 1)!: the k-th derivative at 0 is 0 for odd k
     # and (-1)^(k/2) pi^k / (k + 1) for even k.
@@ -161,8 +192,9 @@ def test_sinc_derivatives_match_mpmath():
     mpmath.mp.dps = 40
 
     def exact(x, order):
-        return float(mpmath.diff(lambda t: mpmath.sin(mpmath.pi * t) / (mpmath.pi * t),
-                                 mpmath.mpf(x), order))
+        return float(
+            mpmath.diff(lambda t: mpmath.sin(mpmath.pi * t) / (mpmath.pi * t), mpmath.mpf(x), order)
+        )
 
     # Points on both sides of the switch from series to recurrence (pi |x| = max(1, order)).
     for order in (1, 2, 3):
@@ -179,8 +211,7 @@ def test_sinc_float32_near_zero_stays_finite():
     assert out.dtype == x.grad.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), 1.0, rtol=1e-7)
     # sinc'(x) = -pi^2 x / 3 near 0.
-    np.testing.assert_allclose(x.grad.numpy(), -math.pi ** 2 / 3 * x.numpy(), rtol=1e-5,
-                               atol=1e-30)
+    np.testing.assert_allclose(x.grad.numpy(), -(math.pi**2) / 3 * x.numpy(), rtol=1e-5, atol=1e-30)
 
 
 # ----------------------------------------------------------------------- float32 extremes
@@ -191,13 +222,16 @@ def _value_and_grads(f, *values):
     return out, [t.grad for t in tensors]
 
 
-@pytest.mark.parametrize("a, b, value, grads", [
-    (1000.0, 1000.0, 1000.0 + math.log(2.0), (0.5, 0.5)),
-    (-1000.0, 1000.0, 1000.0, (0.0, 1.0)),
-    (-1000.0, -1000.0, -1000.0 + math.log(2.0), (0.5, 0.5)),
-    (-np.inf, 2.0, 2.0, (0.0, 1.0)),
-    (80.0, 0.0, 80.0, (1.0, math.exp(-80.0))),
-])
+@pytest.mark.parametrize(
+    "a, b, value, grads",
+    [
+        (1000.0, 1000.0, 1000.0 + math.log(2.0), (0.5, 0.5)),
+        (-1000.0, 1000.0, 1000.0, (0.0, 1.0)),
+        (-1000.0, -1000.0, -1000.0 + math.log(2.0), (0.5, 0.5)),
+        (-np.inf, 2.0, 2.0, (0.0, 1.0)),
+        (80.0, 0.0, 80.0, (1.0, math.exp(-80.0))),
+    ],
+)
 def test_logaddexp_float32_at_extremes(a, b, value, grads):
     out, (ga, gb) = _value_and_grads(cr.logaddexp, a, b)
     assert out.dtype == np.float32 and np.isfinite(out.numpy())

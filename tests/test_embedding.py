@@ -30,16 +30,26 @@ def _pair(weight, indices, **options):
     return out, expected, ours, theirs
 
 
-@pytest.mark.parametrize("indices", [
-    np.array([[0, 2, 4], [2, 2, 1]]),
-    np.array(3),
-    np.array([[[1], [1]], [[0], [5]]]),
-    np.zeros(0, dtype=np.int64),
-    np.array([5, 5, 5, 5], dtype=np.int32),
-])
-@pytest.mark.parametrize("options", [{}, {"padding_idx": 2}, {"padding_idx": -1},
-                                     {"scale_grad_by_freq": True},
-                                     {"padding_idx": 1, "scale_grad_by_freq": True}])
+@pytest.mark.parametrize(
+    "indices",
+    [
+        np.array([[0, 2, 4], [2, 2, 1]]),
+        np.array(3),
+        np.array([[[1], [1]], [[0], [5]]]),
+        np.zeros(0, dtype=np.int64),
+        np.array([5, 5, 5, 5], dtype=np.int32),
+    ],
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"padding_idx": 2},
+        {"padding_idx": -1},
+        {"scale_grad_by_freq": True},
+        {"padding_idx": 1, "scale_grad_by_freq": True},
+    ],
+)
 def test_values_and_gradients_match_pytorch(indices, options):
     weight = np.random.default_rng(0).standard_normal((6, 4))
     out, expected, ours, theirs = _pair(weight, indices, **options)
@@ -62,8 +72,9 @@ def test_max_norm_renormalises_the_rows_read_like_pytorch():
     ours, theirs = cr.tensor(weight, requires_grad=True), torch.tensor(weight)
     out = R.embedding(cr.tensor(indices), ours, max_norm=1.5, norm_type=1.0)
     with torch.no_grad():
-        expected = torch.nn.functional.embedding(torch.tensor(indices), theirs, max_norm=1.5,
-                                                 norm_type=1.0)
+        expected = torch.nn.functional.embedding(
+            torch.tensor(indices), theirs, max_norm=1.5, norm_type=1.0
+        )
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=RTOL)
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=RTOL)  # rows 0, 1, 3 only
     np.testing.assert_array_equal(ours.numpy()[[2, 4]], weight[[2, 4]])
@@ -93,10 +104,12 @@ def test_second_order_through_the_lookup_matches_pytorch():
     def energy(lookup, w, idx):  # a function whose weight gradient depends on the weight
         return (lookup(idx, w) ** 3).sum()
 
-    (g_ours,) = gradients(energy(R.embedding, ours, cr.tensor(indices)), [ours],
-                          create_graph=True)
-    (g_theirs,) = torch.autograd.grad(energy(torch.nn.functional.embedding, theirs,
-                                             torch.tensor(indices)), [theirs], create_graph=True)
+    (g_ours,) = gradients(energy(R.embedding, ours, cr.tensor(indices)), [ours], create_graph=True)
+    (g_theirs,) = torch.autograd.grad(
+        energy(torch.nn.functional.embedding, theirs, torch.tensor(indices)),
+        [theirs],
+        create_graph=True,
+    )
     (g_ours * g_ours).sum().backward()
     (g_theirs * g_theirs).sum().backward()
     np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10)
@@ -110,11 +123,14 @@ def test_float32_stays_float32():
     assert w.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("indices, error", [
-    (np.array([0.0, 1.0]), TypeError),  # float indices
-    (np.array([0, 4]), IndexError),     # past the end
-    (np.array([-1, 0]), IndexError),    # negative (PyTorch refuses them too)
-])
+@pytest.mark.parametrize(
+    "indices, error",
+    [
+        (np.array([0.0, 1.0]), TypeError),  # float indices
+        (np.array([0, 4]), IndexError),  # past the end
+        (np.array([-1, 0]), IndexError),  # negative (PyTorch refuses them too)
+    ],
+)
 def test_bad_indices_raise(indices, error):
     with pytest.raises(error, match="embedding"):
         R.embedding(indices, cr.ones(4, 3))

@@ -125,6 +125,7 @@ def test_a_bias_gets_the_batch_sum_in_its_own_dtype(dtype, batch):
     b = cr.tensor(np.zeros(7, dtype), requires_grad=dtype != np.int64)
     if dtype == np.int64:
         from chainrule.ops.reduce import sum_to
+
         total = sum_to(dy, (7,))
     else:
         y = cr.tensor(np.zeros((batch, 7), dtype)) + b
@@ -132,8 +133,12 @@ def test_a_bias_gets_the_batch_sum_in_its_own_dtype(dtype, batch):
         total = b.grad.numpy()
     assert total.shape == (7,) and total.dtype == dtype and total.flags.writeable
     exact = dy.astype(np.float64).sum(axis=0)
-    np.testing.assert_allclose(total, exact, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                               atol=1e-4 if dtype == np.float32 else 1e-10)
+    np.testing.assert_allclose(
+        total,
+        exact,
+        rtol=1e-5 if dtype == np.float32 else 1e-12,
+        atol=1e-4 if dtype == np.float32 else 1e-10,
+    )
 
 
 def test_gradient_has_the_leaf_dtype_when_precisions_mix():
@@ -316,16 +321,20 @@ def test_a_hook_needs_a_tensor_that_requires_grad():
 
 
 # ----------------------------------------------------------------------- in-place safety
-@pytest.mark.parametrize("change", [
-    lambda w: w.__iadd__(1),
-    lambda w: w.mul_(2),
-    lambda w: w.sub_(1),
-    lambda w: w.div_(2),
-    lambda w: w.__setitem__(0, 5.0),
-    lambda w: w.fill_(3.0),
-    lambda w: w.zero_(),
-    lambda w: w.copy_(cr.tensor(np.zeros(3))),
-], ids=["iadd", "mul_", "sub_", "div_", "setitem", "fill_", "zero_", "copy_"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda w: w.__iadd__(1),
+        lambda w: w.mul_(2),
+        lambda w: w.sub_(1),
+        lambda w: w.div_(2),
+        lambda w: w.__setitem__(0, 5.0),
+        lambda w: w.fill_(3.0),
+        lambda w: w.zero_(),
+        lambda w: w.copy_(cr.tensor(np.zeros(3))),
+    ],
+    ids=["iadd", "mul_", "sub_", "div_", "setitem", "fill_", "zero_", "copy_"],
+)
 def test_changing_a_saved_tensor_in_place_raises_at_backward_naming_the_op(change):
     w = cr.tensor(np.array([1.0, 2.0, 3.0]))
     x = leaf([1.0, 1.0, 1.0])
@@ -336,8 +345,7 @@ def test_changing_a_saved_tensor_in_place_raises_at_backward_naming_the_op(chang
 
 
 def test_changing_a_saved_tensor_through_a_view_raises():
-    for change in (lambda w: w[0].mul_(3), lambda w: w.T.add_(1),
-                   lambda w: w.reshape(4).sub_(1)):
+    for change in (lambda w: w[0].mul_(3), lambda w: w.T.add_(1), lambda w: w.reshape(4).sub_(1)):
         w = cr.tensor(np.ones((2, 2)))
         x = leaf(np.ones((2, 2)))
         y = (x * w).sum()
@@ -407,13 +415,17 @@ def test_in_place_on_a_fresh_non_leaf_gives_the_right_gradient():
     np.testing.assert_array_equal(x.grad.numpy(), 4 * (2 * np.array([1.0, 2.0]) + 1))
 
 
-@pytest.mark.parametrize("change, gradient", [
-    (lambda h: h.mul_(3), lambda x: 3 * np.exp(x)),
-    (lambda h: h.__imul__(h), lambda x: 2 * np.exp(2 * x)),
-    (lambda h: h.sub_(h.grad_fn.inputs[0] ** 2), lambda x: np.exp(x) - 2 * x),
-    (lambda h: h.__itruediv__(2), lambda x: np.exp(x) / 2),
-    (lambda h: h.__setitem__(0, 0.0), lambda x: np.array([0.0, np.exp(x[1])])),
-], ids=["mul_", "h*=h", "sub_", "itruediv", "setitem"])
+@pytest.mark.parametrize(
+    "change, gradient",
+    [
+        (lambda h: h.mul_(3), lambda x: 3 * np.exp(x)),
+        (lambda h: h.__imul__(h), lambda x: 2 * np.exp(2 * x)),
+        (lambda h: h.sub_(h.grad_fn.inputs[0] ** 2), lambda x: np.exp(x) - 2 * x),
+        (lambda h: h.__itruediv__(2), lambda x: np.exp(x) / 2),
+        (lambda h: h.__setitem__(0, 0.0), lambda x: np.array([0.0, np.exp(x[1])])),
+    ],
+    ids=["mul_", "h*=h", "sub_", "itruediv", "setitem"],
+)
 def test_in_place_ops_in_a_graph_differentiate_correctly(change, gradient):
     x_np = np.array([0.5, -0.25])
     x = leaf(x_np)
@@ -445,10 +457,10 @@ def test_zero_gives_zeros_even_over_inf_and_nan():
 # ----------------------------------------------------------------------- higher order
 def test_create_graph_makes_the_gradient_differentiable():
     x = leaf(1.5)
-    (x ** 3).backward(create_graph=True)
+    (x**3).backward(create_graph=True)
     first = x.grad
     assert first.requires_grad
-    np.testing.assert_allclose(first.numpy(), 3 * 1.5 ** 2)
+    np.testing.assert_allclose(first.numpy(), 3 * 1.5**2)
     x.grad = None
     first.backward()
     np.testing.assert_allclose(x.grad.numpy(), 6 * 1.5)  # d2/dx2 x^3 = 6x
@@ -461,9 +473,9 @@ def test_second_and_third_derivatives_of_tanh_match_closed_forms():
     d2 = cr.autograd.grad(d1.sum(), x, create_graph=True)
     d3 = cr.autograd.grad(d2.sum(), x)
     t = np.tanh(x_np)
-    np.testing.assert_allclose(d1.numpy(), 1 - t ** 2, rtol=1e-12)
-    np.testing.assert_allclose(d2.numpy(), -2 * t * (1 - t ** 2), rtol=1e-12)
-    np.testing.assert_allclose(d3.numpy(), (6 * t ** 2 - 2) * (1 - t ** 2), rtol=1e-10)
+    np.testing.assert_allclose(d1.numpy(), 1 - t**2, rtol=1e-12)
+    np.testing.assert_allclose(d2.numpy(), -2 * t * (1 - t**2), rtol=1e-12)
+    np.testing.assert_allclose(d3.numpy(), (6 * t**2 - 2) * (1 - t**2), rtol=1e-10)
 
 
 def test_hessian_vector_product_of_a_matmul_network_matches_the_closed_form():
@@ -473,15 +485,15 @@ def test_hessian_vector_product_of_a_matmul_network_matches_the_closed_form():
     g = cr.autograd.grad((cr.tensor(a_np) @ w).tanh().sum(), w, create_graph=True)
     (g * cr.tensor(v_np)).sum().backward()
     t = np.tanh(a_np @ w_np)
-    hessian = a_np.T @ np.diag(-2 * t * (1 - t ** 2)) @ a_np
-    np.testing.assert_allclose(g.numpy(), a_np.T @ (1 - t ** 2), rtol=1e-12)
+    hessian = a_np.T @ np.diag(-2 * t * (1 - t**2)) @ a_np
+    np.testing.assert_allclose(g.numpy(), a_np.T @ (1 - t**2), rtol=1e-12)
     np.testing.assert_allclose(w.grad.numpy(), hessian @ v_np, rtol=1e-10, atol=1e-12)
 
 
 def test_create_graph_gradients_flow_through_hooks():
     x = leaf([1.0, 2.0])
     x.register_hook(lambda grad: grad * 2)
-    (x ** 3).sum().backward(create_graph=True)
+    (x**3).sum().backward(create_graph=True)
     np.testing.assert_array_equal(x.grad.numpy(), 2 * 3 * np.array([1.0, 4.0]))
     assert x.grad.requires_grad
 
@@ -505,8 +517,7 @@ def test_backward_through_a_million_ops_needs_no_recursion(record_property):
     assert x.grad.item() == 1.0
     record_property("chain_1e6_forward_s", round(built - start, 3))
     record_property("chain_1e6_backward_s", round(done - built, 3))
-    print(f"\n1,000,000-op chain: forward {built - start:.2f} s, "
-          f"backward {done - built:.2f} s")
+    print(f"\n1,000,000-op chain: forward {built - start:.2f} s, backward {done - built:.2f} s")
     del y  # freeing the spent chain must not recurse either
 
 

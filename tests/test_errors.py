@@ -19,12 +19,15 @@ def test_shape_error_is_a_value_error():
     assert issubclass(cr.ShapeError, ValueError)
 
 
-@pytest.mark.parametrize("a_shape, b_shape", [
-    ((2, 3), (2, 3)),
-    ((3,), (4,)),
-    ((5, 3), (4,)),
-    ((2, 3, 4), (3, 4, 5)),  # batch axes 2 and 3 do not broadcast
-])
+@pytest.mark.parametrize(
+    "a_shape, b_shape",
+    [
+        ((2, 3), (2, 3)),
+        ((3,), (4,)),
+        ((5, 3), (4,)),
+        ((2, 3, 4), (3, 4, 5)),  # batch axes 2 and 3 do not broadcast
+    ],
+)
 def test_matmul_shape_mismatch_names_the_op_and_both_shapes(a_shape, b_shape):
     for call in (lambda a, b: a @ b, cr.matmul):
         with pytest.raises(cr.ShapeError) as info:
@@ -39,15 +42,18 @@ def test_matmul_of_a_scalar_raises_shape_error():
         cr.tensor(np.array(2.0)) @ ones(2)
 
 
-@pytest.mark.parametrize("name, call", [
-    ("add", lambda a, b: a + b),
-    ("sub", lambda a, b: a - b),
-    ("mul", lambda a, b: a * b),
-    ("div", lambda a, b: a / b),
-    ("pow", lambda a, b: a ** b),
-    ("maximum", cr.maximum),
-    ("minimum", cr.minimum),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("add", lambda a, b: a + b),
+        ("sub", lambda a, b: a - b),
+        ("mul", lambda a, b: a * b),
+        ("div", lambda a, b: a / b),
+        ("pow", lambda a, b: a**b),
+        ("maximum", cr.maximum),
+        ("minimum", cr.minimum),
+    ],
+)
 def test_broadcast_mismatch_names_the_op_and_both_shapes(name, call):
     with pytest.raises(cr.ShapeError) as info:
         call(ones(2, 3), ones(4))
@@ -63,19 +69,22 @@ def test_broadcast_mismatch_with_a_gradient_raises_before_recording():
     assert x.grad is None
 
 
-@pytest.mark.parametrize("name, call", [
-    ("broadcast_to", lambda: ones(2, 3).broadcast_to((4, 3))),
-    ("reshape", lambda: ones(2, 3).reshape(4)),
-    ("concatenate", lambda: cr.concatenate([ones(2, 3), ones(2, 4)])),
-    ("stack", lambda: cr.stack([ones(2, 3), ones(2, 4)])),
-    ("inv", lambda: cr.linalg.inv(ones(2, 3))),
-    ("det", lambda: cr.linalg.det(ones(2, 3))),
-    ("solve", lambda: cr.linalg.solve(ones(3, 3), ones(4))),
-    ("trace", lambda: cr.trace(ones(2))),
-    ("einsum", lambda: cr.einsum("ij,jk->ik", ones(2, 3), ones(4, 5))),
-    ("sum", lambda: ones(2, 3).sum(axis=2)),
-    ("softmax", lambda: ones(2, 3).softmax(axis=3)),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("broadcast_to", lambda: ones(2, 3).broadcast_to((4, 3))),
+        ("reshape", lambda: ones(2, 3).reshape(4)),
+        ("concatenate", lambda: cr.concatenate([ones(2, 3), ones(2, 4)])),
+        ("stack", lambda: cr.stack([ones(2, 3), ones(2, 4)])),
+        ("inv", lambda: cr.linalg.inv(ones(2, 3))),
+        ("det", lambda: cr.linalg.det(ones(2, 3))),
+        ("solve", lambda: cr.linalg.solve(ones(3, 3), ones(4))),
+        ("trace", lambda: cr.trace(ones(2))),
+        ("einsum", lambda: cr.einsum("ij,jk->ik", ones(2, 3), ones(4, 5))),
+        ("sum", lambda: ones(2, 3).sum(axis=2)),
+        ("softmax", lambda: ones(2, 3).softmax(axis=3)),
+    ],
+)
 def test_other_shape_errors_name_the_op(name, call):
     with pytest.raises(cr.ShapeError, match=f"^{name}"):
         call()
@@ -87,12 +96,15 @@ def test_index_out_of_range_is_an_index_error_with_the_shape():
 
 
 # ----------------------------------------------------------------------- invalid points
-@pytest.mark.parametrize("fn, numpy_fn, derivative", [
-    (cr.log, np.log, lambda x: 1 / x),
-    (cr.sqrt, np.sqrt, lambda x: 0.5 / np.sqrt(x)),
-    (lambda t: 1.0 / t, lambda x: 1.0 / x, lambda x: -1.0 / (x * x)),
-    (lambda t: t / t, lambda x: x / x, lambda x: 1 / x - x / (x * x)),
-])
+@pytest.mark.parametrize(
+    "fn, numpy_fn, derivative",
+    [
+        (cr.log, np.log, lambda x: 1 / x),
+        (cr.sqrt, np.sqrt, lambda x: 0.5 / np.sqrt(x)),
+        (lambda t: 1.0 / t, lambda x: 1.0 / x, lambda x: -1.0 / (x * x)),
+        (lambda t: t / t, lambda x: x / x, lambda x: 1 / x - x / (x * x)),
+    ],
+)
 def test_functions_at_invalid_points_follow_numpy_values(fn, numpy_fn, derivative):
     points = np.array([0.0, -1.0, 4.0, -0.0])
     x = leaf(points)
@@ -164,7 +176,7 @@ def test_detect_anomaly_also_checks_second_order_backward():
         g = cr.autograd.grad(x.sqrt().sum(), x, create_graph=True)
         x0 = leaf([0.0])
         with np.errstate(all="ignore"):
-            g0 = cr.autograd.grad((x0 ** 1.5).sum(), x0, create_graph=True)
+            g0 = cr.autograd.grad((x0**1.5).sum(), x0, create_graph=True)
             with pytest.raises(RuntimeError, match="detect_anomaly"):
                 g0.sum().backward()  # d2/dx2 x^1.5 = 0.75 x^-0.5 is inf at 0
     np.testing.assert_allclose(g.numpy(), [0.5])

@@ -19,9 +19,17 @@ def load_example(name):
 
 
 def test_every_example_is_covered():
-    tested = {"logistic_regression", "three_layer_network", "l_layer_squared_loss",
-              "minibatch_vs_per_sample", "softmax_classifier", "svm_classifier",
-              "cnn_mnist", "batchnorm_backward", "im2col_convolution"}
+    tested = {
+        "logistic_regression",
+        "three_layer_network",
+        "l_layer_squared_loss",
+        "minibatch_vs_per_sample",
+        "softmax_classifier",
+        "svm_classifier",
+        "cnn_mnist",
+        "batchnorm_backward",
+        "im2col_convolution",
+    }
     assert {path.stem for path in EXAMPLES.glob("*.py")} == tested
 
 
@@ -51,8 +59,7 @@ def test_l_layer_hand_formulas_hold_for_any_depth(sizes):
     params = module.init_params(sizes, rng)
     x, y = rng.normal(size=(sizes[0], 7)), rng.uniform(size=(sizes[-1], 7))
     grads = module.hand_gradients(params, x, y)
-    assert [(dw.shape, db.shape) for dw, db in grads] == [(w.shape, b.shape)
-                                                         for w, b in params]
+    assert [(dw.shape, db.shape) for dw, db in grads] == [(w.shape, b.shape) for w, b in params]
     assert module.max_relative_error(params, x, y) < 1e-12
 
 
@@ -114,18 +121,22 @@ def test_batchnorm_staged_and_one_line_backward_agree(n, d):
 
 
 def test_spatial_batchnorm_matches_batchnorm2d_on_another_shape():
-    result = load_example("batchnorm_backward").main(n=4, d=2, image=(2, 4, 3, 1), seed=3,
-                                                     verbose=False)
+    result = load_example("batchnorm_backward").main(
+        n=4, d=2, image=(2, 4, 3, 1), seed=3, verbose=False
+    )
     assert result["spatial_vs_chainrule"] < EXACT
     assert result["spatial_forward_vs_chainrule"] < EXACT
 
 
-@pytest.mark.parametrize("geometry", [
-    {},  # 3x3, stride 2, padding 1 on a 7x6 image
-    {"stride": 1, "padding": 0},
-    {"kernel": (2, 3), "stride": 3, "padding": 2, "size": (5, 9)},  # gaps between windows
-    {"kernel": (1, 1), "stride": 1, "padding": 0, "batch": 1, "channels": 1},
-])
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        {},  # 3x3, stride 2, padding 1 on a 7x6 image
+        {"stride": 1, "padding": 0},
+        {"kernel": (2, 3), "stride": 3, "padding": 2, "size": (5, 9)},  # gaps between windows
+        {"kernel": (1, 1), "stride": 1, "padding": 0, "batch": 1, "channels": 1},
+    ],
+)
 def test_im2col_convolution_matches_conv2d(geometry):
     result = load_example("im2col_convolution").main(verbose=False, **geometry)
     assert all(value < EXACT for value in result.values()), result
@@ -139,16 +150,21 @@ def test_im2col_columns_are_the_receptive_fields(capsys):
     np.testing.assert_array_equal(cols[:, 3], [5, 6, 7, 9, 10, 11, 13, 14, 15])
     # col2im of all-ones columns counts how many windows cover each pixel.
     counts = module.col2im(np.ones((9, 4)), (1, 1, 4, 4), 3, 3)[0, 0]
-    np.testing.assert_array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2],
-                                           [1, 2, 2, 1]])
+    np.testing.assert_array_equal(counts, [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
     module.main()
     assert "im2col matrix" in capsys.readouterr().out
 
 
 # A small network on a quarter of the images for two epochs: the full run (8 epochs, 20 and
 # 50 channels) takes minutes and is measured by hand; this checks that it learns.
-SMALL_CNN = {"epochs": 2, "channels": (6, 16), "hidden": 64, "train_size": 1000,
-             "batch_size": 32, "verbose": False}
+SMALL_CNN = {
+    "epochs": 2,
+    "channels": (6, 16),
+    "hidden": 64,
+    "train_size": 1000,
+    "batch_size": 32,
+    "verbose": False,
+}
 
 
 def test_cnn_mnist_learns():
@@ -160,15 +176,25 @@ def test_cnn_mnist_is_deterministic():
     module = load_example("cnn_mnist")
     small = {**SMALL_CNN, "epochs": 1, "train_size": 256}
     first, second = module.main(**small), module.main(**small)
-    assert (first["train_loss"], first["test_accuracy"]) == \
-        (second["train_loss"], second["test_accuracy"])
+    assert (first["train_loss"], first["test_accuracy"]) == (
+        second["train_loss"],
+        second["test_accuracy"],
+    )
 
 
 def test_cnn_mnist_model_takes_images_to_class_scores():
     model = load_example("cnn_mnist").make_model(channels=(2, 3), hidden=8)
     assert model(cr.zeros(5, 1, 28, 28)).shape == (5, 10)
     assert [tuple(p.shape) for p in model.parameters()] == [
-        (2, 1, 5, 5), (2,), (3, 2, 5, 5), (3,), (8, 75), (8,), (10, 8), (10,)]
+        (2, 1, 5, 5),
+        (2,),
+        (3, 2, 5, 5),
+        (3,),
+        (8, 75),
+        (8,),
+        (10, 8),
+        (10,),
+    ]
 
 
 @pytest.mark.slow

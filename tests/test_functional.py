@@ -13,7 +13,7 @@ A = RNG.standard_normal((3, 3))
 
 
 def cubic_sum(x):
-    return (x ** 3).sum()
+    return (x**3).sum()
 
 
 # ----------------------------------------------------------------------- grad
@@ -21,7 +21,7 @@ def test_grad_of_an_ndarray_is_an_ndarray():
     x = np.array([1.0, -2.0, 0.5])
     g = cr.grad(cubic_sum)(x)
     assert type(g) is np.ndarray and g.dtype == np.float64
-    np.testing.assert_allclose(g, 3 * x ** 2, rtol=1e-12)
+    np.testing.assert_allclose(g, 3 * x**2, rtol=1e-12)
 
 
 def test_grad_of_a_tensor_is_a_tensor():
@@ -32,8 +32,8 @@ def test_grad_of_a_tensor_is_a_tensor():
 
 
 def test_grad_of_python_numbers_gives_float64_values():
-    assert float(cr.grad(lambda x: x ** 3)(2.0)) == 12.0
-    assert float(cr.grad(lambda x: x ** 2)(3)) == 6.0  # ints are promoted to float64
+    assert float(cr.grad(lambda x: x**3)(2.0)) == 12.0
+    assert float(cr.grad(lambda x: x**2)(3)) == 6.0  # ints are promoted to float64
 
 
 def test_grad_keeps_float32_inputs_in_float32():
@@ -58,7 +58,7 @@ def test_grad_of_an_unused_argument_is_zero():
 
 def test_value_and_grad_returns_both():
     x = np.array([1.0, 3.0])
-    value, g = cr.value_and_grad(lambda t: (t ** 2).sum())(x)
+    value, g = cr.value_and_grad(lambda t: (t**2).sum())(x)
     assert float(value) == 10.0
     np.testing.assert_array_equal(g, [2.0, 6.0])
 
@@ -91,7 +91,7 @@ def test_grad_of_grad_gives_higher_derivatives():
     d3 = cr.grad(cr.grad(cr.grad(lambda t: t.sin())))(x)
     np.testing.assert_allclose(d2, -np.sin(x), rtol=1e-12)
     np.testing.assert_allclose(d3, -np.cos(x), rtol=1e-12)
-    assert float(cr.grad(cr.grad(cr.grad(lambda t: t ** 4)))(2.0)) == 48.0
+    assert float(cr.grad(cr.grad(cr.grad(lambda t: t**4)))(2.0)) == 48.0
 
 
 def test_grad_of_grad_of_a_tensor_stays_a_tensor():
@@ -120,13 +120,14 @@ def test_hessian_of_a_matmul_network_matches_the_closed_form():
     w = RNG.standard_normal(3)
     hessian = cr.hessian(lambda v: (cr.tensor(A) @ v).tanh().sum())(w)
     t = np.tanh(A @ w)
-    np.testing.assert_allclose(hessian, A.T @ np.diag(-2 * t * (1 - t * t)) @ A,
-                               rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        hessian, A.T @ np.diag(-2 * t * (1 - t * t)) @ A, rtol=1e-10, atol=1e-12
+    )
 
 
 def test_grad_through_a_jacobian_nests():
     x = cr.tensor(np.array([1.0, 2.0]))
-    g = cr.grad(lambda v: cr.jacobian(lambda u: u ** 3)(v).sum())(x)
+    g = cr.grad(lambda v: cr.jacobian(lambda u: u**3)(v).sum())(x)
     np.testing.assert_allclose(g.numpy(), 6 * x.numpy())  # d/dx sum(diag(3x^2)) = 6x
 
 
@@ -146,8 +147,7 @@ def test_jacobian_has_output_shape_then_input_shape():
 def test_jacobian_matches_the_closed_form():
     x, y = RNG.standard_normal(3), RNG.standard_normal(3)
     jac_x, jac_y = cr.jacobian(vector_function, argnums=(0, 1))(x, y)
-    np.testing.assert_allclose(jac_x, np.diag(y * np.cos(A @ x)) @ A + np.diag(2 * x),
-                               rtol=1e-12)
+    np.testing.assert_allclose(jac_x, np.diag(y * np.cos(A @ x)) @ A + np.diag(2 * x), rtol=1e-12)
     np.testing.assert_allclose(jac_y, np.diag(np.sin(A @ x)), rtol=1e-12)
 
 
@@ -162,8 +162,9 @@ def test_jvp_equals_the_jacobian_times_the_tangent():
 
 
 def test_jvp_of_tensors_gives_tensors():
-    value, tangent = cr.jvp(lambda v: v.exp(), (cr.tensor(np.array([0.0, 1.0])),),
-                            (cr.tensor(np.array([1.0, 2.0])),))
+    value, tangent = cr.jvp(
+        lambda v: v.exp(), (cr.tensor(np.array([0.0, 1.0])),), (cr.tensor(np.array([1.0, 2.0])),)
+    )
     assert isinstance(value, cr.Tensor) and isinstance(tangent, cr.Tensor)
     np.testing.assert_allclose(tangent.numpy(), [1.0, 2 * np.e])
 
@@ -195,19 +196,22 @@ def test_transforms_agree_with_hips_autograd():
 
     def reference(x):
         z = anp.dot(A, anp.tanh(x)) + b
-        return anp.log(anp.sum(anp.exp(z))) + anp.sum(x ** 2 * anp.sin(x))
+        return anp.log(anp.sum(anp.exp(z))) + anp.sum(x**2 * anp.sin(x))
 
     def ours(x):
         z = cr.tensor(A) @ x.tanh() + cr.tensor(b)
-        return cr.logsumexp(z) + (x ** 2 * x.sin()).sum()
+        return cr.logsumexp(z) + (x**2 * x.sin()).sum()
 
     x = RNG.standard_normal(3)
     np.testing.assert_allclose(cr.grad(ours)(x), agrad.grad(reference)(x), rtol=1e-10)
-    np.testing.assert_allclose(cr.hessian(ours)(x), agrad.hessian(reference)(x),
-                               rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(cr.jacobian(lambda v: (cr.tensor(A) @ v).tanh())(x),
-                               agrad.jacobian(lambda v: anp.tanh(anp.dot(A, v)))(x),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        cr.hessian(ours)(x), agrad.hessian(reference)(x), rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        cr.jacobian(lambda v: (cr.tensor(A) @ v).tanh())(x),
+        agrad.jacobian(lambda v: anp.tanh(anp.dot(A, v)))(x),
+        rtol=1e-10,
+    )
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # raised by torch's own import
@@ -223,15 +227,18 @@ def test_transforms_agree_with_pytorch():
         return (torch.softmax(torch.tensor(A) @ v, dim=-1) * torch.sigmoid(v)).sum()
 
     xt = torch.tensor(x)
-    np.testing.assert_allclose(cr.grad(ours)(x),
-                               torch.func.grad(theirs)(xt).numpy(), rtol=1e-10)
-    np.testing.assert_allclose(cr.hessian(ours)(x),
-                               torch.func.hessian(theirs)(xt).numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cr.grad(ours)(x), torch.func.grad(theirs)(xt).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        cr.hessian(ours)(x), torch.func.hessian(theirs)(xt).numpy(), rtol=1e-9, atol=1e-12
+    )
     np.testing.assert_allclose(
         cr.jvp(lambda v: (cr.tensor(A) @ v).softmax(), (x,), (tangent,))[1],
-        torch.func.jvp(lambda v: torch.softmax(torch.tensor(A) @ v, dim=-1), (xt,),
-                       (torch.tensor(tangent),))[1].numpy(),
-        rtol=1e-10, atol=1e-12)
+        torch.func.jvp(
+            lambda v: torch.softmax(torch.tensor(A) @ v, dim=-1), (xt,), (torch.tensor(tangent),)
+        )[1].numpy(),
+        rtol=1e-10,
+        atol=1e-12,
+    )
 
 
 # ----------------------------------------------------------------------- gradient checking
@@ -264,8 +271,9 @@ def test_gradgradcheck_accepts_correct_second_derivatives():
 
 
 def _parse(message):
-    match = re.search(r"input (\d+), element \(([\d, ]*)\).*analytic (\S+) vs numeric (\S+)",
-                      message)
+    match = re.search(
+        r"input (\d+), element \(([\d, ]*)\).*analytic (\S+) vs numeric (\S+)", message
+    )
     assert match, message
     element = tuple(int(i) for i in match.group(2).split(",") if i.strip())
     return int(match.group(1)), element, float(match.group(3)), float(match.group(4))

@@ -23,8 +23,12 @@ from chainrule.data import (
     read_idx,
 )
 
-IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 CIFAR_NAMES = tuple(f"data_batch_{i}.bin" for i in range(1, 6)) + ("test_batch.bin",)
 
 
@@ -131,8 +135,9 @@ def test_idx_standardised_on_train_only(tmp_path):
     np.testing.assert_allclose(ds.standardizer.mean, expected.mean, rtol=1e-12)
     np.testing.assert_allclose(ds.standardizer.std, expected.std, rtol=1e-12)
     # float32 results of float64 arithmetic: agree to float32 rounding.
-    np.testing.assert_allclose(ds.x_test, expected.transform(raw.x_test.astype(np.float64)),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ds.x_test, expected.transform(raw.x_test.astype(np.float64)), rtol=1e-6, atol=1e-6
+    )
     assert ds.x_train.dtype == np.float32
     np.testing.assert_allclose(ds.x_train.mean(axis=0), 0, atol=1e-5)
     assert "standardised on train" in ds.description
@@ -149,8 +154,7 @@ def test_channel_standardisation(tmp_path, flatten):
     np.testing.assert_allclose(x.mean(axis=(0, 2, 3)), 0, atol=1e-5)
     np.testing.assert_allclose(x.std(axis=(0, 2, 3)), 1, rtol=1e-5)
     expected = (raw.x_test - mean[:, None, None]) / std[:, None, None]
-    np.testing.assert_allclose(ds.x_test.reshape(raw.x_test.shape), expected, rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(ds.x_test.reshape(raw.x_test.shape), expected, rtol=1e-5, atol=1e-5)
     assert ds.standardizer.mean.shape == ds.x_train.shape[1:]
     assert "standardised per channel on train" in ds.description
 
@@ -228,7 +232,7 @@ def test_truncated_gzip_stream(tmp_path):
     make_idx_dir(tmp_path, gz=True)
     path = tmp_path / (IDX_NAMES[0] + ".gz")
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     message = _error(DatasetFileError, "mnist", path=tmp_path)
     assert message.startswith(str(path)) and "truncated or corrupt gzip data" in message
 
@@ -363,13 +367,10 @@ def test_file_only_datasets_need_a_path():
 
 def test_bad_option_combinations(tmp_path):
     make_idx_dir(tmp_path)
-    assert "test_size does not apply" in _error(ValueError, "mnist", path=tmp_path,
-                                                 test_size=0.3)
+    assert "test_size does not apply" in _error(ValueError, "mnist", path=tmp_path, test_size=0.3)
     assert "leave path out" in _error(ValueError, "iris", path=tmp_path)
-    assert "flatten=False needs a dataset of images" in _error(ValueError, "iris",
-                                                                flatten=False)
-    assert "standardize='channel'" in _error(ValueError, "breast_cancer",
-                                             standardize="channel")
+    assert "flatten=False needs a dataset of images" in _error(ValueError, "iris", flatten=False)
+    assert "standardize='channel'" in _error(ValueError, "breast_cancer", standardize="channel")
     assert "standardize must be" in _error(ValueError, "digits", standardize="pixel")
 
 
@@ -379,12 +380,16 @@ def test_bad_option_combinations(tmp_path):
 @pytest.fixture(scope="module")
 def packaged():
     """mnist (the offline subset) and digits, as rows and as images, loaded once."""
-    return {(name, flatten): load_dataset(name, flatten=flatten)
-            for name in ("mnist", "digits") for flatten in (True, False)}
+    return {
+        (name, flatten): load_dataset(name, flatten=flatten)
+        for name in ("mnist", "digits")
+        for flatten in (True, False)
+    }
 
 
-@pytest.mark.parametrize("name, shape, padding",
-                         [("mnist", (1, 28, 28), 2), ("digits", (1, 8, 8), 1)])
+@pytest.mark.parametrize(
+    "name, shape, padding", [("mnist", (1, 28, 28), 2), ("digits", (1, 8, 8), 1)]
+)
 def test_packaged_images_in_nchw(packaged, name, shape, padding):
     rows, images = packaged[name, True], packaged[name, False]
     assert images.x_train.shape == (len(rows.x_train), *shape)
@@ -422,8 +427,12 @@ def shifted(image, sy, sx):
 
 
 def shifts_matching(out, image, padding):
-    return [(sy, sx) for sy in range(-padding, padding + 1) for sx in range(-padding, padding + 1)
-            if np.array_equal(out, shifted(image, sy, sx))]
+    return [
+        (sy, sx)
+        for sy in range(-padding, padding + 1)
+        for sx in range(-padding, padding + 1)
+        if np.array_equal(out, shifted(image, sy, sx))
+    ]
 
 
 def test_random_crop_is_a_shifted_copy_with_zero_padding():
@@ -444,8 +453,14 @@ def test_random_crop_is_a_shifted_copy_with_zero_padding():
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(1, 6), w=st.integers(1, 6),
-       padding=st.integers(0, 4), seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 4),
+    c=st.integers(1, 3),
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    padding=st.integers(0, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_random_crop_shapes_and_shifts(n, c, h, w, padding, seed):
     images = np.random.default_rng(seed).integers(1, 9, size=(n, c, h, w)).astype(np.float64)
     out = random_crop(images, padding, np.random.default_rng(seed))
@@ -462,8 +477,9 @@ def test_random_hflip_reverses_the_width_axis():
     assert all(f != k for f, k in zip(flipped, kept))
     assert 30 < sum(flipped) < 70  # about half: 51 for this seed
     np.testing.assert_array_equal(random_hflip(images, np.random.default_rng(2), p=0), images)
-    np.testing.assert_array_equal(random_hflip(images, np.random.default_rng(2), p=1),
-                                  images[..., ::-1])
+    np.testing.assert_array_equal(
+        random_hflip(images, np.random.default_rng(2), p=1), images[..., ::-1]
+    )
 
 
 def test_augmentation_is_seeded():
@@ -512,8 +528,9 @@ def test_loader_crops_and_flips_each_batch():
 def test_loader_batches_draw_their_own_crops():
     x, y = _identified_images()
     loader = DataLoader(x, y, batch_size=6, seed=0, crop_padding=1)
-    offsets = [[shifts_matching(image, x[i], 1)[0] for image, i in zip(xb, yb)]
-               for xb, yb in loader]
+    offsets = [
+        [shifts_matching(image, x[i], 1)[0] for image, i in zip(xb, yb)] for xb, yb in loader
+    ]
     assert len(offsets) == 4
     assert len({tuple(batch) for batch in offsets}) == 4
 
@@ -544,8 +561,9 @@ def test_loader_without_shuffle_still_augments():
 def test_loader_resume_replays_the_same_augmented_batches():
     x, y = _identified_images()
     kwargs = {"batch_size": 5, "crop_padding": 2, "hflip": True}
-    reference = [batch for epoch in _epochs(DataLoader(x, y, seed=7, **kwargs), 3)
-                 for batch in epoch]
+    reference = [
+        batch for epoch in _epochs(DataLoader(x, y, seed=7, **kwargs), 3) for batch in epoch
+    ]
 
     interrupted = DataLoader(x, y, seed=7, **kwargs)
     produced = _epochs(interrupted, 1)[0]

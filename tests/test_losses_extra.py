@@ -21,8 +21,12 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 def close(ours, theirs):
-    np.testing.assert_allclose(np.asarray(ours.numpy() if isinstance(ours, cr.Tensor) else ours),
-                               theirs.detach().numpy(), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        np.asarray(ours.numpy() if isinstance(ours, cr.Tensor) else ours),
+        theirs.detach().numpy(),
+        rtol=RTOL,
+        atol=ATOL,
+    )
 
 
 def pairs(*arrays):
@@ -50,46 +54,68 @@ def regression_data(shape=(4, 5), seed=1):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_l1_loss_matches_torch(reduction):
-    compare(lambda x, y: l1_loss(x, y, reduction=reduction),
-            lambda x, y: F.l1_loss(x, y, reduction=reduction), regression_data())
+    compare(
+        lambda x, y: l1_loss(x, y, reduction=reduction),
+        lambda x, y: F.l1_loss(x, y, reduction=reduction),
+        regression_data(),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_weighted_l1_and_huber_match_torch(reduction):
     x, y = regression_data()
     w = np.random.default_rng(2).uniform(0.1, 2, x.shape)
-    compare(lambda x, y, w: l1_loss(x, y, reduction=reduction, weight=w),
-            lambda x, y, w: F.l1_loss(x, y, reduction=reduction, weight=w), (x, y, w))
-    compare(lambda x, y, w: huber_loss(x, y, reduction, 0.7, w),
-            lambda x, y, w: F.huber_loss(x, y, reduction, 0.7, w), (x, y, w))
+    compare(
+        lambda x, y, w: l1_loss(x, y, reduction=reduction, weight=w),
+        lambda x, y, w: F.l1_loss(x, y, reduction=reduction, weight=w),
+        (x, y, w),
+    )
+    compare(
+        lambda x, y, w: huber_loss(x, y, reduction, 0.7, w),
+        lambda x, y, w: F.huber_loss(x, y, reduction, 0.7, w),
+        (x, y, w),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("beta", [1.0, 0.5, 2.5, 0.0])
 def test_smooth_l1_loss_matches_torch(reduction, beta):
-    compare(lambda x, y: smooth_l1_loss(x, y, reduction=reduction, beta=beta),
-            lambda x, y: F.smooth_l1_loss(x, y, reduction=reduction, beta=beta),
-            regression_data(seed=3))
+    compare(
+        lambda x, y: smooth_l1_loss(x, y, reduction=reduction, beta=beta),
+        lambda x, y: F.smooth_l1_loss(x, y, reduction=reduction, beta=beta),
+        regression_data(seed=3),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("delta", [1.0, 0.3, 3.0])
 def test_huber_loss_matches_torch(reduction, delta):
-    compare(lambda x, y: huber_loss(x, y, reduction=reduction, delta=delta),
-            lambda x, y: F.huber_loss(x, y, reduction=reduction, delta=delta),
-            regression_data(seed=4))
+    compare(
+        lambda x, y: huber_loss(x, y, reduction=reduction, delta=delta),
+        lambda x, y: F.huber_loss(x, y, reduction=reduction, delta=delta),
+        regression_data(seed=4),
+    )
 
 
 def test_smooth_losses_at_their_kinks_match_torch():
     """Differences exactly at 0 and at +-beta: values and gradients as PyTorch's."""
     x = np.array([0.0, 1.0, -1.0, 0.5, 2.0, -0.5])
     y = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 0.0])
-    compare(lambda x, y: smooth_l1_loss(x, y, reduction="sum"),
-            lambda x, y: F.smooth_l1_loss(x, y, reduction="sum"), (x, y))
-    compare(lambda x, y: huber_loss(x, y, reduction="sum", delta=0.5),
-            lambda x, y: F.huber_loss(x, y, reduction="sum", delta=0.5), (x, y))
-    compare(lambda x, y: l1_loss(x, y, reduction="sum"),
-            lambda x, y: F.l1_loss(x, y, reduction="sum"), (x, y))
+    compare(
+        lambda x, y: smooth_l1_loss(x, y, reduction="sum"),
+        lambda x, y: F.smooth_l1_loss(x, y, reduction="sum"),
+        (x, y),
+    )
+    compare(
+        lambda x, y: huber_loss(x, y, reduction="sum", delta=0.5),
+        lambda x, y: F.huber_loss(x, y, reduction="sum", delta=0.5),
+        (x, y),
+    )
+    compare(
+        lambda x, y: l1_loss(x, y, reduction="sum"),
+        lambda x, y: F.l1_loss(x, y, reduction="sum"),
+        (x, y),
+    )
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS + ("batchmean",))
@@ -102,9 +128,11 @@ def test_kl_div_matches_torch(reduction, log_target):
     target = np.log(q) if log_target else q
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PyTorch warns about 'mean'
-        compare(lambda x, t: kl_div(x, t, reduction=reduction, log_target=log_target),
-                lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target),
-                (log_p, target))
+        compare(
+            lambda x, t: kl_div(x, t, reduction=reduction, log_target=log_target),
+            lambda x, t: F.kl_div(x, t, reduction=reduction, log_target=log_target),
+            (log_p, target),
+        )
 
 
 def test_kl_div_where_the_target_is_zero():
@@ -123,9 +151,11 @@ def test_kl_div_where_the_target_is_zero():
 
 def test_kl_div_broadcasts_the_target_as_torch():
     rng = np.random.default_rng(6)
-    compare(lambda x, t: kl_div(x, t, reduction="batchmean"),
-            lambda x, t: F.kl_div(x, t, reduction="batchmean"),
-            (np.log(rng.uniform(0.1, 1, (3, 4))), rng.uniform(0.1, 1, 4)))
+    compare(
+        lambda x, t: kl_div(x, t, reduction="batchmean"),
+        lambda x, t: F.kl_div(x, t, reduction="batchmean"),
+        (np.log(rng.uniform(0.1, 1, (3, 4))), rng.uniform(0.1, 1, 4)),
+    )
 
 
 def test_second_order_matches_torch():
@@ -133,13 +163,23 @@ def test_second_order_matches_torch():
     rng = np.random.default_rng(7)
     x, y = regression_data(seed=8)
     direction = rng.standard_normal(x.shape)
-    cases = [(lambda a, b: smooth_l1_loss(a, b, beta=0.8),
-              lambda a, b: F.smooth_l1_loss(a, b, beta=0.8), (x, y)),
-             (lambda a, b: huber_loss(a, b, delta=1.5),
-              lambda a, b: F.huber_loss(a, b, delta=1.5), (x, y)),
-             (lambda a, b: kl_div(a, b, reduction="batchmean"),
-              lambda a, b: F.kl_div(a, b, reduction="batchmean"),
-              (x, rng.uniform(0.1, 1, x.shape)))]
+    cases = [
+        (
+            lambda a, b: smooth_l1_loss(a, b, beta=0.8),
+            lambda a, b: F.smooth_l1_loss(a, b, beta=0.8),
+            (x, y),
+        ),
+        (
+            lambda a, b: huber_loss(a, b, delta=1.5),
+            lambda a, b: F.huber_loss(a, b, delta=1.5),
+            (x, y),
+        ),
+        (
+            lambda a, b: kl_div(a, b, reduction="batchmean"),
+            lambda a, b: F.kl_div(a, b, reduction="batchmean"),
+            (x, rng.uniform(0.1, 1, x.shape)),
+        ),
+    ]
     for ours_fn, theirs_fn, arrays in cases:
         ours, theirs = pairs(*arrays)
         (gx,) = cr.autograd.grad(ours_fn(*ours), [ours[0]], create_graph=True)
@@ -157,15 +197,22 @@ def test_second_order_matches_torch():
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_loss_modules_match_torch(reduction):
     x, y = regression_data(seed=9)
-    for ours, theirs in [(L1Loss(reduction=reduction), torch.nn.L1Loss(reduction=reduction)),
-                         (SmoothL1Loss(reduction=reduction, beta=0.6),
-                          torch.nn.SmoothL1Loss(reduction=reduction, beta=0.6)),
-                         (HuberLoss(reduction, 1.7), torch.nn.HuberLoss(reduction, 1.7))]:
+    for ours, theirs in [
+        (L1Loss(reduction=reduction), torch.nn.L1Loss(reduction=reduction)),
+        (
+            SmoothL1Loss(reduction=reduction, beta=0.6),
+            torch.nn.SmoothL1Loss(reduction=reduction, beta=0.6),
+        ),
+        (HuberLoss(reduction, 1.7), torch.nn.HuberLoss(reduction, 1.7)),
+    ]:
         assert repr(ours) == repr(theirs)
         compare(ours, theirs, (x, y))
     q = np.random.default_rng(10).uniform(0.1, 1, x.shape)
-    compare(KLDivLoss(reduction="batchmean", log_target=True),
-            torch.nn.KLDivLoss(reduction="batchmean", log_target=True), (x, np.log(q)))
+    compare(
+        KLDivLoss(reduction="batchmean", log_target=True),
+        torch.nn.KLDivLoss(reduction="batchmean", log_target=True),
+        (x, np.log(q)),
+    )
 
 
 def test_deprecated_size_average_and_reduce_as_torch():
@@ -184,9 +231,13 @@ def test_deprecated_size_average_and_reduce_as_torch():
 
 def test_losses_keep_float32_and_give_no_tensor_for_arrays():
     x, y = (a.astype(np.float32) for a in regression_data(seed=12))
-    for loss in (lambda a, b: l1_loss(a, b), lambda a, b: smooth_l1_loss(a, b, beta=0.5),
-                 lambda a, b: huber_loss(a, b), lambda a, b: kl_div(a, np.abs(b) + 0.1),
-                 lambda a, b: l1_loss(a, b, weight=np.ones(a.shape))):
+    for loss in (
+        lambda a, b: l1_loss(a, b),
+        lambda a, b: smooth_l1_loss(a, b, beta=0.5),
+        lambda a, b: huber_loss(a, b),
+        lambda a, b: kl_div(a, np.abs(b) + 0.1),
+        lambda a, b: l1_loss(a, b, weight=np.ones(a.shape)),
+    ):
         t = cr.tensor(x, requires_grad=True)
         out = loss(t, y.astype(np.float64))  # a float64 target is cast to the input's dtype
         assert out.dtype == np.float32
@@ -223,9 +274,17 @@ def test_signatures_match_torch():
     def names(function):
         return [p for p in inspect.signature(function).parameters if p not in ("self",)]
 
-    for ours, theirs in [(l1_loss, F.l1_loss), (smooth_l1_loss, F.smooth_l1_loss),
-                         (huber_loss, F.huber_loss), (kl_div, F.kl_div)]:
+    for ours, theirs in [
+        (l1_loss, F.l1_loss),
+        (smooth_l1_loss, F.smooth_l1_loss),
+        (huber_loss, F.huber_loss),
+        (kl_div, F.kl_div),
+    ]:
         assert names(ours) == names(theirs)
-    for ours, theirs in [(L1Loss, torch.nn.L1Loss), (SmoothL1Loss, torch.nn.SmoothL1Loss),
-                         (HuberLoss, torch.nn.HuberLoss), (KLDivLoss, torch.nn.KLDivLoss)]:
+    for ours, theirs in [
+        (L1Loss, torch.nn.L1Loss),
+        (SmoothL1Loss, torch.nn.SmoothL1Loss),
+        (HuberLoss, torch.nn.HuberLoss),
+        (KLDivLoss, torch.nn.KLDivLoss),
+    ]:
         assert names(ours.__init__) == names(theirs.__init__) + ["dtype"]

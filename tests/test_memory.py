@@ -36,8 +36,9 @@ def test_an_mlp_step_peaks_within_a_fifth_of_hand_written_numpy():
 def test_an_mlp_steps_intermediate_arrays_are_released_by_backward():
     rng = np.random.default_rng(0)
     x = cr.tensor(rng.standard_normal((16, 8)))
-    w1, w2 = (cr.tensor(rng.standard_normal(shape), requires_grad=True)
-              for shape in ((8, 8), (8, 3)))
+    w1, w2 = (
+        cr.tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((8, 8), (8, 3))
+    )
     z = x @ w1
     h = z.relu()
     logits = h @ w2
@@ -48,7 +49,6 @@ def test_an_mlp_steps_intermediate_arrays_are_released_by_backward():
     loss.backward()
     assert all(ref() is None for ref in intermediates)  # reference counting freed them
     assert w1.grad.shape == (8, 8) and w2.grad.shape == (8, 3)
-
 
 
 def test_the_first_backward_applies_the_allocator_policy_once(monkeypatch):

@@ -14,38 +14,104 @@ SQUARE = RNG.uniform(0.2, 0.9, (3, 3))
 OTHER = RNG.uniform(0.5, 1.5, (3, 4))
 
 # (method, input, arguments); arguments that are arrays become tensors on both sides.
-CASES = [(name, MATRIX, ()) for name in (
-    "tan", "sinh", "cosh", "arcsin", "arccos", "arctan", "arcsinh", "arctanh", "asin",
-    "acos", "atan", "asinh", "atanh", "sinc", "deg2rad", "rad2deg", "exp2", "expm1", "log2",
-    "log10", "rsqrt", "square", "reciprocal", "sign", "clone", "ravel", "fliplr", "flipud",
-    "cumsum", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos")] + [
-    ("arccosh", MATRIX + 1.5, ()), ("acosh", MATRIX + 1.5, ()),
-    ("atan2", MATRIX, (OTHER,)), ("arctan2", MATRIX, (OTHER,)), ("hypot", MATRIX, (OTHER,)),
-    ("logaddexp", MATRIX, (OTHER,)), ("logaddexp2", MATRIX, (OTHER,)),
-    ("fmod", MATRIX, (OTHER,)), ("fmax", MATRIX, (OTHER,)), ("fmin", MATRIX, (OTHER,)),
-    ("remainder", MATRIX, (OTHER,)), ("inner", MATRIX, (OTHER,)), ("kron", MATRIX, (OTHER,)),
-    ("outer", MATRIX[0], (OTHER[0],)), ("dot", MATRIX[0], (OTHER[0],)),
-    ("vdot", MATRIX[0], (OTHER[0],)), ("cross", MATRIX[:, :3], (OTHER[:, :3], 1)),
-    ("tril", SQUARE, ()), ("triu", SQUARE, (1,)), ("diag", SQUARE, ()),
-    ("diagonal", SQUARE, (1,)), ("trace", SQUARE, ()),
-    ("cumsum", MATRIX, (1,)), ("cumprod", MATRIX, (0,)), ("diff", MATRIX, (1, 0)),
-    ("repeat", MATRIX, (2, 1)), ("repeat_interleave", MATRIX, (2, 1)), ("tile", MATRIX, (2,)),
-    ("roll", MATRIX, (1, 1)), ("flip", MATRIX, (0,)), ("rot90", MATRIX, (1, (0, 1))),
-    ("movedim", MATRIX, (0, 1)), ("expand", MATRIX[:1], (4, 4)),
+CASES = [
+    (name, MATRIX, ())
+    for name in (
+        "tan",
+        "sinh",
+        "cosh",
+        "arcsin",
+        "arccos",
+        "arctan",
+        "arcsinh",
+        "arctanh",
+        "asin",
+        "acos",
+        "atan",
+        "asinh",
+        "atanh",
+        "sinc",
+        "deg2rad",
+        "rad2deg",
+        "exp2",
+        "expm1",
+        "log2",
+        "log10",
+        "rsqrt",
+        "square",
+        "reciprocal",
+        "sign",
+        "clone",
+        "ravel",
+        "fliplr",
+        "flipud",
+        "cumsum",
+        "exp",
+        "log",
+        "sqrt",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "abs",
+        "sin",
+        "cos",
+    )
+] + [
+    ("arccosh", MATRIX + 1.5, ()),
+    ("acosh", MATRIX + 1.5, ()),
+    ("atan2", MATRIX, (OTHER,)),
+    ("arctan2", MATRIX, (OTHER,)),
+    ("hypot", MATRIX, (OTHER,)),
+    ("logaddexp", MATRIX, (OTHER,)),
+    ("logaddexp2", MATRIX, (OTHER,)),
+    ("fmod", MATRIX, (OTHER,)),
+    ("fmax", MATRIX, (OTHER,)),
+    ("fmin", MATRIX, (OTHER,)),
+    ("remainder", MATRIX, (OTHER,)),
+    ("inner", MATRIX, (OTHER,)),
+    ("kron", MATRIX, (OTHER,)),
+    ("outer", MATRIX[0], (OTHER[0],)),
+    ("dot", MATRIX[0], (OTHER[0],)),
+    ("vdot", MATRIX[0], (OTHER[0],)),
+    ("cross", MATRIX[:, :3], (OTHER[:, :3], 1)),
+    ("tril", SQUARE, ()),
+    ("triu", SQUARE, (1,)),
+    ("diag", SQUARE, ()),
+    ("diagonal", SQUARE, (1,)),
+    ("trace", SQUARE, ()),
+    ("cumsum", MATRIX, (1,)),
+    ("cumprod", MATRIX, (0,)),
+    ("diff", MATRIX, (1, 0)),
+    ("repeat", MATRIX, (2, 1)),
+    ("repeat_interleave", MATRIX, (2, 1)),
+    ("tile", MATRIX, (2,)),
+    ("roll", MATRIX, (1, 1)),
+    ("flip", MATRIX, (0,)),
+    ("rot90", MATRIX, (1, (0, 1))),
+    ("movedim", MATRIX, (0, 1)),
+    ("expand", MATRIX[:1], (4, 4)),
     ("nan_to_num", np.array([np.nan, 1.0, np.inf]), ()),
-    ("det", SQUARE + 2 * np.eye(3), ()), ("inverse", SQUARE + 2 * np.eye(3), ()),
-    ("pinverse", MATRIX, ()), ("matrix_power", SQUARE, (3,)),
+    ("det", SQUARE + 2 * np.eye(3), ()),
+    ("inverse", SQUARE + 2 * np.eye(3), ()),
+    ("pinverse", MATRIX, ()),
+    ("matrix_power", SQUARE, (3,)),
     ("cholesky", SQUARE @ SQUARE.T + np.eye(3), ()),
     ("cholesky", SQUARE @ SQUARE.T + np.eye(3), (True,)),
-    ("norm", MATRIX, ()), ("norm", MATRIX, (1, 1)), ("norm", MATRIX, (3, 0, True)),
-    ("norm", MATRIX, ("fro", (0, 1))), ("norm", MATRIX, ("nuc", (0, 1))),
+    ("norm", MATRIX, ()),
+    ("norm", MATRIX, (1, 1)),
+    ("norm", MATRIX, (3, 0, True)),
+    ("norm", MATRIX, ("fro", (0, 1))),
+    ("norm", MATRIX, ("nuc", (0, 1))),
 ]
 
 
 def _arg(value, library):
     if isinstance(value, np.ndarray):
-        return (cr.tensor(value.copy(), requires_grad=True) if library is cr
-                else torch.tensor(value, requires_grad=True))
+        return (
+            cr.tensor(value.copy(), requires_grad=True)
+            if library is cr
+            else torch.tensor(value, requires_grad=True)
+        )
     return value
 
 
@@ -77,12 +143,15 @@ def test_a_method_matches_pytorchs(name, value, args):
             np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name, args", [("sort", (-1,)), ("sort", (0, True)), ("topk", (2,)),
-                                        ("topk", (1, 0, False))])
+@pytest.mark.parametrize(
+    "name, args", [("sort", (-1,)), ("sort", (0, True)), ("topk", (2,)), ("topk", (1, 0, False))]
+)
 def test_sort_and_topk_give_values_and_indices_as_pytorch(name, args):
     ours_in, theirs_in = _arg(MATRIX, cr), _arg(MATRIX, torch)
-    (values, indices), (t_values, t_indices) = (getattr(ours_in, name)(*args),
-                                                getattr(theirs_in, name)(*args))
+    (values, indices), (t_values, t_indices) = (
+        getattr(ours_in, name)(*args),
+        getattr(theirs_in, name)(*args),
+    )
     np.testing.assert_array_equal(values.numpy(), t_values.detach().numpy())
     np.testing.assert_array_equal(indices.numpy(), t_indices.numpy())
     (values * values).sum().backward()
@@ -99,7 +168,8 @@ def test_gather_and_scatter_add_methods_match_pytorch():
     src = RNG.standard_normal((3, 2))
     np.testing.assert_allclose(
         _arg(MATRIX, cr).scatter_add(1, index, src).numpy(),
-        torch.tensor(MATRIX).scatter_add(1, torch.tensor(index), torch.tensor(src)).numpy())
+        torch.tensor(MATRIX).scatter_add(1, torch.tensor(index), torch.tensor(src)).numpy(),
+    )
 
 
 def test_the_remainder_operator_matches_python():

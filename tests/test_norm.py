@@ -31,8 +31,10 @@ def close(ours, theirs, rtol=RTOL, atol=ATOL):
 def pair(array, grad=True):
     """The same float64 values as a chainrule Tensor and a torch tensor."""
     array = np.asarray(array, dtype=np.float64)
-    return (cr.tensor(array.copy(), requires_grad=grad),
-            torch.tensor(array.copy(), requires_grad=grad))
+    return (
+        cr.tensor(array.copy(), requires_grad=grad),
+        torch.tensor(array.copy(), requires_grad=grad),
+    )
 
 
 def backward_both(ours, theirs, seed):
@@ -165,8 +167,9 @@ def test_batch_norm_training_matches_torch(shape, affine, blocks):
     rm, rv = rng.standard_normal(channels), rng.uniform(0.5, 2, channels)
     trm, trv = torch.tensor(rm.copy()), torch.tensor(rv.copy())
     ours = batch_norm(x, rm, rv, w, b, training=True, momentum=0.3, eps=1e-4)
-    theirs = torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True, momentum=0.3,
-                                            eps=1e-4)
+    theirs = torch.nn.functional.batch_norm(
+        tx, trm, trv, tw, tb, training=True, momentum=0.3, eps=1e-4
+    )
     close(ours, theirs)
     close(rm, trm)  # updated in place, with the unbiased variance
     close(rv, trv)
@@ -192,17 +195,16 @@ def test_batch_norm_eval_matches_torch(shape):
         close(mine.grad, reference.grad)
 
 
-@pytest.mark.parametrize("shape, normalized", [((4, 5), 5), ((2, 3, 4), (3, 4)),
-                                               ((3, 2, 2, 5), [5]), ((1, 6), (6,))])
+@pytest.mark.parametrize(
+    "shape, normalized", [((4, 5), 5), ((2, 3, 4), (3, 4)), ((3, 2, 2, 5), [5]), ((1, 6), (6,))]
+)
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
 def test_layer_norm_matches_torch(shape, normalized, affine, blocks):
     rng = np.random.default_rng(5)
     param_shape = (normalized,) if isinstance(normalized, int) else tuple(normalized)
     x, tx = pair(rng.standard_normal(shape) * 2 - 1)
-    w, tw = pair(rng.standard_normal(param_shape)) if affine in ("both", "weight") else (None,
-                                                                                          None)
-    b, tb = pair(rng.standard_normal(param_shape)) if affine in ("both", "bias") else (None,
-                                                                                       None)
+    w, tw = pair(rng.standard_normal(param_shape)) if affine in ("both", "weight") else (None, None)
+    b, tb = pair(rng.standard_normal(param_shape)) if affine in ("both", "bias") else (None, None)
     ours = layer_norm(x, normalized, w, b, eps=1e-3)
     theirs = torch.nn.functional.layer_norm(tx, param_shape, tw, tb, eps=1e-3)
     close(ours, theirs)
@@ -212,8 +214,10 @@ def test_layer_norm_matches_torch(shape, normalized, affine, blocks):
             close(mine.grad, reference.grad)
 
 
-@pytest.mark.parametrize("shape, groups", [((2, 6, 5), 3), ((3, 4, 3, 3), 2), ((1, 4, 2, 3), 4),
-                                           ((4, 6), 2), ((2, 3, 7), 1)])
+@pytest.mark.parametrize(
+    "shape, groups",
+    [((2, 6, 5), 3), ((3, 4, 3, 3), 2), ((1, 4, 2, 3), 4), ((4, 6), 2), ((2, 3, 7), 1)],
+)
 @pytest.mark.parametrize("affine", ["both", "weight", "none"])
 def test_group_norm_matches_torch(shape, groups, affine, blocks):
     rng = np.random.default_rng(7)
@@ -231,15 +235,24 @@ def test_group_norm_matches_torch(shape, groups, affine, blocks):
 
 
 NORMS = {
-    "batch_norm": (lambda f, x, w, b: f(x, None, None, w, b, True),
-                   lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, True),
-                   (3, 4, 2, 3), (4,)),
-    "layer_norm": (lambda f, x, w, b: f(x, (2, 3), w, b),
-                   lambda x, w, b: torch.nn.functional.layer_norm(x, (2, 3), w, b),
-                   (3, 4, 2, 3), (2, 3)),
-    "group_norm": (lambda f, x, w, b: f(x, 2, w, b),
-                   lambda x, w, b: torch.nn.functional.group_norm(x, 2, w, b),
-                   (3, 4, 2, 3), (4,)),
+    "batch_norm": (
+        lambda f, x, w, b: f(x, None, None, w, b, True),
+        lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b, True),
+        (3, 4, 2, 3),
+        (4,),
+    ),
+    "layer_norm": (
+        lambda f, x, w, b: f(x, (2, 3), w, b),
+        lambda x, w, b: torch.nn.functional.layer_norm(x, (2, 3), w, b),
+        (3, 4, 2, 3),
+        (2, 3),
+    ),
+    "group_norm": (
+        lambda f, x, w, b: f(x, 2, w, b),
+        lambda x, w, b: torch.nn.functional.group_norm(x, 2, w, b),
+        (3, 4, 2, 3),
+        (4,),
+    ),
 }
 
 
@@ -261,8 +274,7 @@ def test_second_order_matches_torch(name, blocks):
     ((gx * cr.tensor(direction[0])).sum() + (gw * cr.tensor(direction[1])).sum()).backward()
     theirs = torch_call(tx, tw, tb)
     tgx, tgw = torch.autograd.grad(theirs, [tx, tw], torch.tensor(cotangent), create_graph=True)
-    ((tgx * torch.tensor(direction[0])).sum() + (tgw * torch.tensor(direction[1])).sum()
-     ).backward()
+    ((tgx * torch.tensor(direction[0])).sum() + (tgw * torch.tensor(direction[1])).sum()).backward()
     close(gx.detach(), tgx)
     close(gw.detach(), tgw)
     for mine, reference in [(x, tx), (w, tw), (b, tb)]:
@@ -276,8 +288,11 @@ def test_second_order_matches_torch(name, blocks):
 def _my_cases():
     names = ("normalization", "batch_norm", "layer_norm", "group_norm")
     table = [REGISTRY["normalization"]] + [COMPOSITES[n] for n in names[1:]]
-    return [pytest.param(op, case, id=f"{op.name}-{i}") for op in table
-            for i, case in enumerate(op.spec.cases)]
+    return [
+        pytest.param(op, case, id=f"{op.name}-{i}")
+        for op in table
+        for i, case in enumerate(op.spec.cases)
+    ]
 
 
 @pytest.mark.parametrize("op, case", _my_cases())
@@ -295,8 +310,7 @@ def test_graph_building_rules_agree_with_the_plain_ones(op, case):
         else:
             out = op(*tensors, **case.params)
         cotangent = np.random.default_rng(11).standard_normal(out.shape)
-        grads = cr.autograd.grad(out, tensors, grad_outputs=cotangent,
-                                 create_graph=create_graph)
+        grads = cr.autograd.grad(out, tensors, grad_outputs=cotangent, create_graph=create_graph)
         return [g.detach().numpy() for g in grads]
 
     for plain, built in zip(gradients(False), gradients(True)):
@@ -308,8 +322,12 @@ def test_norms_keep_float32_and_give_arrays_for_arrays():
     x = cr.tensor(rng.standard_normal((4, 3, 2, 2)).astype(np.float32), requires_grad=True)
     w = cr.tensor(np.ones(3, np.float32), requires_grad=True)
     running = np.zeros(3, np.float32), np.ones(3, np.float32)
-    for out in (batch_norm(x, *running, w, None, training=True), batch_norm(x, *running, w),
-                layer_norm(x, (2, 2)), group_norm(x, 3, w)):
+    for out in (
+        batch_norm(x, *running, w, None, training=True),
+        batch_norm(x, *running, w),
+        layer_norm(x, (2, 2)),
+        group_norm(x, 3, w),
+    ):
         assert out.dtype == np.float32
         out.backward(np.ones(out.shape, np.float32))
         assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
@@ -357,11 +375,11 @@ def copy_module(ours, theirs):
 
 
 @pytest.mark.parametrize("momentum", [0.1, None, 0.4])
-@pytest.mark.parametrize("kind, shape", [("1d", (6, 3)), ("1d", (4, 3, 5)),
-                                         ("2d", (4, 3, 5, 2))])
+@pytest.mark.parametrize("kind, shape", [("1d", (6, 3)), ("1d", (4, 3, 5)), ("2d", (4, 3, 5, 2))])
 def test_batch_norm_module_matches_torch_over_training_steps(kind, shape, momentum, blocks):
-    ours_cls, theirs_cls = ((BatchNorm1d, torch.nn.BatchNorm1d) if kind == "1d"
-                            else (BatchNorm2d, torch.nn.BatchNorm2d))
+    ours_cls, theirs_cls = (
+        (BatchNorm1d, torch.nn.BatchNorm1d) if kind == "1d" else (BatchNorm2d, torch.nn.BatchNorm2d)
+    )
     ours = ours_cls(3, momentum=momentum, dtype=np.float64)
     theirs = theirs_cls(3, momentum=momentum, dtype=torch.float64)
     rng = np.random.default_rng(13)
@@ -397,8 +415,9 @@ def test_batch_norm_module_matches_torch_over_training_steps(kind, shape, moment
         np.testing.assert_array_equal(value, before[key])
 
 
-@pytest.mark.parametrize("options", [{"affine": False}, {"track_running_stats": False},
-                                     {"bias": False}, {"eps": 1e-2}])
+@pytest.mark.parametrize(
+    "options", [{"affine": False}, {"track_running_stats": False}, {"bias": False}, {"eps": 1e-2}]
+)
 def test_batch_norm_module_options_match_torch(options):
     ours = BatchNorm2d(2, dtype=np.float64, **options)
     theirs = torch.nn.BatchNorm2d(2, dtype=torch.float64, **options)
@@ -420,13 +439,15 @@ def test_batch_norm_module_options_match_torch(options):
 
 def test_batch_norm_state_dict_round_trips_with_torch():
     rng = np.random.default_rng(16)
-    theirs = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3),
-                                 torch.nn.ReLU()).double()
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.ReLU()
+    ).double()
     theirs.train()
     for _ in range(3):
         theirs(torch.tensor(rng.standard_normal((5, 4))))
-    ours = nn.Sequential(nn.Linear(4, 3, dtype=np.float64), BatchNorm1d(3, dtype=np.float64),
-                         nn.ReLU())
+    ours = nn.Sequential(
+        nn.Linear(4, 3, dtype=np.float64), BatchNorm1d(3, dtype=np.float64), nn.ReLU()
+    )
     assert list(ours.state_dict()) == list(theirs.state_dict())
     copy_module(ours, theirs)
     assert ours[1].num_batches_tracked.item() == 3
@@ -437,8 +458,9 @@ def test_batch_norm_state_dict_round_trips_with_torch():
     # And back: torch loads ours after a training step of ours.
     ours.train()
     ours(cr.tensor(rng.standard_normal((5, 4))))
-    back = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3),
-                               torch.nn.ReLU()).double()
+    back = torch.nn.Sequential(
+        torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.ReLU()
+    ).double()
     back.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
     assert back[1].num_batches_tracked.item() == 4
     for key, value in back.state_dict().items():
@@ -464,8 +486,9 @@ def test_batch_norm_module_checks_input_dims():
         BatchNorm1d(3)(cr.zeros(2, 3, 4, 5))
 
 
-@pytest.mark.parametrize("options", [{}, {"elementwise_affine": False}, {"bias": False},
-                                     {"eps": 1e-3}])
+@pytest.mark.parametrize(
+    "options", [{}, {"elementwise_affine": False}, {"bias": False}, {"eps": 1e-3}]
+)
 def test_layer_norm_module_matches_torch(options):
     ours = LayerNorm((3, 4), dtype=np.float64, **options)
     theirs = torch.nn.LayerNorm((3, 4), dtype=torch.float64, **options)
@@ -483,7 +506,7 @@ def test_layer_norm_module_matches_torch(options):
     close(out, tout)
     backward_both(out, tout, 18)
     close(x.grad, tx.grad)
-    for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         close(p.grad, tp.grad)
 
 
@@ -499,15 +522,17 @@ def test_group_norm_module_matches_torch(options):
     close(out, tout)
     backward_both(out, tout, 20)
     close(x.grad, tx.grad)
-    for (name, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
+    for (_, p), (_, tp) in zip(ours.named_parameters(), theirs.named_parameters()):
         close(p.grad, tp.grad)
     with pytest.raises(ValueError, match="divisible"):
         GroupNorm(4, 6)
 
 
 def test_modules_default_to_float32_and_keep_it():
-    x = cr.tensor(np.random.default_rng(21).standard_normal((4, 6, 3, 3)).astype(np.float32),
-                  requires_grad=True)
+    x = cr.tensor(
+        np.random.default_rng(21).standard_normal((4, 6, 3, 3)).astype(np.float32),
+        requires_grad=True,
+    )
     for module in (BatchNorm2d(6), LayerNorm(3), GroupNorm(3, 6)):
         assert all(p.dtype == np.float32 for p in module.parameters())
         out = module(x)
@@ -530,8 +555,7 @@ def test_eval_mode_uses_running_statistics_only():
     every = np.stack(batches)
     # momentum=None: the plain average of every batch's mean and unbiased variance.
     np.testing.assert_allclose(bn.running_mean.numpy(), every.mean(axis=1).mean(axis=0))
-    np.testing.assert_allclose(bn.running_var.numpy(),
-                               every.var(axis=1, ddof=1).mean(axis=0))
+    np.testing.assert_allclose(bn.running_var.numpy(), every.var(axis=1, ddof=1).mean(axis=0))
     bn.eval()
     x = np.random.default_rng(9).standard_normal((3, 2))
     expected = (x - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
@@ -582,7 +606,10 @@ def test_signatures_match_torch():
     assert names(layer_norm) == names(F.layer_norm)
     assert names(group_norm) == names(F.group_norm)
     assert names(dropout2d)[:4] == names(F.dropout2d)
-    for ours, theirs in [(BatchNorm2d, torch.nn.BatchNorm2d), (LayerNorm, torch.nn.LayerNorm),
-                         (GroupNorm, torch.nn.GroupNorm)]:
+    for ours, theirs in [
+        (BatchNorm2d, torch.nn.BatchNorm2d),
+        (LayerNorm, torch.nn.LayerNorm),
+        (GroupNorm, torch.nn.GroupNorm),
+    ]:
         expected = [n for n in names(theirs.__init__) if n != "device"]
         assert names(ours.__init__) == expected

@@ -97,8 +97,7 @@ def test_a_bias_broadcast_over_m_samples_gets_the_sum_over_the_batch():
     np.testing.assert_allclose(b.grad.numpy(), dy.sum(axis=0), **TIGHT)
     column_bias = leaf(np.zeros((3, 1)))  # samples in columns: b of shape (n, 1)
     (cr.tensor(w_np.T @ x_np.T) + column_bias).backward(dy.T)
-    np.testing.assert_allclose(column_bias.grad.numpy(), dy.T.sum(axis=1, keepdims=True),
-                               **TIGHT)
+    np.testing.assert_allclose(column_bias.grad.numpy(), dy.T.sum(axis=1, keepdims=True), **TIGHT)
 
 
 # ----------------------------------------------------------------------- matrix calculus
@@ -111,8 +110,9 @@ def test_derivative_of_the_determinant_is_det_times_inverse_transpose():
     x = leaf(x_np)
     cr.linalg.det(x).backward()
     # Inverting a well-conditioned 3x3 costs a few ulps: 1e-10 relative is ample.
-    np.testing.assert_allclose(x.grad.numpy(), np.linalg.det(x_np) * np.linalg.inv(x_np).T,
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        x.grad.numpy(), np.linalg.det(x_np) * np.linalg.inv(x_np).T, rtol=1e-10
+    )
 
 
 def test_derivative_of_the_trace_is_the_identity():
@@ -172,8 +172,7 @@ def test_sigmoid_with_binary_cross_entropy_gives_dz_equal_a_minus_y():
     residual = a.numpy() - y_np
     # The mean over m samples scales each sample's dz = a - y by 1/m.
     np.testing.assert_allclose(z.grad.numpy(), residual / m, **TIGHT)
-    np.testing.assert_allclose(w.grad.numpy(), (x_np * residual[:, None]).mean(axis=0),
-                               **TIGHT)
+    np.testing.assert_allclose(w.grad.numpy(), (x_np * residual[:, None]).mean(axis=0), **TIGHT)
     np.testing.assert_allclose(b.grad.numpy(), residual.mean(), **TIGHT)
 
 
@@ -199,8 +198,7 @@ SIZES = [4, 5, 3, 2]  # input, two hidden layers, output: three sigmoid layers
 
 
 def _network(m=6):
-    weights = [RNG.standard_normal((n_out, n_in)) * 0.8
-               for n_in, n_out in zip(SIZES, SIZES[1:])]
+    weights = [RNG.standard_normal((n_out, n_in)) * 0.8 for n_in, n_out in zip(SIZES, SIZES[1:])]
     biases = [RNG.standard_normal((n_out, 1)) * 0.1 for n_out in SIZES[1:]]
     x = RNG.standard_normal((SIZES[0], m))  # samples in columns
     y = RNG.uniform(size=(SIZES[-1], m))
@@ -277,5 +275,6 @@ def test_full_matrix_mini_batch_gradient_is_the_average_of_per_sample_gradients(
     batch = gradients(x_np, y_np)
     per_sample = [gradients(x_np[:, [i]], y_np[:, [i]]) for i in range(x_np.shape[1])]
     for k, g in enumerate(batch):
-        np.testing.assert_allclose(g, np.mean([sample[k] for sample in per_sample], axis=0),
-                                   **TIGHT)
+        np.testing.assert_allclose(
+            g, np.mean([sample[k] for sample in per_sample], axis=0), **TIGHT
+        )

@@ -46,46 +46,79 @@ def _flat(out):
 
 # ======================================================================= no gradient
 X = np.array([[1.5, -0.5, 2.0], [np.nan, np.inf, -2.5]])
-I = np.array([[3, 0, 2], [1, 1, 0]])
+INTS = np.array([[3, 0, 2], [1, 1, 0]])
 B = np.array([[True, False, True], [False, False, True]])
 
 LOGIC_CASES = [  # (name, args built from a module m and an input x)
-    ("ceil", lambda x: (x,), X), ("floor", lambda x: (x,), X), ("trunc", lambda x: (x,), X),
-    ("rint", lambda x: (x,), X), ("round", lambda x: (x, 1), X * 1.234),
-    ("around", lambda x: (x,), X), ("fix", lambda x: (x,), X),
-    ("floor_divide", lambda x: (x, 0.7), X), ("isnan", lambda x: (x,), X),
-    ("isinf", lambda x: (x,), X), ("isposinf", lambda x: (x,), X),
-    ("isneginf", lambda x: (x,), X), ("isfinite", lambda x: (x,), X),
-    ("signbit", lambda x: (x,), X), ("spacing", lambda x: (x,), X),
-    ("iscomplex", lambda x: (x,), X), ("isreal", lambda x: (x,), X),
-    ("iscomplexobj", lambda x: (x,), X), ("isrealobj", lambda x: (x,), X),
-    ("imag", lambda x: (x,), X), ("angle", lambda x: (x,), X),
-    ("equal", lambda x: (x, 2.0), X), ("not_equal", lambda x: (x, 2.0), X),
-    ("less", lambda x: (x, 0.0), X), ("less_equal", lambda x: (x, 2.0), X),
-    ("greater", lambda x: (x, 0.0), X), ("greater_equal", lambda x: (x, 2.0), X),
-    ("logical_and", lambda x: (x, B), X), ("logical_or", lambda x: (x, B), X),
-    ("logical_xor", lambda x: (x, B), X), ("logical_not", lambda x: (x,), X),
-    ("isclose", lambda x: (x, 1.5), X), ("allclose", lambda x: (x, x + 1e-9), X[:1]),
-    ("array_equal", lambda x: (x, x), X[:1]), ("array_equiv", lambda x: (x, x[0]), X[:1]),
+    ("ceil", lambda x: (x,), X),
+    ("floor", lambda x: (x,), X),
+    ("trunc", lambda x: (x,), X),
+    ("rint", lambda x: (x,), X),
+    ("round", lambda x: (x, 1), X * 1.234),
+    ("around", lambda x: (x,), X),
+    ("fix", lambda x: (x,), X),
+    ("floor_divide", lambda x: (x, 0.7), X),
+    ("isnan", lambda x: (x,), X),
+    ("isinf", lambda x: (x,), X),
+    ("isposinf", lambda x: (x,), X),
+    ("isneginf", lambda x: (x,), X),
+    ("isfinite", lambda x: (x,), X),
+    ("signbit", lambda x: (x,), X),
+    ("spacing", lambda x: (x,), X),
+    ("iscomplex", lambda x: (x,), X),
+    ("isreal", lambda x: (x,), X),
+    ("iscomplexobj", lambda x: (x,), X),
+    ("isrealobj", lambda x: (x,), X),
+    ("imag", lambda x: (x,), X),
+    ("angle", lambda x: (x,), X),
+    ("equal", lambda x: (x, 2.0), X),
+    ("not_equal", lambda x: (x, 2.0), X),
+    ("less", lambda x: (x, 0.0), X),
+    ("less_equal", lambda x: (x, 2.0), X),
+    ("greater", lambda x: (x, 0.0), X),
+    ("greater_equal", lambda x: (x, 2.0), X),
+    ("logical_and", lambda x: (x, B), X),
+    ("logical_or", lambda x: (x, B), X),
+    ("logical_xor", lambda x: (x, B), X),
+    ("logical_not", lambda x: (x,), X),
+    ("isclose", lambda x: (x, 1.5), X),
+    ("allclose", lambda x: (x, x + 1e-9), X[:1]),
+    ("array_equal", lambda x: (x, x), X[:1]),
+    ("array_equiv", lambda x: (x, x[0]), X[:1]),
     ("isin", lambda x: (x, [2.0, -0.5]), X),
-    ("all", lambda x: (x,), X), ("any", lambda x: (x,), np.where(np.isfinite(X), 0.0, 1.0)),
-    ("count_nonzero", lambda x: (x,), I), ("argmax", lambda x: (x,), X[:1]),
-    ("argmin", lambda x: (x,), X[:1]), ("argpartition", lambda x: (x, 1), X[:1]),
-    ("argwhere", lambda x: (x,), I), ("nonzero", lambda x: (x,), I),
-    ("flatnonzero", lambda x: (x,), I), ("searchsorted", lambda x: (x, [0.0, 2.5]),
-                                         np.arange(4.0)),
-    ("digitize", lambda x: (x, [0.0, 1.0, 2.0]), X[:1]), ("lexsort", lambda x: (x,), I),
-    ("unique", lambda x: (x,), I), ("bincount", lambda x: (x,), I[0]),
-    ("histogram", lambda x: (x, 3), X[:1]), ("histogram_bin_edges", lambda x: (x, 3), X[:1]),
-    ("ravel_multi_index", lambda x: (x[:, :2], (4, 3)), I),
-    ("unravel_index", lambda x: (x, (2, 3)), I[0]),
-    ("bitwise_and", lambda x: (x, 1), I), ("bitwise_or", lambda x: (x, 4), I),
-    ("bitwise_xor", lambda x: (x, 3), I), ("invert", lambda x: (x,), I),
-    ("left_shift", lambda x: (x, 1), I), ("right_shift", lambda x: (x, 1), I),
-    ("gcd", lambda x: (x, 2), I), ("lcm", lambda x: (x, 2), I),
-    ("shape", lambda x: (x,), X), ("ndim", lambda x: (x,), X), ("size", lambda x: (x,), X),
-    ("zeros_like", lambda x: (x,), X), ("ones_like", lambda x: (x,), I),
-    ("full_like", lambda x: (x, 7), X), ("empty_like", lambda x: (x,), X),
+    ("all", lambda x: (x,), X),
+    ("any", lambda x: (x,), np.where(np.isfinite(X), 0.0, 1.0)),
+    ("count_nonzero", lambda x: (x,), INTS),
+    ("argmax", lambda x: (x,), X[:1]),
+    ("argmin", lambda x: (x,), X[:1]),
+    ("argpartition", lambda x: (x, 1), X[:1]),
+    ("argwhere", lambda x: (x,), INTS),
+    ("nonzero", lambda x: (x,), INTS),
+    ("flatnonzero", lambda x: (x,), INTS),
+    ("searchsorted", lambda x: (x, [0.0, 2.5]), np.arange(4.0)),
+    ("digitize", lambda x: (x, [0.0, 1.0, 2.0]), X[:1]),
+    ("lexsort", lambda x: (x,), INTS),
+    ("unique", lambda x: (x,), INTS),
+    ("bincount", lambda x: (x,), INTS[0]),
+    ("histogram", lambda x: (x, 3), X[:1]),
+    ("histogram_bin_edges", lambda x: (x, 3), X[:1]),
+    ("ravel_multi_index", lambda x: (x[:, :2], (4, 3)), INTS),
+    ("unravel_index", lambda x: (x, (2, 3)), INTS[0]),
+    ("bitwise_and", lambda x: (x, 1), INTS),
+    ("bitwise_or", lambda x: (x, 4), INTS),
+    ("bitwise_xor", lambda x: (x, 3), INTS),
+    ("invert", lambda x: (x,), INTS),
+    ("left_shift", lambda x: (x, 1), INTS),
+    ("right_shift", lambda x: (x, 1), INTS),
+    ("gcd", lambda x: (x, 2), INTS),
+    ("lcm", lambda x: (x, 2), INTS),
+    ("shape", lambda x: (x,), X),
+    ("ndim", lambda x: (x,), X),
+    ("size", lambda x: (x,), X),
+    ("zeros_like", lambda x: (x,), X),
+    ("ones_like", lambda x: (x,), INTS),
+    ("full_like", lambda x: (x, 7), X),
+    ("empty_like", lambda x: (x,), X),
 ]
 
 
@@ -123,8 +156,9 @@ def test_constant_functions_follow_numpy(name, args, x):
 
 
 def test_every_constant_function_is_public_under_numpys_name():
-    missing = [name for name in logic.FUNCTIONS if getattr(cr, name, None) is not
-               getattr(logic, name)]
+    missing = [
+        name for name in logic.FUNCTIONS if getattr(cr, name, None) is not getattr(logic, name)
+    ]
     assert not missing, f"not exported as cr.*: {missing}"
     assert all(callable(getattr(np, name)) for name in logic.FUNCTIONS)
 
@@ -140,17 +174,25 @@ def test_a_constant_in_a_graph_has_no_gradient():
     np.testing.assert_allclose(cr.grad(lambda x: cr.sum(x * logic.floor(x)))(x), np.floor(x))
     np.testing.assert_allclose(
         cr.grad(lambda x: cr.sum(x * np.round(x) + cr.where(np.isfinite(x), x, 0.0)))(x),
-        np.round(x) + 1)
+        np.round(x) + 1,
+    )
     t = _leaf(x)
-    for out in (logic.ceil(t), np.ceil(t), logic.greater(t, 1.0), np.argsort(t),
-                logic.zeros_like(t), np.full_like(t, 2.0)):
+    for out in (
+        logic.ceil(t),
+        np.ceil(t),
+        logic.greater(t, 1.0),
+        np.argsort(t),
+        logic.zeros_like(t),
+        np.full_like(t, 2.0),
+    ):
         assert isinstance(out, cr.Tensor) and not out.requires_grad and out.grad_fn is None
 
 
 def test_reductions_take_pytorchs_aliases():
     t = cr.tensor(X[:, :2].copy())
-    np.testing.assert_array_equal(logic.all(t, dim=1, keepdim=True).numpy(),
-                                  np.all(X[:, :2], axis=1, keepdims=True))
+    np.testing.assert_array_equal(
+        logic.all(t, dim=1, keepdim=True).numpy(), np.all(X[:, :2], axis=1, keepdims=True)
+    )
     np.testing.assert_array_equal(logic.any(t - 1.5, dim=0).numpy(), [True, True])
     assert logic.argmax(t, dim=1).tolist() == [0, 0]
     assert logic.argmin(t, dim=0, keepdim=True).shape == (1, 2)
@@ -161,8 +203,10 @@ def test_reductions_take_pytorchs_aliases():
 
 def test_weights_that_would_carry_a_gradient_are_refused():
     w = _leaf([1.0, 2.0, 3.0])
-    for call in (lambda: logic.bincount(np.array([0, 1, 1]), weights=w),
-                 lambda: np.histogram(np.arange(3.0), 2, weights=w)):
+    for call in (
+        lambda: logic.bincount(np.array([0, 1, 1]), weights=w),
+        lambda: np.histogram(np.arange(3.0), 2, weights=w),
+    ):
         with pytest.raises(TypeError, match="weights"):
             call()
     counts = logic.bincount(np.array([0, 1, 1]), weights=w.detach())
@@ -219,11 +263,16 @@ def test_imag_and_angle_are_constants():
 
 # ======================================================================= linspace
 LINSPACE_CASES = [
-    (1.2, 3.4, {}), (1.2, -3.4, {"num": 5}), (0.0, 1.0, {"num": 4, "endpoint": False}),
-    (2.0, 2.0, {"num": 3}), (1.0, 2.0, {"num": 1}), (1.0, 2.0, {"num": 0}),
+    (1.2, 3.4, {}),
+    (1.2, -3.4, {"num": 5}),
+    (0.0, 1.0, {"num": 4, "endpoint": False}),
+    (2.0, 2.0, {"num": 3}),
+    (1.0, 2.0, {"num": 1}),
+    (1.0, 2.0, {"num": 0}),
     (np.array([0.0, 1.0]), 3.0, {"num": 4, "axis": -1}),
     (np.array([[0.0], [1.0]]), np.array([2.0, 3.0, 4.0]), {"num": 3, "axis": 1}),
-    (1.5, -2.0, {"num": 6, "dtype": np.int64}), (0.0, 1e-310, {"num": 3}),
+    (1.5, -2.0, {"num": 6, "dtype": np.int64}),
+    (0.0, 1e-310, {"num": 3}),
 ]
 
 
@@ -241,8 +290,9 @@ def test_linspace_values(start, stop, kwargs):
 
 def test_linspace_gradient_and_float32():
     # d/dstart = 1 - t and d/dstop = t for the points t = i / (num - 1); autograd's rule.
-    g_start, g_stop = cr.grad(lambda a, b: cr.sum(linspace(a, b, 5) * np.arange(5.0)),
-                              argnums=(0, 1))(1.2, -3.4)
+    g_start, g_stop = cr.grad(
+        lambda a, b: cr.sum(linspace(a, b, 5) * np.arange(5.0)), argnums=(0, 1)
+    )(1.2, -3.4)
     t = np.linspace(0.0, 1.0, 5)
     assert float(g_start) == pytest.approx(np.dot(1 - t, np.arange(5.0)))
     assert float(g_stop) == pytest.approx(np.dot(t, np.arange(5.0)))
@@ -250,20 +300,26 @@ def test_linspace_gradient_and_float32():
     y = linspace(a, 2.0, 4)
     y.sum().backward()
     assert y.dtype == np.float32 and a.grad.dtype == np.float32
-    assert cr.gradcheck(lambda a, b: linspace(a, b, 4, endpoint=False, axis=1),
-                        [_values(2, 1), _values(3, seed=1)])
+    assert cr.gradcheck(
+        lambda a, b: linspace(a, b, 4, endpoint=False, axis=1), [_values(2, 1), _values(3, seed=1)]
+    )
     with pytest.raises(ValueError, match="non-negative"):
         linspace(a, 2.0, -1)
 
 
 # ======================================================================= gradient
 GRADIENT_CASES = [
-    ((6,), (), {}), ((4, 5), (), {}), ((4, 5), (), {"axis": -1}), ((4, 5), (0.5,), {}),
-    ((4, 5), (2.0, 0.25), {"edge_order": 2}), ((3, 4, 5), (), {"axis": (2, 0)}),
+    ((6,), (), {}),
+    ((4, 5), (), {}),
+    ((4, 5), (), {"axis": -1}),
+    ((4, 5), (0.5,), {}),
+    ((4, 5), (2.0, 0.25), {"edge_order": 2}),
+    ((3, 4, 5), (), {"axis": (2, 0)}),
     ((5, 3), (np.array([0.0, 0.5, 1.5, 1.75, 3.0]),), {"axis": 0}),
     ((5, 3), (np.array([0.0, 0.5, 1.5, 1.75, 3.0]),), {"axis": 0, "edge_order": 2}),
     ((3, 4), (np.array([1, 2, 4]), np.arange(4) * 3), {"edge_order": 2}),
-    ((2, 3), (1.5,), {"axis": 0}), ((5,), (np.arange(5.0) * 2,), {}),
+    ((2, 3), (1.5,), {"axis": 0}),
+    ((5,), (np.arange(5.0) * 2,), {}),
 ]
 
 
@@ -278,10 +334,12 @@ def test_gradient_values_and_vjp(shape, varargs, kwargs):
     # np.gradient is linear in x: its matrix, from NumPy alone, is the exact Jacobian.
     jacobian = _jacobian_of_linear(lambda u: np.gradient(u, *varargs, **kwargs), shape)
     cotangent = RNG.standard_normal(jacobian.shape[0])
-    _, pull = cr.vjp(lambda x: cr.reshape(_flat(arithmetic.gradient(x, *varargs, **kwargs)),
-                                          (-1,)), x)
-    np.testing.assert_allclose(pull(cotangent)[0].ravel(), cotangent @ jacobian,
-                               rtol=1e-12, atol=1e-12)
+    _, pull = cr.vjp(
+        lambda x: cr.reshape(_flat(arithmetic.gradient(x, *varargs, **kwargs)), (-1,)), x
+    )
+    np.testing.assert_allclose(
+        pull(cotangent)[0].ravel(), cotangent @ jacobian, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gradient_against_torch():
@@ -324,9 +382,10 @@ def test_gradient_keeps_float32_and_refuses_what_numpy_refuses():
 
 
 # ======================================================================= partition
-@pytest.mark.parametrize("shape, kth, axis", [((9,), 4, -1), ((9,), (0, 3, 8), -1),
-                                              ((4, 7), 2, 1), ((6, 3), -2, 0),
-                                              ((3, 4), [1, 6], None)])
+@pytest.mark.parametrize(
+    "shape, kth, axis",
+    [((9,), 4, -1), ((9,), (0, 3, 8), -1), ((4, 7), 2, 1), ((6, 3), -2, 0), ((3, 4), [1, 6], None)],
+)
 def test_partition(shape, kth, axis):
     x = _values(*shape)
     t = _leaf(x)
@@ -336,8 +395,9 @@ def test_partition(shape, kth, axis):
     along = 0 if axis is None else axis
     kths = np.atleast_1d(kth) % flat_x.shape[along]
     # The kth elements are where NumPy puts them; the sides hold the same values.
-    np.testing.assert_array_equal(np.take(ours.numpy(), kths, along),
-                                  np.take(expected, kths, along))
+    np.testing.assert_array_equal(
+        np.take(ours.numpy(), kths, along), np.take(expected, kths, along)
+    )
     np.testing.assert_array_equal(np.sort(ours.numpy(), along), np.sort(expected, along))
     # Each value's gradient goes back to the element it came from.
     w = RNG.standard_normal(ours.shape)
@@ -364,8 +424,9 @@ def test_rollaxis_follows_numpy(axis, start):
     x = _values(2, 3, 4)
     ours = arrange.rollaxis(_leaf(x), axis, start)
     np.testing.assert_array_equal(ours.numpy(), np.rollaxis(x, axis, start))
-    np.testing.assert_array_equal(np.rollaxis(_leaf(x), axis, start).numpy(),
-                                  np.rollaxis(x, axis, start))
+    np.testing.assert_array_equal(
+        np.rollaxis(_leaf(x), axis, start).numpy(), np.rollaxis(x, axis, start)
+    )
 
 
 def test_rollaxis_errors():
@@ -392,8 +453,7 @@ def test_select_values_and_gradients():
     for i, leaf in enumerate(leaves):
         share = (taken == i).astype(float)
         axes = tuple(a for a, n in enumerate(leaf.shape) if n == 1) if leaf.ndim == 2 else 0
-        np.testing.assert_array_equal(leaf.grad.numpy(),
-                                      share.sum(axis=axes).reshape(leaf.shape))
+        np.testing.assert_array_equal(leaf.grad.numpy(), share.sum(axis=axes).reshape(leaf.shape))
 
 
 def test_select_dtypes_and_plain_arrays():
@@ -422,12 +482,20 @@ def test_select_errors():
 A = _values(3, 2)
 V = _values(3, seed=1)
 CONCATENATOR_CASES = [
-    lambda m, t: m.r_[t], lambda m, t: m.r_[t, t], lambda m, t: m.r_[t, A],
-    lambda m, t: m.r_[t, A, t], lambda m, t: m.c_[t, A, t], lambda m, t: m.r_[t[:, 0], 2.5],
-    lambda m, t: m.r_[t[:, 0], A[:, 1], 1:4], lambda m, t: m.r_[t[:, 0], 0:1:5j],
-    lambda m, t: m.r_["-1", t, A], lambda m, t: m.r_["0,2", t[:, 0], V],
-    lambda m, t: m.r_["0,2,0", t[:, 0], V], lambda m, t: m.r_["1,3,-2", t, A],
-    lambda m, t: m.c_[t, V], lambda m, t: m.c_[t[0, 0], 1.0],
+    lambda m, t: m.r_[t],
+    lambda m, t: m.r_[t, t],
+    lambda m, t: m.r_[t, A],
+    lambda m, t: m.r_[t, A, t],
+    lambda m, t: m.c_[t, A, t],
+    lambda m, t: m.r_[t[:, 0], 2.5],
+    lambda m, t: m.r_[t[:, 0], A[:, 1], 1:4],
+    lambda m, t: m.r_[t[:, 0], 0:1:5j],
+    lambda m, t: m.r_["-1", t, A],
+    lambda m, t: m.r_["0,2", t[:, 0], V],
+    lambda m, t: m.r_["0,2,0", t[:, 0], V],
+    lambda m, t: m.r_["1,3,-2", t, A],
+    lambda m, t: m.c_[t, V],
+    lambda m, t: m.c_[t[0, 0], 1.0],
     lambda m, t: m.r_[[t[0, 0], 1.0], V],
 ]
 
@@ -468,9 +536,14 @@ def test_r_c_float32_and_errors():
 def test_clip_takes_numpy_and_pytorch_keywords():
     x = np.array([-2.0, -0.5, 0.5, 2.0])
     expected = np.clip(x, -1.0, 1.0)
-    for call in (lambda t: cr.clip(t, a_min=-1.0, a_max=1.0), lambda t: cr.clip(t, -1.0, 1.0),
-                 lambda t: cr.clip(t, min=-1.0, max=1.0), lambda t: cr.clip(t, -1.0, max=1.0),
-                 lambda t: np.clip(t, a_min=-1.0, a_max=1.0), lambda t: t.clip(-1.0, 1.0)):
+    for call in (
+        lambda t: cr.clip(t, a_min=-1.0, a_max=1.0),
+        lambda t: cr.clip(t, -1.0, 1.0),
+        lambda t: cr.clip(t, min=-1.0, max=1.0),
+        lambda t: cr.clip(t, -1.0, max=1.0),
+        lambda t: np.clip(t, a_min=-1.0, a_max=1.0),
+        lambda t: t.clip(-1.0, 1.0),
+    ):
         np.testing.assert_array_equal(call(_leaf(x)).numpy(), expected)
     np.testing.assert_array_equal(cr.clip(_leaf(x), a_max=0.0).numpy(), np.minimum(x, 0.0))
     with pytest.raises(TypeError, match="once"):
@@ -493,11 +566,11 @@ def test_concatenate_primitive_without_bounds_gives_the_same_gradients():
     g = _values(2, 6, seed=9)
     op = shape._concatenate
     bounds = (0, 3, 3, 4, 6)
-    for i, x in enumerate(xs):
+    for i in range(len(xs)):
         with_bounds = op.vjp(i, g, None, xs, {"axis": 1, "bounds": bounds})
         without = op.vjp(i, g, None, xs, {"axis": 1})
         np.testing.assert_array_equal(with_bounds, without)
-        np.testing.assert_array_equal(without, g[:, bounds[i]:bounds[i + 1]])
+        np.testing.assert_array_equal(without, g[:, bounds[i] : bounds[i + 1]])
 
 
 def test_concatenate_backward_finds_each_piece_in_constant_work(monkeypatch):

@@ -18,9 +18,12 @@ import autograd.numpy as anp  # noqa: E402
 
 def _cases(when=lambda spec: True, table=None):
     ops = list(REGISTRY.values()) + list(COMPOSITES.values()) if table is None else table
-    return [pytest.param(op, case, id=f"{op.name}-{i}")
-            for op in ops if op.spec and when(op.spec)
-            for i, case in enumerate(op.spec.cases)]
+    return [
+        pytest.param(op, case, id=f"{op.name}-{i}")
+        for op in ops
+        if op.spec and when(op.spec)
+        for i, case in enumerate(op.spec.cases)
+    ]
 
 
 def _primitive_cases():
@@ -75,6 +78,7 @@ def test_matches_autograd(op, case):
     cotangent = np.random.default_rng(3).standard_normal(out.shape)
     out.backward(cotangent)
     for i, (x, t) in enumerate(zip(inputs, tensors)):
+
         def ref_of_input(xi, i=i):
             args = list(inputs)
             args[i] = xi
@@ -82,8 +86,9 @@ def test_matches_autograd(op, case):
 
         vjp, _ = autograd.make_vjp(ref_of_input)(x)
         # Both sides are exact float64 formulas; only rounding separates them.
-        np.testing.assert_allclose(t.grad.numpy(), vjp(cotangent), rtol=1e-9, atol=1e-11,
-                                   err_msg=f"{op.name}: input {i}")
+        np.testing.assert_allclose(
+            t.grad.numpy(), vjp(cotangent), rtol=1e-9, atol=1e-11, err_msg=f"{op.name}: input {i}"
+        )
 
 
 @pytest.mark.parametrize("op, case", _cases())
@@ -127,8 +132,9 @@ def test_what_forward_keeps_changes_nothing(op, case):
     for i in range(len(arrays)):
         recomputed = op.vjp(i, g, out, arrays, case.params)
         reused = op.vjp(i, g, out, arrays + [kept], case.params)
-        np.testing.assert_allclose(reused, recomputed, rtol=1e-12, atol=1e-15,
-                                   err_msg=f"{op.name}: input {i}")
+        np.testing.assert_allclose(
+            reused, recomputed, rtol=1e-12, atol=1e-15, err_msg=f"{op.name}: input {i}"
+        )
 
 
 def test_a_recorded_node_reuses_what_its_forward_kept():
@@ -138,12 +144,12 @@ def test_a_recorded_node_reuses_what_its_forward_kept():
     assert len(inputs_and_kept) == 2 and inputs_and_kept[0] is x.data
     np.testing.assert_allclose(inputs_and_kept[1].sum(axis=1), 1.0)  # the softmax
     with cr.no_grad():  # not recorded: nothing kept
-        assert cr.nn.functional.cross_entropy(x, cr.tensor(np.array([2, 0, 1, 2])))._arrays \
-            is None
+        assert cr.nn.functional.cross_entropy(x, cr.tensor(np.array([2, 0, 1, 2])))._arrays is None
 
 
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in REGISTRY.values()
-                                if op.doc and ">>>" in op.doc])
+@pytest.mark.parametrize(
+    "op", [pytest.param(op, id=op.name) for op in REGISTRY.values() if op.doc and ">>>" in op.doc]
+)
 def test_the_examples_in_an_ops_docstring_run(op):
     """A registered op is an Op object, which doctest's module collection passes over."""
     import doctest
@@ -166,10 +172,16 @@ def test_graph_building_backward_gives_the_plain_gradient(op, case):
     cotangent = np.random.default_rng(11).standard_normal(out.shape)
     out.backward(cotangent)
     graph = [cr.tensor(x, requires_grad=True) for x in inputs]
-    grads = engine.grad(_fn(op, case)(*graph), graph, grad_outputs=cr.tensor(cotangent),
-                        create_graph=True, allow_unused=True)
+    grads = engine.grad(
+        _fn(op, case)(*graph),
+        graph,
+        grad_outputs=cr.tensor(cotangent),
+        create_graph=True,
+        allow_unused=True,
+    )
     for i, (t, g) in enumerate(zip(plain, grads)):
         expected = np.zeros(t.shape) if t.grad is None else t.grad.numpy()
         got = np.zeros(t.shape) if g is None else g.numpy()
-        np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"{op.name}: input {i}")
+        np.testing.assert_allclose(
+            got, expected, rtol=1e-10, atol=1e-12, err_msg=f"{op.name}: input {i}"
+        )

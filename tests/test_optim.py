@@ -14,8 +14,18 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.optim import (SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, clip_grad_norm_,
-                             flatten_state_dict, lr_scheduler, unflatten_state_dict)
+from chainrule.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSprop,
+    clip_grad_norm_,
+    flatten_state_dict,
+    lr_scheduler,
+    unflatten_state_dict,
+)
 from chainrule.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau, StepLR
 
 # Tight enough to catch a misplaced eps or bias correction, loose enough for
@@ -31,8 +41,16 @@ GRADS = [[scale * _rng.normal(size=shape) for shape in SHAPES] for scale in SCAL
 
 
 # ----------------------------------------------------------------- references
-def reference_sgd(theta, grads, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                  nesterov=False, maximize=False):
+def reference_sgd(
+    theta,
+    grads,
+    lr=1e-3,
+    momentum=0.0,
+    dampening=0.0,
+    weight_decay=0.0,
+    nesterov=False,
+    maximize=False,
+):
     """torch.optim.SGD's documented algorithm."""
     history, b = [], None
     for t, grad in enumerate(grads, start=1):
@@ -53,8 +71,16 @@ def reference_sgd(theta, grads, lr=1e-3, momentum=0.0, dampening=0.0, weight_dec
     return history
 
 
-def reference_adagrad(theta, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                      initial_accumulator_value=0.0, eps=1e-10, maximize=False):
+def reference_adagrad(
+    theta,
+    grads,
+    lr=1e-2,
+    lr_decay=0.0,
+    weight_decay=0.0,
+    initial_accumulator_value=0.0,
+    eps=1e-10,
+    maximize=False,
+):
     """torch.optim.Adagrad's documented algorithm (maximize negates the gradient)."""
     history = []
     state_sum = np.full_like(theta, initial_accumulator_value)
@@ -63,14 +89,23 @@ def reference_adagrad(theta, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
         lr_t = lr / (1 + (t - 1) * lr_decay)
         if weight_decay != 0:
             g = g + weight_decay * theta
-        state_sum = state_sum + g ** 2
+        state_sum = state_sum + g**2
         theta = theta - lr_t * g / (np.sqrt(state_sum) + eps)
         history.append(theta)
     return history
 
 
-def reference_rmsprop(theta, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
-                      momentum=0.0, centered=False, maximize=False):
+def reference_rmsprop(
+    theta,
+    grads,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+    centered=False,
+    maximize=False,
+):
     """torch.optim.RMSprop's documented algorithm (maximize negates the gradient)."""
     history = []
     v = np.zeros_like(theta)
@@ -80,11 +115,11 @@ def reference_rmsprop(theta, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=
         g = -grad if maximize else grad
         if weight_decay != 0:
             g = g + weight_decay * theta
-        v = alpha * v + (1 - alpha) * g ** 2
+        v = alpha * v + (1 - alpha) * g**2
         v_tilde = v
         if centered:
             g_ave = g_ave * alpha + (1 - alpha) * g
-            v_tilde = v_tilde - g_ave ** 2
+            v_tilde = v_tilde - g_ave**2
         if momentum > 0:
             b = momentum * b + g / (np.sqrt(v_tilde) + eps)
             theta = theta - lr * b
@@ -94,8 +129,17 @@ def reference_rmsprop(theta, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=
     return history
 
 
-def reference_adam(theta, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                   amsgrad=False, maximize=False, decoupled=False):
+def reference_adam(
+    theta,
+    grads,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    maximize=False,
+    decoupled=False,
+):
     """torch.optim.Adam's documented algorithm; AdamW's with ``decoupled=True``."""
     beta1, beta2 = betas
     history = []
@@ -109,13 +153,13 @@ def reference_adam(theta, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_d
         elif weight_decay != 0:
             g = g + weight_decay * theta
         m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g ** 2
-        m_hat = m / (1 - beta1 ** t)
+        v = beta2 * v + (1 - beta2) * g**2
+        m_hat = m / (1 - beta1**t)
         if amsgrad:
             v_max = np.maximum(v_max, v)
-            v_hat = v_max / (1 - beta2 ** t)
+            v_hat = v_max / (1 - beta2**t)
         else:
-            v_hat = v / (1 - beta2 ** t)
+            v_hat = v / (1 - beta2**t)
         theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
         history.append(theta)
     return history
@@ -140,8 +184,7 @@ def run_chainrule(opt_class, options, dtype=np.float64, init=INIT, grads=GRADS):
 
 
 def run_reference(reference, options, init=INIT, grads=GRADS):
-    per_param = [reference(theta, [g[i] for g in grads], **options)
-                 for i, theta in enumerate(init)]
+    per_param = [reference(theta, [g[i] for g in grads], **options) for i, theta in enumerate(init)]
     return [list(step) for step in zip(*per_param)]
 
 
@@ -158,68 +201,109 @@ def run_torch(torch, opt_class, options, dtype=np.float64, init=INIT, grads=GRAD
 
 
 def max_deviation(history_a, history_b):
-    return max(float(np.max(np.abs(a - b)))
-               for step_a, step_b in zip(history_a, history_b)
-               for a, b in zip(step_a, step_b))
+    return max(
+        float(np.max(np.abs(a - b)))
+        for step_a, step_b in zip(history_a, history_b)
+        for a, b in zip(step_a, step_b)
+    )
 
 
 CASES = {
-    "SGD": (SGD, reference_sgd, [
-        dict(lr=0.1),
-        dict(lr=0.1, momentum=0.9),
-        dict(lr=0.1, momentum=0.9, dampening=0.5),
-        dict(lr=0.1, momentum=0.8, nesterov=True),
-        dict(lr=0.1, weight_decay=0.3),
-        dict(lr=0.1, maximize=True),
-        dict(lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True, maximize=True),
-        dict(lr=0.05, momentum=0.7, dampening=0.3, weight_decay=0.2, maximize=True),
-    ]),
-    "Adagrad": (Adagrad, reference_adagrad, [
-        dict(),
-        dict(lr=0.1, lr_decay=0.2),
-        dict(lr=0.1, weight_decay=0.3),
-        dict(lr=0.1, initial_accumulator_value=0.5),
-        dict(lr=0.1, eps=0.1),
-        dict(lr=0.1, maximize=True),
-        dict(lr=0.2, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.2, eps=1e-3,
-             maximize=True),
-    ]),
-    "RMSprop": (RMSprop, reference_rmsprop, [
-        dict(),
-        dict(lr=0.01, alpha=0.9),
-        dict(lr=0.01, centered=True),
-        dict(lr=0.01, momentum=0.9),
-        dict(lr=0.01, weight_decay=0.3),
-        dict(lr=0.01, eps=0.1),
-        dict(lr=0.01, maximize=True),
-        dict(lr=0.02, alpha=0.8, eps=1e-3, weight_decay=0.1, momentum=0.5, centered=True,
-             maximize=True),
-    ]),
-    "Adam": (Adam, reference_adam, [
-        dict(),
-        dict(lr=0.1, betas=(0.8, 0.9)),
-        dict(lr=0.1, amsgrad=True),
-        dict(lr=0.1, weight_decay=0.3),
-        dict(lr=0.1, eps=0.1),
-        dict(lr=0.1, maximize=True),
-        dict(lr=0.05, betas=(0.5, 0.7), eps=1e-3, weight_decay=0.2, amsgrad=True,
-             maximize=True),
-    ]),
-    "AdamW": (AdamW, reference_adamw, [
-        dict(),
-        dict(lr=0.1, weight_decay=0.3),
-        dict(lr=0.1, weight_decay=0.0),
-        dict(lr=0.1, amsgrad=True),
-        dict(lr=0.1, maximize=True),
-        dict(lr=0.05, betas=(0.5, 0.7), eps=1e-3, weight_decay=0.2, amsgrad=True,
-             maximize=True),
-    ]),
+    "SGD": (
+        SGD,
+        reference_sgd,
+        [
+            dict(lr=0.1),
+            dict(lr=0.1, momentum=0.9),
+            dict(lr=0.1, momentum=0.9, dampening=0.5),
+            dict(lr=0.1, momentum=0.8, nesterov=True),
+            dict(lr=0.1, weight_decay=0.3),
+            dict(lr=0.1, maximize=True),
+            dict(lr=0.05, momentum=0.7, weight_decay=0.2, nesterov=True, maximize=True),
+            dict(lr=0.05, momentum=0.7, dampening=0.3, weight_decay=0.2, maximize=True),
+        ],
+    ),
+    "Adagrad": (
+        Adagrad,
+        reference_adagrad,
+        [
+            dict(),
+            dict(lr=0.1, lr_decay=0.2),
+            dict(lr=0.1, weight_decay=0.3),
+            dict(lr=0.1, initial_accumulator_value=0.5),
+            dict(lr=0.1, eps=0.1),
+            dict(lr=0.1, maximize=True),
+            dict(
+                lr=0.2,
+                lr_decay=0.1,
+                weight_decay=0.1,
+                initial_accumulator_value=0.2,
+                eps=1e-3,
+                maximize=True,
+            ),
+        ],
+    ),
+    "RMSprop": (
+        RMSprop,
+        reference_rmsprop,
+        [
+            dict(),
+            dict(lr=0.01, alpha=0.9),
+            dict(lr=0.01, centered=True),
+            dict(lr=0.01, momentum=0.9),
+            dict(lr=0.01, weight_decay=0.3),
+            dict(lr=0.01, eps=0.1),
+            dict(lr=0.01, maximize=True),
+            dict(
+                lr=0.02,
+                alpha=0.8,
+                eps=1e-3,
+                weight_decay=0.1,
+                momentum=0.5,
+                centered=True,
+                maximize=True,
+            ),
+        ],
+    ),
+    "Adam": (
+        Adam,
+        reference_adam,
+        [
+            dict(),
+            dict(lr=0.1, betas=(0.8, 0.9)),
+            dict(lr=0.1, amsgrad=True),
+            dict(lr=0.1, weight_decay=0.3),
+            dict(lr=0.1, eps=0.1),
+            dict(lr=0.1, maximize=True),
+            dict(
+                lr=0.05, betas=(0.5, 0.7), eps=1e-3, weight_decay=0.2, amsgrad=True, maximize=True
+            ),
+        ],
+    ),
+    "AdamW": (
+        AdamW,
+        reference_adamw,
+        [
+            dict(),
+            dict(lr=0.1, weight_decay=0.3),
+            dict(lr=0.1, weight_decay=0.0),
+            dict(lr=0.1, amsgrad=True),
+            dict(lr=0.1, maximize=True),
+            dict(
+                lr=0.05, betas=(0.5, 0.7), eps=1e-3, weight_decay=0.2, amsgrad=True, maximize=True
+            ),
+        ],
+    ),
 }
 
 CASE_PARAMS = [
-    pytest.param(name, options, id=f"{name}-" + ("-".join(f"{k}={v}" for k, v in options.items())
-                                                 or "defaults"))
-    for name, (_, _, configs) in CASES.items() for options in configs
+    pytest.param(
+        name,
+        options,
+        id=f"{name}-" + ("-".join(f"{k}={v}" for k, v in options.items()) or "defaults"),
+    )
+    for name, (_, _, configs) in CASES.items()
+    for options in configs
 ]
 
 
@@ -277,8 +361,7 @@ def set_grads(params, step):
 
 def test_param_groups_use_their_own_options():
     a, b = make_params()
-    opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "momentum": 0.5}],
-              lr=0.1, momentum=0.9)
+    opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.01, "momentum": 0.5}], lr=0.1, momentum=0.9)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
     assert [g["momentum"] for g in opt.param_groups] == [0.9, 0.5]
     assert opt.param_groups[1]["dampening"] == 0  # filled in from the defaults
@@ -316,13 +399,16 @@ def test_params_without_grad_are_skipped():
     assert b not in opt.state and opt.state[a]["step"] == 1
 
 
-@pytest.mark.parametrize("opt_class, options", [
-    (SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)),
-    (Adagrad, dict(weight_decay=0.1)),
-    (RMSprop, dict(momentum=0.9, centered=True, weight_decay=0.1)),
-    (Adam, dict(weight_decay=0.1, amsgrad=True)),
-    (AdamW, dict()),
-])
+@pytest.mark.parametrize(
+    "opt_class, options",
+    [
+        (SGD, dict(lr=0.1, momentum=0.9, weight_decay=0.1, maximize=True)),
+        (Adagrad, dict(weight_decay=0.1)),
+        (RMSprop, dict(momentum=0.9, centered=True, weight_decay=0.1)),
+        (Adam, dict(weight_decay=0.1, amsgrad=True)),
+        (AdamW, dict()),
+    ],
+)
 def test_gradients_are_never_modified(opt_class, options):
     # Two parameters sharing one gradient array: an in-place update would show.
     shared = np.array([0.5, -1.0, 2.0])
@@ -389,30 +475,40 @@ def test_gradient_shape_mismatch_is_reported():
         opt.step()
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: SGD(p, lr=-0.1), "SGD: invalid lr=-0.1"),
-    (lambda p: SGD(p, momentum=-0.5), "SGD: invalid momentum=-0.5"),
-    (lambda p: SGD(p, weight_decay=-1), "SGD: invalid weight_decay=-1"),
-    (lambda p: SGD(p, nesterov=True), "SGD: nesterov=True requires momentum > 0"),
-    (lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True),
-     "SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum=0.9, "
-     "dampening=0.1"),
-    (lambda p: SGD([{"params": p, "lr": -2.0}], lr=0.1), "SGD: invalid lr=-2.0"),
-    (lambda p: Adagrad(p, lr=-1e-3), "Adagrad: invalid lr=-0.001"),
-    (lambda p: Adagrad(p, lr_decay=-0.1), "Adagrad: invalid lr_decay=-0.1"),
-    (lambda p: Adagrad(p, initial_accumulator_value=-1.0),
-     "Adagrad: invalid initial_accumulator_value=-1.0"),
-    (lambda p: Adagrad(p, eps=-1e-10), "Adagrad: invalid eps=-1e-10"),
-    (lambda p: RMSprop(p, alpha=-0.9), "RMSprop: invalid alpha=-0.9"),
-    (lambda p: RMSprop(p, momentum=-0.1), "RMSprop: invalid momentum=-0.1"),
-    (lambda p: RMSprop(p, eps=-1.0), "RMSprop: invalid eps=-1.0"),
-    (lambda p: Adam(p, lr=-0.01), "Adam: invalid lr=-0.01"),
-    (lambda p: Adam(p, betas=(1.0, 0.999)), "Adam: invalid betas[0]=1.0, expected 0 <= beta < 1"),
-    (lambda p: Adam(p, betas=(0.9, -0.1)), "Adam: invalid betas[1]=-0.1"),
-    (lambda p: Adam(p, eps=-1e-8), "Adam: invalid eps=-1e-08"),
-    (lambda p: Adam(p, weight_decay=-0.1), "Adam: invalid weight_decay=-0.1"),
-    (lambda p: AdamW(p, betas=(0.9, 1.5)), "AdamW: invalid betas[1]=1.5"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: SGD(p, lr=-0.1), "SGD: invalid lr=-0.1"),
+        (lambda p: SGD(p, momentum=-0.5), "SGD: invalid momentum=-0.5"),
+        (lambda p: SGD(p, weight_decay=-1), "SGD: invalid weight_decay=-1"),
+        (lambda p: SGD(p, nesterov=True), "SGD: nesterov=True requires momentum > 0"),
+        (
+            lambda p: SGD(p, momentum=0.9, dampening=0.1, nesterov=True),
+            "SGD: nesterov=True requires momentum > 0 and dampening == 0, got momentum=0.9, "
+            "dampening=0.1",
+        ),
+        (lambda p: SGD([{"params": p, "lr": -2.0}], lr=0.1), "SGD: invalid lr=-2.0"),
+        (lambda p: Adagrad(p, lr=-1e-3), "Adagrad: invalid lr=-0.001"),
+        (lambda p: Adagrad(p, lr_decay=-0.1), "Adagrad: invalid lr_decay=-0.1"),
+        (
+            lambda p: Adagrad(p, initial_accumulator_value=-1.0),
+            "Adagrad: invalid initial_accumulator_value=-1.0",
+        ),
+        (lambda p: Adagrad(p, eps=-1e-10), "Adagrad: invalid eps=-1e-10"),
+        (lambda p: RMSprop(p, alpha=-0.9), "RMSprop: invalid alpha=-0.9"),
+        (lambda p: RMSprop(p, momentum=-0.1), "RMSprop: invalid momentum=-0.1"),
+        (lambda p: RMSprop(p, eps=-1.0), "RMSprop: invalid eps=-1.0"),
+        (lambda p: Adam(p, lr=-0.01), "Adam: invalid lr=-0.01"),
+        (
+            lambda p: Adam(p, betas=(1.0, 0.999)),
+            "Adam: invalid betas[0]=1.0, expected 0 <= beta < 1",
+        ),
+        (lambda p: Adam(p, betas=(0.9, -0.1)), "Adam: invalid betas[1]=-0.1"),
+        (lambda p: Adam(p, eps=-1e-8), "Adam: invalid eps=-1e-08"),
+        (lambda p: Adam(p, weight_decay=-0.1), "Adam: invalid weight_decay=-0.1"),
+        (lambda p: AdamW(p, betas=(0.9, 1.5)), "AdamW: invalid betas[1]=1.5"),
+    ],
+)
 def test_bad_hyper_parameters_name_the_optimizer_and_value(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         make(make_params())
@@ -558,8 +654,10 @@ def test_cosine_annealing_follows_closed_form(eta_min):
     t_max = 5
     lrs = scheduled_lrs(CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min), 3 * t_max)
     for epoch, got in enumerate(lrs):
-        expected = [eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
-                    for base in (0.1, 0.02)]
+        expected = [
+            eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
+            for base in (0.1, 0.02)
+        ]
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-15)
 
 
@@ -574,17 +672,21 @@ def test_scheduled_lr_is_used_by_the_optimizer():
     np.testing.assert_allclose(a.data, [-(1.0 + 0.5 + 0.25)])
 
 
-@pytest.mark.parametrize("make", [
-    lambda opt: StepLR(opt, step_size=2, gamma=0.3),
-    lambda opt: CosineAnnealingLR(opt, T_max=4, eta_min=0.01),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda opt: StepLR(opt, step_size=2, gamma=0.3),
+        lambda opt: CosineAnnealingLR(opt, T_max=4, eta_min=0.01),
+    ],
+)
 def test_scheduler_state_dict_round_trip(make, tmp_path):
     opt = make_optimizer()
     sched = make(opt)
     scheduled_lrs(sched, 5)
     path = tmp_path / "sched.npz"
-    np.savez(path, **flatten_state_dict({"optimizer": opt.state_dict(),
-                                         "scheduler": sched.state_dict()}))
+    np.savez(
+        path, **flatten_state_dict({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()})
+    )
     with np.load(path, allow_pickle=False) as archive:
         loaded = unflatten_state_dict(dict(archive))
 
@@ -617,8 +719,9 @@ def test_plateau_patience_zero_and_threshold():
     # 4.9996 is not better than 5.0 by the relative threshold 1e-4; 4.999 is.
     lrs = plateau_lrs([5.0, 4.9996, 4.999, 4.999], patience=0, factor=0.5)
     assert lrs == [1.0, 0.5, 0.5, 0.25]
-    lrs = plateau_lrs([5.0, 4.95, 4.85], patience=0, factor=0.5, threshold=0.1,
-                      threshold_mode="abs")
+    lrs = plateau_lrs(
+        [5.0, 4.95, 4.85], patience=0, factor=0.5, threshold=0.1, threshold_mode="abs"
+    )
     assert lrs == [1.0, 0.5, 0.5]
 
 
@@ -629,8 +732,7 @@ def test_plateau_cooldown():
 
 
 def test_plateau_max_mode_min_lr_and_eps():
-    lrs = plateau_lrs([1.0, 2.0, 2.0, 2.0, 2.0], mode="max", patience=0, factor=0.1,
-                      min_lr=0.005)
+    lrs = plateau_lrs([1.0, 2.0, 2.0, 2.0, 2.0], mode="max", patience=0, factor=0.1, min_lr=0.005)
     assert lrs == [1.0, 1.0, 0.1, pytest.approx(0.01), 0.005]
     # A reduction smaller than eps is skipped.
     lrs = plateau_lrs([1.0, 2.0, 2.0], patience=0, factor=0.5, min_lr=0.9999, eps=1e-3)
@@ -693,11 +795,14 @@ def _torch_lrs(torch, make_scheduler, steps, lrs=(0.1, 0.02), metrics=None):
     return history
 
 
-@pytest.mark.parametrize("make_scheduler", [
-    lambda module, opt: module.StepLR(opt, step_size=3, gamma=0.7),
-    lambda module, opt: module.CosineAnnealingLR(opt, T_max=6),
-    lambda module, opt: module.CosineAnnealingLR(opt, T_max=4, eta_min=0.005),
-])
+@pytest.mark.parametrize(
+    "make_scheduler",
+    [
+        lambda module, opt: module.StepLR(opt, step_size=3, gamma=0.7),
+        lambda module, opt: module.CosineAnnealingLR(opt, T_max=6),
+        lambda module, opt: module.CosineAnnealingLR(opt, T_max=4, eta_min=0.005),
+    ],
+)
 def test_epoch_schedulers_match_torch(make_scheduler):
     torch = pytest.importorskip("torch")
     expected = _torch_lrs(torch, make_scheduler, 20)
@@ -705,13 +810,16 @@ def test_epoch_schedulers_match_torch(make_scheduler):
     np.testing.assert_allclose(actual, expected, rtol=1e-15, atol=1e-18)
 
 
-@pytest.mark.parametrize("options", [
-    dict(),
-    dict(patience=2, factor=0.5),
-    dict(patience=0, cooldown=3, factor=0.3, min_lr=0.01),
-    dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs", cooldown=1),
-    dict(mode="max", patience=1, threshold=0.01),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(),
+        dict(patience=2, factor=0.5),
+        dict(patience=0, cooldown=3, factor=0.3, min_lr=0.01),
+        dict(mode="max", patience=1, threshold=0.05, threshold_mode="abs", cooldown=1),
+        dict(mode="max", patience=1, threshold=0.01),
+    ],
+)
 def test_plateau_matches_torch(options):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
@@ -758,8 +866,10 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
     assert a.grad.data.dtype == np.float32
 
 
-@pytest.mark.parametrize("norm_type, expected", [(1, 19.0), (2.0, 13.0), (3, 1819 ** (1 / 3)),
-                                                 (math.inf, 12.0), ("inf", 12.0)])
+@pytest.mark.parametrize(
+    "norm_type, expected",
+    [(1, 19.0), (2.0, 13.0), (3, 1819 ** (1 / 3)), (math.inf, 12.0), ("inf", 12.0)],
+)
 def test_clip_grad_norm_types(norm_type, expected):
     a = cr.tensor(np.zeros(2), requires_grad=True)
     b = cr.tensor(np.zeros(1), requires_grad=True)

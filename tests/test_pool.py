@@ -16,14 +16,23 @@ from chainrule.ops.registry import COMPOSITES
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-FUNCTIONS = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-             "adaptive_avg_pool2d"]
+FUNCTIONS = [
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+]
 RTOL, ATOL = 1e-10, 1e-12  # float64 on both sides: rounding of sums of <= 12 terms
 
 
 def _spec_cases(names):
-    return [pytest.param(name, case, id=f"{name}-{i}") for name in names
-            for i, case in enumerate(COMPOSITES[name].spec.cases)]
+    return [
+        pytest.param(name, case, id=f"{name}-{i}")
+        for name in names
+        for i, case in enumerate(COMPOSITES[name].spec.cases)
+    ]
 
 
 def _compare(ours, theirs, x, params, seed=0):
@@ -53,23 +62,28 @@ def test_ties_route_to_the_first_maximum_as_pytorch(name, case):
     np.testing.assert_array_equal(index, expected.numpy())
 
 
-@pytest.mark.parametrize("params", [
-    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
-    {"kernel_size": (2, 3), "stride": (3, 1), "padding": (1, 1), "dilation": (2, 2)},
-    {"kernel_size": 2, "stride": 1},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        {"kernel_size": (2, 3), "stride": (3, 1), "padding": (1, 1), "dilation": (2, 2)},
+        {"kernel_size": 2, "stride": 1},
+    ],
+)
 def test_max_pool2d_larger_inputs_and_indices(params):
     x = np.random.default_rng(4).standard_normal((3, 4, 9, 10))
     _compare(P.max_pool2d, TF.max_pool2d, x, params, seed=5)
     _, index = P.max_pool2d(cr.tensor(x), **params, return_indices=True)
     assert isinstance(index, cr.Tensor) and not index.requires_grad
     np.testing.assert_array_equal(
-        index.numpy(), TF.max_pool2d(torch.tensor(x), **params, return_indices=True)[1])
+        index.numpy(), TF.max_pool2d(torch.tensor(x), **params, return_indices=True)[1]
+    )
 
 
 def test_nan_and_minus_inf_windows_as_pytorch():
-    x = np.array([[[[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, np.nan, 1.0],
-                    [-np.inf] * 4, [-np.inf] * 4]]])
+    x = np.array(
+        [[[[1.0, np.nan, 3.0, np.nan], [2.0, 5.0, np.nan, 1.0], [-np.inf] * 4, [-np.inf] * 4]]]
+    )
     for params in ({"kernel_size": 2}, {"kernel_size": 2, "stride": 1, "padding": 1}):
         out, index = P.max_pool2d(x, **params, return_indices=True)
         expected, expected_index = TF.max_pool2d(torch.tensor(x), **params, return_indices=True)
@@ -77,21 +91,39 @@ def test_nan_and_minus_inf_windows_as_pytorch():
         np.testing.assert_array_equal(index, expected_index.numpy())
 
 
-@pytest.mark.parametrize("params", [
-    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
-    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
-    {"kernel_size": (2, 4), "stride": (1, 3), "padding": (1, 2), "divisor_override": 5},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+        {
+            "kernel_size": 3,
+            "stride": 2,
+            "padding": 1,
+            "ceil_mode": True,
+            "count_include_pad": False,
+        },
+        {"kernel_size": (2, 4), "stride": (1, 3), "padding": (1, 2), "divisor_override": 5},
+    ],
+)
 def test_avg_pool2d_larger_inputs(params):
-    _compare(P.avg_pool2d, TF.avg_pool2d, np.random.default_rng(6).standard_normal((2, 3, 8, 9)),
-             params, seed=7)
+    _compare(
+        P.avg_pool2d,
+        TF.avg_pool2d,
+        np.random.default_rng(6).standard_normal((2, 3, 8, 9)),
+        params,
+        seed=7,
+    )
 
 
 @pytest.mark.parametrize("output_size", [(4, 3), 5, (1, 1), (None, 2), (7, 9), (10, 12)])
 def test_adaptive_avg_pool2d_larger_inputs(output_size):
-    _compare(P.adaptive_avg_pool2d, TF.adaptive_avg_pool2d,
-             np.random.default_rng(8).standard_normal((2, 3, 7, 9)),
-             {"output_size": output_size}, seed=9)
+    _compare(
+        P.adaptive_avg_pool2d,
+        TF.adaptive_avg_pool2d,
+        np.random.default_rng(8).standard_normal((2, 3, 7, 9)),
+        {"output_size": output_size},
+        seed=9,
+    )
 
 
 def test_second_order_matches_pytorch():
@@ -111,10 +143,16 @@ def test_second_order_matches_pytorch():
 
 
 def test_float32_stays_float32():
-    x = cr.tensor(np.random.default_rng(11).standard_normal((2, 3, 7, 7)).astype(np.float32),
-                  requires_grad=True)
-    out = (P.max_pool2d(x, 3, 2, ceil_mode=True).sum() + P.avg_pool2d(x, 2, 1, 1).sum()
-           + P.adaptive_avg_pool2d(x, 3).sum() + P.avg_pool2d(x, 3, 2, 1, True, False).sum())
+    x = cr.tensor(
+        np.random.default_rng(11).standard_normal((2, 3, 7, 7)).astype(np.float32),
+        requires_grad=True,
+    )
+    out = (
+        P.max_pool2d(x, 3, 2, ceil_mode=True).sum()
+        + P.avg_pool2d(x, 2, 1, 1).sum()
+        + P.adaptive_avg_pool2d(x, 3).sum()
+        + P.avg_pool2d(x, 3, 2, 1, True, False).sum()
+    )
     assert out.dtype == np.float32
     out.backward()
     assert x.grad.dtype == np.float32
@@ -141,15 +179,21 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("name, args, kwargs, shape", MODULES,
-                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)])
+@pytest.mark.parametrize(
+    "name, args, kwargs, shape", MODULES, ids=[f"{m[0]}-{i}" for i, m in enumerate(MODULES)]
+)
 def test_modules_match_pytorch(name, args, kwargs, shape):
     ours = getattr(nn_pool, name)(*args, **kwargs)
     theirs = getattr(torch.nn, name)(*args, **kwargs)
     assert repr(ours) == repr(theirs)
     assert ours.state_dict() == {} and not list(ours.parameters())
-    _compare(lambda t: ours(t), lambda t: theirs(t),
-             np.random.default_rng(13).standard_normal(shape), {}, seed=14)
+    _compare(
+        lambda t: ours(t),
+        lambda t: theirs(t),
+        np.random.default_rng(13).standard_normal(shape),
+        {},
+        seed=14,
+    )
 
 
 def test_max_pool_module_returns_indices():
@@ -164,8 +208,11 @@ def test_max_pool_module_returns_indices():
 
 # ----------------------------------------------------------------------- errors
 def test_errors_name_the_op_and_the_sizes():
-    with pytest.raises(cr.ShapeError, match=r"max_pool2d: input of spatial size \(2, 2\) .*"
-                                            r"kernel's extent \(3, 3\)"):
+    with pytest.raises(
+        cr.ShapeError,
+        match=r"max_pool2d: input of spatial size \(2, 2\) .*"
+        r"kernel's extent \(3, 3\)",
+    ):
         P.max_pool2d(cr.randn(1, 1, 2, 2), 3)
     with pytest.raises(cr.ShapeError, match=r"avg_pool2d: expected a 3-d .* shape \(4, 4\)"):
         P.avg_pool2d(cr.randn(4, 4), 2)
@@ -185,12 +232,15 @@ def test_errors_name_the_op_and_the_sizes():
         P.adaptive_avg_pool2d(cr.randn(1, 1, 4, 4), (1, 2, 3))
 
 
-@pytest.mark.parametrize("name, params", [
-    ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
-    ("max_pool2d", {"kernel_size": 2}),
-    ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
-    ("adaptive_avg_pool2d", {"output_size": (3, 2)}),
-])
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("max_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+        ("max_pool2d", {"kernel_size": 2}),
+        ("avg_pool2d", {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False}),
+        ("adaptive_avg_pool2d", {"output_size": (3, 2)}),
+    ],
+)
 def test_channel_major_inputs_as_convolutions_return_them(name, params):
     """Pooling works in the input's memory order: a conv2d output is a (C, N, H, W) array
     seen as NCHW; values, gradients and indices are those of the contiguous input."""
@@ -208,9 +258,13 @@ def test_channel_major_inputs_as_convolutions_return_them(name, params):
 # Windows that tile the input (kernel_size == stride, no padding, dilation 1, sizes
 # divisible by the kernel) take a mask-based fast path; these tests check that it is taken
 # and that it agrees exactly with the general path and with PyTorch.
-SIDE_BY_SIDE = [{"kernel_size": 2}, {"kernel_size": 2, "stride": 2},
-                {"kernel_size": (3, 2)}, {"kernel_size": (1, 3), "ceil_mode": True},
-                {"kernel_size": 3, "stride": [], "padding": 0, "dilation": 1}]
+SIDE_BY_SIDE = [
+    {"kernel_size": 2},
+    {"kernel_size": 2, "stride": 2},
+    {"kernel_size": (3, 2)},
+    {"kernel_size": (1, 3), "ceil_mode": True},
+    {"kernel_size": 3, "stride": [], "padding": 0, "dilation": 1},
+]
 
 
 def _general(monkeypatch):
@@ -226,8 +280,9 @@ def _paths(x, params, monkeypatch):
     # Quadratic in the output, so that the gradient's gradient runs through the routing.
     # The losses of "special" data sum inf and -inf (NaN): only their gradients are used.
     with np.errstate(invalid="ignore"):
-        (dx,) = cr.autograd.grad((out * out * cr.tensor(cotangent)).sum(), [tensor],
-                                 create_graph=True)
+        (dx,) = cr.autograd.grad(
+            (out * out * cr.tensor(cotangent)).sum(), [tensor], create_graph=True
+        )
         (dx * dx).sum().backward()
     return out.numpy(), index.numpy(), dx.numpy(), tensor.grad.numpy()
 
@@ -235,8 +290,9 @@ def _paths(x, params, monkeypatch):
 def _spy(monkeypatch):
     calls = []
     fast = P._max_pool_side_by_side
-    monkeypatch.setattr(P, "_max_pool_side_by_side",
-                        lambda *args: calls.append(args[2]) or fast(*args))
+    monkeypatch.setattr(
+        P, "_max_pool_side_by_side", lambda *args: calls.append(args[2]) or fast(*args)
+    )
     return calls
 
 
@@ -248,13 +304,16 @@ def test_side_by_side_windows_take_the_fast_path(params, monkeypatch):
     assert len(calls) == 2
 
 
-@pytest.mark.parametrize("shape, params", [
-    ((1, 1, 5, 6), {"kernel_size": 2}),  # 5 rows: not divisible
-    ((1, 1, 6, 6), {"kernel_size": 2, "stride": 1}),
-    ((1, 1, 6, 6), {"kernel_size": 2, "padding": 1}),
-    ((1, 1, 6, 6), {"kernel_size": 2, "dilation": 2}),
-    ((1, 1, 5, 5), {"kernel_size": 2, "ceil_mode": True}),
-])
+@pytest.mark.parametrize(
+    "shape, params",
+    [
+        ((1, 1, 5, 6), {"kernel_size": 2}),  # 5 rows: not divisible
+        ((1, 1, 6, 6), {"kernel_size": 2, "stride": 1}),
+        ((1, 1, 6, 6), {"kernel_size": 2, "padding": 1}),
+        ((1, 1, 6, 6), {"kernel_size": 2, "dilation": 2}),
+        ((1, 1, 5, 5), {"kernel_size": 2, "ceil_mode": True}),
+    ],
+)
 def test_other_windows_take_the_general_path(shape, params, monkeypatch):
     calls = _spy(monkeypatch)
     P.max_pool2d(np.zeros(shape), **params)
@@ -329,7 +388,8 @@ def test_fast_path_second_order_matches_pytorch():
 
 def test_fast_path_float32_unbatched_channel_major_and_1d():
     x = _data("ties", (3, 4, 6, 8), np.float32) + np.float32(0.5) * _data(
-        "normal", (3, 4, 6, 8), np.float32)
+        "normal", (3, 4, 6, 8), np.float32
+    )
     channel_major = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     for data in (x, channel_major, x[0]):
         mine = cr.tensor(data, requires_grad=True)

@@ -15,8 +15,9 @@ SETTINGS = settings(max_examples=100, deadline=None)
 
 def _array(draw, shape, dtype, low=0.5, high=2.0):
     """Values kept in [low, high] (either sign): every op below is smooth there."""
-    magnitudes = draw(hnp.arrays(dtype, shape, elements=st.floats(
-        low, high, width=np.finfo(dtype).bits)))
+    magnitudes = draw(
+        hnp.arrays(dtype, shape, elements=st.floats(low, high, width=np.finfo(dtype).bits))
+    )
     signs = draw(hnp.arrays(np.int8, shape, elements=st.sampled_from([-1, 1])))
     return np.asarray(magnitudes * signs, dtype=dtype)  # 0-d stays an array
 
@@ -33,10 +34,19 @@ BINARY = {
 }
 
 UNARY = {
-    "exp": cr.exp, "tanh": cr.tanh, "sigmoid": cr.sigmoid, "sin": cr.sin, "relu": cr.relu,
-    "softplus": cr.softplus, "log_abs": lambda t: abs(t).log(), "sqrt_abs": lambda t: abs(t).sqrt(),
-    "square": lambda t: t ** 2, "neg": lambda t: -t, "softmax": cr.softmax,
-    "log_softmax": cr.log_softmax, "clip": lambda t: cr.clip(t, -1.0, 1.0),
+    "exp": cr.exp,
+    "tanh": cr.tanh,
+    "sigmoid": cr.sigmoid,
+    "sin": cr.sin,
+    "relu": cr.relu,
+    "softplus": cr.softplus,
+    "log_abs": lambda t: abs(t).log(),
+    "sqrt_abs": lambda t: abs(t).sqrt(),
+    "square": lambda t: t**2,
+    "neg": lambda t: -t,
+    "softmax": cr.softmax,
+    "log_softmax": cr.log_softmax,
+    "clip": lambda t: cr.clip(t, -1.0, 1.0),
 }
 
 
@@ -94,8 +104,9 @@ def test_reduction_gradients_have_the_input_shape_for_any_axes(data):
     with np.errstate(divide="ignore", invalid="ignore"):
         out = getattr(x, name)(axis=axes, keepdims=keepdims)
         out.backward(np.ones(out.shape, dtype=out.dtype))
-    reference = getattr(np, name if name != "logsumexp" else "sum")(x_np, axis=axes,
-                                                                     keepdims=keepdims)
+    reference = getattr(np, name if name != "logsumexp" else "sum")(
+        x_np, axis=axes, keepdims=keepdims
+    )
     assert out.shape == np.shape(reference)
     assert x.grad.shape == shape and x.grad.dtype == dtype
     # Sum hands every input element the unit upstream gradient; mean, max and min conserve
@@ -110,8 +121,9 @@ def test_reduction_gradients_have_the_input_shape_for_any_axes(data):
 @given(st.data())
 def test_matmul_gradients_have_each_operand_shape(data):
     dtype = data.draw(FLOATS)
-    shapes = data.draw(hnp.mutually_broadcastable_shapes(
-        signature=np.matmul.signature, max_dims=2, max_side=3))
+    shapes = data.draw(
+        hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3)
+    )
     a_np, b_np = (_array(data.draw, shape, dtype) for shape in shapes.input_shapes)
     a, b = cr.from_numpy(a_np, requires_grad=True), cr.from_numpy(b_np, requires_grad=True)
     out = a @ b
@@ -171,11 +183,13 @@ def test_backward_equals_the_jacobian_transpose_times_the_upstream(case):
     out.backward(upstream)
     jacobians = cr.jacobian(lambda *xs: _expression(*xs, variant), argnums=(0, 1, 2))(*arrays)
     for tensor, jac, array in zip(tensors, jacobians, arrays):
-        expected = np.tensordot(upstream, jac, axes=upstream.ndim) if upstream.ndim else (
-            upstream * jac)
+        expected = (
+            np.tensordot(upstream, jac, axes=upstream.ndim) if upstream.ndim else (upstream * jac)
+        )
         # Same float64 arithmetic in another order: agreement to ~1e-15, checked at 1e-10.
-        np.testing.assert_allclose(tensor.grad.numpy(), np.reshape(expected, array.shape),
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            tensor.grad.numpy(), np.reshape(expected, array.shape), rtol=1e-10, atol=1e-12
+        )
 
 
 def _frame_depth():
@@ -195,8 +209,7 @@ STEPS = [
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.integers(0, len(STEPS) - 1), min_size=1, max_size=12),
-       st.integers(1500, 4000))
+@given(st.lists(st.integers(0, len(STEPS) - 1), min_size=1, max_size=12), st.integers(1500, 4000))
 def test_deep_chains_backward_without_recursion(pattern, depth):
     x = cr.tensor(np.array([0.25, -0.5]), requires_grad=True)
     y, slope = x, 1.0

@@ -74,11 +74,15 @@ def check(fn, *arrays, grad=True):
     expected = torch.autograd.grad(total, needing, allow_unused=True)
     assert all(ours[i].requires_grad for i in picked), "a result does not require grad"
     sum((ours[i] * w).sum() for i, w in zip(picked, weights)).backward()
-    got = [x.grad if x.grad is not None else cr.tensor(np.zeros_like(x.data))
-           for x in ours_in if x.requires_grad]
+    got = [
+        x.grad if x.grad is not None else cr.tensor(np.zeros_like(x.data))
+        for x in ours_in
+        if x.requires_grad
+    ]
     # (PyTorch may give a gradient it knows to be zero as a ZeroTensor, which has no numpy.)
-    _compare(got, [x.new_zeros(x.shape) + (0 if g is None else g)
-                   for x, g in zip(needing, expected)])
+    _compare(
+        got, [x.new_zeros(x.shape) + (0 if g is None else g) for x, g in zip(needing, expected)]
+    )
 
 
 def R(*shape):
@@ -108,8 +112,11 @@ METHODS = {
     "lerp_high": (lambda L, x, y: x.lerp(y, 0.75), R(3, 4), R(4)),
     "lerp_function": (lambda L, x, y, w: L.lib.lerp(x, y, w), R(2, 1, 3), R(4, 1), R(3)),
     "copysign": (lambda L, x, y: x.copysign(y), R(3, 4), R(4)),
-    "copysign_zeros": (lambda L, x, y: L.lib.copysign(x, y), np.array([0.0, -0.0, 1.0, -2.0, 0.0]),
-                       np.array([1.0, -1.0, -0.0, 0.0, -3.0])),
+    "copysign_zeros": (
+        lambda L, x, y: L.lib.copysign(x, y),
+        np.array([0.0, -0.0, 1.0, -2.0, 0.0]),
+        np.array([1.0, -1.0, -0.0, 0.0, -3.0]),
+    ),
     "clamp_min": (lambda L, x: x.clamp_min(0.2), R(3, 4)),
     "clamp_max": (lambda L, x: x.clamp_max(-0.1), R(3, 4)),
     "clamp_min_function": (lambda L, x: L.lib.clamp_min(x, -0.3), R(5)),
@@ -123,17 +130,23 @@ METHODS = {
     "amin_keepdim": (lambda L, x: x.amin(1, True), _ties()),
     "where": (lambda L, x, y: x.where(x > 0, y), R(3, 4), R(4)),
     "masked_fill": (lambda L, x: x.masked_fill(x > 0.3, -7.0), R(4, 5)),
-    "masked_fill_broadcast_mask": (lambda L, x: x.masked_fill(L.t([True, False, True]), 2.5),
-                                   R(2, 3)),
+    "masked_fill_broadcast_mask": (
+        lambda L, x: x.masked_fill(L.t([True, False, True]), 2.5),
+        R(2, 3),
+    ),
     "masked_fill_tensor_value": (lambda L, x, v: x.masked_fill(x < 0, v), R(3, 4), np.array(1.5)),
     "masked_fill_function": (lambda L, x: L.lib.masked_fill(x, x > 0, 0.0), R(3, 4)),
     "masked_select": (lambda L, x: x.masked_select(x > 0), R(3, 4)),
-    "masked_select_broadcast": (lambda L, x: x.masked_select(L.t([[True], [False], [True]])),
-                                R(3, 4)),
+    "masked_select_broadcast": (
+        lambda L, x: x.masked_select(L.t([[True], [False], [True]])),
+        R(3, 4),
+    ),
     "masked_select_function": (lambda L, x, y: L.lib.masked_select(x, y > 0), R(4), R(3, 4)),
     "logcumsumexp": (lambda L, x: x.logcumsumexp(1), R(3, 5)),
-    "logcumsumexp_wide": (lambda L, x: L.lib.logcumsumexp(x, 0),
-                          np.array([-300.0, 0.0, 100.0, -50.0, 400.0, 399.0])),
+    "logcumsumexp_wide": (
+        lambda L, x: L.lib.logcumsumexp(x, 0),
+        np.array([-300.0, 0.0, 100.0, -50.0, 400.0, 399.0]),
+    ),
     "logcumsumexp_3d": (lambda L, x: L.lib.logcumsumexp(x, dim=-2), R(2, 4, 3)),
     "logcumsumexp_0d": (lambda L, x: L.lib.logcumsumexp(x, 0), np.array(1.5)),
     "logcumsumexp_empty": (lambda L, x: L.lib.logcumsumexp(x, 0), R(0, 3)),
@@ -204,21 +217,28 @@ METHODS = {
     "stack_dim": (lambda L, x, y: L.lib.stack([x, y], dim=-1), R(2, 3), R(2, 3)),
     "concatenate_dim": (lambda L, x, y: L.lib.concatenate([x, y], dim=1), R(2, 3), R(2, 2)),
     "meshgrid_ij": (lambda L, x, y: L.lib.meshgrid(x, y, indexing="ij"), R(3), R(4)),
-    "meshgrid_xy": (lambda L, x, y, z: L.lib.meshgrid(x, y, z, indexing="xy"), R(3), R(4),
-                    R(2)),
+    "meshgrid_xy": (lambda L, x, y, z: L.lib.meshgrid(x, y, z, indexing="xy"), R(3), R(4), R(2)),
     "meshgrid_list": (lambda L, x, y: L.lib.meshgrid([x, y], indexing="ij"), R(3), np.array(1.0)),
     "std_mean": (lambda L, x: L.lib.std_mean(x), R(3, 4)),
-    "std_mean_dims": (lambda L, x: L.lib.std_mean(x, dim=(0, 2), keepdim=True, correction=0),
-                      R(2, 3, 4)),
+    "std_mean_dims": (
+        lambda L, x: L.lib.std_mean(x, dim=(0, 2), keepdim=True, correction=0),
+        R(2, 3, 4),
+    ),
     "var_mean": (lambda L, x: L.lib.var_mean(x, 1), R(3, 4)),
     "var_mean_correction": (lambda L, x: L.lib.var_mean(x, dim=0, correction=2), R(5, 2)),
     "cumsum_0d": (lambda L, x: L.lib.cumsum(x, dim=0), np.array(1.5)),
     "cumprod_0d": (lambda L, x: L.lib.cumprod(x, dim=-1), np.array(1.5)),
-    "einsum_ellipsis_summed": (lambda L, x, y: L.lib.einsum("ij...,ij...->ij", x, y),
-                               R(2, 3, 4, 5), R(2, 3, 4, 5)),
+    "einsum_ellipsis_summed": (
+        lambda L, x, y: L.lib.einsum("ij...,ij...->ij", x, y),
+        R(2, 3, 4, 5),
+        R(2, 3, 4, 5),
+    ),
     "einsum_ellipsis_all_summed": (lambda L, x: L.lib.einsum("...ii->", x), R(3, 4, 4)),
-    "einsum_ellipsis_broadcast": (lambda L, x, y: L.lib.einsum("i...,i...->i", x, y),
-                                  R(3, 4, 1), R(3, 1, 5)),
+    "einsum_ellipsis_broadcast": (
+        lambda L, x, y: L.lib.einsum("i...,i...->i", x, y),
+        R(3, 4, 1),
+        R(3, 1, 5),
+    ),
 }
 
 
@@ -245,17 +265,27 @@ def test_logcumsumexp_second_derivative_matches_pytorch():
 
     hvp = cr.grad(lambda t: (cr.grad(f)(t) * v).sum())(a)
     ta = torch.tensor(a, requires_grad=True)
-    (g,) = torch.autograd.grad((torch.logcumsumexp(ta, 0) * torch.tensor(v)).sum(), ta,
-                               create_graph=True)
+    (g,) = torch.autograd.grad(
+        (torch.logcumsumexp(ta, 0) * torch.tensor(v)).sum(), ta, create_graph=True
+    )
     (expected,) = torch.autograd.grad((g * torch.tensor(v)).sum(), ta)
     np.testing.assert_allclose(hvp, expected.numpy(), **TOL)
 
 
 def test_float32_stays_float32():
     x = cr.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4), requires_grad=True)
-    outs = [x.logcumsumexp(1), x.cummax(0).values, x.lerp(x * 2, 0.75), x.frac(),
-            x.copysign(-1.0), x.masked_fill(x > 0, -math.inf), x.unfold(1, 2, 1),
-            *x.split(2), cr.std_mean(x, 1)[0], cr.meshgrid(x[0], x[1])[0]]
+    outs = [
+        x.logcumsumexp(1),
+        x.cummax(0).values,
+        x.lerp(x * 2, 0.75),
+        x.frac(),
+        x.copysign(-1.0),
+        x.masked_fill(x > 0, -math.inf),
+        x.unfold(1, 2, 1),
+        *x.split(2),
+        cr.std_mean(x, 1)[0],
+        cr.meshgrid(x[0], x[1])[0],
+    ]
     for out in outs:
         assert out.dtype == np.float32
     sum(o.sum() for o in outs[:5]).backward()
@@ -266,8 +296,10 @@ def test_float32_stays_float32():
 ROUNDING = [1.499, 1.5, 2.5, -2.5, -0.5, 0.0, -5.0, 1e12, math.inf, -math.inf]
 
 
-@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "round", "signbit", "isinf", "isnan",
-                                  "isfinite", "sgn", "angle"])
+@pytest.mark.parametrize(
+    "name",
+    ["floor", "ceil", "trunc", "round", "signbit", "isinf", "isnan", "isfinite", "sgn", "angle"],
+)
 def test_rounding_and_tests_match_pytorch(name):
     values = np.array(ROUNDING + [math.nan])
     ours, theirs = getattr(cr.tensor(values), name)(), getattr(torch.tensor(values), name)()
@@ -277,8 +309,9 @@ def test_rounding_and_tests_match_pytorch(name):
 
 def test_round_decimals_matches_pytorch():
     values = np.array([1.2345, -2.5551, 0.125, 1e6 + 0.55])
-    np.testing.assert_array_equal(cr.tensor(values).round(decimals=2).data,
-                                  torch.tensor(values).round(decimals=2).numpy())
+    np.testing.assert_array_equal(
+        cr.tensor(values).round(decimals=2).data, torch.tensor(values).round(decimals=2).numpy()
+    )
 
 
 NUMERATORS = np.array([[5], [6], [7], [0], [-5], [-6], [-7], [110], [-111]])
@@ -298,15 +331,21 @@ def test_div_rounding_modes_match_pytorch(mode, floats):
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=rtol)
     if mode is not None:  # int / int stays int; the true quotient is a dtype-policy question
         assert ours.dtype == theirs.numpy().dtype
-    np.testing.assert_allclose(cr.div(a, b, rounding_mode=mode),
-                               torch.div(torch.tensor(a), torch.tensor(b),
-                                         rounding_mode=mode).numpy(), rtol=rtol)
+    np.testing.assert_allclose(
+        cr.div(a, b, rounding_mode=mode),
+        torch.div(torch.tensor(a), torch.tensor(b), rounding_mode=mode).numpy(),
+        rtol=rtol,
+    )
 
 
 def test_rounded_division_is_a_constant():
     x = cr.tensor([7.5, -7.5], requires_grad=True)
-    for out in (x.div(2.0, rounding_mode="floor"), x // 2.0, 10.0 // x,
-                cr.divide(x, 2.0, rounding_mode="trunc")):
+    for out in (
+        x.div(2.0, rounding_mode="floor"),
+        x // 2.0,
+        10.0 // x,
+        cr.divide(x, 2.0, rounding_mode="trunc"),
+    ):
         assert not out.requires_grad
     np.testing.assert_array_equal((10.0 // x).data, [1.0, -2.0])
 
@@ -316,8 +355,14 @@ def test_bitwise_operators_match_pytorch(values):
     other = [True, True, False, False] if isinstance(values[0], bool) else [3, 3, -1, 4]
     x, y = cr.tensor(values), cr.tensor(other)
     tx, ty = torch.tensor(values), torch.tensor(other)
-    for ours, theirs in [(~x, ~tx), (x & y, tx & ty), (x | y, tx | ty), (x ^ y, tx ^ ty),
-                         (x & other[0], tx & other[0]), (other[1] | x, other[1] | tx)]:
+    for ours, theirs in [
+        (~x, ~tx),
+        (x & y, tx & ty),
+        (x | y, tx | ty),
+        (x ^ y, tx ^ ty),
+        (x & other[0], tx & other[0]),
+        (other[1] | x, other[1] | tx),
+    ]:
         np.testing.assert_array_equal(ours.data, theirs.numpy())
         assert ours.dtype == theirs.numpy().dtype
 
@@ -325,13 +370,28 @@ def test_bitwise_operators_match_pytorch(values):
 def test_comparisons_and_logic_match_pytorch():
     a, b = np.array([0.0, 1.0, -1.0, math.inf, math.nan]), np.array([0.0, 2.0, -1.0, 1.0, 0.0])
     x, tx = cr.tensor(a), torch.tensor(a)
-    for name in ("eq", "ne", "lt", "le", "gt", "ge", "isclose", "logical_and", "logical_or",
-                 "logical_xor"):
-        np.testing.assert_array_equal(getattr(x, name)(cr.tensor(b)).data,
-                                      getattr(tx, name)(torch.tensor(b)).numpy(), err_msg=name)
+    for name in (
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "isclose",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+    ):
+        np.testing.assert_array_equal(
+            getattr(x, name)(cr.tensor(b)).data,
+            getattr(tx, name)(torch.tensor(b)).numpy(),
+            err_msg=name,
+        )
         if hasattr(cr, name):
-            np.testing.assert_array_equal(getattr(cr, name)(x, cr.tensor(b)).data,
-                                          getattr(torch, name)(tx, torch.tensor(b)).numpy())
+            np.testing.assert_array_equal(
+                getattr(cr, name)(x, cr.tensor(b)).data,
+                getattr(torch, name)(tx, torch.tensor(b)).numpy(),
+            )
     assert x.allclose(x * 1.0 + 1e-9, equal_nan=True) is True
     assert x.equal(cr.tensor(a.copy())) is False  # NaN != NaN, as torch.equal
     np.testing.assert_array_equal(x.logical_not().data, tx.logical_not().numpy())
@@ -340,11 +400,14 @@ def test_comparisons_and_logic_match_pytorch():
 def test_reductions_without_gradient_match_pytorch():
     a = np.array([[0.0, 1.5, 0.0], [2.0, -1.0, 0.0]])
     x, tx = cr.tensor(a), torch.tensor(a)
-    for ours, theirs in [(x.all(), tx.all()), (x.any(1), tx.any(1)),
-                         (x.all(dim=0, keepdim=True), tx.all(dim=0, keepdim=True)),
-                         (x.count_nonzero(), tx.count_nonzero()),
-                         (x.count_nonzero(dim=1), tx.count_nonzero(dim=1)),
-                         (x.nonzero(), tx.nonzero())]:
+    for ours, theirs in [
+        (x.all(), tx.all()),
+        (x.any(1), tx.any(1)),
+        (x.all(dim=0, keepdim=True), tx.all(dim=0, keepdim=True)),
+        (x.count_nonzero(), tx.count_nonzero()),
+        (x.count_nonzero(dim=1), tx.count_nonzero(dim=1)),
+        (x.nonzero(), tx.nonzero()),
+    ]:
         assert isinstance(ours, cr.Tensor)
         np.testing.assert_array_equal(ours.data, theirs.numpy())
     for ours, theirs in zip(x.nonzero(as_tuple=True), tx.nonzero(as_tuple=True)):
@@ -367,8 +430,13 @@ def test_conj_of_a_real_tensor_is_itself():
 
 def test_new_tensors_take_this_ones_dtype():
     x = cr.tensor(np.zeros(2, np.float64))
-    made = [x.new_zeros(2, 3), x.new_ones((2,)), x.new_full((2, 2), 1.5), x.new_tensor([1, 2]),
-            x.new_empty(3)]
+    made = [
+        x.new_zeros(2, 3),
+        x.new_ones((2,)),
+        x.new_full((2, 2), 1.5),
+        x.new_tensor([1, 2]),
+        x.new_empty(3),
+    ]
     assert [m.dtype for m in made] == [np.float64] * 5
     assert [m.shape for m in made] == [(2, 3), (2,), (2, 2), (2,), (3,)]
     assert x.new_zeros(2, dtype=np.int64).dtype == np.int64
@@ -378,19 +446,22 @@ def test_new_tensors_take_this_ones_dtype():
 
 def test_xlogy_and_logit_methods_call_the_activation_family():
     a, b = np.array([0.0, 0.5, 2.0]), np.array([3.0, 0.25, 1.5])
-    np.testing.assert_allclose(cr.tensor(a).xlogy(cr.tensor(b)).data,
-                               torch.tensor(a).xlogy(torch.tensor(b)).numpy(), **TOL)
+    np.testing.assert_allclose(
+        cr.tensor(a).xlogy(cr.tensor(b)).data, torch.tensor(a).xlogy(torch.tensor(b)).numpy(), **TOL
+    )
     p = np.array([0.1, 0.5, 0.9])
-    np.testing.assert_allclose(cr.tensor(p).logit().data, torch.tensor(p).logit().numpy(),
-                               **TOL)
+    np.testing.assert_allclose(cr.tensor(p).logit().data, torch.tensor(p).logit().numpy(), **TOL)
 
 
 # ----------------------------------------------------------------------- errors
 ERRORS = [
     ("clip_none", lambda: cr.tensor([1.0]).clip(None, None), (RuntimeError, ValueError)),
     ("clip_none_function", lambda: cr.clip(np.ones(2)), (RuntimeError, ValueError)),
-    ("div_mode", lambda: cr.tensor([1.0]).div(2.0, rounding_mode="typo"),
-     (RuntimeError, ValueError)),
+    (
+        "div_mode",
+        lambda: cr.tensor([1.0]).div(2.0, rounding_mode="typo"),
+        (RuntimeError, ValueError),
+    ),
     ("squeeze_axis", lambda: cr.squeeze(cr.zeros(1, 2), 5), cr.AxisError),
     ("squeeze_axis_0d", lambda: cr.squeeze(cr.tensor(1.0), 1), cr.AxisError),
     ("squeeze_method_0d", lambda: cr.tensor(1.0).squeeze(-2), IndexError),
@@ -406,8 +477,11 @@ ERRORS = [
     ("narrow_start", lambda: cr.narrow(cr.zeros(3), 0, 5, 0), IndexError),
     ("narrow_length", lambda: cr.narrow(cr.zeros(3), 0, 2, 2), RuntimeError),
     ("select_index", lambda: cr.zeros(3, 2).select(0, 3), IndexError),
-    ("index_select_matrix", lambda: cr.index_select(cr.zeros(3), 0, np.zeros((1, 1), int)),
-     RuntimeError),
+    (
+        "index_select_matrix",
+        lambda: cr.index_select(cr.zeros(3), 0, np.zeros((1, 1), int)),
+        RuntimeError,
+    ),
     ("index_select_range", lambda: cr.zeros(3).index_select(0, cr.tensor([3])), IndexError),
     ("meshgrid_indexing", lambda: cr.meshgrid(cr.zeros(2), indexing="bad"), RuntimeError),
     ("mm_ranks", lambda: cr.mm(cr.zeros(3), cr.zeros(3, 2)), RuntimeError),
@@ -416,10 +490,16 @@ ERRORS = [
     ("t_3d", lambda: cr.zeros(2, 3, 4).t(), RuntimeError),
     ("unflatten_sizes", lambda: cr.zeros(4, 6).unflatten(1, (4, 2)), RuntimeError),
     ("masked_fill_mask_dtype", lambda: cr.zeros(3).masked_fill(np.ones(3), 1.0), TypeError),
-    ("masked_fill_mask_shape", lambda: cr.zeros(3).masked_fill(np.ones((2, 3), bool), 1.0),
-     RuntimeError),
-    ("einsum_two_ellipses", lambda: cr.einsum("...ik..., ...jk ->", cr.zeros(2, 3, 4),
-                                              cr.zeros(2, 3, 4)), RuntimeError),
+    (
+        "masked_fill_mask_shape",
+        lambda: cr.zeros(3).masked_fill(np.ones((2, 3), bool), 1.0),
+        RuntimeError,
+    ),
+    (
+        "einsum_two_ellipses",
+        lambda: cr.einsum("...ik..., ...jk ->", cr.zeros(2, 3, 4), cr.zeros(2, 3, 4)),
+        RuntimeError,
+    ),
     ("roll_shifts", lambda: cr.zeros(2, 4).roll((1, 2)), RuntimeError),
     ("cat_0d", lambda: cr.cat([cr.tensor(1.0), cr.tensor(2.0)]), IndexError),
     ("stack_dim", lambda: cr.stack([cr.zeros(2)], dim=5), IndexError),

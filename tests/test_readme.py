@@ -6,8 +6,11 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-          if b.startswith(("import numpy", "import chainrule"))]
+BLOCKS = [
+    b
+    for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    if b.startswith(("import numpy", "import chainrule"))
+]
 
 
 def test_readme_has_runnable_examples():

@@ -69,8 +69,14 @@ def _compare(theirs, ours, x, hx=None, seed=1):
         np.testing.assert_allclose(got, p.grad.numpy(), err_msg=name, **TOL)
 
 
-OPTIONS = [{}, {"num_layers": 2}, {"bidirectional": True}, {"batch_first": True},
-           {"bias": False}, {"num_layers": 3, "bidirectional": True, "batch_first": True}]
+OPTIONS = [
+    {},
+    {"num_layers": 2},
+    {"bidirectional": True},
+    {"batch_first": True},
+    {"bias": False},
+    {"num_layers": 3, "bidirectional": True, "batch_first": True},
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -98,8 +104,7 @@ def test_unbatched_input(kind, batch_first):
     rng = np.random.default_rng(3)
     _compare(theirs, ours, rng.standard_normal((5, 3)))
     h0 = rng.standard_normal((2, 4))
-    _compare(theirs, ours, rng.standard_normal((5, 3)),
-             (h0, h0 * 0.5) if kind == "LSTM" else h0)
+    _compare(theirs, ours, rng.standard_normal((5, 3)), (h0, h0 * 0.5) if kind == "LSTM" else h0)
 
 
 def test_rnn_relu_and_lstm_projection():
@@ -110,8 +115,12 @@ def test_rnn_relu_and_lstm_projection():
         rng = np.random.default_rng(5)
         _compare(theirs, ours, rng.standard_normal((4, 3, 3)))
         layers = 2 * options.get("num_layers", 1) if options else 1
-        _compare(theirs, ours, rng.standard_normal((3, 3, 3)),
-                 (rng.standard_normal((layers, 3, 2)), rng.standard_normal((layers, 3, 5))))
+        _compare(
+            theirs,
+            ours,
+            rng.standard_normal((3, 3, 3)),
+            (rng.standard_normal((layers, 3, 2)), rng.standard_normal((layers, 3, 5))),
+        )
 
 
 @pytest.mark.parametrize("kind", ["RNNCell", "LSTMCell", "GRUCell"])
@@ -153,11 +162,12 @@ def test_second_order_matches_pytorch(kind):
     (gt,) = torch.autograd.grad((theirs(xt)[0] ** 2).sum(), [xt], create_graph=True)
     (gc,) = gradients((ours(xc)[0] ** 2).sum(), [xc], create_graph=True)
     np.testing.assert_allclose(gc.numpy(), gt.detach().numpy(), **TOL)
-    (gt ** 2).sum().backward()
-    (gc ** 2).sum().backward()
+    (gt**2).sum().backward()
+    (gc**2).sum().backward()
     for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
-        np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), err_msg=name, rtol=1e-9,
-                                   atol=1e-11)
+        np.testing.assert_allclose(
+            q.grad.numpy(), p.grad.numpy(), err_msg=name, rtol=1e-9, atol=1e-11
+        )
 
 
 def test_truncated_backprop_through_time_with_detach():
@@ -172,8 +182,8 @@ def test_truncated_backprop_through_time_with_detach():
         out_c, state_c = ours(cr.tensor(chunk), state_c)
         state_t = tuple(s.detach() for s in state_t)
         state_c = tuple(s.detach() for s in state_c)
-    (out_t ** 2).sum().backward()
-    (out_c ** 2).sum().backward()
+    (out_t**2).sum().backward()
+    (out_c**2).sum().backward()
     for (name, p), q in zip(theirs.named_parameters(), ours.parameters()):
         np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), err_msg=name, **TOL)
 
@@ -284,19 +294,22 @@ def test_parameters_names_shapes_init_and_repr(kind):
     options = {"num_layers": 2, "bidirectional": True, "batch_first": True}
     theirs = getattr(torch.nn, kind)(3, 16, **options)
     ours = getattr(R, kind)(3, 16, rng=0, **options)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == \
-        [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()
+    ]
     bound = 1 / math.sqrt(16)
     values = np.concatenate([p.numpy().ravel() for p in ours.parameters()])
     assert values.dtype == np.float32 and np.abs(values).max() <= bound
     assert np.abs(values).max() > 0.9 * bound and abs(values.mean()) < 0.05 * bound
     assert repr(ours) == repr(theirs)
-    cell_t, cell_c = getattr(torch.nn, kind + "Cell")(3, 16, bias=False), \
-        getattr(R, kind + "Cell")(3, 16, bias=False)
-    assert repr(cell_c) == repr(cell_t) and list(cell_c.state_dict()) == \
-        list(cell_t.state_dict())
-    assert repr(R.RNNCell(2, 3, nonlinearity="relu")) == \
-        repr(torch.nn.RNNCell(2, 3, nonlinearity="relu"))
+    cell_t, cell_c = (
+        getattr(torch.nn, kind + "Cell")(3, 16, bias=False),
+        getattr(R, kind + "Cell")(3, 16, bias=False),
+    )
+    assert repr(cell_c) == repr(cell_t) and list(cell_c.state_dict()) == list(cell_t.state_dict())
+    assert repr(R.RNNCell(2, 3, nonlinearity="relu")) == repr(
+        torch.nn.RNNCell(2, 3, nonlinearity="relu")
+    )
 
 
 def test_reset_parameters_replaces_the_arrays():

@@ -17,8 +17,10 @@ TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 def _pair(array):
     """The same float64 values as a chainrule and a PyTorch leaf requiring grad."""
-    return (cr.tensor(array, requires_grad=True),
-            torch.tensor(array, dtype=torch.float64, requires_grad=True))
+    return (
+        cr.tensor(array, requires_grad=True),
+        torch.tensor(array, dtype=torch.float64, requires_grad=True),
+    )
 
 
 def _backward_both(ours, theirs, seed=0):
@@ -28,16 +30,20 @@ def _backward_both(ours, theirs, seed=0):
 
 
 def _close(ours, theirs):
-    np.testing.assert_allclose(np.asarray(ours.numpy() if isinstance(ours, cr.Tensor)
-                                          else ours), theirs.detach().numpy(), **TOL)
+    np.testing.assert_allclose(
+        np.asarray(ours.numpy() if isinstance(ours, cr.Tensor) else ours),
+        theirs.detach().numpy(),
+        **TOL,
+    )
 
 
 rng = np.random.default_rng(0)
 
 
 # ----------------------------------------------------------------------- cumsum
-@pytest.mark.parametrize("shape, dim", [((5,), 0), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1),
-                                        ((0, 3), 0), ((3, 1), 1)])
+@pytest.mark.parametrize(
+    "shape, dim", [((5,), 0), ((3, 4), 0), ((3, 4), -1), ((2, 3, 4), 1), ((0, 3), 0), ((3, 1), 1)]
+)
 def test_cumsum_matches_torch(shape, dim):
     x, tx = _pair(rng.standard_normal(shape))
     out, tout = cr.cumsum(x, dim=dim), torch.cumsum(tx, dim=dim)
@@ -74,15 +80,18 @@ def test_cumsum_gradient_is_a_reversed_cumsum_in_the_graph():
 
 
 # ----------------------------------------------------------------------- cumprod
-@pytest.mark.parametrize("values", [
-    [2.0, -1.5, 0.7, 1.2, -0.9],                  # no zero
-    [2.0, 0.0, 0.7, 1.2, -0.9],                   # one zero
-    [0.0, 1.5, 0.7, 1.2, 0.0],                    # zeros at both ends
-    [2.0, 0.0, 0.0, 1.2, -0.9],                   # two adjacent zeros
-    [1.1, 0.0, 0.7, 0.0, -0.9, 0.0, 1.3],         # several zeros
-    [0.0, 0.0, 0.0],                              # nothing but zeros
-    [0.0],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [2.0, -1.5, 0.7, 1.2, -0.9],  # no zero
+        [2.0, 0.0, 0.7, 1.2, -0.9],  # one zero
+        [0.0, 1.5, 0.7, 1.2, 0.0],  # zeros at both ends
+        [2.0, 0.0, 0.0, 1.2, -0.9],  # two adjacent zeros
+        [1.1, 0.0, 0.7, 0.0, -0.9, 0.0, 1.3],  # several zeros
+        [0.0, 0.0, 0.0],  # nothing but zeros
+        [0.0],
+    ],
+)
 def test_cumprod_with_zeros_matches_torch(values):
     x, tx = _pair(np.array(values))
     out, tout = cr.cumprod(x, axis=0), torch.cumprod(tx, dim=0)
@@ -117,8 +126,10 @@ def test_cumprod_axis_none_and_int_input():
 
 
 # ----------------------------------------------------------------------- diff
-@pytest.mark.parametrize("shape, n, dim", [((6,), 1, -1), ((3, 6), 2, 1), ((5, 3), 3, 0),
-                                           ((2, 3, 4), 1, -2), ((3, 4), 4, 1)])
+@pytest.mark.parametrize(
+    "shape, n, dim",
+    [((6,), 1, -1), ((3, 6), 2, 1), ((5, 3), 3, 0), ((2, 3, 4), 1, -2), ((3, 4), 4, 1)],
+)
 def test_diff_matches_torch(shape, n, dim):
     x, tx = _pair(rng.standard_normal(shape))
     out, tout = cr.diff(x, n=n, axis=dim), torch.diff(tx, n=n, dim=dim)
@@ -141,8 +152,11 @@ def test_diff_prepend_append_match_torch_and_get_gradients():
 
 def test_diff_numpy_edge_cases():
     a = rng.standard_normal((3, 4))
-    np.testing.assert_allclose(cr.diff(a, prepend=0.0, append=[[1], [2], [3]]),
-                               np.diff(a, prepend=0.0, append=[[1], [2], [3]]), **TOL)
+    np.testing.assert_allclose(
+        cr.diff(a, prepend=0.0, append=[[1], [2], [3]]),
+        np.diff(a, prepend=0.0, append=[[1], [2], [3]]),
+        **TOL,
+    )
     assert cr.diff(a, n=7, axis=1).shape == np.diff(a, n=7, axis=1).shape == (3, 0)
     assert cr.diff(np.zeros((0, 3)), axis=0).shape == (0, 3)
     assert cr.diff(a, n=0) is a
@@ -194,8 +208,9 @@ def test_torch_style_sort_returns_values_and_indices():
 
 
 # ----------------------------------------------------------------------- topk
-@pytest.mark.parametrize("k, dim, largest", [(2, -1, True), (3, 0, False), (1, 1, True),
-                                             (5, -1, False), (0, 0, True)])
+@pytest.mark.parametrize(
+    "k, dim, largest", [(2, -1, True), (3, 0, False), (1, 1, True), (5, -1, False), (0, 0, True)]
+)
 def test_topk_matches_torch(k, dim, largest):
     x, tx = _pair(rng.permutation(20).reshape(4, 5) + rng.uniform(0, 0.5, (4, 5)))  # no ties
     values, indices = cr.topk(x, k, dim=dim, largest=largest)
@@ -237,17 +252,24 @@ def test_take_along_axis_matches_torch_take_along_dim_with_broadcasting():
     _backward_both(out, tout)
     _close(x.grad, tx.grad)
     a = rng.standard_normal((3, 4))
-    np.testing.assert_array_equal(cr.take_along_axis(a, np.array([[-1], [0], [-4]]), 1),
-                                  np.take_along_axis(a, np.array([[-1], [0], [-4]]), 1))
-    np.testing.assert_array_equal(cr.take_along_axis(a, np.array([11, 0]), None),
-                                  np.take_along_axis(a, np.array([11, 0]), None))
+    np.testing.assert_array_equal(
+        cr.take_along_axis(a, np.array([[-1], [0], [-4]]), 1),
+        np.take_along_axis(a, np.array([[-1], [0], [-4]]), 1),
+    )
+    np.testing.assert_array_equal(
+        cr.take_along_axis(a, np.array([11, 0]), None),
+        np.take_along_axis(a, np.array([11, 0]), None),
+    )
 
 
-@pytest.mark.parametrize("dim, index", [
-    (1, [[0, 0, 3], [1, 2, 1], [3, 3, 3]]),
-    (0, [[2, 0, 2, 2, 1], [0, 0, 0, 0, 0]]),
-    (-1, [[1], [0]]),                         # index shorter than input on dim 0 too
-])
+@pytest.mark.parametrize(
+    "dim, index",
+    [
+        (1, [[0, 0, 3], [1, 2, 1], [3, 3, 3]]),
+        (0, [[2, 0, 2, 2, 1], [0, 0, 0, 0, 0]]),
+        (-1, [[1], [0]]),  # index shorter than input on dim 0 too
+    ],
+)
 def test_gather_matches_torch(dim, index):
     x, tx = _pair(rng.standard_normal((3, 5)))
     out = cr.gather(x, dim, np.array(index))
@@ -257,10 +279,13 @@ def test_gather_matches_torch(dim, index):
     _close(x.grad, tx.grad)
 
 
-@pytest.mark.parametrize("dim, index, src_shape", [
-    (1, [[0, 0, 3], [1, 2, 1], [4, 4, 4]], (3, 3)),
-    (0, [[2, 0, 2, 2, 1], [0, 0, 0, 0, 0]], (2, 5)),
-])
+@pytest.mark.parametrize(
+    "dim, index, src_shape",
+    [
+        (1, [[0, 0, 3], [1, 2, 1], [4, 4, 4]], (3, 3)),
+        (0, [[2, 0, 2, 2, 1], [0, 0, 0, 0, 0]], (2, 5)),
+    ],
+)
 def test_scatter_add_matches_torch(dim, index, src_shape):
     x, tx = _pair(rng.standard_normal((3, 5)))
     s, ts = _pair(rng.standard_normal(src_shape))
@@ -293,14 +318,16 @@ def test_gather_and_scatter_add_are_each_others_gradient():
     x = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
     index = np.array([[0, 0], [3, 1], [2, 2]])
     seed = cr.tensor(np.ones((3, 2)), requires_grad=True)  # linear op: the graph runs from it
-    (g,) = cr.autograd.engine.grad(cr.gather(x, 1, index), [x], grad_outputs=seed,
-                                   create_graph=True)
+    (g,) = cr.autograd.engine.grad(
+        cr.gather(x, 1, index), [x], grad_outputs=seed, create_graph=True
+    )
     assert g.grad_fn.name == "add_along"
     np.testing.assert_array_equal(g.numpy(), [[2, 0, 0, 0], [0, 1, 0, 1], [0, 0, 2, 0]])
     src = cr.tensor(np.ones((3, 2)), requires_grad=True)
     out = cr.scatter_add(np.zeros((3, 4)), 1, index, src)
-    (h,) = cr.autograd.engine.grad(out, [src], grad_outputs=cr.tensor(
-        np.ones((3, 4)), requires_grad=True), create_graph=True)
+    (h,) = cr.autograd.engine.grad(
+        out, [src], grad_outputs=cr.tensor(np.ones((3, 4)), requires_grad=True), create_graph=True
+    )
     assert h.grad_fn.name == "take_along"
 
 
@@ -319,33 +346,36 @@ def test_put_along_axis_last_write_wins_as_numpy():
     np.testing.assert_array_equal(x.grad.numpy(), g * [[1, 0, 1, 0, 1], [0, 1, 0, 1, 0]])
     # Only the write that stays gets a gradient: [0,1] and [0,2] were overwritten by [0,3],
     # [1,0] by [1,1].
-    np.testing.assert_array_equal(v.grad.numpy(), [[0, g[0, 3], 0, g[0, 1]],
-                                                   [0, g[1, 0], g[1, 4], g[1, 2]]])
+    np.testing.assert_array_equal(
+        v.grad.numpy(), [[0, g[0, 3], 0, g[0, 1]], [0, g[1, 0], g[1, 4], g[1, 2]]]
+    )
 
 
 def test_put_along_axis_broadcast_values_and_none_axis():
     a = rng.standard_normal((3, 4))
     expected = a.copy()
     np.put_along_axis(expected, np.array([[0], [2], [2]]), 7.0, axis=1)
-    np.testing.assert_array_equal(cr.put_along_axis(a, np.array([[0], [2], [2]]), 7.0, 1),
-                                  expected)
+    np.testing.assert_array_equal(cr.put_along_axis(a, np.array([[0], [2], [2]]), 7.0, 1), expected)
     v = cr.tensor(np.float64(2.0), requires_grad=True)
     cr.put_along_axis(cr.tensor(a), np.array([[0, 1]]), v, axis=1).sum().backward()
     assert v.grad.item() == 6.0  # one value, written at six places
     expected = a.copy()
     np.put_along_axis(expected, np.array([11, 0, -1]), np.array([1.0, 2.0, 3.0]), axis=None)
     np.testing.assert_array_equal(
-        cr.put_along_axis(a, np.array([11, 0, -1]), np.array([1.0, 2.0, 3.0]), None), expected)
+        cr.put_along_axis(a, np.array([11, 0, -1]), np.array([1.0, 2.0, 3.0]), None), expected
+    )
 
 
 def test_take_matches_numpy_and_accumulates():
     a = rng.standard_normal((3, 4))
     for indices, axis in (([5, 5, -1], None), ([[0, 3], [3, -4]], 1), (2, 0)):
         np.testing.assert_array_equal(cr.take(a, indices, axis), np.take(a, indices, axis))
-    np.testing.assert_array_equal(cr.take(a, [7, -9], 1, mode="wrap"),
-                                  np.take(a, [7, -9], 1, mode="wrap"))
-    np.testing.assert_array_equal(cr.take(a, [7, -9], 1, mode="clip"),
-                                  np.take(a, [7, -9], 1, mode="clip"))
+    np.testing.assert_array_equal(
+        cr.take(a, [7, -9], 1, mode="wrap"), np.take(a, [7, -9], 1, mode="wrap")
+    )
+    np.testing.assert_array_equal(
+        cr.take(a, [7, -9], 1, mode="clip"), np.take(a, [7, -9], 1, mode="clip")
+    )
     x = cr.tensor(a, requires_grad=True)
     cr.take(x, [1, 1, 1]).sum().backward()
     assert x.grad.numpy()[0, 1] == 3.0 and x.grad.numpy().sum() == 3.0
@@ -361,42 +391,52 @@ def test_index_arrays_are_copied_so_later_changes_do_not_move_gradients():
 
 
 # ----------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call, name", [
-    (lambda a: cr.take_along_axis(a, np.array([[4]]), axis=1), "take_along_axis"),
-    (lambda a: cr.take_along_axis(a, np.array([[-5]]), axis=1), "take_along_axis"),
-    (lambda a: cr.put_along_axis(a, np.array([[0], [9], [0]]), 1.0, axis=1), "put_along_axis"),
-    (lambda a: cr.gather(a, 1, np.array([[4]])), "gather"),
-    (lambda a: cr.gather(a, 1, np.array([[-1]])), "gather"),  # PyTorch refuses negatives
-    (lambda a: cr.scatter_add(a, 0, np.array([[3]]), np.ones((1, 1))), "scatter_add"),
-    (lambda a: cr.take(a, [12]), "take"),
-    (lambda a: cr.take(a, [-5], axis=1), "take"),
-    (lambda a: cr.take_along_axis(a, np.array([[0.5]]), axis=1), "take_along_axis"),
-    (lambda a: cr.gather(a, 0, np.array([[True]])), "gather"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda a: cr.take_along_axis(a, np.array([[4]]), axis=1), "take_along_axis"),
+        (lambda a: cr.take_along_axis(a, np.array([[-5]]), axis=1), "take_along_axis"),
+        (lambda a: cr.put_along_axis(a, np.array([[0], [9], [0]]), 1.0, axis=1), "put_along_axis"),
+        (lambda a: cr.gather(a, 1, np.array([[4]])), "gather"),
+        (lambda a: cr.gather(a, 1, np.array([[-1]])), "gather"),  # PyTorch refuses negatives
+        (lambda a: cr.scatter_add(a, 0, np.array([[3]]), np.ones((1, 1))), "scatter_add"),
+        (lambda a: cr.take(a, [12]), "take"),
+        (lambda a: cr.take(a, [-5], axis=1), "take"),
+        (lambda a: cr.take_along_axis(a, np.array([[0.5]]), axis=1), "take_along_axis"),
+        (lambda a: cr.gather(a, 0, np.array([[True]])), "gather"),
+    ],
+)
 def test_bad_indices_raise_index_error_naming_the_function(call, name):
     with pytest.raises(IndexError, match=name):
         call(cr.tensor(np.zeros((3, 4)), requires_grad=True))
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda a: cr.take_along_axis(a, np.array([0, 1]), axis=1), "take_along_axis"),
-    (lambda a: cr.take_along_axis(a, np.zeros((2, 1), int), axis=1), "take_along_axis"),
-    (lambda a: cr.take_along_axis(a, np.zeros((3, 1), int), axis=None), "take_along_axis"),
-    (lambda a: cr.put_along_axis(a, np.zeros((3, 1), int), np.ones((2, 1)), 1),
-     "put_along_axis"),
-    (lambda a: cr.gather(a, 1, np.zeros((4, 1), int)), "gather"),
-    (lambda a: cr.scatter_add(a, 1, np.zeros((3, 2), int), np.ones((3, 1))), "scatter_add"),
-])
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda a: cr.take_along_axis(a, np.array([0, 1]), axis=1), "take_along_axis"),
+        (lambda a: cr.take_along_axis(a, np.zeros((2, 1), int), axis=1), "take_along_axis"),
+        (lambda a: cr.take_along_axis(a, np.zeros((3, 1), int), axis=None), "take_along_axis"),
+        (
+            lambda a: cr.put_along_axis(a, np.zeros((3, 1), int), np.ones((2, 1)), 1),
+            "put_along_axis",
+        ),
+        (lambda a: cr.gather(a, 1, np.zeros((4, 1), int)), "gather"),
+        (lambda a: cr.scatter_add(a, 1, np.zeros((3, 2), int), np.ones((3, 1))), "scatter_add"),
+    ],
+)
 def test_mismatched_shapes_raise_shape_error(call, name):
     with pytest.raises(cr.ShapeError, match=name):
         call(cr.tensor(np.zeros((3, 4))))
 
 
 def test_bad_axis_raises_axis_error_naming_the_function():
-    for call, name in ((lambda a: cr.cumsum(a, axis=2), "cumsum"),
-                       (lambda a: cr.cumprod(a, dim=-3), "cumprod"),
-                       (lambda a: cr.sort(a, axis=2), "sort"),
-                       (lambda a: cr.gather(a, 2, np.zeros((3, 4), int)), "gather"),
-                       (lambda a: cr.take(a, [0], axis=-3), "take")):
+    for call, name in (
+        (lambda a: cr.cumsum(a, axis=2), "cumsum"),
+        (lambda a: cr.cumprod(a, dim=-3), "cumprod"),
+        (lambda a: cr.sort(a, axis=2), "sort"),
+        (lambda a: cr.gather(a, 2, np.zeros((3, 4), int)), "gather"),
+        (lambda a: cr.take(a, [0], axis=-3), "take"),
+    ):
         with pytest.raises(np.exceptions.AxisError, match=name):
             call(np.zeros((3, 4)))

@@ -20,11 +20,16 @@ from chainrule.serialization import load, save
 def nested_state():
     rng = np.random.default_rng(0)
     return {
-        "model": {"0.weight": rng.normal(size=(3, 2)).astype(np.float32),
-                  "0.bias": rng.normal(size=3)},
-        "optimizer": {"state": {0: {"step": 7, "exp_avg": np.zeros((3, 2), np.float32)}},
-                      "param_groups": [{"lr": 0.001, "betas": (0.9, 0.999), "amsgrad": False,
-                                        "params": [0, 1]}]},
+        "model": {
+            "0.weight": rng.normal(size=(3, 2)).astype(np.float32),
+            "0.bias": rng.normal(size=3),
+        },
+        "optimizer": {
+            "state": {0: {"step": 7, "exp_avg": np.zeros((3, 2), np.float32)}},
+            "param_groups": [
+                {"lr": 0.001, "betas": (0.9, 0.999), "amsgrad": False, "params": [0, 1]}
+            ],
+        },
         "ints": np.arange(6, dtype=np.int64).reshape(2, 3),
         "small_ints": np.array([1, -2], dtype=np.int8),
         "flags": np.array([True, False]),
@@ -101,8 +106,16 @@ def test_saving_copies_the_arrays(tmp_path):
     np.testing.assert_array_equal(load(tmp_path / "w.npz")["w"], np.ones(3))
 
 
-@pytest.mark.parametrize("bad", [{"x": object()}, {"x": np.array([{}, 1], dtype=object)},
-                                 {1.5: 1}, {(1, 2): 1}, {"f": lambda: 0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"x": object()},
+        {"x": np.array([{}, 1], dtype=object)},
+        {1.5: 1},
+        {(1, 2): 1},
+        {"f": lambda: 0},
+    ],
+)
 def test_unstorable_values_raise_type_error_and_write_nothing(tmp_path, bad):
     with pytest.raises(TypeError, match="save:"):
         save(bad, tmp_path / "bad.npz")
@@ -258,6 +271,7 @@ def test_docstring_examples_run():
 
 # ------------------------------------------------------------- what save writes to
 
+
 def temporaries(directory):
     return [name for name in os.listdir(directory) if name.endswith(".chainrule-tmp")]
 
@@ -384,6 +398,7 @@ def _error_of(function, *args):
 
 # --------------------------------------------------------- what save cannot store
 
+
 def test_reference_cycles_raise_value_error(tmp_path):
     loop = {"a": 1}
     loop["self"] = loop
@@ -438,10 +453,16 @@ def test_huge_ints_and_failing_array_likes_raise_clear_errors(tmp_path):
 
 def test_fortran_and_strided_arrays_round_trip(tmp_path):
     base = np.arange(24.0).reshape(4, 6)
-    state = {"f": np.asfortranarray(base), "strided": base[:, ::2], "t": base.T,
-             "big_endian": base.astype(">f4"), "complex": (base + 1j).T,
-             "dates": np.arange(6).astype("datetime64[D]").reshape(2, 3).T,
-             "half": base[::2, ::3].astype(np.float16), "scalar_view": base[1, 2:3]}
+    state = {
+        "f": np.asfortranarray(base),
+        "strided": base[:, ::2],
+        "t": base.T,
+        "big_endian": base.astype(">f4"),
+        "complex": (base + 1j).T,
+        "dates": np.arange(6).astype("datetime64[D]").reshape(2, 3).T,
+        "half": base[::2, ::3].astype(np.float16),
+        "scalar_view": base[1, 2:3],
+    }
     save(state, tmp_path / "c.npz")
     back = load(tmp_path / "c.npz")
     for key, value in state.items():
@@ -450,6 +471,7 @@ def test_fortran_and_strided_arrays_round_trip(tmp_path):
 
 
 # ------------------------------------------------------------------------- memory
+
 
 def traced_peak(function):
     tracemalloc.start()
@@ -462,8 +484,12 @@ def traced_peak(function):
 
 def test_save_and_load_need_little_memory_beyond_the_arrays(tmp_path):
     rng = np.random.default_rng(0)
-    state = {"w": rng.normal(size=(2048, 2048)), "b": np.ones(3), "step": 4,
-             "f": np.asfortranarray(rng.normal(size=(512, 1024)))}
+    state = {
+        "w": rng.normal(size=(2048, 2048)),
+        "b": np.ones(3),
+        "step": 4,
+        "f": np.asfortranarray(rng.normal(size=(512, 1024))),
+    }
     size = state["w"].nbytes + state["f"].nbytes  # 36 MiB
     path = tmp_path / "big.npz"
     save_peak = traced_peak(lambda: save(state, path))
@@ -478,33 +504,60 @@ def test_save_and_load_need_little_memory_beyond_the_arrays(tmp_path):
 
 # ------------------------------------------------------------ checking the structure
 
+
 def test_check_structure_accepts_what_matches():
     model = cr.nn.Linear(3, 2, rng=0)
-    state = {"kind": "x", "epoch": 3, "lr": 0.1,
-             "model": {k: np.asarray(v) for k, v in model.state_dict().items()},
-             "history": [{"loss": 0.5}, {"loss": 0.25}], "extra": None}
-    schema = {"kind": str, "epoch": int, "lr": (int, float), "model": model.state_dict(),
-              "history": [{"loss": float}], ...: object}
+    state = {
+        "kind": "x",
+        "epoch": 3,
+        "lr": 0.1,
+        "model": {k: np.asarray(v) for k, v in model.state_dict().items()},
+        "history": [{"loss": 0.5}, {"loss": 0.25}],
+        "extra": None,
+    }
+    schema = {
+        "kind": str,
+        "epoch": int,
+        "lr": (int, float),
+        "model": model.state_dict(),
+        "history": [{"loss": float}],
+        ...: object,
+    }
     serialization.check_structure(state, schema, "c.npz")
 
 
-@pytest.mark.parametrize("state, message", [
-    ({"epoch": 3}, "c.npz: checkpoint has no field 'model'"),
-    ({"epoch": 3, "model": {"w": np.zeros((2, 3))}, "new_field": 1},
-     "c.npz: checkpoint has an unexpected field 'new_field'"),
-    ({"epoch": "3", "model": {"w": np.zeros((2, 3))}},
-     "c.npz: checkpoint['epoch'] is a str, expected an int"),
-    ({"epoch": True, "model": {"w": np.zeros((2, 3))}},
-     "c.npz: checkpoint['epoch'] is a bool, expected an int"),
-    ({"epoch": 3, "model": {"w": np.zeros((3, 2))}},
-     "c.npz: checkpoint['model']['w'] has shape (3, 2), expected (2, 3)"),
-    ({"epoch": 3, "model": {"w": [[0.0] * 3] * 2}},
-     "c.npz: checkpoint['model']['w'] is a list, expected an array"),
-    ({"epoch": 3, "model": {"w": np.zeros((2, 3)), "b": np.zeros(2)}},
-     "c.npz: checkpoint['model'] has an unexpected field 'b'"),
-    ({"epoch": 3, "model": None}, "c.npz: checkpoint['model'] is None, expected a dict"),
-    ([], "c.npz: checkpoint is a list, expected a dict"),
-])
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ({"epoch": 3}, "c.npz: checkpoint has no field 'model'"),
+        (
+            {"epoch": 3, "model": {"w": np.zeros((2, 3))}, "new_field": 1},
+            "c.npz: checkpoint has an unexpected field 'new_field'",
+        ),
+        (
+            {"epoch": "3", "model": {"w": np.zeros((2, 3))}},
+            "c.npz: checkpoint['epoch'] is a str, expected an int",
+        ),
+        (
+            {"epoch": True, "model": {"w": np.zeros((2, 3))}},
+            "c.npz: checkpoint['epoch'] is a bool, expected an int",
+        ),
+        (
+            {"epoch": 3, "model": {"w": np.zeros((3, 2))}},
+            "c.npz: checkpoint['model']['w'] has shape (3, 2), expected (2, 3)",
+        ),
+        (
+            {"epoch": 3, "model": {"w": [[0.0] * 3] * 2}},
+            "c.npz: checkpoint['model']['w'] is a list, expected an array",
+        ),
+        (
+            {"epoch": 3, "model": {"w": np.zeros((2, 3)), "b": np.zeros(2)}},
+            "c.npz: checkpoint['model'] has an unexpected field 'b'",
+        ),
+        ({"epoch": 3, "model": None}, "c.npz: checkpoint['model'] is None, expected a dict"),
+        ([], "c.npz: checkpoint is a list, expected a dict"),
+    ],
+)
 def test_check_structure_names_the_first_field_that_differs(state, message):
     schema = {"epoch": int, "model": {"w": np.zeros((2, 3))}}
     with pytest.raises(cr.CheckpointError) as info:
@@ -517,12 +570,18 @@ def test_check_structure_of_lists_and_open_dicts():
     ok = {"groups": ({"lr": 0.1, "betas": (0.9, 0.99)},), "state": {0: {"step": 1}}}
     serialization.check_structure(ok, schema, "c")
     bad = {"groups": [{"lr": 0.1}, {"momentum": 0.9}], "state": {}}
-    with pytest.raises(cr.CheckpointError, match=r"c: checkpoint\['groups'\]\[1\] has no "
-                                                 "field 'lr'"):
+    with pytest.raises(
+        cr.CheckpointError,
+        match=r"c: checkpoint\['groups'\]\[1\] has no "
+        "field 'lr'",
+    ):
         serialization.check_structure(bad, schema, "c")
     bad = {"groups": [], "state": {0: {"step": 1, "exp_avg": np.zeros(2)}}}
-    with pytest.raises(cr.CheckpointError, match=r"\['state'\]\[0\] has an unexpected field "
-                                                 "'exp_avg'"):
+    with pytest.raises(
+        cr.CheckpointError,
+        match=r"\['state'\]\[0\] has an unexpected field "
+        "'exp_avg'",
+    ):
         serialization.check_structure(bad, schema, "c")
 
 
@@ -530,6 +589,9 @@ def test_load_checks_a_schema_when_given(tmp_path):
     path = tmp_path / "c.npz"
     save({"epoch": 2, "model": {"w": np.zeros(4)}}, path)
     assert load(path, schema={"epoch": int, "model": {"w": np.zeros(4)}})["epoch"] == 2
-    with pytest.raises(cr.CheckpointError, match=rf"{path}: checkpoint\['model'\]\['w'\] has "
-                                                 r"shape \(4,\), expected \(5,\)"):
+    with pytest.raises(
+        cr.CheckpointError,
+        match=rf"{path}: checkpoint\['model'\]\['w'\] has "
+        r"shape \(4,\), expected \(5,\)",
+    ):
         load(path, schema={"epoch": int, "model": {"w": np.zeros(5)}})

@@ -64,18 +64,21 @@ def test_name_and_requires_grad_are_stored():
     assert not cr.tensor([1.0]).requires_grad
 
 
-@pytest.mark.parametrize("make, shape, dtype", [
-    (lambda: cr.zeros(2, 3), (2, 3), np.float32),
-    (lambda: cr.zeros((2, 3)), (2, 3), np.float32),
-    (lambda: cr.ones(4), (4,), np.float32),
-    (lambda: cr.ones((2, 2), dtype=np.float64), (2, 2), np.float64),
-    (lambda: cr.randn(3, 5), (3, 5), np.float32),
-    (lambda: cr.randn((3, 5), dtype=np.float64), (3, 5), np.float64),
-    (lambda: cr.eye(3), (3, 3), np.float32),
-    (lambda: cr.eye(2, 4), (2, 4), np.float32),
-    (lambda: cr.arange(5), (5,), np.int64),
-    (lambda: cr.arange(0.0, 1.0, 0.25), (4,), np.float32),
-])
+@pytest.mark.parametrize(
+    "make, shape, dtype",
+    [
+        (lambda: cr.zeros(2, 3), (2, 3), np.float32),
+        (lambda: cr.zeros((2, 3)), (2, 3), np.float32),
+        (lambda: cr.ones(4), (4,), np.float32),
+        (lambda: cr.ones((2, 2), dtype=np.float64), (2, 2), np.float64),
+        (lambda: cr.randn(3, 5), (3, 5), np.float32),
+        (lambda: cr.randn((3, 5), dtype=np.float64), (3, 5), np.float64),
+        (lambda: cr.eye(3), (3, 3), np.float32),
+        (lambda: cr.eye(2, 4), (2, 4), np.float32),
+        (lambda: cr.arange(5), (5,), np.int64),
+        (lambda: cr.arange(0.0, 1.0, 0.25), (4,), np.float32),
+    ],
+)
 def test_creation_functions_give_the_shape_and_dtype(make, shape, dtype):
     t = make()
     assert t.shape == shape
@@ -103,8 +106,12 @@ def test_randn_is_standard_normal_and_reproducible_with_a_seed():
 
 
 def test_creation_functions_can_make_trainable_leaves():
-    for t in (cr.zeros(2, requires_grad=True), cr.ones(2, requires_grad=True),
-              cr.randn(2, requires_grad=True), cr.eye(2, requires_grad=True)):
+    for t in (
+        cr.zeros(2, requires_grad=True),
+        cr.ones(2, requires_grad=True),
+        cr.randn(2, requires_grad=True),
+        cr.eye(2, requires_grad=True),
+    ):
         assert t.requires_grad and t.is_leaf
 
 
@@ -209,14 +216,17 @@ def test_requires_grad_cannot_be_switched_off_on_a_non_leaf():
         y.requires_grad_(False)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: cr.tensor([1, 2], requires_grad=True),
-    lambda: cr.tensor(np.arange(3)).requires_grad_(),
-    lambda: cr.tensor([True, False], requires_grad=True),
-    lambda: cr.zeros(2, dtype=np.int64, requires_grad=True),
-    lambda: cr.arange(4, requires_grad=True),
-    lambda: cr.from_numpy(np.arange(3, dtype=np.int32), requires_grad=True),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: cr.tensor([1, 2], requires_grad=True),
+        lambda: cr.tensor(np.arange(3)).requires_grad_(),
+        lambda: cr.tensor([True, False], requires_grad=True),
+        lambda: cr.zeros(2, dtype=np.int64, requires_grad=True),
+        lambda: cr.arange(4, requires_grad=True),
+        lambda: cr.from_numpy(np.arange(3, dtype=np.int32), requires_grad=True),
+    ],
+)
 def test_integer_tensors_asked_to_require_grad_raise_type_error(make):
     with pytest.raises(TypeError, match="floating"):
         make()
@@ -237,12 +247,23 @@ def test_arithmetic_operators_match_numpy_with_scalars_arrays_and_tensors():
     b_np = RNG.uniform(0.5, 2.0, (4,))
     a, b = cr.tensor(a_np), cr.tensor(b_np)
     cases = [
-        (a + b, a_np + b_np), (a - b, a_np - b_np), (a * b, a_np * b_np),
-        (a / b, a_np / b_np), (a ** b, a_np ** b_np), (-a, -a_np),
-        (2.0 + a, 2.0 + a_np), (2.0 - a, 2.0 - a_np), (2.0 * a, 2.0 * a_np),
-        (2.0 / a, 2.0 / a_np), (2.0 ** a, 2.0 ** a_np), (a ** 2, a_np ** 2),
-        (b_np + a, b_np + a_np), (b_np * a, b_np * a_np),
-        (a @ b, a_np @ b_np), (a_np.T @ a, a_np.T @ a_np), (abs(-a), a_np),
+        (a + b, a_np + b_np),
+        (a - b, a_np - b_np),
+        (a * b, a_np * b_np),
+        (a / b, a_np / b_np),
+        (a**b, a_np**b_np),
+        (-a, -a_np),
+        (2.0 + a, 2.0 + a_np),
+        (2.0 - a, 2.0 - a_np),
+        (2.0 * a, 2.0 * a_np),
+        (2.0 / a, 2.0 / a_np),
+        (2.0**a, 2.0**a_np),
+        (a**2, a_np**2),
+        (b_np + a, b_np + a_np),
+        (b_np * a, b_np * a_np),
+        (a @ b, a_np @ b_np),
+        (a_np.T @ a, a_np.T @ a_np),
+        (abs(-a), a_np),
     ]
     for result, expected in cases:
         assert isinstance(result, cr.Tensor)
@@ -251,9 +272,14 @@ def test_arithmetic_operators_match_numpy_with_scalars_arrays_and_tensors():
 
 def test_comparisons_give_boolean_tensors_outside_the_graph():
     x = leaf([1.0, 2.0, 3.0])
-    for result, expected in [(x > 2, [False, False, True]), (x >= 2, [False, True, True]),
-                             (x < 2, [True, False, False]), (x <= 2, [True, True, False]),
-                             (x == 2, [False, True, False]), (x != 2, [True, False, True])]:
+    for result, expected in [
+        (x > 2, [False, False, True]),
+        (x >= 2, [False, True, True]),
+        (x < 2, [True, False, False]),
+        (x <= 2, [True, True, False]),
+        (x == 2, [False, True, False]),
+        (x != 2, [True, False, True]),
+    ]:
         assert result.dtype == np.bool_
         assert not result.requires_grad
         np.testing.assert_array_equal(result.numpy(), expected)
@@ -263,8 +289,7 @@ def test_reductions_accept_numpy_and_pytorch_argument_names():
     x_np = RNG.standard_normal((2, 3, 4))
     x = cr.tensor(x_np)
     np.testing.assert_allclose(x.sum(axis=1).numpy(), x_np.sum(axis=1))
-    np.testing.assert_allclose(x.sum(dim=1, keepdim=True).numpy(),
-                               x_np.sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(x.sum(dim=1, keepdim=True).numpy(), x_np.sum(axis=1, keepdims=True))
     np.testing.assert_allclose(x.mean(axis=(0, 2)).numpy(), x_np.mean(axis=(0, 2)))
     np.testing.assert_allclose(x.max(dim=-1).numpy(), x_np.max(axis=-1))
     np.testing.assert_allclose(x.var(axis=0, ddof=1).numpy(), x_np.var(axis=0, ddof=1))
@@ -302,15 +327,18 @@ def test_maximum_and_minimum_split_ties_between_their_inputs():
 
 
 # ----------------------------------------------------------------------- matmul
-@pytest.mark.parametrize("x_shape, w_shape", [
-    ((4, 3), (3, 2)),          # 2-D
-    ((3,), (3, 2)),            # vector @ matrix
-    ((4, 3), (3,)),            # matrix @ vector
-    ((3,), (3,)),              # dot product
-    ((5, 4, 3), (3, 2)),       # batched @ shared
-    ((5, 4, 3), (5, 3, 2)),    # batched @ batched
-    ((2, 1, 4, 3), (5, 3, 2)),  # broadcast batch axes
-])
+@pytest.mark.parametrize(
+    "x_shape, w_shape",
+    [
+        ((4, 3), (3, 2)),  # 2-D
+        ((3,), (3, 2)),  # vector @ matrix
+        ((4, 3), (3,)),  # matrix @ vector
+        ((3,), (3,)),  # dot product
+        ((5, 4, 3), (3, 2)),  # batched @ shared
+        ((5, 4, 3), (5, 3, 2)),  # batched @ batched
+        ((2, 1, 4, 3), (5, 3, 2)),  # broadcast batch axes
+    ],
+)
 def test_matmul_gradients_equal_the_matrix_formulas(x_shape, w_shape):
     x_np, w_np = RNG.standard_normal(x_shape), RNG.standard_normal(w_shape)
     x, w = leaf(x_np), leaf(w_np)
@@ -321,8 +349,9 @@ def test_matmul_gradients_equal_the_matrix_formulas(x_shape, w_shape):
     # sum over broadcast batch axes back to each operand's shape.
     x2 = x_np[None, :] if x_np.ndim == 1 else x_np
     w2 = w_np[:, None] if w_np.ndim == 1 else w_np
-    dy2 = dy.reshape(np.broadcast_shapes(x2.shape[:-2], w2.shape[:-2])
-                     + (x2.shape[-2], w2.shape[-1]))
+    dy2 = dy.reshape(
+        np.broadcast_shapes(x2.shape[:-2], w2.shape[:-2]) + (x2.shape[-2], w2.shape[-1])
+    )
     dx = dy2 @ np.swapaxes(w2, -1, -2)
     dw = np.swapaxes(x2, -1, -2) @ dy2
     dx = _sum_to(dx, x2.shape).reshape(x_shape)
@@ -400,8 +429,9 @@ def test_split_pieces_rejoin_and_carry_their_gradients():
 def test_pad_is_constant_padding_and_its_gradient_is_the_inner_block():
     x = leaf(np.ones((2, 2)))
     y = cr.pad(x, ((1, 0), (0, 2)), constant_values=7.0)
-    np.testing.assert_array_equal(y.numpy(), np.pad(np.ones((2, 2)), ((1, 0), (0, 2)),
-                                                    constant_values=7.0))
+    np.testing.assert_array_equal(
+        y.numpy(), np.pad(np.ones((2, 2)), ((1, 0), (0, 2)), constant_values=7.0)
+    )
     upstream = np.arange(12.0).reshape(3, 4)
     y.backward(upstream)
     np.testing.assert_array_equal(x.grad.numpy(), upstream[1:, :2])
@@ -415,8 +445,11 @@ def test_softmax_family_is_stable_at_extreme_logits(shift):
     reference = leaf(base)
     # Any overflow, division by zero or invalid value fails the test (underflow to 0 is fine).
     with np.errstate(over="raise", divide="raise", invalid="raise"):
-        for fn in (lambda t, s: t.softmax(), lambda t, s: t.log_softmax(),
-                   lambda t, s: cr.logsumexp(t, axis=-1) - s):
+        for fn in (
+            lambda t, s: t.softmax(),
+            lambda t, s: t.log_softmax(),
+            lambda t, s: cr.logsumexp(t, axis=-1) - s,
+        ):
             out, ref = fn(x, shift), fn(reference, 0.0)
             # base + 1000 is rounded to ~1e-13: 1e-9 is far below any real instability.
             np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-9, atol=1e-9)
@@ -442,10 +475,14 @@ def test_softmax_log_softmax_and_logsumexp_agree_with_their_definitions():
     x = cr.tensor(x_np)
     e = np.exp(x_np)
     np.testing.assert_allclose(x.softmax(axis=0).numpy(), e / e.sum(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(x.log_softmax().numpy(),
-                               np.log(e / e.sum(axis=-1, keepdims=True)), rtol=1e-12)
-    np.testing.assert_allclose(cr.logsumexp(x, axis=1, keepdims=True).numpy(),
-                               np.log(e.sum(axis=1, keepdims=True)), rtol=1e-12)
+    np.testing.assert_allclose(
+        x.log_softmax().numpy(), np.log(e / e.sum(axis=-1, keepdims=True)), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        cr.logsumexp(x, axis=1, keepdims=True).numpy(),
+        np.log(e.sum(axis=1, keepdims=True)),
+        rtol=1e-12,
+    )
     assert cr.logsumexp(x).shape == ()
 
 
@@ -490,22 +527,29 @@ def test_linalg_values_match_numpy():
     expected_sign, expected_logdet = np.linalg.slogdet(-a_np)
     assert float(np.asarray(sign)) == expected_sign
     np.testing.assert_allclose(logdet.numpy(), expected_logdet, rtol=1e-12)
-    np.testing.assert_allclose(cr.linalg.solve(a, cr.tensor(b_np)).numpy(),
-                               np.linalg.solve(a_np, b_np), rtol=1e-10)
-    np.testing.assert_allclose(cr.linalg.cholesky(cr.tensor(spd)).numpy(),
-                               np.linalg.cholesky(spd), rtol=1e-10)
+    np.testing.assert_allclose(
+        cr.linalg.solve(a, cr.tensor(b_np)).numpy(), np.linalg.solve(a_np, b_np), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        cr.linalg.cholesky(cr.tensor(spd)).numpy(), np.linalg.cholesky(spd), rtol=1e-10
+    )
     np.testing.assert_allclose(cr.linalg.norm(a).numpy(), np.linalg.norm(a_np), rtol=1e-12)
     for ord_, axis in [(1, None), (np.inf, None), (-1, None), (1, 0), (np.inf, 1), (3, 0)]:
-        np.testing.assert_allclose(cr.linalg.norm(a, ord=ord_, axis=axis).numpy(),
-                                   np.linalg.norm(a_np, ord=ord_, axis=axis), rtol=1e-12)
+        np.testing.assert_allclose(
+            cr.linalg.norm(a, ord=ord_, axis=axis).numpy(),
+            np.linalg.norm(a_np, ord=ord_, axis=axis),
+            rtol=1e-12,
+        )
 
 
 def test_linalg_works_on_stacks_of_matrices():
     a_np = _well_conditioned(batch=(2,))
-    np.testing.assert_allclose(cr.linalg.inv(cr.tensor(a_np)).numpy(), np.linalg.inv(a_np),
-                               rtol=1e-12)
-    np.testing.assert_allclose(cr.linalg.det(cr.tensor(a_np)).numpy(), np.linalg.det(a_np),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        cr.linalg.inv(cr.tensor(a_np)).numpy(), np.linalg.inv(a_np), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        cr.linalg.det(cr.tensor(a_np)).numpy(), np.linalg.det(a_np), rtol=1e-12
+    )
 
 
 def test_linalg_gradients_match_closed_forms():
@@ -558,12 +602,18 @@ def test_linalg_gradients_agree_with_hips_autograd():
     b_np = RNG.standard_normal(3)
 
     def reference(a):
-        return (anp.linalg.det(a) * anp.sum(anp.linalg.solve(a, b_np))
-                + anp.sum(anp.linalg.inv(a) ** 2) + anp.linalg.norm(a))
+        return (
+            anp.linalg.det(a) * anp.sum(anp.linalg.solve(a, b_np))
+            + anp.sum(anp.linalg.inv(a) ** 2)
+            + anp.linalg.norm(a)
+        )
 
     a = leaf(a_np)
-    out = (cr.linalg.det(a) * cr.linalg.solve(a, cr.tensor(b_np)).sum()
-           + (cr.linalg.inv(a) ** 2).sum() + cr.linalg.norm(a))
+    out = (
+        cr.linalg.det(a) * cr.linalg.solve(a, cr.tensor(b_np)).sum()
+        + (cr.linalg.inv(a) ** 2).sum()
+        + cr.linalg.norm(a)
+    )
     out.backward()
     np.testing.assert_allclose(out.numpy(), reference(a_np), rtol=1e-12)
     np.testing.assert_allclose(a.grad.numpy(), autograd.grad(reference)(a_np), rtol=1e-9)
@@ -577,16 +627,26 @@ def test_tie_rules_and_stable_functions_agree_with_pytorch():
     upstream = np.arange(1.0, 13.0).reshape(3, 4)
 
     def ours(x, y):
-        return (x.max(axis=1).sum() + x.min(axis=0).sum() + x.max()
-                + (cr.maximum(x, y) * cr.tensor(upstream)).sum()
-                + (x.softmax() * cr.tensor(upstream)).sum() + x.log_softmax(axis=0).sum()
-                + cr.logsumexp(x, axis=1).sum())
+        return (
+            x.max(axis=1).sum()
+            + x.min(axis=0).sum()
+            + x.max()
+            + (cr.maximum(x, y) * cr.tensor(upstream)).sum()
+            + (x.softmax() * cr.tensor(upstream)).sum()
+            + x.log_softmax(axis=0).sum()
+            + cr.logsumexp(x, axis=1).sum()
+        )
 
     def theirs(x, y):
-        return (x.amax(dim=1).sum() + x.amin(dim=0).sum() + x.amax()
-                + (torch.maximum(x, y) * torch.tensor(upstream)).sum()
-                + (torch.softmax(x, -1) * torch.tensor(upstream)).sum()
-                + torch.log_softmax(x, 0).sum() + torch.logsumexp(x, 1).sum())
+        return (
+            x.amax(dim=1).sum()
+            + x.amin(dim=0).sum()
+            + x.amax()
+            + (torch.maximum(x, y) * torch.tensor(upstream)).sum()
+            + (torch.softmax(x, -1) * torch.tensor(upstream)).sum()
+            + torch.log_softmax(x, 0).sum()
+            + torch.logsumexp(x, 1).sum()
+        )
 
     x, y = leaf(x_np), leaf(y_np)
     xt = torch.tensor(x_np, requires_grad=True)

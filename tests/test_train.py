@@ -13,8 +13,16 @@ import chainrule as cr
 from chainrule import optim
 from chainrule.cli import main
 from chainrule.serialization import load, save
-from chainrule.train import (NonFiniteLossError, TrainConfig, _eval_batch, build_model, evaluate,
-                             evaluate_checkpoint, load_model, train)
+from chainrule.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    _eval_batch,
+    build_model,
+    evaluate,
+    evaluate_checkpoint,
+    load_model,
+    train,
+)
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 # Small enough to take well under a second per epoch.
@@ -97,8 +105,7 @@ def test_resume_gives_bit_identical_parameters(tmp_path, capsys, optimizer):
     args = [*SMALL, "--optimizer", optimizer, "--seed", 3]
     assert run_cli(capsys, "train", *args, "--epochs", 4, "--out", full)[0] == 0
     assert run_cli(capsys, "train", *args, "--epochs", 2, "--out", half)[0] == 0
-    code, stdout, _ = run_cli(capsys, "train", "--resume", half / "checkpoint.npz",
-                              "--epochs", 4)
+    code, stdout, _ = run_cli(capsys, "train", "--resume", half / "checkpoint.npz", "--epochs", 4)
     assert code == 0
     assert "resuming" in stdout and "epoch   3/4" in stdout and "epoch   1/4" not in stdout
 
@@ -134,19 +141,22 @@ def test_resume_after_an_interrupted_epoch(tmp_path, capsys, monkeypatch):
     monkeypatch.undo()
 
     assert run_cli(capsys, "train", "--resume", cut / "checkpoint.npz")[0] == 0
-    assert_same_parameters(load(full / "checkpoint.npz")["model"],
-                           load(cut / "checkpoint.npz")["model"])
+    assert_same_parameters(
+        load(full / "checkpoint.npz")["model"], load(cut / "checkpoint.npz")["model"]
+    )
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
-    assert run_cli(capsys, "train", *SMALL, "--optimizer", "sgd", "--epochs", 1,
-                   "--out", out)[0] == 0
+    assert (
+        run_cli(capsys, "train", *SMALL, "--optimizer", "sgd", "--epochs", 1, "--out", out)[0] == 0
+    )
     checkpoint = out / "checkpoint.npz"
     good, metrics = checkpoint.read_bytes(), (out / "metrics.json").read_bytes()
 
-    code, _, stderr = run_cli(capsys, "train", "--resume", checkpoint, "--epochs", 3,
-                              "--lr", "1e30")
+    code, _, stderr = run_cli(
+        capsys, "train", "--resume", checkpoint, "--epochs", 3, "--lr", "1e30"
+    )
     assert code == 1
     assert "non-finite" in stderr and "epoch 2, step" in stderr
     assert str(checkpoint) in stderr
@@ -168,8 +178,7 @@ def test_non_finite_loss_in_the_first_epoch_writes_no_checkpoint(tmp_path):
 def test_resume_refuses_changed_architecture(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_cli(capsys, "train", *SMALL, "--epochs", 1, "--out", out)[0] == 0
-    code, _, stderr = run_cli(capsys, "train", "--resume", out / "checkpoint.npz",
-                              "--hidden", "64")
+    code, _, stderr = run_cli(capsys, "train", "--resume", out / "checkpoint.npz", "--hidden", "64")
     assert code == 2 and "hidden" in stderr
 
 
@@ -225,25 +234,51 @@ def test_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     stdout = capsys.readouterr().out
-    for flag in ("--dataset", "--hidden", "--activation", "--loss", "--optimizer", "--lr",
-                 "--batch-size", "--epochs", "--seed", "--out", "--resume", "--weight-decay",
-                 "--overwrite"):
+    for flag in (
+        "--dataset",
+        "--hidden",
+        "--activation",
+        "--loss",
+        "--optimizer",
+        "--lr",
+        "--batch-size",
+        "--epochs",
+        "--seed",
+        "--out",
+        "--resume",
+        "--weight-decay",
+        "--overwrite",
+    ):
         assert flag in stdout
 
 
 def test_python_dash_m_chainrule(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
-    result = subprocess.run([sys.executable, "-m", "chainrule", "--help"], env=env,
-                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "chainrule", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 0
     assert "train" in result.stdout and "evaluate" in result.stdout
 
 
-@pytest.mark.parametrize("loss, activation", [("mse", "tanh"), ("hinge", "leaky_relu"),
-                                              ("cross_entropy", "sigmoid")])
+@pytest.mark.parametrize(
+    "loss, activation", [("mse", "tanh"), ("hinge", "leaky_relu"), ("cross_entropy", "sigmoid")]
+)
 def test_losses_and_activations_train(tmp_path, loss, activation):
-    config = TrainConfig(dataset="digits", hidden="32,16", activation=activation, loss=loss,
-                         epochs=2, batch_size=64, out=str(tmp_path))
+    config = TrainConfig(
+        dataset="digits",
+        hidden="32,16",
+        activation=activation,
+        loss=loss,
+        epochs=2,
+        batch_size=64,
+        out=str(tmp_path),
+    )
     result = train(config)
     assert result.test_accuracy > 0.5
     assert np.isfinite(result.test_loss)
@@ -267,20 +302,38 @@ def test_config_validation():
     assert TrainConfig(optimizer="sgd").learning_rate == 0.1
     assert TrainConfig(optimizer="sgd").decay == 0.0
     assert TrainConfig(optimizer="adamw", weight_decay=0.0).decay == 0.0
-    assert TrainConfig.from_dict(TrainConfig(hidden=(3, 2)).to_dict()) == TrainConfig(
-        hidden=(3, 2))
-    for bad in ({"activation": "gelu"}, {"loss": "l1"}, {"lr": -1.0}, {"hidden": (0,)},
-                {"batch_size": 0}, {"hidden": ""}, {"seed": -1}, {"lr": float("nan")},
-                {"epochs": 1.5}, {"dataset": "cifar"}, {"weight_decay": float("inf")}):
+    assert TrainConfig.from_dict(TrainConfig(hidden=(3, 2)).to_dict()) == TrainConfig(hidden=(3, 2))
+    for bad in (
+        {"activation": "gelu"},
+        {"loss": "l1"},
+        {"lr": -1.0},
+        {"hidden": (0,)},
+        {"batch_size": 0},
+        {"hidden": ""},
+        {"seed": -1},
+        {"lr": float("nan")},
+        {"epochs": 1.5},
+        {"dataset": "cifar"},
+        {"weight_decay": float("inf")},
+    ):
         with pytest.raises(ValueError, match="TrainConfig"):
             TrainConfig(**bad)
 
 
-@pytest.mark.parametrize("optimizer, lr", [("momentum", 0.05), ("adagrad", 0.05),
-                                           ("rmsprop", 1e-3), ("adam", 1e-3)])
+@pytest.mark.parametrize(
+    "optimizer, lr", [("momentum", 0.05), ("adagrad", 0.05), ("rmsprop", 1e-3), ("adam", 1e-3)]
+)
 def test_each_optimizer_reaches_95_percent_on_digits(tmp_path, optimizer, lr):
-    config = TrainConfig(dataset="digits", hidden=(128,), optimizer=optimizer, lr=lr,
-                         epochs=10, batch_size=32, seed=0, out=str(tmp_path))
+    config = TrainConfig(
+        dataset="digits",
+        hidden=(128,),
+        optimizer=optimizer,
+        lr=lr,
+        epochs=10,
+        batch_size=32,
+        seed=0,
+        out=str(tmp_path),
+    )
     assert train(config).test_accuracy >= 0.95
 
 
@@ -308,8 +361,22 @@ def test_docstring_examples_run():
 
 # ------------------------------------------------------------------ convolutional networks
 # digits are 1x8x8 images: two tiny conv blocks (8 -> 4 -> 2 pixels) train in seconds.
-CNN = ["--model", "cnn", "--dataset", "digits", "--channels", "4,8", "--kernel", "3",
-       "--hidden", "16", "--batch-size", "64", "--lr", "0.03"]
+CNN = [
+    "--model",
+    "cnn",
+    "--dataset",
+    "digits",
+    "--channels",
+    "4,8",
+    "--kernel",
+    "3",
+    "--hidden",
+    "16",
+    "--batch-size",
+    "64",
+    "--lr",
+    "0.03",
+]
 
 
 def test_cnn_trains_checkpoints_resumes_and_evaluates(tmp_path, capsys):
@@ -321,14 +388,20 @@ def test_cnn_trains_checkpoints_resumes_and_evaluates(tmp_path, capsys):
     assert state["config"]["model"] == "cnn" and state["config"]["channels"] == [4, 8]
     assert state["config"]["kernel"] == 3 and state["config"]["augment"] is True
     assert {k: v.shape for k, v in state["model"].items()} == {
-        "0.weight": (4, 1, 3, 3), "0.bias": (4,), "3.weight": (8, 4, 3, 3), "3.bias": (8,),
-        "7.weight": (16, 8 * 2 * 2), "7.bias": (16,), "9.weight": (10, 16), "9.bias": (10,)}
+        "0.weight": (4, 1, 3, 3),
+        "0.bias": (4,),
+        "3.weight": (8, 4, 3, 3),
+        "3.bias": (8,),
+        "7.weight": (16, 8 * 2 * 2),
+        "7.bias": (16,),
+        "9.weight": (10, 16),
+        "9.bias": (10,),
+    }
     # Chance is 0.1; two epochs of this tiny network get well past it (0.67 to 0.69 seen).
     assert state["history"][-1]["test_accuracy"] > 0.4
 
     assert run_cli(capsys, "train", *CNN, "--epochs", 1, "--out", half)[0] == 0
-    code, stdout, _ = run_cli(capsys, "train", "--resume", half / "checkpoint.npz",
-                              "--epochs", 2)
+    code, stdout, _ = run_cli(capsys, "train", "--resume", half / "checkpoint.npz", "--epochs", 2)
     assert code == 0 and "resuming" in stdout
     resumed = load(half / "checkpoint.npz")
     assert_same_parameters(state["model"], resumed["model"])  # the augmentation included
@@ -346,8 +419,16 @@ def test_cnn_trains_checkpoints_resumes_and_evaluates(tmp_path, capsys):
 
 def test_cnn_augmentation_changes_the_batches_and_can_be_turned_off(tmp_path):
     def run(augment, name):
-        config = TrainConfig(model="cnn", dataset="digits", channels=(4,), kernel=3,
-                             hidden=(8,), epochs=1, augment=augment, out=str(tmp_path / name))
+        config = TrainConfig(
+            model="cnn",
+            dataset="digits",
+            channels=(4,),
+            kernel=3,
+            hidden=(8,),
+            epochs=1,
+            augment=augment,
+            out=str(tmp_path / name),
+        )
         return train(config)
 
     on, off = run(True, "on"), run(False, "off")
@@ -366,13 +447,30 @@ def test_cnn_reads_downloaded_mnist_files_from_data_dir(tmp_path, capsys):
         images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
         labels = np.arange(count, dtype=np.uint8) % 10
         (data / f"{prefix}-images-idx3-ubyte").write_bytes(
-            bytes([0, 0, 8, 3]) + np.array([count, 28, 28], ">u4").tobytes() + images.tobytes())
+            bytes([0, 0, 8, 3]) + np.array([count, 28, 28], ">u4").tobytes() + images.tobytes()
+        )
         (data / f"{prefix}-labels-idx1-ubyte").write_bytes(
-            bytes([0, 0, 8, 1]) + np.array([count], ">u4").tobytes() + labels.tobytes())
+            bytes([0, 0, 8, 1]) + np.array([count], ">u4").tobytes() + labels.tobytes()
+        )
     out = tmp_path / "run"
-    code, stdout, _ = run_cli(capsys, "train", "--model", "cnn", "--dataset", "mnist",
-                              "--data-dir", data, "--channels", "2", "--hidden", "8",
-                              "--epochs", 1, "--out", out)
+    code, stdout, _ = run_cli(
+        capsys,
+        "train",
+        "--model",
+        "cnn",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        data,
+        "--channels",
+        "2",
+        "--hidden",
+        "8",
+        "--epochs",
+        1,
+        "--out",
+        out,
+    )
     assert code == 0 and "40 train / 20 test (official split)" in stdout
     state = load(out / "checkpoint.npz")
     assert state["config"]["data_dir"] == str(data)
@@ -388,10 +486,10 @@ def test_cnn_memory_estimate_counts_the_conv_activations():
         return estimate_memory(config, 784, 10, 4000, 1000)
 
     # Wider conv layers and bigger batches need more, mostly for the im2col columns.
-    assert estimate(channels=(8, 16), batch_size=512) < estimate(channels=(64, 128),
-                                                                 batch_size=512)
-    assert estimate(channels=(64, 128), batch_size=32) < estimate(channels=(64, 128),
-                                                                  batch_size=512)
+    assert estimate(channels=(8, 16), batch_size=512) < estimate(channels=(64, 128), batch_size=512)
+    assert estimate(channels=(64, 128), batch_size=32) < estimate(
+        channels=(64, 128), batch_size=512
+    )
     # 512 images: the second layer's columns alone are 512 x 64*25 x 28*28/4 floats.
     assert estimate(channels=(64, 128), batch_size=512) > 512 * 64 * 25 * 196 * 4
 
@@ -409,7 +507,11 @@ def test_evaluate_scores_conv_layers_in_smaller_batches():
 def test_cnn_config_defaults_and_round_trip():
     config = TrainConfig(model="cnn", dataset="mnist")
     assert (config.channels, config.kernel, config.augment, config.hidden) == (
-        (32, 64), 5, True, (256,))
+        (32, 64),
+        5,
+        True,
+        (256,),
+    )
     assert TrainConfig().hidden == (1024,) and TrainConfig().channels is None
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert TrainConfig(model="cnn", dataset="digits", channels=" 3 , 5 ").channels == (3, 5)
@@ -428,12 +530,21 @@ def test_cnn_under_mpiexec_takes_the_single_process_steps(tmp_path):
     # 33: the ranks get 17 and 16 images of each augmented batch.
     args = ["-m", "chainrule", "train", *CNN, "--epochs", "1", "--batch-size", "33"]
     env = {**os.environ, "PYTHONPATH": SRC}
-    single = subprocess.run([sys.executable, *args, "--out", str(tmp_path / "one")],
-                            capture_output=True, text=True, timeout=300, env=env)
+    single = subprocess.run(
+        [sys.executable, *args, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert single.returncode == 0, single.stderr
-    double = subprocess.run([_mpiexec(), "-n", "2", sys.executable, *args,
-                             "--out", str(tmp_path / "two")],
-                            capture_output=True, text=True, timeout=300, env=env)
+    double = subprocess.run(
+        [_mpiexec(), "-n", "2", sys.executable, *args, "--out", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert double.returncode == 0, double.stderr
     one = load(tmp_path / "one" / "checkpoint.npz")["model"]
     two = load(tmp_path / "two" / "checkpoint.npz")["model"]
@@ -446,10 +557,19 @@ def test_cnn_under_mpiexec_takes_the_single_process_steps(tmp_path):
 def test_cnn_on_mnist_reaches_97_percent_in_5_epochs(tmp_path, capsys):
     # The target for the command's defaults; seeds 0 to 2 gave 0.973 to 0.974,
     # in about 40 s of CPU time (the wall time depends on how busy the machine is).
-    code, _, _ = run_cli(capsys, "train", "--model", "cnn", "--dataset", "mnist",
-                         "--epochs", 5, "--out", tmp_path / "run")
+    code, _, _ = run_cli(
+        capsys,
+        "train",
+        "--model",
+        "cnn",
+        "--dataset",
+        "mnist",
+        "--epochs",
+        5,
+        "--out",
+        tmp_path / "run",
+    )
     assert code == 0
-    accuracy = json.loads((tmp_path / "run" / "metrics.json").read_text())["final"][
-        "test_accuracy"]
+    accuracy = json.loads((tmp_path / "run" / "metrics.json").read_text())["final"]["test_accuracy"]
     print(f"cnn on mnist: test accuracy {accuracy:.4f}")
     assert accuracy >= 0.97

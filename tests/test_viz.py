@@ -72,13 +72,13 @@ def _attributes(text):
     attributes, i = {}, 0
     while i < len(text):
         key = re.compile(r"\s*,?\s*(\w+)=").match(text, i)
-        assert key, f"cannot read attributes at {text[i:i + 30]!r}"
+        assert key, f"cannot read attributes at {text[i : i + 30]!r}"
         i = key.end()
         if text[i] == '"':
             j = i + 1
             while text[j] != '"' or text[j - 1] == "\\":
                 j += 1
-            value, i = text[i + 1:j].replace('\\"', '"'), j + 1
+            value, i = text[i + 1 : j].replace('\\"', '"'), j + 1
         elif text[i] == "<":
             depth, j = 0, i
             while True:
@@ -86,7 +86,7 @@ def _attributes(text):
                 j += 1
                 if depth == 0:
                     break
-            value, i = text[i + 1:j - 1], j
+            value, i = text[i + 1 : j - 1], j
         else:
             bare = re.compile(r"[^,\]\s]+").match(text, i)
             value, i = bare.group(), bare.end()
@@ -127,8 +127,12 @@ def test_dot_of_the_notes_example_has_every_node_label_and_edge():
     named = by_name(nodes)
     assert set(named) == {"x", "y", "z", "q", "f"}
     ids = {name: node_id for name, (node_id, _) in named.items()}
-    assert {(a, b) for a, b, _ in edges} == {(ids["x"], ids["q"]), (ids["y"], ids["q"]),
-                                           (ids["q"], ids["f"]), (ids["z"], ids["f"])}
+    assert {(a, b) for a, b, _ in edges} == {
+        (ids["x"], ids["q"]),
+        (ids["y"], ids["q"]),
+        (ids["q"], ids["f"]),
+        (ids["z"], ids["f"]),
+    }
     labels = {name: label_text(attrs) for name, (_, attrs) in named.items()}
     assert labels["q"] == ["q = x + y", "add  scalar float32", "value 3", "grad  -4"]
     assert labels["f"] == ["f = q * z", "mul  scalar float32", "value -12", "grad  1"]
@@ -183,10 +187,15 @@ def test_large_tensors_get_statistics_small_ones_every_value():
     small = cr.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True, name="small")
     big = cr.tensor(np.arange(100.0).reshape(10, 10), requires_grad=True, name="big")
     out = (small.sum() * big).sum()
-    labels = {attrs["tooltip"]: label_text(attrs) for attrs in parse_dot(cr.viz.to_dot(out))[0]
-              .values()}
-    assert labels["small"][2:6] == ["value [1, 2]", "      [3, 4]", "grad  [4950, 4950]",
-                                    "      [4950, 4950]"]
+    labels = {
+        attrs["tooltip"]: label_text(attrs) for attrs in parse_dot(cr.viz.to_dot(out))[0].values()
+    }
+    assert labels["small"][2:6] == [
+        "value [1, 2]",
+        "      [3, 4]",
+        "grad  [4950, 4950]",
+        "      [4950, 4950]",
+    ]
     assert labels["big"][1] == "leaf  10x10 float64"
     assert labels["big"][2] == "value min 0, mean 49.5, max 99"
     assert labels["big"][3] == "grad  min 10, mean 10, max 10"
@@ -198,13 +207,16 @@ def test_module_parameters_are_labelled_by_their_names():
     names = {attrs["tooltip"] for attrs in parse_dot(cr.viz.to_dot(loss))[0].values()}
     assert {name for name, _ in net.named_parameters()} <= names
     lines = cr.viz.explain(loss).splitlines()
-    assert any(ln.startswith("  d sum1/d 0.weight = upstream (4x2)^T @ X (4x3) = (2x3) ")
-               and ln.endswith("(linear: dW = dY^T X)") for ln in lines)
+    assert any(
+        ln.startswith("  d sum1/d 0.weight = upstream (4x2)^T @ X (4x3) = (2x3) ")
+        and ln.endswith("(linear: dW = dY^T X)")
+        for ln in lines
+    )
 
 
 def test_a_second_order_graph_draws_each_node_once_with_its_gradient():
     x = cr.tensor(0.5, dtype=np.float64, requires_grad=True, name="x")
-    y = (x ** 3).exp()
+    y = (x**3).exp()
     y.name = "y"
     (dy,) = cr.autograd.grad(y, [x], create_graph=True)  # 3 x^2 e^(x^3), itself a graph
     dy.name = "dy"
@@ -212,9 +224,9 @@ def test_a_second_order_graph_draws_each_node_once_with_its_gradient():
     tensors = [n.tensor for n in graph.nodes if n.tensor is not None]
     assert len({id(t) for t in tensors}) == len(tensors)
     assert graph.node_of(y) is not None  # exp's rule reuses its output: y feeds dy
-    e = np.exp(0.5 ** 3)
-    np.testing.assert_allclose(graph.output.value, 3 * 0.5 ** 2 * e)
-    np.testing.assert_allclose(graph.node_of(x).grad, (6 * 0.5 + 9 * 0.5 ** 4) * e)
+    e = np.exp(0.5**3)
+    np.testing.assert_allclose(graph.output.value, 3 * 0.5**2 * e)
+    np.testing.assert_allclose(graph.node_of(x).grad, (6 * 0.5 + 9 * 0.5**4) * e)
     nodes, edges = parse_dot(cr.viz.to_dot(dy))
     assert len(nodes) == len(graph.nodes) and len(edges) == len(graph.edges)
     position = {node.id: k for k, node in enumerate(graph.nodes)}
@@ -260,8 +272,9 @@ def test_svg_without_dot_is_well_formed_with_one_shape_per_node(example, tmp_pat
         assert len(shapes) == 1, g.get("id")
     edges = [g for g in root.iter(SVG + "g") if g.get("class") == "edge"]
     assert len(edges) == len(graph.edges)
-    texts = {g.get("id"): [t.text.replace("\xa0", " ") for t in g.iter(SVG + "text")]
-             for g in groups}
+    texts = {
+        g.get("id"): [t.text.replace("\xa0", " ") for t in g.iter(SVG + "text")] for g in groups
+    }
     output_node = graph.output
     assert texts[output_node.id][0].startswith(output_node.name)
 
@@ -270,8 +283,10 @@ def test_svg_of_the_notes_example_shows_values_and_gradients(tmp_path, monkeypat
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     *_, f = notes_example()
     root = ET.fromstring(cr.viz.graph(f).svg())
-    text = {g.get("data-name"): [t.text.replace("\xa0", " ") for t in g.iter(SVG + "text")]
-            for g in _svg_nodes(root)}
+    text = {
+        g.get("data-name"): [t.text.replace("\xa0", " ") for t in g.iter(SVG + "text")]
+        for g in _svg_nodes(root)
+    }
     assert text["q"] == ["q = x + y", "add  scalar float32", "value 3", "grad  -4"]
     assert text["z"][-1] == "grad  3"
     grads = [t for t in root.iter(SVG + "text") if t.get("class") == "grad"]
@@ -312,16 +327,16 @@ def test_png_without_dot_is_drawn_with_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     called = []
     original = viz_svg.png_matplotlib
-    monkeypatch.setattr(views, "png_matplotlib",
-                        lambda *a, **k: called.append(True) or original(*a, **k))
+    monkeypatch.setattr(
+        views, "png_matplotlib", lambda *a, **k: called.append(True) or original(*a, **k)
+    )
     width, height = _png_size(cr.viz.render(notes_example()[-1], tmp_path / "graph.png"))
     assert called and width > 300 and height > 100
 
 
 @pytest.mark.skipif(not HAS_DOT and not IN_CI, reason="Graphviz's dot is not installed")
 def test_png_with_dot(tmp_path):
-    width, height = _png_size(cr.viz.render(notes_example()[-1], tmp_path / "g.png",
-                                            engine="dot"))
+    width, height = _png_size(cr.viz.render(notes_example()[-1], tmp_path / "g.png", engine="dot"))
     assert width > 300 and height > 100
 
 
@@ -340,7 +355,7 @@ def test_top_to_bottom_layout(monkeypatch):
     for edge, points in lay.paths:  # every edge runs downwards
         assert boxes[edge.src.id].y < boxes[edge.dst.id].y
         assert points[0][1] <= points[-1][1]
-    assert 'rankdir=TB' in cr.viz.to_dot(loss, rankdir="TB")
+    assert "rankdir=TB" in cr.viz.to_dot(loss, rankdir="TB")
 
 
 def test_jupyter_view_shows_svg_inline(monkeypatch):
@@ -361,15 +376,17 @@ def test_html_page_is_self_contained_with_every_node(engine, tmp_path):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # nothing fetched
     assert "@import" not in page and "url(http" not in page
     data = viz_html.node_data(model.trace(f))
-    match = re.search(r'<script type="application/json" id="cr-data">(.*?)</script>', page,
-                      re.S)
+    match = re.search(r'<script type="application/json" id="cr-data">(.*?)</script>', page, re.S)
     assert json.loads(match.group(1)) == data
     q = next(d for d in data.values() if d["name"] == "q")
     assert q["value"] == "3." and q["grad"] == "-4."
-    assert [loc["label"] for loc in q["local"]] == ["d q/d x (elementwise)",
-                                                    "d q/d y (elementwise)"]
-    assert q["chain"] == ["d f/d q = upstream (1) x local d f/d q (z = -4) = -4   "
-                          "(mul gate swaps its inputs)"]
+    assert [loc["label"] for loc in q["local"]] == [
+        "d q/d x (elementwise)",
+        "d q/d y (elementwise)",
+    ]
+    assert q["chain"] == [
+        "d f/d q = upstream (1) x local d f/d q (z = -4) = -4   (mul gate swaps its inputs)"
+    ]
 
 
 def test_html_escapes_names_and_script_endings(tmp_path, monkeypatch):
@@ -381,9 +398,17 @@ def test_html_escapes_names_and_script_endings(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------- browser
-CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--window-size=1400,900"]
+CHROME_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,900",
+]
 
 
 def _unavailable(reason):
@@ -401,8 +426,10 @@ def browser():
         _unavailable("selenium is not installed")
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None or not os.path.exists("/usr/bin/chromedriver"):
-        _unavailable("chromium and chromium-driver are not installed "
-                     "(apt-get install chromium chromium-driver)")
+        _unavailable(
+            "chromium and chromium-driver are not installed "
+            "(apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in CHROME_FLAGS:
@@ -449,7 +476,9 @@ def test_html_page_shows_node_details_on_hover_and_click(engine, browser, tmp_pa
     assert detail.get_attribute("data-node") == ids["f"]
     assert detail.find_element(By.CSS_SELECTOR, "pre.cr-value").text == "-12."
     assert [e.text for e in detail.find_elements(By.CSS_SELECTOR, "pre.cr-local")] == [
-        "-4.", "3."]  # local d f/d q = z, d f/d z = q: the mul gate swaps
+        "-4.",
+        "3.",
+    ]  # local d f/d q = z, d f/d z = q: the mul gate swaps
     assert "cr-selected" in f_node.get_attribute("class")
 
     shot = tmp_path / "page.png"
@@ -489,7 +518,7 @@ def test_explanation_adds_the_paths_of_a_reused_variable():
     f = x * x + x
     f.name = "f"
     lines = cr.viz.explain(f).splitlines()
-    assert lines[lines.index("backward") + 1:] == [
+    assert lines[lines.index("backward") + 1 :] == [
         "  d f/d f = 1",
         "  d f/d mul1 = upstream (1) x local d f/d mul1 (1) = 1   (add gate distributes)",
         "  d f/d x += upstream (1) x local d f/d x (1) = 1   (add gate distributes)",
@@ -501,7 +530,7 @@ def test_explanation_adds_the_paths_of_a_reused_variable():
 
 def test_explanation_of_scalar_functions_writes_the_local_formula():
     x = cr.tensor(0.5, dtype=np.float64, requires_grad=True, name="x")
-    s = (x ** 2).sigmoid()
+    s = (x**2).sigmoid()
     s.name = "s"
     lines = cr.viz.explain(s).splitlines()
     assert "  d s/d pow1 = upstream (1) x local d s/d pow1 (s*(1-s) = 0.2461) = 0.2461" in lines
@@ -518,11 +547,14 @@ def test_explanation_of_tensors_names_the_rules_and_shapes():
         return found[0]
 
     assert line("  d loss/d W1 = X^T (3x4) @ upstream (4x5) = (3x5) ").endswith(
-        "(matmul: dW = X^T dY)")
+        "(matmul: dW = X^T dY)"
+    )
     assert line("  d loss/d relu1 = upstream (4x1) @ W2^T (1x5) = (4x5) ").endswith(
-        "(matmul: dX = dY W^T)")
+        "(matmul: dX = dY W^T)"
+    )
     assert line("  d loss/d b1 = upstream (4x5), summed over axis 0 to (5) = ").endswith(
-        "(add gate distributes; broadcast: sum over the batch)")
+        "(add gate distributes; broadcast: sum over the batch)"
+    )
     assert line("  d loss/d add1 = upstream (4x5) * [add1 > 0] = (4x5) ")
     assert line("  d loss/d pow1 = upstream (scalar) copied over the summed axes to (4x1)")
     assert line("  d loss/d sub1 = upstream (4x1) * 2*sub1 = ")
@@ -532,14 +564,18 @@ def test_explanation_of_tensors_names_the_rules_and_shapes():
 def test_explanation_without_gradients():
     x = cr.tensor([1.0, 2.0], name="x")
     assert cr.viz.explain(x).splitlines() == [
-        "forward", "backward", "  (nothing to explain: the output needs no gradient)"]
+        "forward",
+        "backward",
+        "  (nothing to explain: the output needs no gradient)",
+    ]
 
 
 # --------------------------------------------------------------------- CLI
 def test_cli_draws_and_explains_the_notes_example(tmp_path, capsys):
     out = tmp_path / "graph.svg"
-    code = cli.main(["q = x + y; f = q * z", "--x", "-2", "--y", "5", "--z", "-4",
-                     "--out", str(out)])
+    code = cli.main(
+        ["q = x + y; f = q * z", "--x", "-2", "--y", "5", "--z", "-4", "--out", str(out)]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert printed.splitlines() == NOTES_EXPLANATION.splitlines() + [f"wrote {out}"]
@@ -548,19 +584,43 @@ def test_cli_draws_and_explains_the_notes_example(tmp_path, capsys):
 
 
 def test_cli_plain_expression_names_the_output_f(tmp_path, capsys):
-    code = cli.main(["(x + y) * z", "--x", "-2", "--y", "5", "--z=-4", "--out",
-                     str(tmp_path / "g.dot"), "--html"])
+    code = cli.main(
+        [
+            "(x + y) * z",
+            "--x",
+            "-2",
+            "--y",
+            "5",
+            "--z=-4",
+            "--out",
+            str(tmp_path / "g.dot"),
+            "--html",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     assert "  f = add1 * z = -12" in printed.splitlines()
-    assert "  d f/d x = upstream (-4) x local d add1/d x (1) = -4   (add gate distributes)" in \
-        printed.splitlines()
+    assert (
+        "  d f/d x = upstream (-4) x local d add1/d x (1) = -4   (add gate distributes)"
+        in printed.splitlines()
+    )
     assert (tmp_path / "g.dot").exists() and (tmp_path / "g.html").exists()
 
 
 def test_cli_arrays_random_shapes_and_seed(tmp_path, capsys):
-    args = ["sum(relu(x @ w + b), axis=0)", "--x", "[[1, 2, 3], [4, 5, 6]]", "--w",
-            "shape=3,2", "--b", "[0.5, -0.5]", "--seed", "7", "--out", str(tmp_path / "a.svg")]
+    args = [
+        "sum(relu(x @ w + b), axis=0)",
+        "--x",
+        "[[1, 2, 3], [4, 5, 6]]",
+        "--w",
+        "shape=3,2",
+        "--b",
+        "[0.5, -0.5]",
+        "--seed",
+        "7",
+        "--out",
+        str(tmp_path / "a.svg"),
+    ]
     assert cli.main(args) == 0
     first = capsys.readouterr().out
     assert cli.main(args) == 0
@@ -609,12 +669,23 @@ def test_cli_never_evaluates_python(monkeypatch, capsys):
         assert message in err and err.count("\n") == 1, (bad, err)
 
 
-@pytest.mark.parametrize("value, message", [
-    ("abc", "cannot read"), ("shape=2,x", "bad shape"), ("[[1, 2], [3]]", "cannot read"),
-    ("None", "cannot read 'None'"), ("True", "cannot read"), ("'3'", "cannot read"),
-    ("1j", "cannot read"), ("{1: 2}", "cannot read"), ("[" * 5000 + "]" * 5000, "cannot read"),
-    ("shape=-1", "is not a shape"), ("shape=" + ",".join(["1"] * 40), "is not a shape"),
-    ("shape=100000000000000000000", "more than chainrule graph allows")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("abc", "cannot read"),
+        ("shape=2,x", "bad shape"),
+        ("[[1, 2], [3]]", "cannot read"),
+        ("None", "cannot read 'None'"),
+        ("True", "cannot read"),
+        ("'3'", "cannot read"),
+        ("1j", "cannot read"),
+        ("{1: 2}", "cannot read"),
+        ("[" * 5000 + "]" * 5000, "cannot read"),
+        ("shape=-1", "is not a shape"),
+        ("shape=" + ",".join(["1"] * 40), "is not a shape"),
+        ("shape=100000000000000000000", "more than chainrule graph allows"),
+    ],
+)
 def test_cli_rejects_bad_values(value, message, capsys):
     assert cli.main(["x * 2", "--x", value]) == 2
     err = capsys.readouterr().err
@@ -624,16 +695,19 @@ def test_cli_rejects_bad_values(value, message, capsys):
 def test_cli_registers_the_graph_subcommand(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="chainrule")
     cli.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["graph", "x * y", "--x", "3", "--y", "-1", "--out",
-                              str(tmp_path / "g.svg")])
+    args = parser.parse_args(
+        ["graph", "x * y", "--x", "3", "--y", "-1", "--out", str(tmp_path / "g.svg")]
+    )
     assert args.func(args) == 0
     assert "d f/d x = upstream (1) x local d f/d x (y = -1) = -1" in capsys.readouterr().out
     assert (tmp_path / "g.svg").exists()
 
 
 # --------------------------------------------------------------------- docstrings
-@pytest.mark.parametrize("module", [model, dot, explanation, views, viz_svg, viz_html, cli,
-                                    viz_expression, viz_layout, cr.viz])
+@pytest.mark.parametrize(
+    "module",
+    [model, dot, explanation, views, viz_svg, viz_html, cli, viz_expression, viz_layout, cr.viz],
+)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
@@ -668,7 +742,7 @@ def balanced_sum(n):
     """The sum of n / 2 leaves added pairwise: a wide graph."""
     terms = [cr.tensor(float(k), requires_grad=True, name=f"v{k}") for k in range(n // 2)]
     while len(terms) > 1:
-        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) // 2 * 2:]
+        terms = [a + b for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) // 2 * 2 :]
     return terms[0]
 
 
@@ -684,8 +758,7 @@ def test_layout_work_grows_linearly_with_the_graph(make):
         works.append(placed.work / size)
         # Bend points are bounded by the edges, not by their lengths squared.
         assert placed.bends <= (viz_layout.MAX_SPAN - 1) * len(graph.edges)
-        assert all(placed.layer[b] - placed.layer[a] > viz_layout.MAX_SPAN
-                   for a, b in placed.bus)
+        assert all(placed.layer[b] - placed.layer[a] > viz_layout.MAX_SPAN for a, b in placed.bus)
     print("layout seconds for", sizes, "nodes:", [f"{t:.2f}" for t in times])
     assert max(works) <= 1.2 * min(works)  # the same work per node and edge at every size
 
@@ -701,16 +774,21 @@ def test_a_shared_input_takes_the_bus_instead_of_quadratic_bends():
 
 def test_bus_lanes_and_boxes_do_not_overlap(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
-    for output, rankdir in [(shared_sum(40), "LR"), (chain_with_constants(60), "TB"),
-                            (two_layer()[0], "TB"), (notes_example()[-1], "LR")]:
+    for output, rankdir in [
+        (shared_sum(40), "LR"),
+        (chain_with_constants(60), "TB"),
+        (two_layer()[0], "TB"),
+        (notes_example()[-1], "LR"),
+    ]:
         lay = viz_svg.layout(model.trace(output), rankdir=rankdir)
         across = rankdir == "LR"
         layers = {}
         for box in lay.boxes.values():  # boxes of a layer share a centre line
             layers.setdefault(round(box.x if across else box.y, 3), []).append(box)
         for boxes in layers.values():
-            spans = sorted((b.y - b.h / 2, b.y + b.h / 2) if across else (b.left, b.right)
-                           for b in boxes)
+            spans = sorted(
+                (b.y - b.h / 2, b.y + b.h / 2) if across else (b.left, b.right) for b in boxes
+            )
             assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
         far = max(b.y + b.h / 2 if across else b.right for b in lay.boxes.values())
         for edge, points in lay.paths:
@@ -755,11 +833,15 @@ def test_dot_that_hangs_or_fails_is_one_clear_error(monkeypatch):
         raise subprocess.TimeoutExpired(args[0], kwargs["timeout"])
 
     monkeypatch.setattr(subprocess, "run", hang)
-    with pytest.raises(RuntimeError, match=r"did not finish within 120 s; draw this graph "
-                                           r"with engine='python'"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"did not finish within 120 s; draw this graph "
+        r"with engine='python'",
+    ):
         views._run_dot("dot", "digraph {}", "svg")
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(
-        a, -11, b"", b""))
+    monkeypatch.setattr(
+        subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, -11, b"", b"")
+    )
     with pytest.raises(RuntimeError, match="dot failed: exit status -11"):
         views._run_dot("dot", "digraph {}", "svg")
 
@@ -780,22 +862,29 @@ def test_explaining_a_much_used_input_is_linear(monkeypatch):
     graph = model.trace(shared_sum(400))
     calls = []
     original = model.Graph.out_edges
-    monkeypatch.setattr(model.Graph, "out_edges",
-                        lambda self, node: calls.append(node) or original(self, node))
+    monkeypatch.setattr(
+        model.Graph, "out_edges", lambda self, node: calls.append(node) or original(self, node)
+    )
     lines = explanation.explain_graph(graph)
     viz_html.node_data(graph)
-    assert lines[-1] == "  d add399/d x = " + " + ".join(["1"] * 400) + \
-        " = 400   (used 400 times: the gradients add)"
+    assert (
+        lines[-1]
+        == "  d add399/d x = "
+        + " + ".join(["1"] * 400)
+        + " = 400   (used 400 times: the gradients add)"
+    )
     assert len(calls) <= len(graph.nodes)  # once per node, not once per edge
 
 
-def test_png_without_graphviz_refuses_huge_graphs_and_keeps_the_old_file(monkeypatch,
-                                                                         tmp_path):
+def test_png_without_graphviz_refuses_huge_graphs_and_keeps_the_old_file(monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None)
     path = tmp_path / "g.png"
     path.write_bytes(b"old")
-    with pytest.raises(ValueError, match=r"a PNG of 400 nodes without Graphviz .* write "
-                                         r"\.svg or \.html"):
+    with pytest.raises(
+        ValueError,
+        match=r"a PNG of 400 nodes without Graphviz .* write "
+        r"\.svg or \.html",
+    ):
         cr.viz.render(shared_sum(400), path)
     assert path.read_bytes() == b"old"
 

@@ -56,9 +56,13 @@ def module_scopes(monkeypatch):
 def small_cnn(seed=0):
     """Conv2d-ReLU-MaxPool2d-Flatten-Linear on 2 images of 1x8x8, and its loss."""
     rng = np.random.default_rng(seed)
-    net = cr.nn.Sequential(cr.nn.Conv2d(1, 4, 3, dtype=np.float64), cr.nn.ReLU(),
-                           cr.nn.MaxPool2d(2), cr.nn.Flatten(),
-                           cr.nn.Linear(36, 3, dtype=np.float64))
+    net = cr.nn.Sequential(
+        cr.nn.Conv2d(1, 4, 3, dtype=np.float64),
+        cr.nn.ReLU(),
+        cr.nn.MaxPool2d(2),
+        cr.nn.Flatten(),
+        cr.nn.Linear(36, 3, dtype=np.float64),
+    )
     x = cr.tensor(rng.standard_normal((2, 1, 8, 8)), name="x")
     with cr.viz.record_scopes():
         loss = cr.nn.functional.cross_entropy(net(x), cr.tensor([0, 2]))
@@ -86,8 +90,10 @@ def test_a_scope_holds_exactly_the_nodes_made_inside_it():
     after = deeper * 3
     found = {s.owner: s for s in scopes.recorded(before._seq, after._seq)}
     assert set(found) == {"outer", "inner"}
-    holds = {name: [t for t in (before, inside, deeper, after) if s.start < t._seq < s.end]
-             for name, s in found.items()}
+    holds = {
+        name: [t for t in (before, inside, deeper, after) if s.start < t._seq < s.end]
+        for name, s in found.items()
+    }
     assert holds["outer"] == [inside, deeper] and holds["inner"] == [deeper]
     assert not scopes.recording  # a scope switches recording on inside only
 
@@ -158,7 +164,8 @@ def test_the_small_cnn_grouped_has_one_box_per_module():
     # Every op of the full graph is in exactly one box, or drawn on its own.
     ops = [n for n in view.full.nodes if n.kind == "op"]
     assert sorted(n.id for b in boxes for n in b.members) == sorted(
-        n.id for n in ops if n.name != "loss")
+        n.id for n in ops if n.name != "loss"
+    )
     # The boxes form the chain conv -> relu -> pool -> flatten -> linear -> loss.
     pairs = [(e.src.name, e.dst.name) for e in view.graph.edges]
     assert pairs == list(zip(names, names[1:] + ["loss"]))
@@ -167,8 +174,10 @@ def test_the_small_cnn_grouped_has_one_box_per_module():
     drawn = _svg_nodes(svg)
     assert set(drawn) == {b.id for b in boxes} | {view.graph.output.id}
     grads = cr.autograd.grad(loss, list(net.parameters()), retain_graph=True)
-    norms = {name: np.linalg.norm(g.data if isinstance(g, cr.Tensor) else g)
-             for (name, _), g in zip(net.named_parameters(), grads)}
+    norms = {
+        name: np.linalg.norm(g.data if isinstance(g, cr.Tensor) else g)
+        for (name, _), g in zip(net.named_parameters(), grads)
+    }
     for box in boxes:
         texts = _texts(drawn[box.id])
         assert texts[0] == box.name
@@ -190,8 +199,7 @@ def test_the_small_cnn_expanded_in_html_has_all_ops(engine, tmp_path, monkeypatc
         if not HAS_DOT and not IN_CI:
             pytest.skip("Graphviz's dot is not installed")
     _, loss = small_cnn()
-    page = cr.viz.render(loss, tmp_path / "cnn.html", engine=engine,
-                         group="module").read_text()
+    page = cr.viz.render(loss, tmp_path / "cnn.html", engine=engine, group="module").read_text()
     full = model.trace(loss)
     grouped = groups.group_graph(full, "module")
     ops = [n.id for n in full.nodes if n.kind == "op"]
@@ -286,8 +294,15 @@ def test_nested_modules_are_named_by_path_and_grouped_by_depth():
     for group in ["module", 0, 1, 2]:
         view = cr.viz.graph(out, group=group)
         names[group] = [n.name for n in view.graph.nodes]
-    assert names["module"] == ["x", "features.0: Linear", "features.1: Tanh", "2", "mul1",
-                               "head: Linear", "sum1"]  # the constant 2 and mul1 are Net's
+    assert names["module"] == [
+        "x",
+        "features.0: Linear",
+        "features.1: Tanh",
+        "2",
+        "mul1",
+        "head: Linear",
+        "sum1",
+    ]  # the constant 2 and mul1 are Net's
     assert names[0] == ["x", "Net", "sum1"]
     assert names[1] == ["x", "features: Sequential", "2", "mul1", "head: Linear", "sum1"]
     assert names[2] == names["module"]  # head, one call deep, calls nothing: still a box
@@ -304,8 +319,7 @@ def test_a_module_called_twice_is_two_boxes():
         out = layer(layer(cr.ones(1, 3))).sum()
     view = cr.viz.graph(out, group="module")
     # The shared weight and bias feed both calls, so they stay outside either box.
-    assert [n.name for n in view.graph.nodes] == ["weight", "bias", "Linear", "Linear #2",
-                                                  "sum1"]
+    assert [n.name for n in view.graph.nodes] == ["weight", "bias", "Linear", "Linear #2", "sum1"]
     first, second = view.graph.groups
     assert [n.name for n in second.inputs] == ["Linear", "weight", "bias"]
     assert len(first.held) == 1 and not first.params  # the unnamed input, inside

@@ -42,26 +42,56 @@ FRAMEWORKS = {
     f.name: f
     for f in [
         Framework("numpy", "numpy_impl", None, ALL_WORKLOADS + ("gemm",) + CNN),
-        Framework("numpy_reuse", "numpy_reuse_impl", None, ("mlp_step",),
-                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
-        Framework("numpy_recycled", "numpy_recycled_impl", None, ("mlp_step",) + CNN,
-                  {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY}),
-        Framework("numpy_tape", "numpy_tape_impl", None, ("mlp_step",),
-                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
-        Framework("chainrule", "chainrule_impl", None,
-                  ALL_WORKLOADS + CNN + ("train_digits",)),
-        Framework("chainrule_linear", "chainrule_linear_impl", None, ("mlp_step",),
-                  {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"}),
+        Framework(
+            "numpy_reuse",
+            "numpy_reuse_impl",
+            None,
+            ("mlp_step",),
+            {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"},
+        ),
+        Framework(
+            "numpy_recycled",
+            "numpy_recycled_impl",
+            None,
+            ("mlp_step",) + CNN,
+            {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY},
+        ),
+        Framework(
+            "numpy_tape",
+            "numpy_tape_impl",
+            None,
+            ("mlp_step",),
+            {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"},
+        ),
+        Framework("chainrule", "chainrule_impl", None, ALL_WORKLOADS + CNN + ("train_digits",)),
+        Framework(
+            "chainrule_linear",
+            "chainrule_linear_impl",
+            None,
+            ("mlp_step",),
+            {"small_ops": "mlp_step only", "deep_chain": "mlp_step only"},
+        ),
         Framework("torch", "torch_impl", "torch", ALL_WORKLOADS + ("gemm",) + CNN),
-        Framework("torch_recycled", "torch_recycled_impl", "torch", ("mlp_step",) + CNN,
-                  {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY}),
+        Framework(
+            "torch_recycled",
+            "torch_recycled_impl",
+            "torch",
+            ("mlp_step",) + CNN,
+            {"small_ops": _STEPS_ONLY, "deep_chain": _STEPS_ONLY},
+        ),
         Framework("autograd", "autograd_impl", "autograd", ALL_WORKLOADS),
         Framework("mygrad", "mygrad_impl", "mygrad", ALL_WORKLOADS),
-        Framework("micrograd", "micrograd_impl", "micrograd", ("small_ops", "deep_chain"),
-                  {"mlp_step": _SCALAR_ONLY}),
+        Framework(
+            "micrograd",
+            "micrograd_impl",
+            "micrograd",
+            ("small_ops", "deep_chain"),
+            {"mlp_step": _SCALAR_ONLY},
+        ),
         Framework("jax", "jax_impl", "jax", ALL_WORKLOADS),
-        Framework("jax_jit", "jax_jit_impl", "jax", ("mlp_step", "small_ops"),
-                  {"deep_chain": _UNROLLED}),
+        Framework(
+            "jax_jit", "jax_jit_impl", "jax", ("mlp_step", "small_ops"), {"deep_chain": _UNROLLED}
+        ),
     ]
 }
 

@@ -13,13 +13,28 @@ from time import perf_counter
 import numpy as np
 
 import chainrule as cr
-from bench.workloads import (ADD, CNN_CONVS, CONV_PADDING, DEEP_CHAIN_FACTOR, LR, MUL,
-                             cnn_problem, conv_problem, mlp_problem, small_ops_input)
+from bench.workloads import (
+    ADD,
+    CNN_CONVS,
+    CONV_PADDING,
+    DEEP_CHAIN_FACTOR,
+    LR,
+    MUL,
+    cnn_problem,
+    conv_problem,
+    mlp_problem,
+    small_ops_input,
+)
 
 VERSION = getattr(cr, "__version__", "dev")
 
-_OPS = (lambda t: t * MUL, lambda t: t + ADD, lambda t: t.tanh(), lambda t: t.exp(),
-        lambda t: t.sin())
+_OPS = (
+    lambda t: t * MUL,
+    lambda t: t + ADD,
+    lambda t: t.tanh(),
+    lambda t: t.exp(),
+    lambda t: t.sin(),
+)
 
 
 def _log_softmax_loss(y):
@@ -173,8 +188,7 @@ def train_digits(timeout):
         return {"status": "skipped", "note": "`chainrule train` is not available yet"}
     with tempfile.TemporaryDirectory() as scratch:
         t0 = perf_counter()
-        proc = subprocess.run(command, cwd=scratch, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(command, cwd=scratch, capture_output=True, text=True, timeout=timeout)
         wall = perf_counter() - t0
     # This process has had exactly one child, so the children's high-water mark is its.
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -12,8 +12,18 @@ from time import perf_counter
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from bench.workloads import (ADD, CNN_CONVS, CONV_PADDING, DEEP_CHAIN_FACTOR, LR, MUL,
-                             cnn_problem, conv_problem, mlp_problem, small_ops_input)
+from bench.workloads import (
+    ADD,
+    CNN_CONVS,
+    CONV_PADDING,
+    DEEP_CHAIN_FACTOR,
+    LR,
+    MUL,
+    cnn_problem,
+    conv_problem,
+    mlp_problem,
+    small_ops_input,
+)
 
 VERSION = np.__version__
 
@@ -133,8 +143,8 @@ def col2im(cols, shape, k, pad):
     blocks = cols.reshape(c, k, k, n, oh, ow)
     for i in range(k):
         for j in range(k):
-            image[:, :, i:i + oh, j:j + ow] += blocks[:, i, j]
-    return image[:, :, pad:pad + h, pad:pad + w]
+            image[:, :, i : i + oh, j : j + ow] += blocks[:, i, j]
+    return image[:, :, pad : pad + h, pad : pad + w]
 
 
 _QUADRANTS = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -142,8 +152,10 @@ _QUADRANTS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 def max_pool(a):
     """2 x 2 max pooling, stride 2, of (C, N, H, W) with even H and W."""
-    return np.maximum(np.maximum(a[..., 0::2, 0::2], a[..., 0::2, 1::2]),
-                      np.maximum(a[..., 1::2, 0::2], a[..., 1::2, 1::2]))
+    return np.maximum(
+        np.maximum(a[..., 0::2, 0::2], a[..., 0::2, 1::2]),
+        np.maximum(a[..., 1::2, 0::2], a[..., 1::2, 1::2]),
+    )
 
 
 def max_pool_backward(g, a, pooled):
@@ -226,8 +238,9 @@ def make_conv2d(batch):
         dout = g.transpose(1, 0, 2, 3).reshape(out_channels, -1)
         dw = (dout @ cols.T).reshape(w.shape)
         db = dout.sum(axis=1)
-        dx = col2im(w.reshape(out_channels, -1).T @ dout, (channels, n, h, wd), k,
-                    CONV_PADDING).transpose(1, 0, 2, 3)
+        dx = col2im(
+            w.reshape(out_channels, -1).T @ dout, (channels, n, h, wd), k, CONV_PADDING
+        ).transpose(1, 0, 2, 3)
         return out, dx, dw, db
 
     return run

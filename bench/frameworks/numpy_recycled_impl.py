@@ -8,7 +8,11 @@ policy.
 
 from chainrule.memory import reuse_freed_memory
 
-from bench.frameworks.numpy_impl import (VERSION, make_cnn_step, make_conv2d,  # noqa: F401
-                                         make_mlp_step)
+from bench.frameworks.numpy_impl import (
+    VERSION,
+    make_cnn_step,
+    make_conv2d,  # noqa: F401
+    make_mlp_step,
+)
 
 reuse_freed_memory()

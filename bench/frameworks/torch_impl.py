@@ -6,8 +6,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.workloads import (ADD, CNN_CONVS, CONV_PADDING, DEEP_CHAIN_FACTOR, LR, MUL,
-                             cnn_problem, conv_problem, mlp_problem, small_ops_input)
+from bench.workloads import (
+    ADD,
+    CNN_CONVS,
+    CONV_PADDING,
+    DEEP_CHAIN_FACTOR,
+    LR,
+    MUL,
+    cnn_problem,
+    conv_problem,
+    mlp_problem,
+    small_ops_input,
+)
 
 VERSION = torch.__version__
 # Its arrays live in its own allocator, which tracemalloc does not see; its profiler

@@ -3,8 +3,14 @@ at equal allocation policy: PyTorch's CPU tensors come from the same glibc mallo
 
 from chainrule.memory import reuse_freed_memory
 
-from bench.frameworks.torch_impl import (ALLOCATION_COUNTER, NUMPY_ARRAYS,  # noqa: F401
-                                         VERSION, allocated_peak_mib, make_cnn_step,
-                                         make_conv2d, make_mlp_step)
+from bench.frameworks.torch_impl import (
+    ALLOCATION_COUNTER,
+    NUMPY_ARRAYS,  # noqa: F401
+    VERSION,
+    allocated_peak_mib,
+    make_cnn_step,
+    make_conv2d,
+    make_mlp_step,
+)
 
 reuse_freed_memory()

@@ -17,15 +17,74 @@ from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, v
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .check import check_grads, gradcheck, gradgradcheck
 from .diagnose import GraphCheck, check_graph
-from .creation import (arange, eye, from_numpy, full, linspace, manual_seed, ones, ones_like,
-                       rand, randn, tensor, zeros, zeros_like)
+from .creation import (
+    arange,
+    eye,
+    from_numpy,
+    full,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .errors import AxisError, CheckpointError, GradcheckError, ShapeError
 from .serialization import load, save
-from .ops import (abs, add, astype, broadcast_to, clamp, clip, concatenate, cos, div, einsum,
-                  exp, expand_dims, flatten, leaky_relu, log, log1p, log_softmax, logsumexp,
-                  matmul, max, maximum, mean, min, minimum, mul, neg, outer, pad, pow, prod,
-                  relu, reshape, sigmoid, sin, softmax, softplus, split, sqrt, squeeze, stack,
-                  std, sub, sum, swapaxes, tanh, trace, transpose, var, where)
+from .ops import (
+    abs,
+    add,
+    astype,
+    broadcast_to,
+    clamp,
+    clip,
+    concatenate,
+    cos,
+    div,
+    einsum,
+    exp,
+    expand_dims,
+    flatten,
+    leaky_relu,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    neg,
+    outer,
+    pad,
+    pow,
+    prod,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    softplus,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    swapaxes,
+    tanh,
+    trace,
+    transpose,
+    var,
+    where,
+)
 from .ops import divide, multiply, negative, power, subtract
 from .ops.nn import linear
 from .ops.activation import *  # noqa: F401,F403
@@ -40,6 +99,7 @@ from .ops.order import *  # noqa: F401,F403
 from .ops.pytorch import *  # noqa: F401,F403
 from .ops.scan import *  # noqa: F401,F403
 from .ops.trig import *  # noqa: F401,F403
+
 float32, float64 = np.float32, np.float64
 
 __version__ = "0.1.0"

@@ -27,8 +27,10 @@ def _float64_inputs(inputs):
 
 
 def _call(f, arrays, checked):
-    tensors = [Tensor._new(a.copy()).requires_grad_() if c else Tensor._new(a)
-               for a, c in zip(arrays, checked)]
+    tensors = [
+        Tensor._new(a.copy()).requires_grad_() if c else Tensor._new(a)
+        for a, c in zip(arrays, checked)
+    ]
     return f(*tensors), tensors
 
 
@@ -43,13 +45,19 @@ def _analytic(f, arrays, checked):
     for k in range(out.data.size):
         seed = np.zeros(out.data.size)
         seed[k] = 1.0
-        grads = engine.grad(out, variables, grad_outputs=seed.reshape(out.shape),
-                            retain_graph=True, allow_unused=True)
+        grads = engine.grad(
+            out,
+            variables,
+            grad_outputs=seed.reshape(out.shape),
+            retain_graph=True,
+            allow_unused=True,
+        )
         for rows, g, v in zip(jac, grads, variables):
             if g is not None:
                 if g.shape != v.shape:
-                    raise GradcheckError(f"gradcheck: a gradient has shape {g.shape}, its "
-                                         f"input has shape {v.shape}")
+                    raise GradcheckError(
+                        f"gradcheck: a gradient has shape {g.shape}, its input has shape {v.shape}"
+                    )
                 rows[k] = g.data.ravel()
     return out.data, jac
 
@@ -85,22 +93,26 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """
     arrays, checked = _float64_inputs(inputs)
     if not any(checked):
-        raise ValueError("gradcheck: no input requires grad, so nothing would be checked "
-                         "(give floating-point arrays, or Tensors with requires_grad=True)")
+        raise ValueError(
+            "gradcheck: no input requires grad, so nothing would be checked "
+            "(give floating-point arrays, or Tensors with requires_grad=True)"
+        )
     out, analytic = _analytic(f, arrays, checked)
     numeric = _numeric(f, arrays, checked, eps, out.size)
     positions = [i for i, c in enumerate(checked) if c]
     for position, a, n in zip(positions, analytic, numeric):
         error = np.abs(a - n) - (atol + rtol * np.abs(n))
         if error.size and (np.nanmax(error) > 0 or np.isnan(a).any() != np.isnan(n).any()):
-            k, j = np.unravel_index(np.nanargmax(np.where(np.isnan(error), np.inf, error)),
-                                    error.shape)
+            k, j = np.unravel_index(
+                np.nanargmax(np.where(np.isnan(error), np.inf, error)), error.shape
+            )
             element = np.unravel_index(j, arrays[position].shape)
             where_out = np.unravel_index(k, out.shape) if out.ndim else ()
             raise GradcheckError(
                 f"gradcheck: input {position}, element {tuple(map(int, element))}, output "
                 f"element {tuple(map(int, where_out))}: analytic {a[k, j]:.10g} vs numeric "
-                f"{n[k, j]:.10g} (atol={atol}, rtol={rtol})")
+                f"{n[k, j]:.10g} (atol={atol}, rtol={rtol})"
+            )
     return True
 
 
@@ -120,15 +132,17 @@ def gradgradcheck(f, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, 
 
         variables = [x for x, c in zip(xs, checked) if c]
         y = f(*xs)
-        grads = engine.grad(y, variables, grad_outputs=cotangent, create_graph=True,
-                            allow_unused=True)
+        grads = engine.grad(
+            y, variables, grad_outputs=cotangent, create_graph=True, allow_unused=True
+        )
         pieces = [reshape(g, (-1,)) for g in grads if g is not None]
         if not pieces:
             return Tensor._new(np.zeros(0))
         return concatenate(pieces) if len(pieces) > 1 else pieces[0]
 
-    wrapped = [Tensor._new(a).requires_grad_() if c else Tensor._new(a)
-               for a, c in zip(arrays, checked)]
+    wrapped = [
+        Tensor._new(a).requires_grad_() if c else Tensor._new(a) for a, c in zip(arrays, checked)
+    ]
     return gradcheck(first_order, wrapped, eps=eps, atol=atol, rtol=rtol)
 
 
@@ -152,15 +166,15 @@ def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5
         raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {modes!r}")
 
     def check(*args, **kwargs):
-        arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64)
-                  for a in args]
+        arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64) for a in args]
 
         def flat_f(*xs):
             out = f(*xs, **kwargs)
             return _flat(out) if isinstance(out, (tuple, list)) else out
 
-        _check_directions(flat_f, arrays, modes, order, order, eps, atol, rtol,
-                          np.random.default_rng(seed))
+        _check_directions(
+            flat_f, arrays, modes, order, order, eps, atol, rtol, np.random.default_rng(seed)
+        )
         return True
 
     return check
@@ -189,8 +203,10 @@ def _check_directions(f, arrays, modes, order, top, eps, atol, rtol, rng):
 
     def compare(analytic, expected, mode):
         if not np.allclose(analytic, expected, rtol=rtol, atol=atol):
-            raise GradcheckError(f"check_grads: {mode} mode, order {level}: analytic "
-                                 f"{np.ravel(analytic)[:5]} vs numeric {np.ravel(expected)[:5]}")
+            raise GradcheckError(
+                f"check_grads: {mode} mode, order {level}: analytic "
+                f"{np.ravel(analytic)[:5]} vs numeric {np.ravel(expected)[:5]}"
+            )
 
     cotangent = rng.standard_normal(out.shape)
     if "fwd" in modes:
@@ -202,14 +218,18 @@ def _check_directions(f, arrays, modes, order, top, eps, atol, rtol, rng):
     if order > 1:
         n = len(arrays)
         if "rev" in modes:
+
             def pulled(*xs):
                 return _flat(vjp(f, *xs[:n])[1](xs[n]))
 
-            _check_directions(pulled, arrays + [cotangent], modes, order - 1, top, eps, atol,
-                              rtol, rng)
+            _check_directions(
+                pulled, arrays + [cotangent], modes, order - 1, top, eps, atol, rtol, rng
+            )
         if "fwd" in modes:
+
             def pushed(*xs):
                 return jvp(f, xs[:n], xs[n:])[1]
 
-            _check_directions(pushed, arrays + directions, modes, order - 1, top, eps, atol,
-                              rtol, rng)
+            _check_directions(
+                pushed, arrays + directions, modes, order - 1, top, eps, atol, rtol, rng
+            )

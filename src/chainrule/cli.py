@@ -52,85 +52,145 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser():
     """The argument parser of the ``chainrule`` command, with every subcommand."""
-    from .train import (ACTIVATIONS, CNN_DEFAULTS, CNN_LR, LOSSES, MLP_HIDDEN, MODELS,
-                        OPTIMIZERS, WEIGHT_DECAY, TrainConfig)
+    from .train import (
+        ACTIVATIONS,
+        CNN_DEFAULTS,
+        CNN_LR,
+        LOSSES,
+        MLP_HIDDEN,
+        MODELS,
+        OPTIMIZERS,
+        WEIGHT_DECAY,
+        TrainConfig,
+    )
 
     parser = _Parser(
         prog="chainrule",
         description="Reverse-mode automatic differentiation over NumPy: train and "
-                    "evaluate networks, draw computational graphs.")
+        "evaluate networks, draw computational graphs.",
+    )
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     defaults = TrainConfig()
     train = subparsers.add_parser(
-        "train", help="train an MLP or a CNN on an offline dataset (default: digits)",
+        "train",
+        help="train an MLP or a CNN on an offline dataset (default: digits)",
         description="Train a multi-layer perceptron or a convolutional network, "
-                    "checkpointing after every epoch.",
-        epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "checkpointing after every epoch.",
+        epilog=TRAIN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     # Defaults are None so that a resumed run can tell the flags given from those left out.
-    train.add_argument("--dataset", choices=available_datasets(),
-                       help=f"dataset to train on (default: {defaults.dataset})")
-    train.add_argument("--model", choices=MODELS,
-                       help="mlp: Linear layers; cnn: conv blocks (conv, activation, 2x2 "
-                            f"max-pool) before them, for image datasets (default: "
-                            f"{defaults.model})")
-    train.add_argument("--hidden", metavar="SIZES",
-                       help="hidden Linear layer sizes, comma separated (default: "
-                            f"{_join(MLP_HIDDEN)} for mlp, {_join(CNN_DEFAULTS['hidden'])} "
-                            "for cnn)")
-    train.add_argument("--channels", metavar="SIZES",
-                       help="cnn: output channels of the conv layers, comma separated "
-                            f"(default: {_join(CNN_DEFAULTS['channels'])})")
-    train.add_argument("--kernel", type=int,
-                       help="cnn: conv kernel size, padded by half of it (default: "
-                            f"{CNN_DEFAULTS['kernel']})")
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction,
-                       help="cnn: randomly shift (and for fashion_mnist and cifar10 mirror) "
-                            "training images (default: on)")
-    train.add_argument("--data-dir", metavar="DIR",
-                       help="read mnist, fashion_mnist or cifar10 from the files downloaded "
-                            "into DIR (their official train/test split)")
-    train.add_argument("--activation", choices=list(ACTIVATIONS),
-                       help=f"activation between layers (default: {defaults.activation})")
-    train.add_argument("--loss", choices=LOSSES,
-                       help=f"training loss (default: {defaults.loss})")
-    train.add_argument("--optimizer", choices=list(OPTIMIZERS),
-                       help=f"update rule; momentum and nesterov are SGD with momentum 0.9 "
-                            f"(default: {defaults.optimizer})")
-    train.add_argument("--lr", type=float,
-                       help="learning rate (default: "
-                            + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items())
-                            + "; for cnn " + ", ".join(f"{k} {v:g}" for k, v in CNN_LR.items())
-                            + ")")
-    train.add_argument("--batch-size", type=int,
-                       help=f"samples per mini-batch (default: {defaults.batch_size})")
-    train.add_argument("--epochs", type=int,
-                       help=f"total number of epochs (default: {defaults.epochs})")
-    train.add_argument("--seed", type=int,
-                       help=f"seed of initialisation and shuffling (default: {defaults.seed})")
-    train.add_argument("--weight-decay", type=float,
-                       help="L2 penalty, decoupled for adamw (default: "
-                            + ", ".join(f"{k} {v:g}" for k, v in WEIGHT_DECAY.items())
-                            + ", 0 for the others and for cnn)")
-    train.add_argument("--out", metavar="DIR",
-                       help="output directory (default: runs/DATASET, or the checkpoint's "
-                            "directory when resuming)")
-    train.add_argument("--resume", metavar="CHECKPOINT",
-                       help="continue the run saved in CHECKPOINT")
-    train.add_argument("--overwrite", action="store_true",
-                       help="replace the run already in the output directory")
+    train.add_argument(
+        "--dataset",
+        choices=available_datasets(),
+        help=f"dataset to train on (default: {defaults.dataset})",
+    )
+    train.add_argument(
+        "--model",
+        choices=MODELS,
+        help="mlp: Linear layers; cnn: conv blocks (conv, activation, 2x2 "
+        f"max-pool) before them, for image datasets (default: "
+        f"{defaults.model})",
+    )
+    train.add_argument(
+        "--hidden",
+        metavar="SIZES",
+        help="hidden Linear layer sizes, comma separated (default: "
+        f"{_join(MLP_HIDDEN)} for mlp, {_join(CNN_DEFAULTS['hidden'])} "
+        "for cnn)",
+    )
+    train.add_argument(
+        "--channels",
+        metavar="SIZES",
+        help="cnn: output channels of the conv layers, comma separated "
+        f"(default: {_join(CNN_DEFAULTS['channels'])})",
+    )
+    train.add_argument(
+        "--kernel",
+        type=int,
+        help=f"cnn: conv kernel size, padded by half of it (default: {CNN_DEFAULTS['kernel']})",
+    )
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="cnn: randomly shift (and for fashion_mnist and cifar10 mirror) "
+        "training images (default: on)",
+    )
+    train.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="read mnist, fashion_mnist or cifar10 from the files downloaded "
+        "into DIR (their official train/test split)",
+    )
+    train.add_argument(
+        "--activation",
+        choices=list(ACTIVATIONS),
+        help=f"activation between layers (default: {defaults.activation})",
+    )
+    train.add_argument("--loss", choices=LOSSES, help=f"training loss (default: {defaults.loss})")
+    train.add_argument(
+        "--optimizer",
+        choices=list(OPTIMIZERS),
+        help=f"update rule; momentum and nesterov are SGD with momentum 0.9 "
+        f"(default: {defaults.optimizer})",
+    )
+    train.add_argument(
+        "--lr",
+        type=float,
+        help="learning rate (default: "
+        + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items())
+        + "; for cnn "
+        + ", ".join(f"{k} {v:g}" for k, v in CNN_LR.items())
+        + ")",
+    )
+    train.add_argument(
+        "--batch-size", type=int, help=f"samples per mini-batch (default: {defaults.batch_size})"
+    )
+    train.add_argument(
+        "--epochs", type=int, help=f"total number of epochs (default: {defaults.epochs})"
+    )
+    train.add_argument(
+        "--seed", type=int, help=f"seed of initialisation and shuffling (default: {defaults.seed})"
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=float,
+        help="L2 penalty, decoupled for adamw (default: "
+        + ", ".join(f"{k} {v:g}" for k, v in WEIGHT_DECAY.items())
+        + ", 0 for the others and for cnn)",
+    )
+    train.add_argument(
+        "--out",
+        metavar="DIR",
+        help="output directory (default: runs/DATASET, or the checkpoint's "
+        "directory when resuming)",
+    )
+    train.add_argument(
+        "--resume", metavar="CHECKPOINT", help="continue the run saved in CHECKPOINT"
+    )
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in the output directory"
+    )
     train.set_defaults(func=run_train)
 
     evaluate = subparsers.add_parser(
-        "evaluate", help="score a saved model on its dataset",
+        "evaluate",
+        help="score a saved model on its dataset",
         description="Rebuild the model saved in a training checkpoint and report its loss, "
-                    "accuracy and confusion matrix.")
+        "accuracy and confusion matrix.",
+    )
     evaluate.add_argument("checkpoint", help="a checkpoint.npz written by chainrule train")
-    evaluate.add_argument("--split", choices=("test", "train"), default="test",
-                          help="which part of the dataset to score (default: test)")
-    evaluate.add_argument("--json", action="store_true",
-                          help="print the results as JSON instead of text")
+    evaluate.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="which part of the dataset to score (default: test)",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the results as JSON instead of text"
+    )
     evaluate.set_defaults(func=run_evaluate)
 
     try:
@@ -150,35 +210,75 @@ def main(argv=None):
 
 def run_train(args):
     """``chainrule train``: train, print one line per epoch; 1 or 2 when training failed."""
-    from .train import (CHECKPOINT, ConfigError, InsufficientMemoryError, NonFiniteLossError,
-                        RunExistsError, train)
+    from .train import (
+        CHECKPOINT,
+        ConfigError,
+        InsufficientMemoryError,
+        NonFiniteLossError,
+        RunExistsError,
+        train,
+    )
 
-    given = {name: getattr(args, name) for name in
-             ("dataset", "model", "hidden", "channels", "kernel", "augment", "data_dir",
-              "activation", "loss", "optimizer", "lr", "batch_size", "epochs", "seed",
-              "weight_decay", "out")
-             if getattr(args, name) is not None}
+    given = {
+        name: getattr(args, name)
+        for name in (
+            "dataset",
+            "model",
+            "hidden",
+            "channels",
+            "kernel",
+            "augment",
+            "data_dir",
+            "activation",
+            "loss",
+            "optimizer",
+            "lr",
+            "batch_size",
+            "epochs",
+            "seed",
+            "weight_decay",
+            "out",
+        )
+        if getattr(args, name) is not None
+    }
     if args.resume == "":
         return _fail("train", "--resume needs a checkpoint path, got ''", 2)
     try:
-        result = train(resume=args.resume, overrides=given, overwrite=args.overwrite,
-                       log=_print, progress=sys.stdout.isatty())
+        result = train(
+            resume=args.resume,
+            overrides=given,
+            overwrite=args.overwrite,
+            log=_print,
+            progress=sys.stdout.isatty(),
+        )
     except KeyboardInterrupt:
-        _fail("train", "interrupted; the checkpoint of the last finished epoch is kept, "
-                       "continue with --resume", 130)
+        _fail(
+            "train",
+            "interrupted; the checkpoint of the last finished epoch is kept, "
+            "continue with --resume",
+            130,
+        )
         return 130
     except ConfigError as exc:
         return _fail("train", f"--{exc.field.replace('_', '-')} {exc.problem}", 2)
     except RunExistsError as exc:
         checkpoint = os.path.join(exc.out, CHECKPOINT)
-        return _fail("train", f"{exc.out} already holds a training run "
-                              f"({', '.join(exc.found)}); continue it with --resume "
-                              f"{checkpoint} or replace it with --overwrite", 1)
+        return _fail(
+            "train",
+            f"{exc.out} already holds a training run "
+            f"({', '.join(exc.found)}); continue it with --resume "
+            f"{checkpoint} or replace it with --overwrite",
+            1,
+        )
     except InsufficientMemoryError as exc:
         return _fail("train", str(exc), 1)
     except MemoryError as exc:
-        return _fail("train", f"out of memory ({exc or 'an allocation failed'}); use smaller "
-                              f"--hidden or --channels sizes or --batch-size", 1)
+        return _fail(
+            "train",
+            f"out of memory ({exc or 'an allocation failed'}); use smaller "
+            f"--hidden or --channels sizes or --batch-size",
+            1,
+        )
     except ValueError as exc:
         return _fail("train", exc, 2)
     except (NonFiniteLossError, CheckpointError, MissingDependencyError, OSError) as exc:
@@ -186,8 +286,10 @@ def run_train(args):
     from .distributed import init
 
     if init().is_root:  # under mpiexec every rank trains; one reports
-        print(f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
-              f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}")
+        print(
+            f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
+            f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}"
+        )
     return 0
 
 
@@ -206,8 +308,10 @@ def run_evaluate(args):
     if args.json:
         print(json.dumps({**scores, "confusion": scores["confusion"].tolist()}))
         return 0
-    print(f"{args.split} loss {scores['loss']:.4f}  accuracy {scores['accuracy']:.4f}  "
-          f"({scores['num_samples']} samples)")
+    print(
+        f"{args.split} loss {scores['loss']:.4f}  accuracy {scores['accuracy']:.4f}  "
+        f"({scores['num_samples']} samples)"
+    )
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(_format_confusion(scores["confusion"]))
     return 0

@@ -89,11 +89,21 @@ def _linspace_ref(np_, start, stop, num, endpoint=True, axis=0):
     return np_.moveaxis(start + t * (stop - start), 0, axis)
 
 
-@composite(Spec([Case(((), ()), {"num": 5}), Case(((), ()), {"num": 4, "endpoint": False}),
-                 Case(((3,), ()), {"num": 4}), Case(((2, 1), (3,)), {"num": 3, "axis": -1}),
-                 Case(((2,), (2,)), {"num": 5, "axis": 1}), Case(((), ()), {"num": 1}),
-                 Case(((), ()), {"num": 1, "endpoint": False}), Case(((), ()), {"num": 0})],
-                ref=_linspace_ref))
+@composite(
+    Spec(
+        [
+            Case(((), ()), {"num": 5}),
+            Case(((), ()), {"num": 4, "endpoint": False}),
+            Case(((3,), ()), {"num": 4}),
+            Case(((2, 1), (3,)), {"num": 3, "axis": -1}),
+            Case(((2,), (2,)), {"num": 5, "axis": 1}),
+            Case(((), ()), {"num": 1}),
+            Case(((), ()), {"num": 1, "endpoint": False}),
+            Case(((), ()), {"num": 0}),
+        ],
+        ref=_linspace_ref,
+    )
+)
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``num`` evenly spaced values from ``start`` to ``stop`` (left out when ``endpoint``
     is False), as ``np.linspace``: array ``start``/``stop`` give one range per element,
@@ -116,8 +126,10 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     div = num - 1 if endpoint else num
     # NumPy's result type: at least inexact; Python numbers take part weakly.
     inexact = np.result_type(data_of(start), data_of(stop), 0.0)
-    start, stop = (astype(v, inexact) if isinstance(v, Tensor) and v.dtype != inexact else v
-                   for v in (start, stop))
+    start, stop = (
+        astype(v, inexact) if isinstance(v, Tensor) and v.dtype != inexact else v
+        for v in (start, stop)
+    )
     delta = stop - start
     steps = np.arange(num, dtype=inexact).reshape((-1,) + (1,) * np.ndim(data_of(delta)))
     if div > 0:

@@ -34,9 +34,11 @@ class NodeCheck:
     ok: bool = True
 
     def describe(self):
-        return (f"backward of op '{self.op}' (node '{self.node}') disagrees with finite "
-                f"differences for input {self.input} (shape {self.shape}): worst element "
-                f"{self.index}, analytic {self.analytic:.6g}, numeric {self.numeric:.6g}")
+        return (
+            f"backward of op '{self.op}' (node '{self.node}') disagrees with finite "
+            f"differences for input {self.input} (shape {self.shape}): worst element "
+            f"{self.index}, analytic {self.analytic:.6g}, numeric {self.numeric:.6g}"
+        )
 
 
 @dataclass
@@ -59,21 +61,28 @@ class GraphCheck:
     def __str__(self):
         failures = self.failures
         ops = len({c.node for c in self.checks})
-        head = (f"check_graph: {len(self.checks)} vjps of {ops} op nodes checked, "
-                + (f"{len(failures)} disagree" if failures else "all agree")
-                + " with finite differences")
+        head = (
+            f"check_graph: {len(self.checks)} vjps of {ops} op nodes checked, "
+            + (f"{len(failures)} disagree" if failures else "all agree")
+            + " with finite differences"
+        )
         wide = max([len(c.node) for c in self.checks] + [4]) + 2
         op_wide = max([len(c.op) for c in self.checks] + [2]) + 2
-        rows = [f"  {'node':<{wide}}{'op':<{op_wide}}{'input':>5}  {'shape':<12}"
-                f"{'max error':>10}  result"]
+        rows = [
+            f"  {'node':<{wide}}{'op':<{op_wide}}{'input':>5}  {'shape':<12}"
+            f"{'max error':>10}  result"
+        ]
         for c in self.checks:
-            rows.append(f"  {c.node:<{wide}}{c.op:<{op_wide}}{c.input:>5}  {str(c.shape):<12}"
-                        f"{c.max_error:>10.3g}  {'ok' if c.ok else 'WRONG'}")
+            rows.append(
+                f"  {c.node:<{wide}}{c.op:<{op_wide}}{c.input:>5}  {str(c.shape):<12}"
+                f"{c.max_error:>10.3g}  {'ok' if c.ok else 'WRONG'}"
+            )
         return "\n".join([head] + rows)
 
 
-def check_graph(output, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, seed=0,
-                raise_on_error=True):
+def check_graph(
+    output, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, seed=0, raise_on_error=True
+):
     """Check every op node behind ``output``: its vjps against central differences.
 
     Each op's forward is re-run alone on float64 copies of its recorded inputs, so
@@ -100,8 +109,7 @@ def check_graph(output, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, seed=0,
                 continue
             for i, src in enumerate(node.inputs):
                 if src.requires_grad:
-                    report.checks.append(_check_input(node, i, eps, atol, rtol, max_elements,
-                                                      rng))
+                    report.checks.append(_check_input(node, i, eps, atol, rtol, max_elements, rng))
     if raise_on_error and not report.ok:
         error = GradcheckError("check_graph: " + report.failures[0].describe())
         error.report = report
@@ -120,7 +128,7 @@ def _check_input(node, i, eps, atol, rtol, max_elements, rng):
     x = np.array(args[i], dtype=np.float64)
 
     def forward(xi):
-        return np.asarray(op.forward(*args[:i], xi, *args[i + 1:], **params))
+        return np.asarray(op.forward(*args[:i], xi, *args[i + 1 :], **params))
 
     out = forward(x)
     if not np.issubdtype(out.dtype, np.floating):
@@ -130,12 +138,20 @@ def _check_input(node, i, eps, atol, rtol, max_elements, rng):
         eps, atol, rtol = (max(eps, 1e-3), max(atol, 1e-3), max(rtol, 1e-2))
     cotangent = rng.standard_normal(out.shape)
     share = op.vjp(i, cotangent, out, args, params)
-    analytic = np.zeros(x.shape) if share is None else np.asarray(
-        sum_to(np.asarray(share.data if isinstance(share, Tensor) else share), x.shape),
-        dtype=np.float64)
+    analytic = (
+        np.zeros(x.shape)
+        if share is None
+        else np.asarray(
+            sum_to(np.asarray(share.data if isinstance(share, Tensor) else share), x.shape),
+            dtype=np.float64,
+        )
+    )
     size = x.size
-    chosen = (np.arange(size) if size <= max_elements
-              else np.sort(rng.choice(size, max_elements, replace=False)))
+    chosen = (
+        np.arange(size)
+        if size <= max_elements
+        else np.sort(rng.choice(size, max_elements, replace=False))
+    )
     worst = NodeCheck(node.name, op.name, i, x.shape, len(chosen), 0.0)
     base = float(np.sum(cotangent * out))
     worst_excess = -np.inf

@@ -28,6 +28,7 @@ def apply_policy():
     if automatic:
         reuse_freed_memory()
 
+
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 

@@ -29,18 +29,34 @@ _RENAMED = {"concat": "concatenate", "permute_dims": "transpose", "matrix_transp
 # the arrays behind the Tensors. The mathematical ones without a gradient are
 # chainrule functions of their own (``chainrule.ops.logic``).
 _ON_ARRAYS = {
-    "result_type", "can_cast", "min_scalar_type", "broadcast_shapes", "may_share_memory",
-    "shares_memory", "array_repr", "array_str", "array2string", "save", "savez",
-    "savez_compressed", "savetxt", "copyto",
+    "result_type",
+    "can_cast",
+    "min_scalar_type",
+    "broadcast_shapes",
+    "may_share_memory",
+    "shares_memory",
+    "array_repr",
+    "array_str",
+    "array2string",
+    "save",
+    "savez",
+    "savez_compressed",
+    "savetxt",
+    "copyto",
 }
 
 # Functions and ufuncs whose result carries no gradient: one list, chainrule.ops.logic's.
 _CONSTANTS = frozenset(logic.FUNCTIONS)
 
 # ufunc.reduce / ufunc.accumulate with a chainrule equivalent.
-_REDUCTIONS = {("add", "reduce"): "sum", ("multiply", "reduce"): "prod",
-               ("maximum", "reduce"): "max", ("minimum", "reduce"): "min",
-               ("add", "accumulate"): "cumsum", ("multiply", "accumulate"): "cumprod"}
+_REDUCTIONS = {
+    ("add", "reduce"): "sum",
+    ("multiply", "reduce"): "prod",
+    ("maximum", "reduce"): "max",
+    ("minimum", "reduce"): "min",
+    ("add", "accumulate"): "cumsum",
+    ("multiply", "accumulate"): "cumprod",
+}
 
 
 def _tracked(values):
@@ -68,9 +84,11 @@ def _chainrule_function(name, module):
 
 
 def _refuse(what):
-    raise TypeError(f"{what} has no differentiable version in chainrule, and running it on "
-                    "the arrays would cut the graph; use a chainrule function, or call it on "
-                    "t.detach().numpy() where no gradient is wanted")
+    raise TypeError(
+        f"{what} has no differentiable version in chainrule, and running it on "
+        "the arrays would cut the graph; use a chainrule function, or call it on "
+        "t.detach().numpy() where no gradient is wanted"
+    )
 
 
 def function(func, args, kwargs):
@@ -97,8 +115,11 @@ def ufunc(ufunc, method, inputs, kwargs):
         result = getattr(ufunc, method)(*_arrays(inputs), **_arrays(kwargs))
         if "out" in kwargs:
             return result
-        return Tensor._new(np.asarray(result)) if isinstance(result, np.ndarray) or \
-            np.isscalar(result) else result
+        return (
+            Tensor._new(np.asarray(result))
+            if isinstance(result, np.ndarray) or np.isscalar(result)
+            else result
+        )
     if method == "__call__" and not kwargs:
         chainrule_function = _chainrule_function(name, "numpy")
         if chainrule_function is not None:

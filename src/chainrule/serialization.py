@@ -60,6 +60,7 @@ _TMP_SUFFIX = ".chainrule-tmp"
 
 # ------------------------------------------------------------------------------ save
 
+
 def save(obj, path):
     """Write ``obj`` (a dict, list or tuple of arrays and plain values) to ``path``.
 
@@ -106,11 +107,14 @@ def _encode(value, arrays, where, open_containers):
     """
     if isinstance(value, (dict, list, tuple)):
         if id(value) in open_containers:
-            raise ValueError(f"save: {where} contains itself (a reference cycle), "
-                             "which a checkpoint cannot store")
+            raise ValueError(
+                f"save: {where} contains itself (a reference cycle), "
+                "which a checkpoint cannot store"
+            )
         if len(open_containers) >= MAX_DEPTH:
-            raise ValueError(f"save: {_shorten(where, 80)} is nested more than {MAX_DEPTH} "
-                             "levels deep")
+            raise ValueError(
+                f"save: {_shorten(where, 80)} is nested more than {MAX_DEPTH} levels deep"
+            )
         open_containers.add(id(value))
         try:
             return _encode_container(value, arrays, where, open_containers)
@@ -126,21 +130,28 @@ def _encode(value, arrays, where, open_containers):
         arrays.append(array)
         kind = "array" if isinstance(value, np.ndarray) else "scalar"
         return {"t": kind, "i": len(arrays) - 1}
-    if isinstance(value, int) and not isinstance(value, bool) \
-            and value.bit_length() > _MAX_INT_BITS:
-        raise ValueError(f"save: the int at {where} has more than {_MAX_INT_BITS} bits; "
-                         "store it as a string")
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and value.bit_length() > _MAX_INT_BITS
+    ):
+        raise ValueError(
+            f"save: the int at {where} has more than {_MAX_INT_BITS} bits; store it as a string"
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return {"t": "json", "v": value}
     if hasattr(value, "__array__"):  # Tensors and other array-likes
         try:
             array = np.asarray(value)
         except Exception as exc:
-            raise TypeError(f"save: cannot convert the {type(value).__name__} at {where} "
-                            f"to an array ({exc})") from None
+            raise TypeError(
+                f"save: cannot convert the {type(value).__name__} at {where} to an array ({exc})"
+            ) from None
         return _encode(array, arrays, where, open_containers)
-    raise TypeError(f"save: cannot store {type(value).__name__} at {where}; "
-                    "use arrays, numbers, strings, lists and dicts")
+    raise TypeError(
+        f"save: cannot store {type(value).__name__} at {where}; "
+        "use arrays, numbers, strings, lists and dicts"
+    )
 
 
 def _encode_container(value, arrays, where, open_containers):
@@ -150,12 +161,16 @@ def _encode_container(value, arrays, where, open_containers):
             if isinstance(key, bool) or not isinstance(key, (str, int, np.integer)):
                 raise TypeError(f"save: dict key {key!r} at {where} must be a str or an int")
             keys.append(key if isinstance(key, str) else int(key))
-        values = [_encode(v, arrays, f"{where}[{k!r}]", open_containers)
-                  for k, v in zip(keys, value.values())]
+        values = [
+            _encode(v, arrays, f"{where}[{k!r}]", open_containers)
+            for k, v in zip(keys, value.values())
+        ]
         return {"t": "dict", "k": keys, "v": values}
     kind = "list" if isinstance(value, list) else "tuple"
-    return {"t": kind, "v": [_encode(v, arrays, f"{where}[{i}]", open_containers)
-                             for i, v in enumerate(value)]}
+    return {
+        "t": kind,
+        "v": [_encode(v, arrays, f"{where}[{i}]", open_containers) for i, v in enumerate(value)],
+    }
 
 
 def _latin1(text):
@@ -168,6 +183,7 @@ def _latin1(text):
 
 
 # ------------------------------------------------------------------ atomic writes
+
 
 def write_atomically(path, write):
     """Call ``write(f)`` on a new file that then replaces ``path`` in one step.
@@ -200,9 +216,14 @@ def write_atomically(path, write):
     except BaseException as exc:
         if tmp is not None:
             _remove(tmp)
-        if isinstance(exc, OSError) and exc.errno is not None and (
+        if (
+            isinstance(exc, OSError)
+            and exc.errno is not None
+            and (
                 exc.filename in (None, path, target)
-                or _TEMPORARY.fullmatch(os.path.basename(str(exc.filename)))):
+                or _TEMPORARY.fullmatch(os.path.basename(str(exc.filename)))
+            )
+        ):
             # Name the file the caller asked for, not the hidden temporary file.
             raise OSError(exc.errno, exc.strerror, path) from None
         raise
@@ -225,15 +246,20 @@ def _regular_target(path):
         error = IsADirectoryError if stat.S_ISDIR(info.st_mode) else OSError
         raise error(f"{path}: is {kind}, not a regular file; nothing was written")
     if not os.access(target, os.W_OK):
-        raise PermissionError(errno.EACCES, "Permission denied: the file is read-only, "
-                              "so it is not replaced", path)
+        raise PermissionError(
+            errno.EACCES, "Permission denied: the file is read-only, so it is not replaced", path
+        )
     return target, info
 
 
 def _file_kind(mode):
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return kind
     return "not a regular file"
@@ -270,8 +296,10 @@ def _create_temporary(directory, name, existing):
     try:
         if existing is not None:
             created = os.fstat(fd)
-            if hasattr(os, "chown") and (existing.st_uid, existing.st_gid) != \
-                    (created.st_uid, created.st_gid):
+            if hasattr(os, "chown") and (existing.st_uid, existing.st_gid) != (
+                created.st_uid,
+                created.st_gid,
+            ):
                 try:
                     os.chown(tmp, existing.st_uid, existing.st_gid)
                 except OSError:  # only root may give a file away
@@ -333,6 +361,7 @@ def _fsync_directory(directory):
 
 # ------------------------------------------------------------------------------ load
 
+
 def load(path, schema=None):
     """Read a checkpoint written by :func:`save` and verify its checksum.
 
@@ -343,17 +372,16 @@ def load(path, schema=None):
     path = os.fsdecode(os.fspath(path))
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with os.fdopen(fd, "rb") as f:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                raise CheckpointError(f"{path}: is {_file_kind(info.st_mode)}, "
-                                      "not a checkpoint file")
+                raise CheckpointError(
+                    f"{path}: is {_file_kind(info.st_mode)}, not a checkpoint file"
+                )
             magic = f.read(len(_ZIP_MAGIC))
             if magic != _ZIP_MAGIC:
-                raise CheckpointError(f"{path}: not a chainrule checkpoint "
-                                      f"({_describe(magic)})")
+                raise CheckpointError(f"{path}: not a chainrule checkpoint ({_describe(magic)})")
             f.seek(0)
             obj = _read_checkpoint(f, info.st_size, path)
     except CheckpointError:
@@ -364,13 +392,25 @@ def load(path, schema=None):
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except PermissionError as exc:
         raise CheckpointError(f"{path}: cannot read checkpoint ({exc.strerror})") from None
-    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, OverflowError,
-            RuntimeError, NotImplementedError, struct.error, zipfile.BadZipFile) as exc:
+    except (
+        OSError,
+        EOFError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        RuntimeError,
+        NotImplementedError,
+        struct.error,
+        zipfile.BadZipFile,
+    ) as exc:
         # Whatever else a damaged archive makes zipfile or NumPy's header parser raise
         # (a RecursionError is a RuntimeError).
         detail = f"{type(exc).__name__}: {exc}"
-        raise CheckpointError(f"{path}: truncated or corrupted checkpoint "
-                              f"({_shorten(detail)})") from None
+        raise CheckpointError(
+            f"{path}: truncated or corrupted checkpoint ({_shorten(detail)})"
+        ) from None
     if schema is not None:
         check_structure(obj, schema, path)
     return obj
@@ -383,7 +423,7 @@ def _describe(magic):
     """What a file that is not a zip archive seems to be, from its first bytes."""
     if not magic:
         return "the file is empty"
-    if magic.startswith(b"\x93NUMPY"[:len(magic)]):
+    if magic.startswith(b"\x93NUMPY"[: len(magic)]):
         return "a single .npy array, not an .npz archive"
     if magic[:1] == b"\x80":
         return "pickled data, which is never loaded"
@@ -404,28 +444,32 @@ def _read_checkpoint(f, size, path):
         try:
             meta = json.loads(str(raw.data, "utf-8"))
         except RecursionError:
-            raise CheckpointError(f"{path}: corrupted checkpoint (metadata nested too "
-                                  "deeply)") from None
+            raise CheckpointError(
+                f"{path}: corrupted checkpoint (metadata nested too deeply)"
+            ) from None
         except ValueError as exc:
-            raise CheckpointError(f"{path}: corrupted checkpoint metadata "
-                                  f"({_shorten(str(exc))})") from None
+            raise CheckpointError(
+                f"{path}: corrupted checkpoint metadata ({_shorten(str(exc))})"
+            ) from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: not a chainrule checkpoint "
-                                  "(unknown metadata format)")
+            raise CheckpointError(f"{path}: not a chainrule checkpoint (unknown metadata format)")
         if meta.get("version") != VERSION:
-            raise CheckpointError(f"{path}: checkpoint format version "
-                                  f"{_brief(meta.get('version'))} is not "
-                                  f"supported (expected {VERSION})")
+            raise CheckpointError(
+                f"{path}: checkpoint format version "
+                f"{_brief(meta.get('version'))} is not "
+                f"supported (expected {VERSION})"
+            )
         problem = _check_tree(meta.get("tree"), len(entries))
         if problem:
             raise CheckpointError(f"{path}: corrupted checkpoint structure ({problem})")
-        arrays = [_read_npy(archive, entries[f"a{i}"], size, path)
-                  for i in range(len(entries))]
+        arrays = [_read_npy(archive, entries[f"a{i}"], size, path) for i in range(len(entries))]
     digest = _checksum(meta["tree"], arrays)
     if digest != meta.get("sha256"):
-        raise CheckpointError(f"{path}: checksum mismatch, the checkpoint is corrupted "
-                              f"(stored {_brief(meta.get('sha256'))}, "
-                              f"computed {digest!r})")
+        raise CheckpointError(
+            f"{path}: checksum mismatch, the checkpoint is corrupted "
+            f"(stored {_brief(meta.get('sha256'))}, "
+            f"computed {digest!r})"
+        )
     return _decode(meta["tree"], arrays)
 
 
@@ -434,8 +478,7 @@ def _check_entries(archive, size, path):
     infos = archive.infolist()
     entries = {info.filename.removesuffix(".npy"): info for info in infos}
     if _META not in entries:
-        raise CheckpointError(f"{path}: not a chainrule checkpoint "
-                              f"(no {_META!r} metadata entry)")
+        raise CheckpointError(f"{path}: not a chainrule checkpoint (no {_META!r} metadata entry)")
     expected = {_META} | {f"a{i}" for i in range(len(infos) - 1)}
     unexpected = sorted(name for name in entries if name not in expected)
     if len(entries) != len(infos) or unexpected:
@@ -446,17 +489,22 @@ def _check_entries(archive, size, path):
         if info.flag_bits & 0x1:
             what = "is encrypted"
         elif info.compress_type != zipfile.ZIP_STORED:
-            what = (f"uses compression method {info.compress_type}; checkpoint entries "
-                    "are stored uncompressed")
+            what = (
+                f"uses compression method {info.compress_type}; checkpoint entries "
+                "are stored uncompressed"
+            )
         elif info.compress_size != info.file_size or info.file_size > size:
             what = f"declares {info.file_size} bytes, but the file has {size}"
         if what:
-            raise CheckpointError(f"{path}: corrupted checkpoint (entry "
-                                  f"{_shorten(info.filename, 40)!r} {what})")
+            raise CheckpointError(
+                f"{path}: corrupted checkpoint (entry {_shorten(info.filename, 40)!r} {what})"
+            )
     total = sum(info.file_size for info in infos)
     if total > size:
-        raise CheckpointError(f"{path}: corrupted checkpoint (its entries declare {total} "
-                              f"bytes in all, but the file has {size})")
+        raise CheckpointError(
+            f"{path}: corrupted checkpoint (its entries declare {total} "
+            f"bytes in all, but the file has {size})"
+        )
     return entries
 
 
@@ -467,18 +515,24 @@ def _read_npy(archive, info, size, path):
         version = np.lib.format.read_magic(f)
         if version not in ((1, 0), (2, 0)):
             raise CheckpointError(f"{where} has .npy format version {version})")
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
         shape, fortran_order, dtype = read_header(f)
         if dtype.hasobject:
-            raise CheckpointError(f"{path}: not a chainrule checkpoint, it holds pickled "
-                                  "data, which is never loaded")
+            raise CheckpointError(
+                f"{path}: not a chainrule checkpoint, it holds pickled data, which is never loaded"
+            )
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
         if min(shape, default=0) < 0 or count > size or f.tell() + nbytes != info.file_size:
-            raise CheckpointError(f"{where} declares an array of shape {_shorten(str(shape))}"
-                                  f" and dtype {dtype}, {nbytes} bytes, but holds "
-                                  f"{info.file_size - f.tell()})")
+            raise CheckpointError(
+                f"{where} declares an array of shape {_shorten(str(shape))}"
+                f" and dtype {dtype}, {nbytes} bytes, but holds "
+                f"{info.file_size - f.tell()})"
+            )
         flat = np.empty(count, dtype)
         buffer = flat.reshape(-1).view(np.uint8) if nbytes else None
         done = 0
@@ -486,7 +540,7 @@ def _read_npy(archive, info, size, path):
             piece = f.read(min(_CHUNK, nbytes - done))
             if not piece:
                 raise CheckpointError(f"{where} is truncated)")
-            buffer[done:done + len(piece)] = np.frombuffer(piece, np.uint8)
+            buffer[done : done + len(piece)] = np.frombuffer(piece, np.uint8)
             done += len(piece)
     return flat.reshape(shape, order="F" if fortran_order else "C")
 
@@ -512,8 +566,7 @@ def _check_tree(tree, count):
                 keys = node["k"]
                 if not isinstance(keys, list) or len(keys) != len(values):
                     return "dict node whose keys do not match its values"
-                if not all(isinstance(k, (str, int)) and not isinstance(k, bool)
-                           for k in keys):
+                if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys):
                     return "dict node with a key that is not a str or an int"
                 if len(set(keys)) != len(keys):
                     return "dict node with a repeated key"
@@ -523,14 +576,19 @@ def _check_tree(tree, count):
                 return "value node that is not a number, string, boolean or null"
         else:
             index = node["i"]
-            if isinstance(index, bool) or not isinstance(index, int) or \
-                    not 0 <= index < count:
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
                 return f"array index {_brief(index)} out of range"
     return None
 
 
-_NODE_FIELDS = {"dict": {"t", "k", "v"}, "list": {"t", "v"}, "tuple": {"t", "v"},
-                "array": {"t", "i"}, "scalar": {"t", "i"}, "json": {"t", "v"}}
+_NODE_FIELDS = {
+    "dict": {"t", "k", "v"},
+    "list": {"t", "v"},
+    "tuple": {"t", "v"},
+    "array": {"t", "i"},
+    "scalar": {"t", "i"},
+    "json": {"t", "v"},
+}
 
 
 def _brief(value):
@@ -583,10 +641,11 @@ def _pieces(array):
     step = max(1, _CHUNK // max(1, array.itemsize))
     flat = array.reshape(-1) if array.flags.c_contiguous else array.flat  # no copy
     for start in range(0, array.size, step):
-        yield flat[start:start + step].copy().view(np.uint8)
+        yield flat[start : start + step].copy().view(np.uint8)
 
 
 # ------------------------------------------------------------ structure of a checkpoint
+
 
 def check_structure(obj, schema, path, name="checkpoint"):
     """Check that ``obj``, loaded from ``path``, has the structure ``schema`` describes.
@@ -620,14 +679,15 @@ def _mismatch(value, schema, where):
     if isinstance(schema, dict):
         if not isinstance(value, dict):
             return f"{where} is {_kind_of(value)}, expected a dict"
-        for key, item in schema.items():
+        for key in schema:
             if key is not ... and key not in value:
                 return f"{where} has no field {key!r}"
         for key, item in value.items():
             if key not in schema and ... not in schema:
                 return f"{where} has an unexpected field {_shorten(repr(key), 60)}"
-            problem = _mismatch(item, schema.get(key, schema.get(...)),
-                                f"{where}[{_shorten(repr(key), 60)}]")
+            problem = _mismatch(
+                item, schema.get(key, schema.get(...)), f"{where}[{_shorten(repr(key), 60)}]"
+            )
             if problem:
                 return problem
         return None
@@ -663,5 +723,4 @@ def _kind_of(value):
 
 
 def _names(types):
-    return " or ".join(f"{'an' if t.__name__[0] in 'aeiou' else 'a'} {t.__name__}"
-                       for t in types)
+    return " or ".join(f"{'an' if t.__name__[0] in 'aeiou' else 'a'} {t.__name__}" for t in types)

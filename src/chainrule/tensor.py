@@ -30,8 +30,10 @@ def _as_array(data, dtype=None):
 
 def _check_differentiable(dtype):
     if np.issubdtype(dtype, np.complexfloating):
-        raise TypeError(f"complex tensors cannot require gradients (dtype {dtype}): chainrule "
-                        "differentiates real functions; split into real and imaginary parts")
+        raise TypeError(
+            f"complex tensors cannot require gradients (dtype {dtype}): chainrule "
+            "differentiates real functions; split into real and imaginary parts"
+        )
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"only floating-point tensors can require gradients, got dtype {dtype}")
 
@@ -48,8 +50,20 @@ class Tensor:
     """
 
     __slots__ = (
-        "data", "grad", "requires_grad", "name", "_op", "_inputs", "_params",
-        "_versions", "_counter", "_hooks", "_retains_grad", "_seq", "_arrays", "__weakref__",
+        "data",
+        "grad",
+        "requires_grad",
+        "name",
+        "_op",
+        "_inputs",
+        "_params",
+        "_versions",
+        "_counter",
+        "_hooks",
+        "_retains_grad",
+        "_seq",
+        "_arrays",
+        "__weakref__",
         "_before",  # set only by _inplace inside a graph: the tensor as it was before
     )
     # NumPy hands its ufuncs and functions on Tensors to chainrule (see numpy_dispatch).
@@ -161,16 +175,20 @@ class Tensor:
         """A traced value turned into a plain array or number would silently give a zero
         or wrong gradient: inside a transform that is an error, as in torch.func."""
         if self.requires_grad and functional.tracing():
-            raise TypeError(f"{how} of a Tensor that is being differentiated would cut it "
-                            "from the graph; use chainrule functions on it, or .detach() "
-                            "where no gradient is meant to flow")
+            raise TypeError(
+                f"{how} of a Tensor that is being differentiated would cut it "
+                "from the graph; use chainrule functions on it, or .detach() "
+                "where no gradient is meant to flow"
+            )
 
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:
             if "index_tricks" in sys._getframe(1).f_code.co_filename:
                 # np.r_ / np.c_ build arrays from their items: the graph would be cut.
-                raise TypeError("np.r_ and np.c_ cannot record a graph; use cr.r_ and cr.c_ "
-                                "(or cr.concatenate, cr.hstack)")
+                raise TypeError(
+                    "np.r_ and np.c_ cannot record a graph; use cr.r_ and cr.c_ "
+                    "(or cr.concatenate, cr.hstack)"
+                )
             if dtype is None or np.dtype(dtype).kind not in "biu":  # an int cast has no grad
                 self._refuse_to_leave_the_graph("np.asarray (or np.array)")
         if dtype is not None and dtype != self.data.dtype:
@@ -215,8 +233,9 @@ class Tensor:
         if requires_grad:
             _check_differentiable(self.data.dtype)
         elif self._op is not None:
-            raise RuntimeError("requires_grad can only be switched off on leaf tensors; "
-                               "use detach()")
+            raise RuntimeError(
+                "requires_grad can only be switched off on leaf tensors; use detach()"
+            )
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -376,11 +395,20 @@ class Tensor:
             if self._op is None and self.requires_grad:
                 raise RuntimeError(
                     f"in-place {op.name} on a leaf tensor that requires grad; "
-                    "wrap the update in cr.no_grad() or use an out-of-place op")
+                    "wrap the update in cr.no_grad() or use an out-of-place op"
+                )
             Tensor.inplace_ops += 1
             old = Tensor._new(self.data)
-            for slot in ("requires_grad", "_op", "_inputs", "_params", "_versions", "_hooks",
-                         "_seq", "_arrays"):
+            for slot in (
+                "requires_grad",
+                "_op",
+                "_inputs",
+                "_params",
+                "_versions",
+                "_hooks",
+                "_seq",
+                "_arrays",
+            ):
                 setattr(old, slot, getattr(self, slot))
             old._counter = self._counter  # the old memory keeps its counter (views, detach)
             # Nodes recorded before now took this tensor as it was: backward finds that state
@@ -390,8 +418,16 @@ class Tensor:
             Tensor.rebased += 1
             # An argument that is this tensor itself means its value before the change.
             result = apply(op, (old,) + tuple(old if a is self else a for a in args), params)
-            for slot in ("data", "requires_grad", "_op", "_inputs", "_params", "_versions",
-                         "_seq", "_arrays"):
+            for slot in (
+                "data",
+                "requires_grad",
+                "_op",
+                "_inputs",
+                "_params",
+                "_versions",
+                "_seq",
+                "_arrays",
+            ):
                 setattr(self, slot, getattr(result, slot))
             self._hooks = None
             self._counter = None  # new memory, with a counter of its own one version on
@@ -756,8 +792,10 @@ class Tensor:
         ``repeat`` is ``repeat_interleave`` here, and ``cr.repeat``)."""
         sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
         if len(sizes) < self.ndim:
-            raise ValueError(f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} "
-                             "dimensions (give at least one per dimension)")
+            raise ValueError(
+                f"repeat: {len(sizes)} sizes for a tensor of {self.ndim} "
+                "dimensions (give at least one per dimension)"
+            )
         return _ops.tile(self, sizes)
 
     def repeat_interleave(self, repeats, dim=None):
@@ -771,8 +809,10 @@ class Tensor:
         count = len(shifts) if isinstance(shifts, (tuple, list)) else 1
         wanted = 1 if dims is None else len(dims) if isinstance(dims, (tuple, list)) else 1
         if count != wanted:  # a ShapeError: PyTorch raises RuntimeError, NumPy ValueError
-            raise ShapeError(f"roll: shifts {shifts!r} and dims {dims!r} must have the same "
-                             "length (one shift per dim)")
+            raise ShapeError(
+                f"roll: shifts {shifts!r} and dims {dims!r} must have the same "
+                "length (one shift per dim)"
+            )
         return _ops.roll(self, shifts, dims)
 
     def flip(self, *dims):
@@ -1117,7 +1157,6 @@ def _listed(dims):
 def _constant(value):
     """A Python number (NumPy's result for a whole array) as a 0-d tensor, as PyTorch's."""
     return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
-
 
 
 # Ops need Tensor, so they are imported after it; methods resolve these names at call time.

@@ -42,13 +42,28 @@ from .errors import CheckpointError
 from .serialization import load, save, write_atomically
 from .tensor import Tensor
 
-__all__ = ["TrainConfig", "TrainResult", "ConfigError", "NonFiniteLossError", "RunExistsError",
-           "OutputError", "InsufficientMemoryError", "train", "evaluate", "evaluate_checkpoint",
-           "load_model", "build_model", "build_optimizer", "ACTIVATIONS", "LOSSES",
-           "OPTIMIZERS", "WEIGHT_DECAY", "MODELS"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "ConfigError",
+    "NonFiniteLossError",
+    "RunExistsError",
+    "OutputError",
+    "InsufficientMemoryError",
+    "train",
+    "evaluate",
+    "evaluate_checkpoint",
+    "load_model",
+    "build_model",
+    "build_optimizer",
+    "ACTIVATIONS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "WEIGHT_DECAY",
+    "MODELS",
+]
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-               "leaky_relu": nn.LeakyReLU}
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "leaky_relu": nn.LeakyReLU}
 LOSSES = ("cross_entropy", "mse", "hinge")
 MODELS = ("mlp", "cnn")
 # What the CNN settings left as None become: a LeNet-like network (two 5x5 convolutions
@@ -61,8 +76,15 @@ CNN_DEFAULTS = {"hidden": (256,), "channels": (32, 64), "kernel": 5, "augment": 
 CNN_LR = {"adam": 1e-3, "adamw": 1e-3}
 MLP_HIDDEN = (1024,)
 # The learning rate each optimizer gets when none is given.
-OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
-              "rmsprop": 1e-3, "adam": 3e-3, "adamw": 3e-3}
+OPTIMIZERS = {
+    "sgd": 0.1,
+    "momentum": 0.05,
+    "nesterov": 0.05,
+    "adagrad": 0.05,
+    "rmsprop": 1e-3,
+    "adam": 3e-3,
+    "adamw": 3e-3,
+}
 # The weight decay when none is given (0 for the others). Decoupled decay this strong
 # keeps the wide default network from overfitting digits: measured over 40 seeds,
 # the worst test accuracy rose from 0.972 (Adam, no decay) to 0.975.
@@ -159,48 +181,82 @@ class TrainConfig:
             return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
         def real(value):
-            return (isinstance(value, numbers.Real) and not isinstance(value, bool)
-                    and math.isfinite(value))
+            return (
+                isinstance(value, numbers.Real)
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
 
-        for field, names in (("model", MODELS), ("dataset", DATASETS),
-                             ("activation", ACTIVATIONS), ("loss", LOSSES),
-                             ("optimizer", OPTIMIZERS)):
+        for field, names in (
+            ("model", MODELS),
+            ("dataset", DATASETS),
+            ("activation", ACTIVATIONS),
+            ("loss", LOSSES),
+            ("optimizer", OPTIMIZERS),
+        ):
             value = getattr(self, field)
-            require(isinstance(value, str) and value in names, field,
-                    f"must be one of {', '.join(names)}")
+            require(
+                isinstance(value, str) and value in names,
+                field,
+                f"must be one of {', '.join(names)}",
+            )
         if self.model == "cnn":
-            require(self.dataset in IMAGE_SHAPES, "dataset",
-                    f"must be a dataset of images for model 'cnn' "
-                    f"({', '.join(sorted(IMAGE_SHAPES))})")
+            require(
+                self.dataset in IMAGE_SHAPES,
+                "dataset",
+                f"must be a dataset of images for model 'cnn' ({', '.join(sorted(IMAGE_SHAPES))})",
+            )
             require(all(c > 0 for c in self.channels), "channels", "must be positive")
-            require(len(self.channels) <= MAX_LAYERS, "channels",
-                    f"must be at most {MAX_LAYERS} layers")
-            require(integer(self.kernel) and self.kernel > 0, "kernel",
-                    "must be a positive integer")
-            require(isinstance(self.augment, (bool, np.bool_)), "augment",
-                    "must be True or False")
+            require(
+                len(self.channels) <= MAX_LAYERS, "channels", f"must be at most {MAX_LAYERS} layers"
+            )
+            require(
+                integer(self.kernel) and self.kernel > 0, "kernel", "must be a positive integer"
+            )
+            require(isinstance(self.augment, (bool, np.bool_)), "augment", "must be True or False")
             self.augment = bool(self.augment)
             _feature_maps(self)  # the conv layers fit the images
         else:
             for field in CNN_ONLY:
                 require(getattr(self, field) is None, field, "is a setting of model 'cnn' only")
-        require(self.data_dir is None or self.dataset in DATA_FILES, "data_dir",
-                f"is read for {', '.join(sorted(DATA_FILES))} only, not {self.dataset!r}")
-        require(self.data_dir is None or isinstance(self.data_dir, str) and self.data_dir.strip(),
-                "data_dir", "must be a directory name")
+        require(
+            self.data_dir is None or self.dataset in DATA_FILES,
+            "data_dir",
+            f"is read for {', '.join(sorted(DATA_FILES))} only, not {self.dataset!r}",
+        )
+        require(
+            self.data_dir is None or isinstance(self.data_dir, str) and self.data_dir.strip(),
+            "data_dir",
+            "must be a directory name",
+        )
         require(all(h > 0 for h in self.hidden), "hidden", "sizes must be positive")
         require(len(self.hidden) <= MAX_LAYERS, "hidden", f"must be at most {MAX_LAYERS} layers")
-        require(self.lr is None or real(self.lr) and self.lr > 0, "lr",
-                "must be a positive finite number")
-        require(integer(self.batch_size) and self.batch_size > 0, "batch_size",
-                "must be a positive integer")
-        require(integer(self.epochs) and 0 <= self.epochs <= MAX_EPOCHS, "epochs",
-                f"must be an integer from 0 to {MAX_EPOCHS:,}")
+        require(
+            self.lr is None or real(self.lr) and self.lr > 0,
+            "lr",
+            "must be a positive finite number",
+        )
+        require(
+            integer(self.batch_size) and self.batch_size > 0,
+            "batch_size",
+            "must be a positive integer",
+        )
+        require(
+            integer(self.epochs) and 0 <= self.epochs <= MAX_EPOCHS,
+            "epochs",
+            f"must be an integer from 0 to {MAX_EPOCHS:,}",
+        )
         require(integer(self.seed) and self.seed >= 0, "seed", "must be an integer >= 0")
-        require(self.weight_decay is None or real(self.weight_decay) and self.weight_decay >= 0,
-                "weight_decay", "must be a finite number >= 0")
-        require(self.out is None or isinstance(self.out, str) and self.out.strip(), "out",
-                "must be a directory name")
+        require(
+            self.weight_decay is None or real(self.weight_decay) and self.weight_decay >= 0,
+            "weight_decay",
+            "must be a finite number >= 0",
+        )
+        require(
+            self.out is None or isinstance(self.out, str) and self.out.strip(),
+            "out",
+            "must be a directory name",
+        )
 
     @property
     def learning_rate(self):
@@ -244,8 +300,11 @@ def _layer_sizes(field, value, example):
         items = value.split(",")
     try:
         items = list(items)
-        sizes = tuple(int(h) for h in items if isinstance(h, (str, numbers.Integral))
-                      and not isinstance(h, bool))
+        sizes = tuple(
+            int(h)
+            for h in items
+            if isinstance(h, (str, numbers.Integral)) and not isinstance(h, bool)
+        )
     except (TypeError, ValueError):
         sizes = items = None
     if sizes is None or len(sizes) != len(items):
@@ -282,8 +341,10 @@ class RunExistsError(FileExistsError):
     """The output directory already holds a training run, which would be overwritten."""
 
     def __init__(self, out, found):
-        super().__init__(f"{out} already holds a training run ({', '.join(found)}); resume "
-                         f"it or pass overwrite=True to replace it")
+        super().__init__(
+            f"{out} already holds a training run ({', '.join(found)}); resume "
+            f"it or pass overwrite=True to replace it"
+        )
         self.out = out
         self.found = found
 
@@ -307,6 +368,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # ---------------------------------------------------------------------------- building
+
 
 def build_model(config, num_features, num_classes, rng=None):
     """The network of ``config``: Linear layers with the activation between them, after
@@ -334,8 +396,11 @@ def build_model(config, num_features, num_classes, rng=None):
         shapes = _feature_maps(config)
         k = config.kernel
         for (c_in, _, _), (c_out, _, _) in itertools.pairwise(shapes):
-            layers += [nn.Conv2d(c_in, c_out, k, padding=k // 2, rng=rng),
-                       ACTIVATIONS[config.activation](), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(c_in, c_out, k, padding=k // 2, rng=rng),
+                ACTIVATIONS[config.activation](),
+                nn.MaxPool2d(2),
+            ]
         layers.append(nn.Flatten())
         width = math.prod(shapes[-1])
     for size in config.hidden:
@@ -356,8 +421,12 @@ def build_optimizer(config, params):
         return optim.SGD(params, **options)
     if name in ("momentum", "nesterov"):
         return optim.SGD(params, momentum=0.9, nesterov=name == "nesterov", **options)
-    kinds = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-             "adamw": optim.AdamW}
+    kinds = {
+        "adagrad": optim.Adagrad,
+        "rmsprop": optim.RMSprop,
+        "adam": optim.Adam,
+        "adamw": optim.AdamW,
+    }
     return kinds[name](params, **options)
 
 
@@ -370,7 +439,8 @@ def _loss_function(name, num_classes):
     # Squared error between the raw outputs and one-hot targets.
     criterion = nn.MSELoss()
     return lambda outputs, labels: criterion(
-        outputs, Tensor(one_hot(labels, num_classes, dtype=outputs.dtype)))
+        outputs, Tensor(one_hot(labels, num_classes, dtype=outputs.dtype))
+    )
 
 
 def _feature_maps(config):
@@ -386,15 +456,19 @@ def _feature_maps(config):
     k = config.kernel
     side = min(shapes[0][1:])
     if k > side:  # the padding would be most of what the first layer sees
-        raise ConfigError("kernel", f"must be at most {side}, the side of {config.dataset}'s "
-                                    f"images, got {k}")
+        raise ConfigError(
+            "kernel", f"must be at most {side}, the side of {config.dataset}'s images, got {k}"
+        )
     for channels in config.channels:
         _, height, width = shapes[-1]
         size = [(n + 2 * (k // 2) - k + 1) // 2 for n in (height, width)]
         if min(size) < 1:
-            raise ConfigError("channels", f"has too many conv layers for {config.dataset}'s "
-                                          f"images: each halves their size, so at most "
-                                          f"{len(shapes) - 1} fit, got {len(config.channels)}")
+            raise ConfigError(
+                "channels",
+                f"has too many conv layers for {config.dataset}'s "
+                f"images: each halves their size, so at most "
+                f"{len(shapes) - 1} fit, got {len(config.channels)}",
+            )
         shapes.append((channels, *size))
     return shapes
 
@@ -427,8 +501,15 @@ def _parameter_shapes(config, num_features, num_classes):
 # ---------------------------------------------------------------------------- memory
 
 # Arrays the size of the parameters that each optimizer keeps (momentum, moments, ...).
-_STATE_ARRAYS = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1,
-                 "adam": 2, "adamw": 2}
+_STATE_ARRAYS = {
+    "sgd": 0,
+    "momentum": 1,
+    "nesterov": 1,
+    "adagrad": 1,
+    "rmsprop": 1,
+    "adam": 2,
+    "adamw": 2,
+}
 # The rows :func:`evaluate` scores at once are fewer for wide layers, so that a batch's
 # activations stay near this size.
 _EVAL_BYTES = 64 << 20
@@ -457,8 +538,11 @@ def estimate_memory(config, num_features, num_classes, num_train, num_test):
     kept = params * (1 + _STATE_ARRAYS[config.optimizer])
     widths = _layer_widths(config, num_classes)
     per_sample = 4 * sum(widths)
-    step = kept + (4 + _STATE_ARRAYS[config.optimizer]) * params + 4 * min(
-        config.batch_size, num_train) * per_sample
+    step = (
+        kept
+        + (4 + _STATE_ARRAYS[config.optimizer]) * params
+        + 4 * min(config.batch_size, num_train) * per_sample
+    )
     scoring = kept + 4 * min(_eval_batch(max(widths)), num_test) * per_sample
     saving = 2 * kept
     return max(step, scoring, saving)
@@ -473,8 +557,7 @@ def available_memory():
     found = []
     try:
         with open("/proc/meminfo") as f:
-            found += [int(line.split()[1]) * 1024 for line in f
-                      if line.startswith("MemAvailable:")]
+            found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
     except (OSError, ValueError, IndexError):
         pass
     if not found:
@@ -490,8 +573,7 @@ def available_memory():
                 used = int(f.read())
             with open(os.path.join(_CGROUP, "memory.stat")) as f:
                 # The kernel reclaims inactive page cache before it kills anything.
-                cache = sum(int(line.split()[1]) for line in f
-                            if line.startswith("inactive_file "))
+                cache = sum(int(line.split()[1]) for line in f if line.startswith("inactive_file "))
             found.append(max(int(limit) - used + cache, 0))
     except (OSError, ValueError, IndexError):
         pass
@@ -499,15 +581,17 @@ def available_memory():
 
 
 def _check_memory(config, dataset):
-    needed = estimate_memory(config, dataset.num_features, dataset.num_classes,
-                             len(dataset.y_train), len(dataset.y_test))
+    needed = estimate_memory(
+        config, dataset.num_features, dataset.num_classes, len(dataset.y_train), len(dataset.y_test)
+    )
     available = available_memory()
     if available is not None and needed > available:
         raise InsufficientMemoryError(
             f"the {_sizes(config, dataset)} network needs about {_format_bytes(needed)} of "
             f"memory to train, but only {_format_bytes(available)} is available; use "
             f"smaller hidden sizes{', fewer channels' if config.model == 'cnn' else ''} or "
-            f"a smaller batch size")
+            f"a smaller batch size"
+        )
 
 
 def _eval_batch(widest):
@@ -526,7 +610,7 @@ def _layer_widths(config, num_classes):
         maps = _feature_maps(config)
         for (c_in, _, _), (c_out, height, width) in itertools.pairwise(maps):
             pixels = 4 * height * width  # the size before the 2x2 pooling (about)
-            widths += [c_in * config.kernel ** 2 * pixels, c_out * pixels]
+            widths += [c_in * config.kernel**2 * pixels, c_out * pixels]
     return widths + [*config.hidden, num_classes]
 
 
@@ -539,6 +623,7 @@ def _format_bytes(n):
 
 
 # ---------------------------------------------------------------------------- evaluation
+
 
 def evaluate(model, x, y, loss="cross_entropy", batch_size=None):
     """Mean loss, accuracy and confusion matrix of ``model`` on ``(x, y)``, without a graph.
@@ -555,15 +640,25 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size=None):
     y = np.asarray(y)
     if batch_size is None:
         # A conv layer's im2col columns hold its weight's fan-in per input pixel (at most).
-        widest = max((p.shape[0] if p.ndim < 4 else p[0].size * math.prod(x.shape[2:])
-                      for p in model.parameters() if p.ndim), default=1)
+        widest = max(
+            (
+                p.shape[0] if p.ndim < 4 else p[0].size * math.prod(x.shape[2:])
+                for p in model.parameters()
+                if p.ndim
+            ),
+            default=1,
+        )
         batch_size = _eval_batch(widest)
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            outputs = np.concatenate([model(Tensor(x[start:start + batch_size])).data
-                                      for start in range(0, max(len(x), 1), batch_size)])
+            outputs = np.concatenate(
+                [
+                    model(Tensor(x[start : start + batch_size])).data
+                    for start in range(0, max(len(x), 1), batch_size)
+                ]
+            )
             num_classes = outputs.shape[1]
             loss_value = _loss_function(loss, num_classes)(Tensor(outputs), y).item()
     finally:
@@ -571,8 +666,12 @@ def evaluate(model, x, y, loss="cross_entropy", batch_size=None):
     predicted = outputs.argmax(axis=1)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (y, predicted), 1)
-    return {"loss": float(loss_value), "accuracy": float(np.mean(predicted == y)),
-            "confusion": confusion, "num_samples": int(len(y))}
+    return {
+        "loss": float(loss_value),
+        "accuracy": float(np.mean(predicted == y)),
+        "confusion": confusion,
+        "num_samples": int(len(y)),
+    }
 
 
 def load_model(path):
@@ -591,8 +690,9 @@ def evaluate_checkpoint(path, split="test"):
     dataset = _load_data(config)
     _check_data(state["data"], dataset, path)
     model = _saved_model(state, config, path)
-    x, y = ((dataset.x_test, dataset.y_test) if split == "test"
-            else (dataset.x_train, dataset.y_train))
+    x, y = (
+        (dataset.x_test, dataset.y_test) if split == "test" else (dataset.x_train, dataset.y_train)
+    )
     return evaluate(model, x, y, config.loss, _config_eval_batch(config, dataset.num_classes))
 
 
@@ -602,8 +702,10 @@ def _config_eval_batch(config, num_classes):
 
 def _check_kind(state, path):
     if not isinstance(state, dict) or state.get("kind") != _KIND:
-        raise CheckpointError(f"{path}: not a training checkpoint (no kind {_KIND!r}); "
-                              "it was not written by chainrule train")
+        raise CheckpointError(
+            f"{path}: not a training checkpoint (no kind {_KIND!r}); "
+            "it was not written by chainrule train"
+        )
 
 
 def _load_data(config):
@@ -612,8 +714,13 @@ def _load_data(config):
     # gets NCHW images standardised per channel: it shares its weights across pixels,
     # so the pixels share one scale (per-pixel scaling blows up rarely-inked borders).
     if config.model == "cnn":
-        return load_dataset(config.dataset, seed=_SPLIT_SEED, flatten=False,
-                            standardize="channel", path=config.data_dir)
+        return load_dataset(
+            config.dataset,
+            seed=_SPLIT_SEED,
+            flatten=False,
+            standardize="channel",
+            path=config.data_dir,
+        )
     return load_dataset(config.dataset, seed=_SPLIT_SEED, path=config.data_dir)
 
 
@@ -621,6 +728,7 @@ def _load_data(config):
 # A checkpoint can pass its checksum and still not be what this version writes (edited
 # by hand, from a newer version, a model state dict saved over it): every field is
 # checked here before any of it is used, and a mismatch names the field.
+
 
 def _read_checkpoint(path, for_training):
     """Load and check the training checkpoint at ``path``; returns ``(state, config)``.
@@ -630,35 +738,63 @@ def _read_checkpoint(path, for_training):
     state = load(path)
     _check_kind(state, path)
     unknown = [key for key in state if key not in _FIELDS]
-    _expect(not unknown, path, f"field {_short(unknown[0])}" if unknown else "",
-            "is not one this version of chainrule writes (a newer version's checkpoint?)")
+    _expect(
+        not unknown,
+        path,
+        f"field {_short(unknown[0])}" if unknown else "",
+        "is not one this version of chainrule writes (a newer version's checkpoint?)",
+    )
     for field in _FIELDS if for_training else ("config", "data", "model"):
         _expect(field in state, path, field, "is missing")
     config = _saved_config(state["config"], path)
     data = state["data"]
     _expect(isinstance(data, dict), path, "data", "must be a dict")
     for key in ("num_features", "num_classes"):
-        _expect(_is_count(data.get(key)) and data[key] > 0, path, f"data[{key!r}]",
-                f"must be a positive integer, got {_short(data.get(key))}")
+        _expect(
+            _is_count(data.get(key)) and data[key] > 0,
+            path,
+            f"data[{key!r}]",
+            f"must be a positive integer, got {_short(data.get(key))}",
+        )
     name = data.get("name", config.dataset)
-    _expect(isinstance(name, str) and name == config.dataset, path, "data['name']",
-            f"is {_short(name)}, but the config's dataset is {config.dataset!r}")
+    _expect(
+        isinstance(name, str) and name == config.dataset,
+        path,
+        "data['name']",
+        f"is {_short(name)}, but the config's dataset is {config.dataset!r}",
+    )
     _check_model_state(state["model"], config, data, path)
     if not for_training:
         return state, config
     diverged = _non_finite(state["model"].items())
-    _expect(diverged is None, path, f"model[{diverged!r}]",
-            "holds non-finite values (the run had diverged); it cannot be resumed")
+    _expect(
+        diverged is None,
+        path,
+        f"model[{diverged!r}]",
+        "holds non-finite values (the run had diverged); it cannot be resumed",
+    )
     epoch = state["epoch"]
-    _expect(_is_count(epoch) and epoch >= 0, path, "epoch",
-            f"must be an integer >= 0, got {_short(epoch)}")
+    _expect(
+        _is_count(epoch) and epoch >= 0,
+        path,
+        "epoch",
+        f"must be an integer >= 0, got {_short(epoch)}",
+    )
     history = state["history"]
-    _expect(isinstance(history, list) and len(history) == epoch, path, "history",
-            f"must be a list of one row per epoch ({epoch})")
+    _expect(
+        isinstance(history, list) and len(history) == epoch,
+        path,
+        "history",
+        f"must be a list of one row per epoch ({epoch})",
+    )
     for i, row in enumerate(history):
         for key in _METRICS:
-            _expect(isinstance(row, dict) and _is_number(row.get(key)), path,
-                    f"history[{i}][{key!r}]", "is missing or not a number")
+            _expect(
+                isinstance(row, dict) and _is_number(row.get(key)),
+                path,
+                f"history[{i}][{key!r}]",
+                "is missing or not a number",
+            )
     for field in ("optimizer", "loader"):
         _expect(isinstance(state[field], dict), path, field, "must be a dict")
     return state, config
@@ -668,8 +804,12 @@ def _saved_config(values, path):
     _expect(isinstance(values, dict), path, "config", "must be a dict")
     known = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = [key for key in values if key not in known]
-    _expect(not unknown, path, f"config[{_short(unknown[0])}]" if unknown else "",
-            "is not a setting this version of chainrule knows (a newer version's checkpoint?)")
+    _expect(
+        not unknown,
+        path,
+        f"config[{_short(unknown[0])}]" if unknown else "",
+        "is not a setting this version of chainrule knows (a newer version's checkpoint?)",
+    )
     try:
         return TrainConfig.from_dict(values)
     except ConfigError as exc:
@@ -681,31 +821,54 @@ def _check_model_state(saved, config, data, path):
     _expect(isinstance(saved, dict), path, "model", "must be a dict of parameter arrays")
     if config.model == "cnn":
         image = IMAGE_SHAPES[config.dataset]
-        _expect(data["num_features"] == math.prod(image), path, "data['num_features']",
-                f"is {data['num_features']}, but {config.dataset}'s images have "
-                f"{math.prod(image)} pixel values")
+        _expect(
+            data["num_features"] == math.prod(image),
+            path,
+            "data['num_features']",
+            f"is {data['num_features']}, but {config.dataset}'s images have "
+            f"{math.prod(image)} pixel values",
+        )
     try:
         shapes = _parameter_shapes(config, data["num_features"], data["num_classes"])
     except ConfigError as exc:
         raise CheckpointError(f"{path}: config[{exc.field!r}] {exc.problem}") from None
     for key in saved:
-        _expect(key in shapes, path, f"model[{_short(key)}]", f"is not a parameter of the "
-                f"network the config describes ({_short(list(shapes))})")
+        _expect(
+            key in shapes,
+            path,
+            f"model[{_short(key)}]",
+            f"is not a parameter of the network the config describes ({_short(list(shapes))})",
+        )
     for key, shape in shapes.items():
         value = saved.get(key)
         _expect(value is not None, path, f"model[{key!r}]", "is missing")
-        _expect(isinstance(value, np.ndarray) and value.dtype.kind == "f", path,
-                f"model[{key!r}]", "must be a floating-point array")
-        _expect(value.shape == shape, path, f"model[{key!r}]",
-                f"has shape {value.shape}, the config's network needs {shape}")
+        _expect(
+            isinstance(value, np.ndarray) and value.dtype.kind == "f",
+            path,
+            f"model[{key!r}]",
+            "must be a floating-point array",
+        )
+        _expect(
+            value.shape == shape,
+            path,
+            f"model[{key!r}]",
+            f"has shape {value.shape}, the config's network needs {shape}",
+        )
 
 
 def _check_data(data, dataset, path):
     """The checkpoint was written for this dataset (its sizes and name agree)."""
-    for key, value in (("name", dataset.name), ("num_features", dataset.num_features),
-                       ("num_classes", dataset.num_classes)):
-        _expect(data.get(key, value) == value, path, f"data[{key!r}]",
-                f"is {data.get(key)!r}, but dataset {dataset.name} has {value}")
+    for key, value in (
+        ("name", dataset.name),
+        ("num_features", dataset.num_features),
+        ("num_classes", dataset.num_classes),
+    ):
+        _expect(
+            data.get(key, value) == value,
+            path,
+            f"data[{key!r}]",
+            f"is {data.get(key)!r}, but dataset {dataset.name} has {value}",
+        )
 
 
 def _saved_model(state, config, path):
@@ -726,31 +889,51 @@ def _load_optimizer(optimizer, saved, config, path):
     keys = sorted(scratch.state[probe])
     name = f"{type(optimizer).__name__} (config optimizer {config.optimizer!r})"
     groups = saved.get("param_groups")
-    _expect(isinstance(groups, list) and len(groups) == len(optimizer.param_groups), path,
-            "optimizer['param_groups']", f"must be a list of {len(optimizer.param_groups)} "
-                                         f"parameter group")
+    _expect(
+        isinstance(groups, list) and len(groups) == len(optimizer.param_groups),
+        path,
+        "optimizer['param_groups']",
+        f"must be a list of {len(optimizer.param_groups)} parameter group",
+    )
     for i, group in enumerate(groups):
-        found = (sorted(set(group) - {"params"}, key=str) if isinstance(group, dict)
-                 else type(group).__name__)
-        _expect(found == options, path, f"optimizer['param_groups'][{i}]",
-                f"has the options {_short(found)}, but {name} takes {options}")
+        found = (
+            sorted(set(group) - {"params"}, key=str)
+            if isinstance(group, dict)
+            else type(group).__name__
+        )
+        _expect(
+            found == options,
+            path,
+            f"optimizer['param_groups'][{i}]",
+            f"has the options {_short(found)}, but {name} takes {options}",
+        )
     # One group (see build_optimizer) numbering the parameters in order.
     count = len(optimizer.param_groups[0]["params"])
     params = groups[0].get("params")
-    _expect(isinstance(params, (list, tuple, np.ndarray))
-            and [*np.ravel(params)] == list(range(count)), path,
-            "optimizer['param_groups'][0]['params']", f"must be 0 to {count - 1} in order")
+    _expect(
+        isinstance(params, (list, tuple, np.ndarray)) and [*np.ravel(params)] == list(range(count)),
+        path,
+        "optimizer['param_groups'][0]['params']",
+        f"must be 0 to {count - 1} in order",
+    )
     entries = saved.get("state")
     _expect(isinstance(entries, dict), path, "optimizer['state']", "must be a dict")
     for index, entry in entries.items():
         found = sorted(entry, key=str) if isinstance(entry, dict) else type(entry).__name__
-        _expect(found == keys, path, f"optimizer['state'][{_short(index)}]",
-                f"holds {_short(found)}, but {name} keeps {keys}")
+        _expect(
+            found == keys,
+            path,
+            f"optimizer['state'][{_short(index)}]",
+            f"holds {_short(found)}, but {name} keeps {keys}",
+        )
         for key in type(optimizer)._scalar_state:
             if key in entry:
-                _expect(_is_count(entry[key]) and entry[key] >= 0, path,
-                        f"optimizer['state'][{index!r}][{key!r}]",
-                        f"must be an integer >= 0, got {_short(entry[key])}")
+                _expect(
+                    _is_count(entry[key]) and entry[key] >= 0,
+                    path,
+                    f"optimizer['state'][{index!r}][{key!r}]",
+                    f"must be an integer >= 0, got {_short(entry[key])}",
+                )
     _load_into(optimizer, saved, "optimizer", path)
 
 
@@ -777,7 +960,7 @@ def _non_finite(arrays):
 def _short(value, limit=80):
     """``repr(value)``, cut to ``limit`` characters for a one-line message."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _expect(ok, path, field, problem):
@@ -790,14 +973,22 @@ def _is_count(value):
 
 
 def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool)
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------- training
 
-def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None,
-          progress=False, world=None):
+
+def train(
+    config=None,
+    *,
+    resume=None,
+    overrides=None,
+    overwrite=False,
+    log=None,
+    progress=False,
+    world=None,
+):
     """Run the training job of ``config`` and return a :class:`TrainResult`.
 
     ``resume`` is the path of a checkpoint to continue from. The saved configuration
@@ -827,10 +1018,14 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
     config = _resolve_config(config, overrides, saved, resume)
     epoch = 0 if state is None else state["epoch"]
     if state is not None and config.epochs <= epoch:
-        raise ConfigError("epochs", f"must be above the {epoch} epochs already trained in "
-                                    f"{resume} to continue it, got {config.epochs}")
-    out = config.out or (os.path.dirname(os.path.abspath(resume)) if resume
-                         else os.path.join("runs", config.dataset))
+        raise ConfigError(
+            "epochs",
+            f"must be above the {epoch} epochs already trained in "
+            f"{resume} to continue it, got {config.epochs}",
+        )
+    out = config.out or (
+        os.path.dirname(os.path.abspath(resume)) if resume else os.path.join("runs", config.dataset)
+    )
 
     dataset = _load_data(config)
     if state is not None:
@@ -838,13 +1033,20 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
     _check_memory(config, dataset)
 
     init_seed, shuffle_seed = np.random.SeedSequence(config.seed).spawn(2)
-    model = build_model(config, dataset.num_features, dataset.num_classes,
-                        rng=np.random.default_rng(init_seed))
+    model = build_model(
+        config, dataset.num_features, dataset.num_classes, rng=np.random.default_rng(init_seed)
+    )
     parallel = DataParallel(model, world)
     optimizer = build_optimizer(config, model.parameters())
     augmentation = dataset.augmentation if config.augment else {}
-    loader = DataLoader(dataset.x_train, dataset.y_train, batch_size=config.batch_size,
-                        shuffle=True, seed=shuffle_seed, **augmentation)
+    loader = DataLoader(
+        dataset.x_train,
+        dataset.y_train,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=shuffle_seed,
+        **augmentation,
+    )
     eval_batch = _config_eval_batch(config, dataset.num_classes)
     loss_fn = _loss_function(config.loss, dataset.num_classes)
     history, last_good, kept = [], resume, None
@@ -857,13 +1059,17 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate
             group["weight_decay"] = config.decay
-        diverged = _non_finite((f"optimizer['state'][{i}][{key!r}]", value)
-                               for i, entry in state["optimizer"]["state"].items()
-                               for key, value in entry.items())
+        diverged = _non_finite(
+            (f"optimizer['state'][{i}][{key!r}]", value)
+            for i, entry in state["optimizer"]["state"].items()
+            for key, value in entry.items()
+        )
         if diverged is not None:  # not a good checkpoint to point back to
             last_good = None
-            kept = (f"the checkpoint it resumed from, {resume}, already held non-finite "
-                    f"values in {diverged} and is left unchanged")
+            kept = (
+                f"the checkpoint it resumed from, {resume}, already held non-finite "
+                f"values in {diverged} and is left unchanged"
+            )
     # Last of the checks, so that a refused run leaves no directory behind.
     checkpoint_path = _prepare_out(out, resume, overwrite)
     log(f"{dataset.description}; model {_describe(config, dataset)}")
@@ -871,21 +1077,28 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
         log(f"resuming from {resume} after epoch {epoch}")
 
     def checkpoint():
-        return {"kind": _KIND, "epoch": epoch, "config": config.to_dict(),
-                "model": dict(model.state_dict()), "optimizer": optimizer.state_dict(),
-                "loader": loader.state_dict(), "history": history,
-                "data": {"name": dataset.name, "num_features": dataset.num_features,
-                         "num_classes": dataset.num_classes,
-                         "standardizer": dataset.standardizer.state_dict()}}
+        return {
+            "kind": _KIND,
+            "epoch": epoch,
+            "config": config.to_dict(),
+            "model": dict(model.state_dict()),
+            "optimizer": optimizer.state_dict(),
+            "loader": loader.state_dict(),
+            "history": history,
+            "data": {
+                "name": dataset.name,
+                "num_features": dataset.num_features,
+                "num_classes": dataset.num_classes,
+                "standardizer": dataset.standardizer.state_dict(),
+            },
+        }
 
     def write_results():
         if not world.is_root:
             return
-        _write(checkpoint_path, lambda: save(checkpoint(), checkpoint_path),
-               _kept(last_good, kept))
+        _write(checkpoint_path, lambda: save(checkpoint(), checkpoint_path), _kept(last_good, kept))
         saved_as = f"the checkpoint of epoch {epoch} was saved to {checkpoint_path}"
-        _write(os.path.join(out, METRICS), lambda: _write_metrics(out, config, history),
-               saved_as)
+        _write(os.path.join(out, METRICS), lambda: _write_metrics(out, config, history), saved_as)
 
     started = time.perf_counter()
     with _one_blas_thread():
@@ -893,18 +1106,35 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
             epoch += 1
             epoch_start = time.perf_counter()
             train_loss, train_accuracy = _train_epoch(
-                model, optimizer, loader, loss_fn, epoch, config.epochs,
-                progress and world.is_root, last_good, _kept(last_good, kept), parallel)
+                model,
+                optimizer,
+                loader,
+                loss_fn,
+                epoch,
+                config.epochs,
+                progress and world.is_root,
+                last_good,
+                _kept(last_good, kept),
+                parallel,
+            )
             scores = evaluate(model, dataset.x_test, dataset.y_test, config.loss, eval_batch)
-            history.append({"epoch": epoch, "train_loss": train_loss,
-                            "train_accuracy": train_accuracy, "test_loss": scores["loss"],
-                            "test_accuracy": scores["accuracy"],
-                            "seconds": time.perf_counter() - epoch_start})
+            history.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": train_loss,
+                    "train_accuracy": train_accuracy,
+                    "test_loss": scores["loss"],
+                    "test_accuracy": scores["accuracy"],
+                    "seconds": time.perf_counter() - epoch_start,
+                }
+            )
             write_results()
             last_good = checkpoint_path
-            log(f"epoch {epoch:3d}/{config.epochs}  train loss {train_loss:.4f}  "
+            log(
+                f"epoch {epoch:3d}/{config.epochs}  train loss {train_loss:.4f}  "
                 f"train acc {train_accuracy:.4f}  test acc {scores['accuracy']:.4f}  "
-                f"({history[-1]['seconds'] * 1e3:.0f} ms)")
+                f"({history[-1]['seconds'] * 1e3:.0f} ms)"
+            )
 
     if history:
         final = history[-1]
@@ -913,47 +1143,68 @@ def train(config=None, *, resume=None, overrides=None, overwrite=False, log=None
         write_results()
     if world.is_root:
         plot = os.path.join(out, PLOT)
-        _write(plot, lambda: _write_plot(plot, history, config),
-               f"the checkpoint of epoch {epoch} was saved to {checkpoint_path}")
-    return TrainResult(model=model, optimizer=optimizer, config=config, history=history,
-                       epoch=epoch, test_loss=final["test_loss" if history else "loss"],
-                       test_accuracy=final["test_accuracy" if history else "accuracy"],
-                       out=out, checkpoint=checkpoint_path,
-                       seconds=time.perf_counter() - started)
+        _write(
+            plot,
+            lambda: _write_plot(plot, history, config),
+            f"the checkpoint of epoch {epoch} was saved to {checkpoint_path}",
+        )
+    return TrainResult(
+        model=model,
+        optimizer=optimizer,
+        config=config,
+        history=history,
+        epoch=epoch,
+        test_loss=final["test_loss" if history else "loss"],
+        test_accuracy=final["test_accuracy" if history else "accuracy"],
+        out=out,
+        checkpoint=checkpoint_path,
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _prepare_out(out, resume, overwrite):
     """Create the output directory and make sure, before any training, that it can be
     written and holds no other run (unless ``overwrite``); returns the checkpoint path."""
-    if (os.path.splitext(out.rstrip("/" + os.sep))[1].lower() in (".npz", ".json", ".png")
-            and not os.path.isdir(out)):
-        raise ConfigError("out", f"is a directory, which gets {CHECKPOINT}, {METRICS} and "
-                                 f"{PLOT}; {out!r} looks like a file name")
+    if os.path.splitext(out.rstrip("/" + os.sep))[1].lower() in (
+        ".npz",
+        ".json",
+        ".png",
+    ) and not os.path.isdir(out):
+        raise ConfigError(
+            "out",
+            f"is a directory, which gets {CHECKPOINT}, {METRICS} and "
+            f"{PLOT}; {out!r} looks like a file name",
+        )
     if os.path.exists(out) and not os.path.isdir(out):
         raise OutputError(f"output directory {out} exists and is not a directory")
     checkpoint_path = os.path.join(out, CHECKPOINT)
-    found = [name for name in (CHECKPOINT, METRICS, PLOT)
-             if os.path.lexists(os.path.join(out, name))]
-    resuming_here = (resume is not None and os.path.exists(checkpoint_path)
-                     and os.path.samefile(resume, checkpoint_path))
+    found = [
+        name for name in (CHECKPOINT, METRICS, PLOT) if os.path.lexists(os.path.join(out, name))
+    ]
+    resuming_here = (
+        resume is not None
+        and os.path.exists(checkpoint_path)
+        and os.path.samefile(resume, checkpoint_path)
+    )
     if found and not (overwrite or resuming_here):
         raise RunExistsError(out, found)
     for name in found:
         if not os.path.isfile(os.path.join(out, name)):
-            raise OutputError(f"{os.path.join(out, name)} is not a regular file, so the run "
-                              f"cannot write it")
+            raise OutputError(
+                f"{os.path.join(out, name)} is not a regular file, so the run cannot write it"
+            )
     try:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create output directory {out} "
-                          f"({exc.strerror or exc})") from None
+        raise OutputError(f"cannot create output directory {out} ({exc.strerror or exc})") from None
     try:  # a file that can be created now will not fail the first save for permissions
         fd, probe = tempfile.mkstemp(dir=out, prefix=".chainrule-write-test-")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"cannot write to output directory {out} "
-                          f"({exc.strerror or exc})") from None
+        raise OutputError(
+            f"cannot write to output directory {out} ({exc.strerror or exc})"
+        ) from None
     return checkpoint_path
 
 
@@ -975,8 +1226,9 @@ def _kept(last_good, note=None):
     return note or "no checkpoint was written"
 
 
-def _train_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, last_good, kept,
-                 parallel):
+def _train_epoch(
+    model, optimizer, loader, loss_fn, epoch, epochs, progress, last_good, kept, parallel
+):
     """One pass over the loader; returns the mean training loss and accuracy."""
     world = parallel.world
     model.train()
@@ -996,7 +1248,8 @@ def _train_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, las
                     loss, value, hits = None, 0.0, 0
                 if world.size > 1:  # the whole batch's loss, so every rank stops together
                     value, hits, count = world.allreduce_sum(
-                        [np.array([value * len(yb), hits, len(yb)], np.float64)])[0]
+                        [np.array([value * len(yb), hits, len(yb)], np.float64)]
+                    )[0]
                     value, hits, count = value / count, int(hits), int(count)
                 else:
                     count = len(yb)
@@ -1026,8 +1279,13 @@ def _train_epoch(model, optimizer, loader, loss_fn, epoch, epochs, progress, las
 
 
 def _stop(found, epoch, step, last_good, kept):
-    raise NonFiniteLossError(f"training stopped: {found} at epoch {epoch}, step {step}; "
-                             f"{kept}. Try a smaller learning rate.", epoch, step, last_good)
+    raise NonFiniteLossError(
+        f"training stopped: {found} at epoch {epoch}, step {step}; "
+        f"{kept}. Try a smaller learning rate.",
+        epoch,
+        step,
+        last_good,
+    )
 
 
 def _one_blas_thread():
@@ -1050,8 +1308,14 @@ def _progress_bar(loader, epoch, epochs):
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch",
-                file=sys.stdout, dynamic_ncols=True)
+    return tqdm(
+        loader,
+        desc=f"epoch {epoch}/{epochs}",
+        leave=False,
+        unit="batch",
+        file=sys.stdout,
+        dynamic_ncols=True,
+    )
 
 
 def _resolve_config(config, overrides, saved, resume):
@@ -1066,8 +1330,11 @@ def _resolve_config(config, overrides, saved, resume):
         except ConfigError:
             # A setting that cannot be resumed (--model mlp on a CNN's checkpoint leaves
             # its channels behind): name it rather than the setting it broke.
-            changed = [name for name, value in overrides.items()
-                       if name not in RESUMABLE and value != getattr(saved, name)]
+            changed = [
+                name
+                for name, value in overrides.items()
+                if name not in RESUMABLE and value != getattr(saved, name)
+            ]
             if not changed:
                 raise
             _refuse_resume(saved, overrides, changed, resume)
@@ -1075,19 +1342,24 @@ def _resolve_config(config, overrides, saved, resume):
 
 
 def _resumed_config(saved, given, path):
-    changed = [field.name for field in dataclasses.fields(TrainConfig)
-               if field.name not in RESUMABLE
-               and getattr(given, field.name) != getattr(saved, field.name)]
+    changed = [
+        field.name
+        for field in dataclasses.fields(TrainConfig)
+        if field.name not in RESUMABLE and getattr(given, field.name) != getattr(saved, field.name)
+    ]
     if changed:
         _refuse_resume(saved, {name: getattr(given, name) for name in changed}, changed, path)
     return given
 
 
 def _refuse_resume(saved, given, changed, path):
-    details = ", ".join(f"{name}={_short(getattr(saved, name))} (given "
-                        f"{_short(given[name])})" for name in changed)
-    raise ValueError(f"cannot resume from {path} with different settings: it was saved "
-                     f"with {details}; only {', '.join(RESUMABLE)} may change")
+    details = ", ".join(
+        f"{name}={_short(getattr(saved, name))} (given {_short(given[name])})" for name in changed
+    )
+    raise ValueError(
+        f"cannot resume from {path} with different settings: it was saved "
+        f"with {details}; only {', '.join(RESUMABLE)} may change"
+    )
 
 
 def _sizes(config, dataset):
@@ -1106,14 +1378,20 @@ def _sizes(config, dataset):
 
 def _describe(config, dataset):
     augment = ", augmented" if config.augment else ""
-    return (f"{_sizes(config, dataset)} {config.activation}{augment}, {config.loss} loss, "
-            f"{config.optimizer} lr {config.learning_rate:g} weight decay {config.decay:g}, "
-            f"batch {config.batch_size}")
+    return (
+        f"{_sizes(config, dataset)} {config.activation}{augment}, {config.loss} loss, "
+        f"{config.optimizer} lr {config.learning_rate:g} weight decay {config.decay:g}, "
+        f"batch {config.batch_size}"
+    )
 
 
 def _write_metrics(out, config, history):
-    metrics = {"dataset": config.dataset, "config": config.to_dict(), "epochs": history,
-               "final": history[-1] if history else None}
+    metrics = {
+        "dataset": config.dataset,
+        "config": config.to_dict(),
+        "epochs": history,
+        "final": history[-1] if history else None,
+    }
     text = json.dumps(metrics, indent=2) + "\n"
     write_atomically(os.path.join(out, METRICS), lambda f: f.write(text.encode("utf-8")))
 
@@ -1139,6 +1417,7 @@ def _write_plot(path, history, config):
         ax.grid(alpha=0.3)
         ax.legend()
     layers = f"channels {list(config.channels)}, " if config.model == "cnn" else ""
-    fig.suptitle(f"{config.dataset} {config.model}: {config.optimizer}, {layers}"
-                 f"hidden {list(config.hidden)}")
+    fig.suptitle(
+        f"{config.dataset} {config.model}: {config.optimizer}, {layers}hidden {list(config.hidden)}"
+    )
     write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=100))

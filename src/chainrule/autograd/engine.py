@@ -62,7 +62,8 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             if node_inputs is None:
                 raise RuntimeError(
                     f"backward through the graph a second time: the graph of '{op.name}' was "
-                    "freed by the first backward; pass retain_graph=True to keep it")
+                    "freed by the first backward; pass retain_graph=True to keep it"
+                )
             if check_versions:
                 node_inputs = recorded_inputs(node)
                 _check_versions(node, node_inputs)
@@ -130,13 +131,17 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
 
 def _seed(root, gradient, create_graph):
     if not isinstance(root, Tensor) or not root.requires_grad:
-        raise RuntimeError("backward: the output does not require grad and has no grad_fn "
-                           "(no input of its graph has requires_grad=True)")
+        raise RuntimeError(
+            "backward: the output does not require grad and has no grad_fn "
+            "(no input of its graph has requires_grad=True)"
+        )
     shape, dtype = root.data.shape, root.data.dtype
     if gradient is None:
         if root.data.size != 1:
-            raise RuntimeError(f"backward: a gradient can be implied only for a scalar output; "
-                               f"this output has shape {shape}, pass gradient=")
+            raise RuntimeError(
+                f"backward: a gradient can be implied only for a scalar output; "
+                f"this output has shape {shape}, pass gradient="
+            )
         # Fresh, so no copy; np.array makes the usual 0-d seed in a quarter of np.ones' time.
         seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)
     elif create_graph and isinstance(gradient, Tensor):
@@ -144,12 +149,15 @@ def _seed(root, gradient, create_graph):
     else:
         data = gradient.data if isinstance(gradient, Tensor) else gradient
         if np.iscomplexobj(data) and not np.iscomplexobj(root.data):
-            raise TypeError(f"backward: a complex gradient for a real output of dtype {dtype} "
-                            "(its imaginary part would be dropped)")
+            raise TypeError(
+                f"backward: a complex gradient for a real output of dtype {dtype} "
+                "(its imaginary part would be dropped)"
+            )
         seed = np.array(data, dtype=dtype, copy=True)  # never alias the caller's array
     if seed.shape != shape:
-        raise ShapeError(f"backward: gradient of shape {seed.shape} does not match the output "
-                         f"of shape {shape}")
+        raise ShapeError(
+            f"backward: gradient of shape {seed.shape} does not match the output of shape {shape}"
+        )
     return Tensor._new(seed) if create_graph and not isinstance(seed, Tensor) else seed
 
 
@@ -190,8 +198,10 @@ def _run_hooks(node, g):
             continue
         g = result if graph else np.asarray(data_of(result))
         if g.shape != node.data.shape:
-            raise ShapeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
-                             f"of shape {g.shape} for a tensor of shape {node.data.shape}")
+            raise ShapeError(
+                f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
+                f"of shape {g.shape} for a tensor of shape {node.data.shape}"
+            )
         g = _fit(g, node)  # the shape is right by now: this restores the dtype
     return g
 
@@ -223,23 +233,28 @@ def _check_versions(node, inputs):
             raise RuntimeError(
                 f"backward of '{node._op.name}': input {i} (shape {x.shape}) was modified by an "
                 f"in-place operation after it was used (version {x._version}, expected "
-                f"{saved[i]}); use an out-of-place op or a copy")
+                f"{saved[i]}); use an out-of-place op or a copy"
+            )
     if node._op.saves_out and node._version != saved[-1]:
         raise RuntimeError(
             f"backward of '{node._op.name}': its output (shape {node.shape}) was modified by an "
-            f"in-place operation (version {node._version}, expected {saved[-1]})")
+            f"in-place operation (version {node._version}, expected {saved[-1]})"
+        )
 
 
 def _check_finite(share, op, i):
     values = share.data if isinstance(share, Tensor) else np.asarray(share)
     if not np.all(np.isfinite(values)):
         kind = "nan" if np.isnan(values).any() else "inf"
-        raise RuntimeError(f"detect_anomaly: backward of '{op.name}' produced {kind} in the "
-                           f"gradient of input {i} (shape {values.shape})")
+        raise RuntimeError(
+            f"detect_anomaly: backward of '{op.name}' produced {kind} in the "
+            f"gradient of input {i} (shape {values.shape})"
+        )
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False):
+def grad(
+    outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False
+):
     """Gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
     single = isinstance(inputs, Tensor)
     inputs = [inputs] if single else list(inputs)
@@ -253,10 +268,13 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"grad: an input of shape {x.shape} does not require grad")
     result = backward(outputs, grad_outputs, retain_graph, create_graph, inputs=inputs)
     if not allow_unused and any(r is None for r in result):
-        raise RuntimeError("grad: an input is not reachable from the outputs "
-                           "(pass allow_unused=True to get None for it)")
-    result = [r if r is None or isinstance(r, Tensor) else Tensor._new(np.asarray(r))
-              for r in result]
+        raise RuntimeError(
+            "grad: an input is not reachable from the outputs "
+            "(pass allow_unused=True to get None for it)"
+        )
+    result = [
+        r if r is None or isinstance(r, Tensor) else Tensor._new(np.asarray(r)) for r in result
+    ]
     return result[0] if single else tuple(result)
 
 

@@ -30,8 +30,9 @@ def _argnums(argnums, count):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
             raise TypeError(f"argnums must be ints, got {n!r}")
         if not -count <= n < count:
-            raise ValueError(f"argnums {argnums!r} is out of range for a call with {count} "
-                             "positional arguments")
+            raise ValueError(
+                f"argnums {argnums!r} is out of range for a call with {count} positional arguments"
+            )
     return tuple(int(n) % count for n in nums)
 
 
@@ -44,8 +45,9 @@ def _as_variable(x):
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         if np.iscomplexobj(array):
-            raise TypeError("chainrule differentiates real functions: complex inputs are not "
-                            "supported")
+            raise TypeError(
+                "chainrule differentiates real functions: complex inputs are not supported"
+            )
         array = array.astype(np.float64)
     return Tensor._new(array).requires_grad_(), False
 
@@ -124,8 +126,7 @@ def _value(out, as_tensor, nested):
         if nested and _depends(leaf):
             values.append(leaf)
         else:
-            values.append(_outward(leaf.detach() if isinstance(leaf, Tensor) else leaf,
-                                   as_tensor))
+            values.append(_outward(leaf.detach() if isinstance(leaf, Tensor) else leaf, as_tensor))
     return _rebuild(values, structure)
 
 
@@ -134,8 +135,14 @@ def _pull(outputs, cotangents, variables, graph):
     pairs = [(o, c) for o, c in zip(outputs, cotangents) if _depends(o)]
     if not pairs:
         return [None] * len(variables)
-    return engine.grad([o for o, _ in pairs], variables, grad_outputs=[c for _, c in pairs],
-                       retain_graph=True, create_graph=graph, allow_unused=True)
+    return engine.grad(
+        [o for o, _ in pairs],
+        variables,
+        grad_outputs=[c for _, c in pairs],
+        retain_graph=True,
+        create_graph=graph,
+        allow_unused=True,
+    )
 
 
 # ----------------------------------------------------------------------- transforms
@@ -147,19 +154,26 @@ def value_and_grad(f, argnums=0):
     >>> float(value), g
     (10.0, array([2., 6.]))
     """
+
     def wrapped(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
         data = np.asarray(_data(out)) if not isinstance(out, (tuple, list)) else None
         if data is None or data.size != 1:
-            raise OutputError(f"grad: the function must return a scalar, got "
-                              f"{'a ' + type(out).__name__ if data is None else data.shape}")
+            raise OutputError(
+                f"grad: the function must return a scalar, got "
+                f"{'a ' + type(out).__name__ if data is None else data.shape}"
+            )
         if data.dtype.kind == "c":
-            raise OutputError("grad: the function returned a complex value (chainrule "
-                              "differentiates real functions)")
+            raise OutputError(
+                "grad: the function returned a complex value (chainrule "
+                "differentiates real functions)"
+            )
         grads = _pull([out], [None], variables, nested)
-        grads = [_outward(_zeros_like(v) if g is None else g, t)
-                 for g, v, t in zip(grads, variables, tensors_in)]
+        grads = [
+            _outward(_zeros_like(v) if g is None else g, t)
+            for g, v, t in zip(grads, variables, tensors_in)
+        ]
         value = _value(out, any(tensors_in), nested)
         return value, grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
 
@@ -197,12 +211,16 @@ def vjp(f, *primals):
             raise ValueError(f"vjp: {len(cotangents)} cotangents for {len(outputs)} outputs")
         for i, (o, c) in enumerate(zip(outputs, cotangents)):
             if np.shape(_data(c)) != np.shape(_data(o)):
-                raise ValueError(f"vjp: cotangent {i} has shape {np.shape(_data(c))}, the "
-                                 f"output has shape {np.shape(_data(o))}")
+                raise ValueError(
+                    f"vjp: cotangent {i} has shape {np.shape(_data(c))}, the "
+                    f"output has shape {np.shape(_data(o))}"
+                )
         graph = nested or _tracing > 0 or any(_depends(c) for c in cotangents)
         grads = _pull(outputs, cotangents, variables, graph)
-        return tuple(_outward(_zeros_like(v) if g is None else g, t)
-                     for g, v, t in zip(grads, variables, tensors_in))
+        return tuple(
+            _outward(_zeros_like(v) if g is None else g, t)
+            for g, v, t in zip(grads, variables, tensors_in)
+        )
 
     return _value(out, any(tensors_in), nested), vjp_fn
 
@@ -211,26 +229,37 @@ def jvp(f, primals, tangents):
     """``(f(*primals), J @ tangents)``: forward-mode product, by differentiating a vjp."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
-        raise ValueError(f"jvp: got {len(tangents)} tangents for {len(primals)} primals "
-                         "(one tangent per primal)")
+        raise ValueError(
+            f"jvp: got {len(tangents)} tangents for {len(primals)} primals (one tangent per primal)"
+        )
     for i, (p, t) in enumerate(zip(primals, tangents)):
         p_shape, t_shape = np.shape(_data(p)), np.shape(_data(t))
         if p_shape != t_shape:
-            raise ValueError(f"jvp: tangent {i} has shape {t_shape}, its primal has shape "
-                             f"{p_shape}")
+            raise ValueError(
+                f"jvp: tangent {i} has shape {t_shape}, its primal has shape {p_shape}"
+            )
     out, variables, tensors_in, nested = _trace(f, primals, {}, range(len(primals)))
     outputs, structure = _leaves(out)
     # vjp(u) = J^T u is linear in u; differentiating <J^T u, t> with respect to u gives J t.
-    seeds = [Tensor._new(np.zeros_like(o.data)).requires_grad_() if _depends(o) else None
-             for o in outputs]
+    seeds = [
+        Tensor._new(np.zeros_like(o.data)).requires_grad_() if _depends(o) else None
+        for o in outputs
+    ]
     pulled = _pull(outputs, seeds, variables, True)
     pairs = [(g, t) for g, t in zip(pulled, tangents) if g is not None and g.requires_grad]
     live = [s for s in seeds if s is not None]
     pushed = [None] * len(live)
     if pairs and live:
-        pushed = engine.grad([g for g, _ in pairs], live, grad_outputs=[
-            t if isinstance(t, Tensor) else Tensor._new(np.asarray(t, dtype=g.dtype))
-            for g, t in pairs], create_graph=nested, allow_unused=True)
+        pushed = engine.grad(
+            [g for g, _ in pairs],
+            live,
+            grad_outputs=[
+                t if isinstance(t, Tensor) else Tensor._new(np.asarray(t, dtype=g.dtype))
+                for g, t in pairs
+            ],
+            create_graph=nested,
+            allow_unused=True,
+        )
     pushed = iter(pushed)
     as_tensor = any(tensors_in)
     tangents_out = []
@@ -246,6 +275,7 @@ def jacobian(f, argnums=0):
     Several ``argnums`` give a tuple (one per argument); a function returning a tuple
     gives a tuple of those (one per output).
     """
+
     def wrapped(*args, **kwargs):
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
@@ -267,8 +297,14 @@ def _jacobians(out, variables, tensors_in, nested):
     for k in range(data.size if _depends(out) else 0):
         seed = np.zeros(data.size, dtype=data.dtype)
         seed[k] = 1
-        grads = engine.grad(out, variables, grad_outputs=seed.reshape(data.shape),
-                            retain_graph=True, create_graph=nested, allow_unused=True)
+        grads = engine.grad(
+            out,
+            variables,
+            grad_outputs=seed.reshape(data.shape),
+            retain_graph=True,
+            create_graph=nested,
+            allow_unused=True,
+        )
         for row, g, v in zip(rows, grads, variables):
             row.append(_zeros_like(v) if g is None else g)
     jacobians = []

@@ -46,7 +46,7 @@ class Scope(NamedTuple):
 def _close(start, owner):
     _closed.append((start, next(_sequence), owner))
     if len(_closed) > LIMIT:
-        del _closed[:LIMIT // 2]
+        del _closed[: LIMIT // 2]
 
 
 def call(module, args, kwargs):

@@ -34,7 +34,7 @@ def random_crop(images, padding, rng):
     n, channels, height, width = images.shape
     # Zeros and one slice assignment: a third faster than np.pad on MNIST batches.
     padded = np.zeros((n, channels, height + 2 * padding, width + 2 * padding), images.dtype)
-    padded[:, :, padding:padding + height, padding:padding + width] = images
+    padded[:, :, padding : padding + height, padding : padding + width] = images
     # windows[i, c, dy, dx] is the height x width view starting at (dy, dx); one gather
     # picks each image's own offset, so nothing loops in Python.
     windows = sliding_window_view(padded, (height, width), axis=(2, 3))

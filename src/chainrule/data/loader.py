@@ -38,8 +38,17 @@ class DataLoader:
     [0, 2, 4, 6, 8]
     """
 
-    def __init__(self, x, y=None, batch_size=32, shuffle=True, seed=0, drop_last=False,
-                 crop_padding=0, hflip=False):
+    def __init__(
+        self,
+        x,
+        y=None,
+        batch_size=32,
+        shuffle=True,
+        seed=0,
+        drop_last=False,
+        crop_padding=0,
+        hflip=False,
+    ):
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         if self.x.ndim == 0:
@@ -56,11 +65,13 @@ class DataLoader:
         is_int = isinstance(crop_padding, (int, np.integer)) and not isinstance(crop_padding, bool)
         if not is_int or crop_padding < 0:
             raise ValueError(
-                f"DataLoader: crop_padding must be a non-negative int, got {crop_padding!r}")
+                f"DataLoader: crop_padding must be a non-negative int, got {crop_padding!r}"
+            )
         if (crop_padding or hflip) and self.x.ndim != 4:
             raise ValueError(
                 f"DataLoader: crop_padding and hflip need NCHW images (4-D x), got x of shape "
-                f"{self.x.shape}; load images with flatten=False")
+                f"{self.x.shape}; load images with flatten=False"
+            )
         self.crop_padding = int(crop_padding)
         self.hflip = bool(hflip)
         self.shuffle = shuffle
@@ -101,7 +112,7 @@ class DataLoader:
         self._position = first
         try:
             for b in range(first, len(self)):
-                index = order[b * self.batch_size:(b + 1) * self.batch_size]
+                index = order[b * self.batch_size : (b + 1) * self.batch_size]
                 # Count the batch as consumed before handing it out, so a checkpoint
                 # saved after training on it resumes with the next one.
                 self._position = b + 1

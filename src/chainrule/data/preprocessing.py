@@ -116,11 +116,9 @@ class Standardizer:
         if 0 not in axes:
             raise ValueError(f"Standardizer.fit: axis must include the sample axis 0, got {axis}")
         count = np.prod([x.shape[a] for a in axes])
-        total = sum(block.sum(axis=axes, keepdims=True, dtype=np.float64)
-                    for block in _blocks(x))
+        total = sum(block.sum(axis=axes, keepdims=True, dtype=np.float64) for block in _blocks(x))
         mean = total / count
-        squares = sum(np.square(block - mean).sum(axis=axes, keepdims=True)
-                      for block in _blocks(x))
+        squares = sum(np.square(block - mean).sum(axis=axes, keepdims=True) for block in _blocks(x))
         std = np.sqrt(squares / count)
         self.mean = np.broadcast_to(mean[0], x.shape[1:]).copy()
         self.std = np.broadcast_to(np.where(std > self.min_std, std, 1.0)[0], x.shape[1:]).copy()
@@ -185,7 +183,7 @@ class Standardizer:
 def _blocks(x, elements=1 << 22):
     """Consecutive slices of ``x`` along axis 0, each about ``elements`` values."""
     step = max(1, elements // max(1, x[0].size))
-    return (x[i:i + step] for i in range(0, len(x), step))
+    return (x[i : i + step] for i in range(0, len(x), step))
 
 
 def standardize(x_train, x_test):
@@ -216,7 +214,6 @@ def one_hot(y, num_classes=None, dtype=np.float32):
         num_classes = int(y.max()) + 1 if y.size else 0
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         raise ValueError(
-            f"one_hot: labels must lie in [0, {num_classes}), got range "
-            f"[{y.min()}, {y.max()}]"
+            f"one_hot: labels must lie in [0, {num_classes}), got range [{y.min()}, {y.max()}]"
         )
     return np.eye(num_classes, dtype=dtype)[y]

@@ -126,9 +126,11 @@ class Guard:
             for text in notice["messages"]:
                 self._print(text, rank)
             if waiting_in and not notice["failed"]:
-                self._print(f"chainrule.distributed: rank {rank} exited while rank "
-                            f"{self.rank} waited for it in {waiting_in}; ending the job "
-                            "(did the ranks take different numbers of steps?)")
+                self._print(
+                    f"chainrule.distributed: rank {rank} exited while rank "
+                    f"{self.rank} waited for it in {waiting_in}; ending the job "
+                    "(did the ranks take different numbers of steps?)"
+                )
 
     # ------------------------------------------------------------------- notices
 
@@ -158,8 +160,9 @@ class Guard:
                 if self.left:
                     noticed = noticed or now
                     # A departed rank may have done its part: give the operation a moment.
-                    if now - noticed > GRACE and (self.speaker() == self.rank
-                                                  or now - noticed > FALLBACK):
+                    if now - noticed > GRACE and (
+                        self.speaker() == self.rank or now - noticed > FALLBACK
+                    ):
                         self._print_notices(waiting_in=what)
                         self.abort()
                 pause = min(1e-3, pause * 2 or 2e-5)
@@ -176,10 +179,14 @@ class Guard:
             return
         self.done = True
 
-        notice = json.dumps({"failed": self.failed or self.broken,
-                             "messages": self.unprinted}).encode()
-        sends = [self.comm.Isend([notice, MPI.BYTE], dest=r, tag=_NOTICE)
-                 for r in range(self.size) if r != self.rank]
+        notice = json.dumps(
+            {"failed": self.failed or self.broken, "messages": self.unprinted}
+        ).encode()
+        sends = [
+            self.comm.Isend([notice, MPI.BYTE], dest=r, tag=_NOTICE)
+            for r in range(self.size)
+            if r != self.rank
+        ]
         started = time.monotonic()
         while True:
             self._receive_notices()

@@ -38,7 +38,7 @@ class World:
         """This rank's slice of a global batch (an array, or a tuple of aligned arrays)."""
         if isinstance(batch, tuple):
             return tuple(self.shard(b) for b in batch)
-        return batch[self.rank::self.size]
+        return batch[self.rank :: self.size]
 
     def allreduce_sum(self, arrays):
         """Sum each array over the ranks, with one message per dtype (arrays are fused)."""
@@ -62,7 +62,7 @@ class World:
             offset = 0
             for i in group:
                 n = arrays[i].size
-                results[i] = total[offset:offset + n].reshape(arrays[i].shape)
+                results[i] = total[offset : offset + n].reshape(arrays[i].shape)
                 offset += n
         return results
 
@@ -94,8 +94,7 @@ class World:
         call, mine = _signature(what, items)
         # The max of (h, -h) over the ranks gives the largest and the smallest h at once.
         both = np.empty(2, np.int64)
-        self._wait(self.comm.Iallreduce(np.array([mine, -mine], np.int64), both, MPI.MAX),
-                   what)
+        self._wait(self.comm.Iallreduce(np.array([mine, -mine], np.int64), both, MPI.MAX), what)
         if both[0] != -both[1]:
             raise DistributedError(_first_difference(self._allgather_json(call, what)))
 
@@ -105,10 +104,9 @@ class World:
 
         data = np.frombuffer(json.dumps(value).encode(), np.uint8)
         longest = np.empty(1, np.int64)
-        self._wait(self.comm.Iallreduce(np.array([data.size], np.int64), longest, MPI.MAX),
-                   what)
+        self._wait(self.comm.Iallreduce(np.array([data.size], np.int64), longest, MPI.MAX), what)
         padded = np.full(int(longest[0]), ord(" "), np.uint8)  # JSON ignores the padding
-        padded[:data.size] = data
+        padded[: data.size] = data
         rows = np.empty((self.size, padded.size), np.uint8)
         self._wait(self.comm.Iallgather(padded, rows), what)
         return [json.loads(row.tobytes()) for row in rows]
@@ -129,31 +127,35 @@ def _spec(array, note=""):
 @functools.lru_cache(maxsize=256)  # a training loop repeats the same few calls
 def _signature(what, items):
     """The call as JSON text for the error message, and its 56-bit digest."""
-    call = [what, [[name, f"{dtype} {tuple(shape)}{note}"] for name, (dtype, shape, note)
-                   in items]]
+    call = [what, [[name, f"{dtype} {tuple(shape)}{note}"] for name, (dtype, shape, note) in items]]
     digest = hashlib.blake2b(json.dumps(call).encode(), digest_size=7).digest()
     return call, int.from_bytes(digest, "little")
 
 
 def _first_difference(calls):
     """The message for ranks whose ``[what, items]`` differ (the same on every rank)."""
-    (what, items), rank = calls[0], 0
-    for rank, (other_what, other_items) in enumerate(calls):
-        if (other_what, other_items) != (what, items):
-            break
+    what, items = calls[0]
+    rank = next((r for r, call in enumerate(calls) if call != calls[0]), 0)
+    other_what, other_items = calls[rank]
     if other_what != what:
-        return (f"the ranks called different collective operations: {what} on rank 0, "
-                f"{other_what} on rank {rank} (did they take different numbers of steps?)")
+        return (
+            f"the ranks called different collective operations: {what} on rank 0, "
+            f"{other_what} on rank {rank} (did they take different numbers of steps?)"
+        )
     for (name, mine), (other_name, theirs) in zip(items, other_items):
         if name != other_name:
-            return (f"ranks differ in {what}: {name} ({mine}) on rank 0, {other_name} "
-                    f"({theirs}) on rank {rank}")
+            return (
+                f"ranks differ in {what}: {name} ({mine}) on rank 0, {other_name} "
+                f"({theirs}) on rank {rank}"
+            )
         if mine != theirs:
             return f"ranks differ in {what}: {name} is {mine} on rank 0, {theirs} on rank {rank}"
     more, fewer = (0, rank) if len(items) > len(other_items) else (rank, 0)
     name, mine = (items if more == 0 else other_items)[min(len(items), len(other_items))]
-    return (f"ranks differ in {what}: {len(items)} on rank 0, {len(other_items)} on rank "
-            f"{rank}; rank {fewer} has no {name} ({mine})")
+    return (
+        f"ranks differ in {what}: {len(items)} on rank 0, {len(other_items)} on rank "
+        f"{rank}; rank {fewer} has no {name} ({mine})"
+    )
 
 
 def init():
@@ -204,9 +206,13 @@ class DataParallel:
             named = [(str(i), p) for i, p in enumerate(module_or_parameters)]
         self.labels = [f"parameter {name!r}" for name, _ in named]
         self.parameters = [p for _, p in named]
-        self.world.agree("DataParallel", tuple(
-            (label, _spec(p.data, "" if p.requires_grad else " without gradient"))
-            for label, p in zip(self.labels, self.parameters)))
+        self.world.agree(
+            "DataParallel",
+            tuple(
+                (label, _spec(p.data, "" if p.requires_grad else " without gradient"))
+                for label, p in zip(self.labels, self.parameters)
+            ),
+        )
         self.broadcast_parameters()
 
     def broadcast_parameters(self, root=0):
@@ -227,13 +233,19 @@ class DataParallel:
 
         weight = float(weight)
         if not weight >= 0 or weight == float("inf"):
-            raise ValueError(f"average_gradients: weight must be a finite number >= 0 "
-                             f"(this rank's sample count), got {weight}")
-        trainable = [(label, p) for label, p in zip(self.labels, self.parameters)
-                     if p.requires_grad]
-        grads = [np.zeros_like(p.data) if p.grad is None or weight == 0
-                 else (p.grad.data * weight).astype(p.data.dtype, copy=False)
-                 for _, p in trainable]
+            raise ValueError(
+                f"average_gradients: weight must be a finite number >= 0 "
+                f"(this rank's sample count), got {weight}"
+            )
+        trainable = [
+            (label, p) for label, p in zip(self.labels, self.parameters) if p.requires_grad
+        ]
+        grads = [
+            np.zeros_like(p.data)
+            if p.grad is None or weight == 0
+            else (p.grad.data * weight).astype(p.data.dtype, copy=False)
+            for _, p in trainable
+        ]
         # Which ranks had a gradient travels with the weight, in the same message.
         counts = np.array([weight] + [p.grad is not None for _, p in trainable], np.float64)
         items = tuple((name, _spec(g)) for (name, _), g in zip(trainable, grads))

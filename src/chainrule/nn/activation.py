@@ -15,9 +15,27 @@ import warnings
 from . import functional as F
 from .module import Module
 
-__all__ = ["CELU", "ELU", "GELU", "GLU", "SELU", "Hardshrink", "Hardsigmoid", "Hardswish",
-           "Hardtanh", "LogSigmoid", "Mish", "ReLU6", "SiLU", "Softmin", "Softplus", "Softshrink",
-           "Softsign", "Tanhshrink", "Threshold"]
+__all__ = [
+    "CELU",
+    "ELU",
+    "GELU",
+    "GLU",
+    "SELU",
+    "Hardshrink",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "LogSigmoid",
+    "Mish",
+    "ReLU6",
+    "SiLU",
+    "Softmin",
+    "Softplus",
+    "Softshrink",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+]
 
 
 class _Inplace(Module):
@@ -91,20 +109,26 @@ class SELU(_Inplace):
 class Hardtanh(Module):
     """``x`` limited to ``[min_val, max_val]``; the gradient is 0 at the bounds."""
 
-    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None,
-                 max_value=None):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False, min_value=None, max_value=None):
         super().__init__()
         if min_value is not None:
-            warnings.warn("keyword argument `min_value` is deprecated and rename to `min_val`",
-                          FutureWarning, stacklevel=2)
+            warnings.warn(
+                "keyword argument `min_value` is deprecated and rename to `min_val`",
+                FutureWarning,
+                stacklevel=2,
+            )
             min_val = min_value
         if max_value is not None:
-            warnings.warn("keyword argument `max_value` is deprecated and rename to `max_val`",
-                          FutureWarning, stacklevel=2)
+            warnings.warn(
+                "keyword argument `max_value` is deprecated and rename to `max_val`",
+                FutureWarning,
+                stacklevel=2,
+            )
             max_val = max_value
         if not max_val > min_val:
-            raise ValueError(f"Hardtanh: max_val must be greater than min_val, got {min_val} "
-                             f"and {max_val}")
+            raise ValueError(
+                f"Hardtanh: max_val must be greater than min_val, got {min_val} and {max_val}"
+            )
         self.min_val = min_val
         self.max_val = max_val
         self.inplace = inplace
@@ -113,8 +137,9 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
-        return (f"min_val={self.min_val}, max_val={self.max_val}"
-                + (", inplace=True" if self.inplace else ""))
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (
+            ", inplace=True" if self.inplace else ""
+        )
 
 
 class ReLU6(Hardtanh):
@@ -243,5 +268,6 @@ class Threshold(Module):
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self):
-        return (f"threshold={self.threshold}, value={self.value}"
-                + (", inplace=True" if self.inplace else ""))
+        return f"threshold={self.threshold}, value={self.value}" + (
+            ", inplace=True" if self.inplace else ""
+        )

@@ -26,8 +26,12 @@ from .layers import Dropout, Linear
 from .module import Module, Parameter
 from .norm import LayerNorm
 
-__all__ = ["MultiheadAttention", "NonDynamicallyQuantizableLinear", "TransformerEncoder",
-           "TransformerEncoderLayer"]
+__all__ = [
+    "MultiheadAttention",
+    "NonDynamicallyQuantizableLinear",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+]
 
 
 def _dtype(dtype):
@@ -48,13 +52,27 @@ class MultiheadAttention(Module):
     ``(output, weights)``; weights is None unless ``need_weights``.
     """
 
-    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
-                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, *,
-                 dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        embed_dim,
+        num_heads,
+        dropout=0.0,
+        bias=True,
+        add_bias_kv=False,
+        add_zero_attn=False,
+        kdim=None,
+        vdim=None,
+        batch_first=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
-                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
+            raise ValueError(
+                f"embed_dim and num_heads must be greater than 0, got "
+                f"embed_dim={embed_dim} and num_heads={num_heads} instead"
+            )
         dtype = _dtype(dtype)
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -79,8 +97,9 @@ class MultiheadAttention(Module):
             self.in_proj_bias = empty(3 * embed_dim)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
-                                                        dtype=dtype, rng=self.rng)
+        self.out_proj = NonDynamicallyQuantizableLinear(
+            embed_dim, embed_dim, bias=bias, dtype=dtype, rng=self.rng
+        )
         if add_bias_kv:
             self.bias_k, self.bias_v = empty(1, 1, embed_dim), empty(1, 1, embed_dim)
         else:
@@ -103,8 +122,17 @@ class MultiheadAttention(Module):
             if weight is not None:
                 init.xavier_normal_(weight.data, generator=self.rng)
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
-                attn_mask=None, average_attn_weights=True, is_causal=False):
+    def forward(
+        self,
+        query,
+        key,
+        value,
+        key_padding_mask=None,
+        need_weights=True,
+        attn_mask=None,
+        average_attn_weights=True,
+        is_causal=False,
+    ):
         batched = len(np.shape(data_of(query))) == 3
         if self.batch_first and batched:
             # Self-attention stays recognisable (one input projection) after the transpose.
@@ -118,14 +146,30 @@ class MultiheadAttention(Module):
                 query, key, value = (swapaxes(x, 0, 1) for x in (query, key, value))
         separate = not self._qkv_same_embed_dim
         out, weights = multi_head_attention_forward(
-            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
-            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
-            self.out_proj.weight, self.out_proj.bias, training=self.training,
-            key_padding_mask=key_padding_mask, need_weights=need_weights,
-            attn_mask=attn_mask, use_separate_proj_weight=separate,
-            q_proj_weight=self.q_proj_weight, k_proj_weight=self.k_proj_weight,
-            v_proj_weight=self.v_proj_weight, average_attn_weights=average_attn_weights,
-            is_causal=is_causal)
+            query,
+            key,
+            value,
+            self.embed_dim,
+            self.num_heads,
+            self.in_proj_weight,
+            self.in_proj_bias,
+            self.bias_k,
+            self.bias_v,
+            self.add_zero_attn,
+            self.dropout,
+            self.out_proj.weight,
+            self.out_proj.bias,
+            training=self.training,
+            key_padding_mask=key_padding_mask,
+            need_weights=need_weights,
+            attn_mask=attn_mask,
+            use_separate_proj_weight=separate,
+            q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight,
+            v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights,
+            is_causal=is_causal,
+        )
         if self.batch_first and batched:
             out = swapaxes(out, 0, 1)
         return out, weights
@@ -134,6 +178,7 @@ class MultiheadAttention(Module):
 def _gelu(x):
     """The exact (erf) GELU, from ``cr.nn.functional`` (imported when first used)."""
     from . import functional
+
     return functional.gelu(x)
 
 
@@ -149,18 +194,35 @@ class TransformerEncoderLayer(Module):
     is (L, N, E), (N, L, E) with ``batch_first``, or unbatched (L, E).
     """
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
-                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True, *,
-                 dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        d_model,
+        nhead,
+        dim_feedforward=2048,
+        dropout=0.1,
+        activation="relu",
+        layer_norm_eps=1e-5,
+        batch_first=False,
+        norm_first=False,
+        bias=True,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__()
         rng = init.as_generator(rng)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype, rng=rng)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=_dtype(dtype),
-                              rng=rng)
+        self.self_attn = MultiheadAttention(
+            d_model,
+            nhead,
+            dropout=dropout,
+            bias=bias,
+            batch_first=batch_first,
+            dtype=dtype,
+            rng=rng,
+        )
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=_dtype(dtype), rng=rng)
         self.dropout = Dropout(dropout, rng=rng)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=_dtype(dtype),
-                              rng=rng)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=_dtype(dtype), rng=rng)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
@@ -181,8 +243,15 @@ class TransformerEncoderLayer(Module):
         return self.norm2(x + self._ff_block(x))
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
+        x = self.self_attn(
+            x,
+            x,
+            x,
+            attn_mask=attn_mask,
+            key_padding_mask=key_padding_mask,
+            need_weights=False,
+            is_causal=is_causal,
+        )[0]
         return self.dropout1(x)
 
     def _ff_block(self, x):
@@ -196,10 +265,12 @@ class TransformerEncoder(Module):
     ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``.
     """
 
-    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
-                 mask_check=True):
+    def __init__(
+        self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True
+    ):
         super().__init__()
         from .layers import Sequential
+
         self.layers = Sequential(*(copy.deepcopy(encoder_layer) for _ in range(num_layers)))
         self.num_layers = num_layers
         self.norm = norm
@@ -207,6 +278,10 @@ class TransformerEncoder(Module):
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         out = src
         for layer in self.layers:
-            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
-                        is_causal=bool(is_causal))
+            out = layer(
+                out,
+                src_mask=mask,
+                src_key_padding_mask=src_key_padding_mask,
+                is_causal=bool(is_causal),
+            )
         return out if self.norm is None else self.norm(out)

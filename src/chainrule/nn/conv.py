@@ -31,18 +31,34 @@ class _ConvNd(Module):
     _dims = 2
     _transposed = False
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, padding_mode, dtype, rng, output_padding=0):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        padding_mode,
+        dtype,
+        rng,
+        output_padding=0,
+    ):
         super().__init__()
         name, n = type(self).__name__, self._dims
         if not isinstance(groups, (int, np.integer)) or groups < 1:
             raise ValueError(f"{name}: groups must be a positive int, got {groups!r}")
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels "
-                             f"({out_channels}) must both be divisible by groups ({groups})")
+            raise ValueError(
+                f"{name}: in_channels ({in_channels}) and out_channels "
+                f"({out_channels}) must both be divisible by groups ({groups})"
+            )
         if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got "
-                             f"{padding_mode!r}")
+            raise ValueError(
+                f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}"
+            )
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = C.ntuple(kernel_size, n, name, "kernel_size")
         self.stride = C.ntuple(stride, n, name, "stride")
@@ -51,31 +67,38 @@ class _ConvNd(Module):
             if self._transposed or padding not in ("same", "valid"):
                 raise ValueError(f"{name}: invalid padding string {padding!r}")
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided "
-                                 f"convolutions (stride {self.stride})")
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided "
+                    f"convolutions (stride {self.stride})"
+                )
             self.padding = padding
         else:
             self.padding = C.ntuple(padding, n, name, "padding")
         self.output_padding = C.ntuple(output_padding, n, name, "output_padding")
         self.groups, self.padding_mode = groups, padding_mode
-        shape = ((in_channels, out_channels // groups) if self._transposed
-                 else (out_channels, in_channels // groups)) + self.kernel_size
+        shape = (
+            (in_channels, out_channels // groups)
+            if self._transposed
+            else (out_channels, in_channels // groups)
+        ) + self.kernel_size
         generator = init.as_generator(rng)
         # Filled as arrays, then wrapped: fresh parameters have no in-place history.
         weight = np.empty(shape, dtype=dtype)
-        self.weight = Parameter(init.kaiming_uniform_(weight, a=math.sqrt(5),
-                                                      generator=generator))
+        self.weight = Parameter(init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator))
         if bias:
             fan_in = init.fans(shape)[0]
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            self.bias = Parameter(init.uniform_(np.empty(out_channels, dtype=dtype), -bound,
-                                                bound, generator))
+            self.bias = Parameter(
+                init.uniform_(np.empty(out_channels, dtype=dtype), -bound, bound, generator)
+            )
         else:
             self.bias = None
 
     def extra_repr(self):
-        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}")
+        text = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding != (0,) * self._dims:
             text += f", padding={self.padding!r}"
         if self.dilation != (1,) * self._dims:
@@ -94,30 +117,76 @@ class Conv1d(_ConvNd):
 
     _dims = 1
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=np.float32,
-                 rng=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, rng)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            rng,
+        )
 
     def forward(self, input):
-        return C.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        return C.conv1d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C, H, W) inputs, as ``torch.nn.Conv2d``: im2col and one
     matrix product (see :mod:`chainrule.ops.conv`)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", dtype=np.float32,
-                 rng=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, rng)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            rng,
+        )
 
     def forward(self, input):
-        return C.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        return C.conv2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class ConvTranspose2d(_ConvNd):
@@ -126,30 +195,64 @@ class ConvTranspose2d(_ConvNd):
 
     _transposed = True
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
-                 dtype=np.float32, rng=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype, rng, output_padding)
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        bias=True,
+        dilation=1,
+        padding_mode="zeros",
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            dtype,
+            rng,
+            output_padding,
+        )
 
     def forward(self, input, output_size=None):
         output_padding = self.output_padding
         if output_size is not None:
-            output_padding = self._output_padding(np.shape(data_of(input))[-2:],
-                                                 output_size)
-        return C.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  output_padding, self.groups, self.dilation)
+            output_padding = self._output_padding(np.shape(data_of(input))[-2:], output_size)
+        return C.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
 
     def _output_padding(self, size, output_size):
         """The output padding that makes the output ``output_size`` (PyTorch's rule)."""
         wanted = tuple(output_size)[-2:]
         padding = []
-        for n, want, k, s, p, d in zip(size, wanted, self.kernel_size, self.stride,
-                                       self.padding, self.dilation):
+        for n, want, k, s, p, d in zip(
+            size, wanted, self.kernel_size, self.stride, self.padding, self.dilation
+        ):
             smallest = C.transposed_size(n, k, s, p, 0, d)
             if not smallest <= want < smallest + s:
-                raise ValueError(f"ConvTranspose2d: requested output size {wanted} is not "
-                                 f"reachable from input of spatial size {tuple(size)}: each "
-                                 f"size must lie in [{smallest}, {smallest + s - 1}]")
+                raise ValueError(
+                    f"ConvTranspose2d: requested output size {wanted} is not "
+                    f"reachable from input of spatial size {tuple(size)}: each "
+                    f"size must lie in [{smallest}, {smallest + s - 1}]"
+                )
             padding.append(want - smallest)
         return tuple(padding)

@@ -20,36 +20,98 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ops import losses as _losses  # registers the fused loss ops
-from ..ops import (leaky_relu, log_softmax, matmul, relu, reshape, sigmoid, softmax, sum, tanh,
-                   transpose, where)
+from ..ops import (
+    leaky_relu,
+    log_softmax,
+    matmul,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
 from ..ops.elementwise import astype
 from ..ops import activation as _activation
 from ..ops import broadcast_to, concatenate, getitem  # for pad
-from ..ops.activation import (gelu, glu, hardshrink, logsigmoid, softmin, softshrink, softsign,
-                              tanhshrink)
+from ..ops.activation import (
+    gelu,
+    glu,
+    hardshrink,
+    logsigmoid,
+    softmin,
+    softshrink,
+    softsign,
+    tanhshrink,
+)
 from ..ops.shape import _pad as _constant_pad
 from ..ops.attention import multi_head_attention_forward, scaled_dot_product_attention  # noqa
 from ..ops.recurrent import embedding  # noqa: F401
-from ..ops.conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d, fold,  # noqa: F401
-                        unfold)
+from ..ops.conv import (
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,  # noqa: F401
+    unfold,
+)
 from ..ops.losses_extra import huber_loss, kl_div, l1_loss, smooth_l1_loss  # noqa: F401
 from ..ops.norm import batch_norm, dropout2d, group_norm, layer_norm  # noqa: F401
-from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: F401
-                        avg_pool2d, max_pool1d, max_pool2d)
+from ..ops.pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    avg_pool1d,  # noqa: F401
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
 from ..ops.nn import linear as _linear
 from ..ops.registry import Case, Spec, composite, data_of
 from ..tensor import Tensor
 from .init import as_generator
 
-__all__ = ["relu", "sigmoid", "tanh", "leaky_relu", "softmax", "log_softmax", "dropout",
-           "linear", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-           "cross_entropy", "nll_loss", "multi_margin_loss", "one_hot",
-           "batch_norm", "layer_norm", "group_norm", "dropout2d",
-           "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div",
-           "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
-           "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d", "embedding", "multi_head_attention_forward",
-           "scaled_dot_product_attention"]
+__all__ = [
+    "relu",
+    "sigmoid",
+    "tanh",
+    "leaky_relu",
+    "softmax",
+    "log_softmax",
+    "dropout",
+    "linear",
+    "mse_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "nll_loss",
+    "multi_margin_loss",
+    "one_hot",
+    "batch_norm",
+    "layer_norm",
+    "group_norm",
+    "dropout2d",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "kl_div",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "unfold",
+    "fold",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "embedding",
+    "multi_head_attention_forward",
+    "scaled_dot_product_attention",
+]
 
 
 # ----------------------------------------------------------------------- layers
@@ -79,9 +141,28 @@ def dropout(input, p=0.5, training=True, rng=None):
 
 
 # ----------------------------------------------------------------------- activations
-__all__ += ["celu", "elu", "gelu", "glu", "hardshrink", "hardsigmoid", "hardswish", "hardtanh",
-            "logsigmoid", "mish", "pad", "relu6", "selu", "silu", "softmin", "softplus",
-            "softshrink", "softsign", "tanhshrink", "threshold"]
+__all__ += [
+    "celu",
+    "elu",
+    "gelu",
+    "glu",
+    "hardshrink",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "logsigmoid",
+    "mish",
+    "pad",
+    "relu6",
+    "selu",
+    "silu",
+    "softmin",
+    "softplus",
+    "softshrink",
+    "softsign",
+    "tanhshrink",
+    "threshold",
+]
 
 
 def _maybe_inplace(input, result, inplace):
@@ -172,9 +253,11 @@ def _pad_pairs(pad, shape):
     if len(flat) % 2:
         raise ShapeError(f"pad: padding length must be divisible by 2, got {len(flat)}")
     if len(flat) // 2 > len(shape):
-        raise ShapeError(f"pad: padding length should be at most two times the input "
-                         f"dimension, but got padding length {len(flat)} for input of shape "
-                         f"{shape}")
+        raise ShapeError(
+            f"pad: padding length should be at most two times the input "
+            f"dimension, but got padding length {len(flat)} for input of shape "
+            f"{shape}"
+        )
     pairs = [(0, 0)] * len(shape)
     for i in range(len(flat) // 2):
         pairs[len(shape) - 1 - i] = (flat[2 * i], flat[2 * i + 1])
@@ -209,17 +292,24 @@ def _pad_ref(xp, x, pad, mode="constant", value=None):
     return x[np.ix_(*_pad_index(mode, pairs, x.shape))]
 
 
-@composite(Spec([Case(((3, 4),), {"pad": (1, 2), "value": 0.5}),
-                 Case(((3, 4),), {"pad": (-1, 2, 2, -1)}),
-                 Case(((2, 0, 3),), {"pad": (1, 1, 0, 2)}),
-                 Case(((2, 3, 4),), {"pad": (2, 1), "mode": "reflect"}),
-                 Case(((1, 3, 4),), {"pad": (3, -2, -1, 2), "mode": "reflect"}),
-                 Case(((0, 3, 4),), {"pad": (1, 3), "mode": "reflect"}),
-                 Case(((2, 3, 4),), {"pad": (2, 5, -1, 1), "mode": "replicate"}),
-                 Case(((1, 2, 3, 4),), {"pad": (4, -1, 1, 3, 0, 2), "mode": "replicate"}),
-                 Case(((2, 3, 4),), {"pad": (2, -1), "mode": "circular"}),
-                 Case(((1, 2, 3, 4),), {"pad": (1, 3, 3, 0, 1, 2), "mode": "circular"})],
-                ref=_pad_ref), name="nn.functional.pad")
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"pad": (1, 2), "value": 0.5}),
+            Case(((3, 4),), {"pad": (-1, 2, 2, -1)}),
+            Case(((2, 0, 3),), {"pad": (1, 1, 0, 2)}),
+            Case(((2, 3, 4),), {"pad": (2, 1), "mode": "reflect"}),
+            Case(((1, 3, 4),), {"pad": (3, -2, -1, 2), "mode": "reflect"}),
+            Case(((0, 3, 4),), {"pad": (1, 3), "mode": "reflect"}),
+            Case(((2, 3, 4),), {"pad": (2, 5, -1, 1), "mode": "replicate"}),
+            Case(((1, 2, 3, 4),), {"pad": (4, -1, 1, 3, 0, 2), "mode": "replicate"}),
+            Case(((2, 3, 4),), {"pad": (2, -1), "mode": "circular"}),
+            Case(((1, 2, 3, 4),), {"pad": (1, 3, 3, 0, 1, 2), "mode": "circular"}),
+        ],
+        ref=_pad_ref,
+    ),
+    name="nn.functional.pad",
+)
 def pad(input, pad, mode="constant", value=None):
     """Pad (or, with negative widths, crop) the last axes, as PyTorch's ``F.pad``.
 
@@ -234,8 +324,9 @@ def pad(input, pad, mode="constant", value=None):
     [[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]
     """
     if mode not in _PAD_MODES:
-        raise NotImplementedError(f"pad: unrecognised padding mode {mode!r} (expected one of "
-                                  f"{', '.join(_PAD_MODES)})")
+        raise NotImplementedError(
+            f"pad: unrecognised padding mode {mode!r} (expected one of {', '.join(_PAD_MODES)})"
+        )
     shape = np.shape(data_of(input))
     flat, pairs = _pad_pairs(pad, shape)
     if mode == "constant":
@@ -244,13 +335,16 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(
             f"pad: padding length {len(flat)} is not supported for a {len(shape)}-d input in "
             f"mode {mode!r}: it pads the last 1, 2 or 3 axes (padding length 2, 4 or 6) of a "
-            "2-d or 3-d, 3-d or 4-d, or 4-d or 5-d input")
+            "2-d or 3-d, 3-d or 4-d, or 4-d or 5-d input"
+        )
     if value is not None and value != 0:
         raise ValueError(f"pad: padding mode {mode!r} doesn't take a value, got {value}")
     axes = range(len(shape) - len(flat) // 2, len(shape))
     if mode != "circular" and all(shape[a] + sum(pairs[a]) < 1 for a in axes):
-        raise ShapeError(f"pad: input of shape {shape} is too small for padding {tuple(flat)} "
-                         f"in mode {mode!r}: every padded axis would be empty")
+        raise ShapeError(
+            f"pad: input of shape {shape} is too small for padding {tuple(flat)} "
+            f"in mode {mode!r}: every padded axis would be empty"
+        )
     for axis in axes:
         input = _pad_axis(input, axis, *pairs[axis], mode, shape)
     return input
@@ -259,11 +353,14 @@ def pad(input, pad, mode="constant", value=None):
 def _pad_constant(input, pairs, shape, value):
     for axis, ((before, after), n) in enumerate(zip(pairs, shape)):
         if n + min(before, 0) + min(after, 0) < 0:
-            raise ShapeError(f"pad: negative padding ({before}, {after}) crops more than axis "
-                             f"{axis} holds (input of shape {shape})")
+            raise ShapeError(
+                f"pad: negative padding ({before}, {after}) crops more than axis "
+                f"{axis} holds (input of shape {shape})"
+            )
     if any(b < 0 or a < 0 for b, a in pairs):
-        input = getitem(input, tuple(slice(max(-b, 0), n - max(-a, 0))
-                                     for (b, a), n in zip(pairs, shape)))
+        input = getitem(
+            input, tuple(slice(max(-b, 0), n - max(-a, 0)) for (b, a), n in zip(pairs, shape))
+        )
     widths = tuple((max(b, 0), max(a, 0)) for b, a in pairs)
     if any(b or a for b, a in widths):
         input = _constant_pad(input, pad_width=widths, constant_values=value)
@@ -275,32 +372,41 @@ def _pad_axis(x, axis, before, after, mode, shape):
     n = shape[axis]
     lead = (slice(None),) * axis
     if n + before + after < 0:
-        raise ShapeError(f"pad: padding ({before}, {after}) leaves a negative size on axis "
-                         f"{axis} (input of shape {shape})")
+        raise ShapeError(
+            f"pad: padding ({before}, {after}) leaves a negative size on axis "
+            f"{axis} (input of shape {shape})"
+        )
     if mode == "circular":
         # PyTorch crops first, then wraps what is left.
         if before > n or after > n:
-            raise ShapeError(f"pad: padding ({before}, {after}) on axis {axis} of input of "
-                             f"shape {shape} causes wrapping around more than once")
+            raise ShapeError(
+                f"pad: padding ({before}, {after}) on axis {axis} of input of "
+                f"shape {shape} causes wrapping around more than once"
+            )
         start, stop = max(-before, 0), n - max(-after, 0)
         if start or stop < n:
             x = getitem(x, lead + (slice(start, stop),))
         n = stop - start
         if before > n or after > n:
-            raise ShapeError(f"pad: padding ({before}, {after}) on axis {axis} of input of "
-                             f"shape {shape} wraps the cropped axis more than once")
+            raise ShapeError(
+                f"pad: padding ({before}, {after}) on axis {axis} of input of "
+                f"shape {shape} wraps the cropped axis more than once"
+            )
         left, right = slice(n - before, n), slice(0, after)
     elif mode == "reflect":
         if before >= n or after >= n:
-            raise ShapeError(f"pad: padding size should be less than the corresponding input "
-                             f"dimension, but got padding ({before}, {after}) on axis {axis} "
-                             f"of input of shape {shape}")
+            raise ShapeError(
+                f"pad: padding size should be less than the corresponding input "
+                f"dimension, but got padding ({before}, {after}) on axis {axis} "
+                f"of input of shape {shape}"
+            )
         left = slice(before, 0, -1)
         right = slice(n - 2, n - 2 - after if n - 2 - after >= 0 else None, -1)
     else:  # replicate
         if n == 0 and (before > 0 or after > 0):
-            raise ShapeError(f"pad: cannot replicate the edge of empty axis {axis} (input of "
-                             f"shape {shape})")
+            raise ShapeError(
+                f"pad: cannot replicate the edge of empty axis {axis} (input of shape {shape})"
+            )
         left, right = slice(0, 1), slice(n - 1, n)
     pieces = [x]
     if before > 0:
@@ -321,14 +427,13 @@ def _edge(x, index, axis, width, mode):
     if mode != "replicate":
         return piece
     shape = np.shape(data_of(piece))
-    return broadcast_to(piece, shape[:axis] + (width,) + shape[axis + 1:])
+    return broadcast_to(piece, shape[:axis] + (width,) + shape[axis + 1 :])
 
 
 # ----------------------------------------------------------------------- checks
 def _check_reduction(reduction, loss):
     if reduction not in _losses.REDUCTIONS:
-        raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got "
-                         f"{reduction!r}")
+        raise ValueError(f"{loss}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
 def _constant(value, dtype):
@@ -346,16 +451,20 @@ def _elementwise_weight(weight, x, loss, name="weight"):
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"{loss}: {name} of shape {weight.shape} does not broadcast to the "
-                         f"input's shape {x.shape}")
+        raise ShapeError(
+            f"{loss}: {name} of shape {weight.shape} does not broadcast to the "
+            f"input's shape {x.shape}"
+        )
     return weight
 
 
 def _same_shape(input, target, loss):
     x_shape, t_shape = np.shape(data_of(input)), np.shape(data_of(target))
     if x_shape != t_shape:
-        raise ShapeError(f"{loss}: target of shape {t_shape} does not match input of shape "
-                         f"{x_shape}; they must be the same")
+        raise ShapeError(
+            f"{loss}: target of shape {t_shape} does not match input of shape "
+            f"{x_shape}; they must be the same"
+        )
 
 
 def _like_input(target, x):
@@ -366,7 +475,7 @@ def _like_input(target, x):
 
 
 # Cached: parsing a dtype string costs more than the reduction it serves.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _unsigned(dtype):
     """The unsigned integer dtype of ``dtype``'s width and byte order (itself if unsigned)."""
     return np.dtype(dtype.str.replace("i", "u"))
@@ -387,12 +496,16 @@ def _class_indices(input, target, loss, ignore_index=None):
         raise ShapeError(f"{loss}: input must have a class axis, got a 0-d input")
     expected = x_shape[:1] + x_shape[2:] if len(x_shape) > 1 else ()
     if target.shape != expected:
-        raise ShapeError(f"{loss}: target of shape {target.shape} does not match input of "
-                         f"shape {x_shape}: class indices need shape {expected}")
+        raise ShapeError(
+            f"{loss}: target of shape {target.shape} does not match input of "
+            f"shape {x_shape}: class indices need shape {expected}"
+        )
     if target.dtype.kind not in "iu":
-        raise ValueError(f"{loss}: class-index targets must be integers, got dtype "
-                         f"{target.dtype} for target of shape {target.shape} (probabilities "
-                         f"need the input's shape {x_shape})")
+        raise ValueError(
+            f"{loss}: class-index targets must be integers, got dtype "
+            f"{target.dtype} for target of shape {target.shape} (probabilities "
+            f"need the input's shape {x_shape})"
+        )
     classes = x_shape[1] if len(x_shape) > 1 else x_shape[0]
     # All in range, the common case, in one reduction: read as unsigned, a negative index
     # is larger than any class.
@@ -404,9 +517,11 @@ def _class_indices(input, target, loss, ignore_index=None):
         bad &= target != ignore_index
     if bad.any():
         position = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise ValueError(f"{loss}: target {int(target[position])} at position {position} is "
-                         f"out of range for input of shape {x_shape}: class indices must be "
-                         f"in [0, {classes})")
+        raise ValueError(
+            f"{loss}: target {int(target[position])} at position {position} is "
+            f"out of range for input of shape {x_shape}: class indices must be "
+            f"in [0, {classes})"
+        )
     return target.astype(np.int64, copy=False), ignore_index
 
 
@@ -426,8 +541,10 @@ def _class_weight(weight, input, loss):
     classes = _classes(x) if x.ndim else 0
     weight = _constant(weight, x.dtype)
     if weight.shape != (classes,):
-        raise ShapeError(f"{loss}: weight of shape {weight.shape} must have shape ({classes},), "
-                         "one entry per class")
+        raise ShapeError(
+            f"{loss}: weight of shape {weight.shape} must have shape ({classes},), "
+            "one entry per class"
+        )
     return weight
 
 
@@ -463,15 +580,16 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     x = data_of(input)
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
         bad = x[~((x >= 0) & (x <= 1))].flat[0]
-        raise ValueError(f"binary_cross_entropy: input of shape {x.shape} holds {bad}; all "
-                         "elements must be probabilities in [0, 1] (use "
-                         "binary_cross_entropy_with_logits for logits)")
+        raise ValueError(
+            f"binary_cross_entropy: input of shape {x.shape} holds {bad}; all "
+            "elements must be probabilities in [0, 1] (use "
+            "binary_cross_entropy_with_logits for logits)"
+        )
     weight = _elementwise_weight(weight, x, "binary_cross_entropy")
     return _losses._bce(input, _like_input(target, x), weight=weight, reduction=reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """Sigmoid + BCE in one stable step: ``max(x, 0) - x y + log(1 + e^-|x|)``.
 
     The gradient is exactly ``sigmoid(x) - y`` (over N for 'mean'); ``pos_weight``
@@ -481,11 +599,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _same_shape(input, target, "binary_cross_entropy_with_logits")
     x = data_of(input)
     loss = "binary_cross_entropy_with_logits"
-    return _losses._bce_with_logits(input, _like_input(target, x),
-                                    pos_weight=_elementwise_weight(pos_weight, x, loss,
-                                                                   "pos_weight"),
-                                    weight=_elementwise_weight(weight, x, loss),
-                                    reduction=reduction)
+    return _losses._bce_with_logits(
+        input,
+        _like_input(target, x),
+        pos_weight=_elementwise_weight(pos_weight, x, loss, "pos_weight"),
+        weight=_elementwise_weight(weight, x, loss),
+        reduction=reduction,
+    )
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
@@ -496,12 +616,19 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     _check_reduction(reduction, "nll_loss")
     indices, ignore_index = _class_indices(input, target, "nll_loss", ignore_index)
     weight = _class_weight(weight, input, "nll_loss")
-    return _with_batch_axis(input, indices, reduction, lambda x, t: _losses._nll_loss(
-        x, target=t, weight=weight, ignore_index=ignore_index, reduction=reduction))
+    return _with_batch_axis(
+        input,
+        indices,
+        reduction,
+        lambda x, t: _losses._nll_loss(
+            x, target=t, weight=weight, ignore_index=ignore_index, reduction=reduction
+        ),
+    )
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0):
+def cross_entropy(
+    input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0
+):
     """Cross-entropy of logits ``input`` (N, C, ...) against class indices or probabilities.
 
     Integer targets of shape (N, ...) are class indices (the fused, stable path: the
@@ -510,22 +637,27 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     """
     _check_reduction(reduction, "cross_entropy")
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
-                         f"{label_smoothing}")
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     x = data_of(input)
     weight = _class_weight(weight, input, "cross_entropy")
     target_data = np.asarray(data_of(target))
     if target_data.dtype.kind == "f" and target_data.shape == x.shape:
-        return _cross_entropy_probabilities(input, _like_input(target, x), weight, reduction,
-                                            label_smoothing)
+        return _cross_entropy_probabilities(
+            input, _like_input(target, x), weight, reduction, label_smoothing
+        )
     indices, ignore_index = _class_indices(input, target, "cross_entropy", ignore_index)
-    return _with_batch_axis(input, indices, reduction, lambda x, t: _cross_entropy_indices(
-        x, t, weight, ignore_index, reduction, label_smoothing))
+    return _with_batch_axis(
+        input,
+        indices,
+        reduction,
+        lambda x, t: _cross_entropy_indices(x, t, weight, ignore_index, reduction, label_smoothing),
+    )
 
 
 def _cross_entropy_indices(input, target, weight, ignore_index, reduction, smoothing):
-    loss = _losses._cross_entropy(input, target=target, weight=weight,
-                                  ignore_index=ignore_index, reduction=reduction)
+    loss = _losses._cross_entropy(
+        input, target=target, weight=weight, ignore_index=ignore_index, reduction=reduction
+    )
     if not smoothing:
         return loss
     # PyTorch's smoothing: (1 - e) * CE + e / C * (-sum_c w_c log p_c), ignored samples
@@ -534,8 +666,9 @@ def _cross_entropy_indices(input, target, weight, ignore_index, reduction, smoot
     classes = np.shape(data_of(input))[1]
     if weight is not None:
         logp = logp * reshape(weight, (1, classes) + (1,) * (np.ndim(target) - 1))
-    _, sample_weights, valid = _losses.target_weights(target, weight, ignore_index,
-                                                      data_of(input).dtype)
+    _, sample_weights, valid = _losses.target_weights(
+        target, weight, ignore_index, data_of(input).dtype
+    )
     smooth = where(valid, -sum(logp, axis=1), 0.0)
     if reduction == "mean":
         smooth = sum(smooth) / np.sum(sample_weights)
@@ -569,8 +702,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
         raise ValueError(f"multi_margin_loss: only p = 1 and p = 2 are supported, got {p}")
     x = data_of(input)
     if x.ndim not in (1, 2):
-        raise ShapeError(f"multi_margin_loss: input must be (N, C) or (C,), got shape "
-                         f"{x.shape}")
+        raise ShapeError(f"multi_margin_loss: input must be (N, C) or (C,), got shape {x.shape}")
     indices, _ = _class_indices(input, target, "multi_margin_loss")
     weight = _class_weight(weight, input, "multi_margin_loss")
 
@@ -600,7 +732,9 @@ def one_hot(tensor, num_classes=-1):
         num_classes = int(indices.max()) + 1 if indices.size else 0
     if indices.size and (indices.min() < 0 or indices.max() >= num_classes):
         bad = indices[(indices < 0) | (indices >= num_classes)].flat[0]
-        raise ValueError(f"one_hot: class index {bad} is out of range for {num_classes} "
-                         f"classes (indices of shape {indices.shape})")
+        raise ValueError(
+            f"one_hot: class index {bad} is out of range for {num_classes} "
+            f"classes (indices of shape {indices.shape})"
+        )
     out = (indices[..., None] == np.arange(num_classes)).astype(np.int64)
     return out if isinstance(tensor, np.ndarray) else Tensor._new(out)

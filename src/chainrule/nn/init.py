@@ -63,7 +63,7 @@ def calculate_gain(nonlinearity, param=None):
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
         slope = 0.01 if param is None else param
-        return math.sqrt(2.0 / (1 + slope ** 2))
+        return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity == "selu":
         return 3.0 / 4
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
@@ -72,8 +72,9 @@ def calculate_gain(nonlinearity, param=None):
 def fans(shape):
     """``(fan_in, fan_out)`` of a weight of ``shape`` (out, in, *receptive field)."""
     if len(shape) < 2:
-        raise ValueError(f"fan in and fan out need a tensor of at least 2 dimensions, got "
-                         f"shape {tuple(shape)}")
+        raise ValueError(
+            f"fan in and fan out need a tensor of at least 2 dimensions, got shape {tuple(shape)}"
+        )
     receptive = math.prod(shape[2:])
     return shape[1] * receptive, shape[0] * receptive
 

@@ -35,12 +35,12 @@ class Linear(Module):
         generator = init.as_generator(rng)
         # Filled as arrays, then wrapped: fresh parameters have no in-place history to record.
         weight = np.empty((out_features, in_features), dtype=dtype)
-        self.weight = Parameter(init.kaiming_uniform_(weight, a=math.sqrt(5),
-                                                      generator=generator))
+        self.weight = Parameter(init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator))
         if bias:
             bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
-            self.bias = Parameter(init.uniform_(np.empty(out_features, dtype=dtype), -bound,
-                                                bound, generator))
+            self.bias = Parameter(
+                init.uniform_(np.empty(out_features, dtype=dtype), -bound, bound, generator)
+            )
         else:
             self.bias = None
 
@@ -48,8 +48,10 @@ class Linear(Module):
         return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Sequential(Module):
@@ -184,7 +186,7 @@ class Flatten(Module):
     def forward(self, x):
         shape = np.shape(data_of(x))
         start, end = self.start_dim % len(shape), self.end_dim % len(shape)
-        return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+        return reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

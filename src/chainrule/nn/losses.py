@@ -45,8 +45,9 @@ class BCEWithLogitsLoss(_Loss):
         self.pos_weight = pos_weight
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                  self.pos_weight)
+        return F.binary_cross_entropy_with_logits(
+            input, target, self.weight, self.reduction, self.pos_weight
+        )
 
 
 class NLLLoss(_Loss):
@@ -71,8 +72,9 @@ class CrossEntropyLoss(_Loss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                               self.label_smoothing)
+        return F.cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+        )
 
 
 class MultiMarginLoss(_Loss):
@@ -87,8 +89,7 @@ class MultiMarginLoss(_Loss):
         self.weight = weight
 
     def forward(self, input, target):
-        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight,
-                                   self.reduction)
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
 
 
 class _RegressionLoss(Module):
@@ -99,8 +100,9 @@ class _RegressionLoss(Module):
 
     def __init__(self, size_average=None, reduce=None, reduction="mean", *, dtype=None):
         super().__init__()
-        self.reduction = _extra._reduction(type(self).__name__, reduction, size_average, reduce,
-                                           allowed=self._reductions)
+        self.reduction = _extra._reduction(
+            type(self).__name__, reduction, size_average, reduce, allowed=self._reductions
+        )
 
 
 class L1Loss(_RegressionLoss):
@@ -113,8 +115,7 @@ class L1Loss(_RegressionLoss):
 class SmoothL1Loss(_RegressionLoss):
     """Smooth L1: quadratic below ``beta``, linear above (``beta = 0``: L1)."""
 
-    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0, *,
-                 dtype=None):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0, *, dtype=None):
         super().__init__(size_average, reduce, reduction)
         if beta < 0:
             raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
@@ -143,11 +144,11 @@ class KLDivLoss(_RegressionLoss):
 
     _reductions = _extra._REDUCTIONS + ("batchmean",)
 
-    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False, *,
-                 dtype=None):
+    def __init__(
+        self, size_average=None, reduce=None, reduction="mean", log_target=False, *, dtype=None
+    ):
         super().__init__(size_average, reduce, reduction)
         self.log_target = log_target
 
     def forward(self, input, target):
-        return _extra.kl_div(input, target, reduction=self.reduction,
-                             log_target=self.log_target)
+        return _extra.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

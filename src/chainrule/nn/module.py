@@ -97,8 +97,9 @@ class Module:
         modules = self.__dict__.get("_modules")
         buffers = self.__dict__.get("_buffers")
         if isinstance(value, (Parameter, Module)) and params is None:
-            raise AttributeError(f"cannot assign {type(value).__name__} {name!r} before "
-                                 "Module.__init__() is called")
+            raise AttributeError(
+                f"cannot assign {type(value).__name__} {name!r} before Module.__init__() is called"
+            )
         if isinstance(value, Parameter):
             self.__dict__.pop(name, None)
             modules.pop(name, None)
@@ -115,13 +116,17 @@ class Module:
                 _name_after_path(value, name)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} "
-                                "(a Parameter or None is expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter {name!r} "
+                    "(a Parameter or None is expected)"
+                )
             params[name] = None
         elif modules is not None and name in modules:
             if value is not None:
-                raise TypeError(f"cannot assign {type(value).__name__} to module {name!r} "
-                                "(a Module or None is expected)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to module {name!r} "
+                    "(a Module or None is expected)"
+                )
             modules[name] = None
         else:
             object.__setattr__(self, name, value)
@@ -157,8 +162,10 @@ class Module:
             return value
         if isinstance(value, np.ndarray):
             return Tensor._new(value)
-        raise TypeError(f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, "
-                        "an ndarray or None is expected)")
+        raise TypeError(
+            f"cannot assign {type(value).__name__} as buffer {name!r} (a Tensor, "
+            "an ndarray or None is expected)"
+        )
 
     def register_buffer(self, name, tensor, persistent=True):
         """Register ``tensor`` (a Tensor, an ndarray or None) as the buffer ``name``: state
@@ -197,8 +204,10 @@ class Module:
         if "." in name or not name:
             raise KeyError(f"parameter name must be a non-empty string without '.', got {name!r}")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot register {type(param).__name__} as parameter {name!r} "
-                            "(wrap it in nn.Parameter)")
+            raise TypeError(
+                f"cannot register {type(param).__name__} as parameter {name!r} "
+                "(wrap it in nn.Parameter)"
+            )
         if param is not None:
             _name_after_path(param, name)
         self._parameters[name] = param
@@ -230,8 +239,9 @@ class Module:
         yield prefix, self
         for name, module in self._modules.items():
             if module is not None:
-                yield from module.named_modules(f"{prefix}.{name}" if prefix else name,
-                                                remove_duplicate, memo)
+                yield from module.named_modules(
+                    f"{prefix}.{name}" if prefix else name, remove_duplicate, memo
+                )
 
     def modules(self):
         """This module and every descendant, each once."""
@@ -324,19 +334,28 @@ class Module:
             value = state_dict[key]
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
             if value.shape != param.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{value.shape} from checkpoint, the shape in current model is "
-                              f"{param.shape}.")
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape "
+                    f"{value.shape} from checkpoint, the shape in current model is "
+                    f"{param.shape}."
+                )
             values.append((param, value))
         if strict and unexpected:
-            errors.insert(0, "Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{key}"' for key in unexpected) + ".")
+            errors.insert(
+                0,
+                "Unexpected key(s) in state_dict: "
+                + ", ".join(f'"{key}"' for key in unexpected)
+                + ".",
+            )
         if strict and missing:
-            errors.insert(0, "Missing key(s) in state_dict: "
-                          + ", ".join(f'"{key}"' for key in missing) + ".")
+            errors.insert(
+                0, "Missing key(s) in state_dict: " + ", ".join(f'"{key}"' for key in missing) + "."
+            )
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
         for param, value in values:
             # New memory rather than an in-place write: graphs that saved the old values
             # keep them, as after ``p.data = ...``.
@@ -403,8 +422,9 @@ class Module:
     def __repr__(self):
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({name}): {_add_indent(repr(module), 2)}"
-                       for name, module in self._modules.items()]
+        child_lines = [
+            f"({name}): {_add_indent(repr(module), 2)}" for name, module in self._modules.items()
+        ]
         lines = extra_lines + child_lines
         text = type(self).__name__ + "("
         if lines:

@@ -56,8 +56,17 @@ class _BatchNorm(Module):
 
     _expected_dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, dtype=np.float32, *, bias=True):
+    def __init__(
+        self,
+        num_features,
+        eps=1e-5,
+        momentum=0.1,
+        affine=True,
+        track_running_stats=True,
+        dtype=np.float32,
+        *,
+        bias=True,
+    ):
         super().__init__()
         dtype = _dtype(dtype)
         self.num_features = num_features
@@ -90,8 +99,10 @@ class _BatchNorm(Module):
         ndim = np.ndim(data_of(x))
         if ndim not in self._expected_dims:
             wanted = " or ".join(f"{n}D" for n in self._expected_dims)
-            raise ValueError(f"{type(self).__name__}: expected {wanted} input (got {ndim}D "
-                             f"input of shape {np.shape(data_of(x))})")
+            raise ValueError(
+                f"{type(self).__name__}: expected {wanted} input (got {ndim}D "
+                f"input of shape {np.shape(data_of(x))})"
+            )
 
     def forward(self, input):
         self._check_input_dim(input)
@@ -103,9 +114,16 @@ class _BatchNorm(Module):
         # Batch statistics in training, and in eval mode when there are no running ones.
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if keep else None,
-                          self.running_var if keep else None, self.weight, self.bias,
-                          use_batch, factor, self.eps)
+        return batch_norm(
+            input,
+            self.running_mean if keep else None,
+            self.running_var if keep else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            factor,
+            self.eps,
+        )
 
     def _upgrade_state_dict(self, state_dict, prefix):
         # PyTorch's rule for state dicts without version metadata (as {k: v.numpy()} is):
@@ -115,9 +133,11 @@ class _BatchNorm(Module):
             state_dict[key] = self.num_batches_tracked.data
 
     def extra_repr(self):
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, bias={self.bias is not None}, "
-                f"track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -148,8 +168,9 @@ class LayerNorm(Module):
     LayerNorm((5,), eps=1e-05, elementwise_affine=True, bias=True)
     """
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
-                 dtype=np.float32):
+    def __init__(
+        self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32
+    ):
         super().__init__()
         dtype = _dtype(dtype)
         if isinstance(normalized_shape, (int, np.integer)):
@@ -167,8 +188,10 @@ class LayerNorm(Module):
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
 
 
 class GroupNorm(Module):
@@ -181,12 +204,15 @@ class GroupNorm(Module):
     (3, 4, 5)
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32, *,
-                 bias=True):
+    def __init__(
+        self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32, *, bias=True
+    ):
         super().__init__()
         if num_channels % num_groups:
-            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
-                             f"num_groups ({num_groups})")
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                f"num_groups ({num_groups})"
+            )
         dtype = _dtype(dtype)
         self.num_groups = num_groups
         self.num_channels = num_channels
@@ -202,8 +228,10 @@ class GroupNorm(Module):
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
-        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
-                f"affine={self.affine}, bias={self.bias is not None}")
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+            f"affine={self.affine}, bias={self.bias is not None}"
+        )
 
 
 class Dropout2d(Module):

@@ -85,8 +85,13 @@ def _steps_call(f, x):
     return concatenate([reshape(step, (-1,)) for step in f(x)])
 
 
-@composite(Spec([Case(((5, 2, 3),)), Case(((1, 4),)), Case(((8,),))], call=_steps_call,
-                ref=lambda np, x: np.reshape(x, (-1,))))
+@composite(
+    Spec(
+        [Case(((5, 2, 3),)), Case(((1, 4),)), Case(((8,),))],
+        call=_steps_call,
+        ref=lambda np, x: np.reshape(x, (-1,)),
+    )
+)
 def time_steps(x):
     """The steps of a time-major sequence ``x`` (T, ...) as T tensors (...).
 
@@ -167,29 +172,51 @@ class _Direction:
 class RNNBase(Module):
     """What RNN, LSTM and GRU share: parameters, checks, the layer and direction loops."""
 
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, *,
-                 dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) \
-                or not 0 <= dropout <= 1:
-            raise ValueError(f"{name}: dropout should be a number in range [0, 1] "
-                             "representing the probability of an element being zeroed")
+        if (
+            not isinstance(dropout, (int, float))
+            or isinstance(dropout, bool)
+            or not 0 <= dropout <= 1
+        ):
+            raise ValueError(
+                f"{name}: dropout should be a number in range [0, 1] "
+                "representing the probability of an element being zeroed"
+            )
         if dropout > 0 and num_layers == 1:
-            warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
-                          "non-zero dropout expects num_layers greater than 1, but got "
-                          f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
+            warnings.warn(
+                "dropout option adds dropout after all but last recurrent layer, so "
+                "non-zero dropout expects num_layers greater than 1, but got "
+                f"dropout={dropout} and num_layers={num_layers}",
+                stacklevel=3,
+            )
         if not isinstance(hidden_size, (int, np.integer)) or isinstance(hidden_size, bool):
-            raise TypeError(f"{name}: hidden_size should be of type int, got: "
-                            f"{type(hidden_size).__name__}")
+            raise TypeError(
+                f"{name}: hidden_size should be of type int, got: {type(hidden_size).__name__}"
+            )
         if hidden_size <= 0:
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
         if proj_size < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable "
-                             "projections")
+            raise ValueError(
+                "proj_size should be a positive integer or zero to disable projections"
+            )
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
         if proj_size and mode != "LSTM":
@@ -231,10 +258,9 @@ class RNNBase(Module):
     @property
     def all_weights(self):
         """The parameters of each layer and direction, as lists (PyTorch's order)."""
-        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional
-                                                                   else 1))
+        per = len(self._flat_weights_names) // (self.num_layers * (2 if self.bidirectional else 1))
         names = self._flat_weights_names
-        return [[getattr(self, n) for n in names[k:k + per]] for k in range(0, len(names), per)]
+        return [[getattr(self, n) for n in names[k : k + per]] for k in range(0, len(names), per)]
 
     def extra_repr(self):
         text = f"{self.input_size}, {self.hidden_size}"
@@ -258,11 +284,14 @@ class RNNBase(Module):
         shape = _shape(input)
         name = type(self).__name__
         if len(shape) not in (2, 3):
-            raise ShapeError(f"{name}: Expected input to be 2D or 3D, got {len(shape)}D "
-                             f"instead (shape {shape})")
+            raise ShapeError(
+                f"{name}: Expected input to be 2D or 3D, got {len(shape)}D instead (shape {shape})"
+            )
         if shape[-1] != self.input_size:
-            raise ShapeError(f"{name}: input.size(-1) must be equal to input_size. Expected "
-                             f"{self.input_size}, got {shape[-1]} (input of shape {shape})")
+            raise ShapeError(
+                f"{name}: input.size(-1) must be equal to input_size. Expected "
+                f"{self.input_size}, got {shape[-1]} (input of shape {shape})"
+            )
         if len(shape) == 2:
             return reshape(input, (shape[0], 1, shape[1])), False
         return (swapaxes(input, 0, 1) if self.batch_first else input), True
@@ -273,14 +302,18 @@ class RNNBase(Module):
         name = type(self).__name__
         if len(shape) != (3 if batched else 2):
             kind = "batched 3-D" if batched else "unbatched 2-D"
-            raise ShapeError(f"{name}: For {kind} input, {what} should also be "
-                             f"{3 if batched else 2}-D but got {len(shape)}-D tensor")
+            raise ShapeError(
+                f"{name}: For {kind} input, {what} should also be "
+                f"{3 if batched else 2}-D but got {len(shape)}-D tensor"
+            )
         if not batched:
             state = reshape(state, (shape[0], 1, shape[1]))
         expected = (self.num_layers * (2 if self.bidirectional else 1), batch, size)
         if _shape(state) != expected:
-            raise ShapeError(f"{name}: Expected {what} size {expected}, got "
-                             f"{list(_shape(state)) if batched else list(shape)}")
+            raise ShapeError(
+                f"{name}: Expected {what} size {expected}, got "
+                f"{list(_shape(state)) if batched else list(shape)}"
+            )
         return state
 
     # ------------------------------------------------------------------ the loops
@@ -293,8 +326,9 @@ class RNNBase(Module):
         x, batched = self._time_major(input)
         length, batch = _shape(x)[:2]
         if length == 0:
-            raise ShapeError(f"{type(self).__name__}: the input has no time steps (shape "
-                             f"{_shape(input)})")
+            raise ShapeError(
+                f"{type(self).__name__}: the input has no time steps (shape {_shape(input)})"
+            )
         directions = 2 if self.bidirectional else 1
         scoped = _recording()
         steps = time_steps(x)
@@ -307,18 +341,33 @@ class RNNBase(Module):
                 start = None if initial is None else [getitem(s, index) for s in initial]
                 with _scope(suffix[1:], scoped and self.num_layers * directions > 1):
                     params = _Direction(self, suffix, self.mode)
-                    seq, last = self._direction(steps, _projections(steps, params), start,
-                                                params, bool(direction), batch, scoped)
+                    seq, last = self._direction(
+                        steps,
+                        _projections(steps, params),
+                        start,
+                        params,
+                        bool(direction),
+                        batch,
+                        scoped,
+                    )
                 outputs.append(seq)
                 finals.append(last)
             if layer < self.num_layers - 1:
-                steps = outputs[0].steps() if directions == 1 else [
-                    concatenate(pair, axis=-1) for pair in zip(outputs[0].steps(),
-                                                               outputs[1].steps())]
+                steps = (
+                    outputs[0].steps()
+                    if directions == 1
+                    else [
+                        concatenate(pair, axis=-1)
+                        for pair in zip(outputs[0].steps(), outputs[1].steps())
+                    ]
+                )
                 if self.dropout and self.training:
                     steps = [F.dropout(s, self.dropout, True, self.rng) for s in steps]
-        output = outputs[0].stacked() if directions == 1 else concatenate(
-            [outputs[0].stacked(), outputs[1].stacked()], axis=-1)
+        output = (
+            outputs[0].stacked()
+            if directions == 1
+            else concatenate([outputs[0].stacked(), outputs[1].stacked()], axis=-1)
+        )
         if not batched:
             output = reshape(output, (length,) + _shape(output)[2:])
         elif self.batch_first:
@@ -349,16 +398,37 @@ class RNN(RNNBase):
     unbatched). ``forward(input, hx=None)`` returns ``(output, h_n)``.
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32,
-                 rng=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
-                             "'relu'.")
+            raise ValueError(
+                f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
+            )
         self.nonlinearity = nonlinearity
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
-                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype=dtype, rng=rng)
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
 
     def forward(self, input, hx=None):
         initial = None
@@ -373,13 +443,15 @@ class RNN(RNNBase):
     def _direction(self, steps, projected, start, params, reverse, batch, scoped):
         act = tanh if self.mode == "RNN_TANH" else relu
         length = len(steps)
-        h = start[0] if start is not None else (
-            None if length > 1 else self._zeros(steps, batch, self.hidden_size))
+        h = (
+            start[0]
+            if start is not None
+            else (None if length > 1 else self._zeros(steps, batch, self.hidden_size))
+        )
         outputs = [None] * length
-        for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        for t in range(length - 1, -1, -1) if reverse else range(length):
             with _scope(f"t={t}", scoped):
-                pre = projected[t] if projected else _project(steps[t], params.w_ih,
-                                                              params.bias)
+                pre = projected[t] if projected else _project(steps[t], params.w_ih, params.bias)
                 if h is not None:
                     pre = _project(h, params.w_hh, pre)
                 h = outputs[t] = act(pre)
@@ -395,10 +467,33 @@ class LSTM(RNNBase):
     ``(output, (h_n, c_n))``.
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, *, dtype=np.float32, rng=None):
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, proj_size, dtype=dtype, rng=rng)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            dtype=dtype,
+            rng=rng,
+        )
 
     def forward(self, input, hx=None):
         initial = None
@@ -408,16 +503,20 @@ class LSTM(RNNBase):
             x_shape = _shape(input)
             batched = len(x_shape) == 3
             batch = (x_shape[0] if self.batch_first else x_shape[1]) if batched else 1
-            initial = [self._initial(hx[0], batch, self.proj_size or self.hidden_size, batched,
-                                     "hidden[0]"),
-                       self._initial(hx[1], batch, self.hidden_size, batched, "hidden[1]")]
+            initial = [
+                self._initial(
+                    hx[0], batch, self.proj_size or self.hidden_size, batched, "hidden[0]"
+                ),
+                self._initial(hx[1], batch, self.hidden_size, batched, "hidden[1]"),
+            ]
         output, (h_n, c_n) = self._run(input, initial)
         return output, (h_n, c_n)
 
     def _direction(self, steps, projected, start, params, reverse, batch, scoped):
         if params.w_hr is not None:
-            return self._projected_direction(steps, projected, start, params, reverse, batch,
-                                             scoped)
+            return self._projected_direction(
+                steps, projected, start, params, reverse, batch, scoped
+            )
         length = len(steps)
         if start is None:
             # (h, c) packed, feature-major as the steps' states: (2, H, N) seen as (2, N, H).
@@ -429,10 +528,9 @@ class LSTM(RNNBase):
         # it is the only step (then the product gives W_hh its zero gradient, as PyTorch).
         cell_only = start is None and length > 1
         states = [None] * length
-        for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        for t in range(length - 1, -1, -1) if reverse else range(length):
             with _scope(f"t={t}", scoped):
-                xg = projected[t] if projected else _project(steps[t], params.w_ih,
-                                                             params.bias)
+                xg = projected[t] if projected else _project(steps[t], params.w_ih, params.bias)
                 if cell_only:
                     state, cell_only = _lstm_cell(xg, state[1]), False
                 else:
@@ -451,10 +549,9 @@ class LSTM(RNNBase):
             # (then it gives W_hh its zero gradient, as PyTorch's does).
             h = None if length > 1 else self._zeros(steps, batch, self.proj_size)
         outputs = [None] * length
-        for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        for t in range(length - 1, -1, -1) if reverse else range(length):
             with _scope(f"t={t}", scoped):
-                gates = projected[t] if projected else _project(steps[t], params.w_ih,
-                                                                params.bias)
+                gates = projected[t] if projected else _project(steps[t], params.w_ih, params.bias)
                 if h is not None:
                     gates = _project(h, params.w_hh, gates)
                 packed = _lstm_cell(gates, c)
@@ -470,10 +567,31 @@ class GRU(RNNBase):
     ``forward(input, hx=None)`` returns ``(output, h_n)``.
     """
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None):
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, dtype=dtype, rng=rng)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+        )
 
     forward = RNN.forward
 
@@ -484,13 +602,15 @@ class GRU(RNNBase):
         # unless it is the only step (then W_hh gets its zero gradient, as in PyTorch).
         skip = start is None and length > 1
         outputs = [None] * length
-        for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        for t in range(length - 1, -1, -1) if reverse else range(length):
             with _scope(f"t={t}", scoped):
-                gx = projected[t] if projected else _project(steps[t], params.w_ih,
-                                                             params.bias)
+                gx = projected[t] if projected else _project(steps[t], params.w_ih, params.bias)
                 if skip:
-                    gh = params.b_hh if params.b_hh is not None else np.zeros(
-                        _shape(gx)[-1:], data_of(h).dtype)
+                    gh = (
+                        params.b_hh
+                        if params.b_hh is not None
+                        else np.zeros(_shape(gx)[-1:], data_of(h).dtype)
+                    )
                     skip = False
                 else:
                     gh = _project(h, params.w_hh, params.b_hh)
@@ -517,8 +637,11 @@ class RNNCellBase(Module):
         else:
             self.bias_ih = self.bias_hh = None
         for name, shape in shapes.items():  # filled as arrays, then wrapped (see RNNBase)
-            setattr(self, name, Parameter(init.uniform_(np.empty(shape, dtype), -bound, bound,
-                                                        self.rng)))
+            setattr(
+                self,
+                name,
+                Parameter(init.uniform_(np.empty(shape, dtype), -bound, bound, self.rng)),
+            )
 
     def reset_parameters(self):
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
@@ -536,11 +659,15 @@ class RNNCellBase(Module):
         """The input as (N, input_size), and whether it came without a batch axis."""
         shape = _shape(input)
         if len(shape) not in (1, 2):
-            raise ShapeError(f"{type(self).__name__}: Expected input to be 1D or 2D, got "
-                             f"{len(shape)}D instead (shape {shape})")
+            raise ShapeError(
+                f"{type(self).__name__}: Expected input to be 1D or 2D, got "
+                f"{len(shape)}D instead (shape {shape})"
+            )
         if shape[-1] != self.input_size:
-            raise ShapeError(f"{type(self).__name__}: input has inconsistent input_size: got "
-                             f"{shape[-1]} expected {self.input_size} (shape {shape})")
+            raise ShapeError(
+                f"{type(self).__name__}: input has inconsistent input_size: got "
+                f"{shape[-1]} expected {self.input_size} (shape {shape})"
+            )
         return (input, True) if len(shape) == 2 else (reshape(input, (1, shape[0])), False)
 
     def _state(self, state, input, batch, batched, what="hidden"):
@@ -550,14 +677,18 @@ class RNNCellBase(Module):
             return np.zeros((batch, self.hidden_size), dtype)
         shape = _shape(state)
         if len(shape) != (2 if batched else 1):
-            raise ShapeError(f"{type(self).__name__}: Expected {what} to be "
-                             f"{2 if batched else 1}D for {2 if batched else 1}D input, got "
-                             f"{len(shape)}D (shape {shape})")
+            raise ShapeError(
+                f"{type(self).__name__}: Expected {what} to be "
+                f"{2 if batched else 1}D for {2 if batched else 1}D input, got "
+                f"{len(shape)}D (shape {shape})"
+            )
         if not batched:
             state = reshape(state, (1, shape[0]))
         if _shape(state) != (batch, self.hidden_size):
-            raise ShapeError(f"{type(self).__name__}: {what} of shape {shape} does not match "
-                             f"batch {batch} and hidden_size {self.hidden_size}")
+            raise ShapeError(
+                f"{type(self).__name__}: {what} of shape {shape} does not match "
+                f"batch {batch} and hidden_size {self.hidden_size}"
+            )
         return state
 
     def _gates(self, x, h):
@@ -574,8 +705,9 @@ class RNNCell(RNNCellBase):
     """One Elman RNN step, ``h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh)`` (or relu);
     ``forward(input, hx=None)`` returns ``h'``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *,
-                 dtype=np.float32, rng=None):
+    def __init__(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity

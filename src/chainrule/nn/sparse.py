@@ -26,8 +26,9 @@ def _padding_index(padding_idx, num_embeddings):
     if padding_idx is None:
         return None
     if not -num_embeddings <= padding_idx < num_embeddings:
-        raise ValueError(f"Embedding: padding_idx {padding_idx} must be within "
-                         f"num_embeddings {num_embeddings}")
+        raise ValueError(
+            f"Embedding: padding_idx {padding_idx} must be within num_embeddings {num_embeddings}"
+        )
     return int(padding_idx) % num_embeddings
 
 
@@ -42,9 +43,21 @@ class Embedding(Module):
     Gradients are dense arrays whatever ``sparse`` says.
     """
 
-    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, *, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        num_embeddings,
+        embedding_dim,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+        _weight=None,
+        _freeze=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = _padding_index(padding_idx, num_embeddings)
@@ -54,14 +67,18 @@ class Embedding(Module):
         if _weight is None:
             dtype = np.dtype(np.float32 if dtype is None else dtype)
             # Filled as an array, then wrapped: a fresh parameter has no in-place history.
-            self.weight = Parameter(self._initial(np.empty((num_embeddings, embedding_dim),
-                                                           dtype)), requires_grad=not _freeze)
+            self.weight = Parameter(
+                self._initial(np.empty((num_embeddings, embedding_dim), dtype)),
+                requires_grad=not _freeze,
+            )
         else:
             shape = np.shape(data_of(_weight))
             if shape != (num_embeddings, embedding_dim):
-                raise ValueError(f"Embedding: shape of weight {shape} does not match "
-                                 f"num_embeddings and embedding_dim "
-                                 f"{(num_embeddings, embedding_dim)}")
+                raise ValueError(
+                    f"Embedding: shape of weight {shape} does not match "
+                    f"num_embeddings and embedding_dim "
+                    f"{(num_embeddings, embedding_dim)}"
+                )
             self.weight = Parameter(np.array(data_of(_weight)), requires_grad=not _freeze)
 
     def _initial(self, values):
@@ -75,8 +92,15 @@ class Embedding(Module):
         self.weight.data = self._initial(np.empty_like(self.weight.data))
 
     def forward(self, input):
-        return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
-                         self.scale_grad_by_freq, self.sparse)
+        return embedding(
+            input,
+            self.weight,
+            self.padding_idx,
+            self.max_norm,
+            self.norm_type,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
 
     def extra_repr(self):
         text = f"{self.num_embeddings}, {self.embedding_dim}"
@@ -93,8 +117,16 @@ class Embedding(Module):
         return text
 
     @classmethod
-    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None,
-                        norm_type=2.0, scale_grad_by_freq=False, sparse=False):
+    def from_pretrained(
+        cls,
+        embeddings,
+        freeze=True,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+    ):
         """An Embedding holding a copy of the 2-D ``embeddings``; constant with ``freeze``.
 
         >>> import numpy as np
@@ -103,7 +135,17 @@ class Embedding(Module):
         """
         shape = np.shape(data_of(embeddings))
         if len(shape) != 2:
-            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-dimensional, "
-                             f"got shape {shape}")
-        return cls(shape[0], shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq,
-                   sparse, _weight=embeddings, _freeze=freeze)
+            raise ValueError(
+                f"Embedding.from_pretrained: embeddings must be 2-dimensional, got shape {shape}"
+            )
+        return cls(
+            shape[0],
+            shape[1],
+            padding_idx,
+            max_norm,
+            norm_type,
+            scale_grad_by_freq,
+            sparse,
+            _weight=embeddings,
+            _freeze=freeze,
+        )

@@ -27,8 +27,7 @@ from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of, defop, unary_spec
 from .shape import split
 
-__all__ = ["celu", "erf", "erfc", "erfinv", "hardshrink", "logit", "selu", "threshold",
-           "xlogy"]
+__all__ = ["celu", "erf", "erfc", "erfinv", "hardshrink", "logit", "selu", "threshold", "xlogy"]
 
 # Python floats, not NumPy scalars: they keep float32 arrays float32.
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -56,20 +55,55 @@ def _abs_domain(rng, shape):
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23
 # (1969) 631-637, as in his SPECFUN routine CALERF: erf on |x| <= 0.46875, erfc on
 # (0.46875, 4] and beyond 4, each to below float64's rounding.
-_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
-      3.20937758913846947e03, 1.85777706184603153e-1)
-_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
-      2.84423683343917062e03)
-_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
-      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
-      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)
-_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
-      1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
-      3.43936767414372164e03, 1.23033935480374942e03)
-_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
-      1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)
-_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
-      6.05183413124413191e-2, 2.33520497626869185e-3)
+_A = (
+    3.16112374387056560e00,
+    1.13864154151050156e02,
+    3.77485237685302021e02,
+    3.20937758913846947e03,
+    1.85777706184603153e-1,
+)
+_B = (
+    2.36012909523441209e01,
+    2.44024637934444173e02,
+    1.28261652607737228e03,
+    2.84423683343917062e03,
+)
+_C = (
+    5.64188496988670089e-1,
+    8.88314979438837594e00,
+    6.61191906371416295e01,
+    2.98635138197400131e02,
+    8.81952221241769090e02,
+    1.71204761263407058e03,
+    2.05107837782607147e03,
+    1.23033935479799725e03,
+    2.15311535474403846e-8,
+)
+_D = (
+    1.57449261107098347e01,
+    1.17693950891312499e02,
+    5.37181101862009858e02,
+    1.62138957456669019e03,
+    3.29079923573345963e03,
+    4.36261909014324716e03,
+    3.43936767414372164e03,
+    1.23033935480374942e03,
+)
+_P = (
+    3.05326634961232344e-1,
+    3.60344899949804439e-1,
+    1.25781726111229246e-1,
+    1.60837851487422766e-2,
+    6.58749161529837803e-4,
+    1.63153871373020978e-2,
+)
+_Q = (
+    2.56852019228982242e00,
+    1.87295284992346047e00,
+    5.27905102951428412e-1,
+    6.05183413124413191e-2,
+    2.33520497626869185e-3,
+)
 _SQRPI = 5.6418958354775628695e-1  # 1 / sqrt(pi)
 _THRESH = 0.46875
 _XBIG = 26.543  # erfc underflows to 0 in float64 from here on
@@ -177,8 +211,10 @@ def _cody(x, complement):
 
 # NOTE: a primitive because NumPy has no erf: Cody's rational approximations, accurate to
 # float64's rounding (float32 inputs are computed in float64 and rounded once).
-@defop(lambda g, out, a: g * (_TWO_OVER_SQRT_PI * exp(-(a * a))),
-       spec=unary_spec(lambda xp, a: _special(xp).erf(a), domain=(-3.0, 3.0)))
+@defop(
+    lambda g, out, a: g * (_TWO_OVER_SQRT_PI * exp(-(a * a))),
+    spec=unary_spec(lambda xp, a: _special(xp).erf(a), domain=(-3.0, 3.0)),
+)
 def erf(a):
     """The error function ``2 / sqrt(pi) * integral_0^a exp(-t^2) dt``.
 
@@ -190,8 +226,10 @@ def erf(a):
 
 # NOTE: a primitive for accuracy: 1 - erf(a) loses every digit once erf(a) rounds to 1
 # (a > 6 in float64), where erfc(a) itself is still well above the underflow.
-@defop(lambda g, out, a: g * (-_TWO_OVER_SQRT_PI * exp(-(a * a))),
-       spec=unary_spec(lambda xp, a: _special(xp).erfc(a), domain=(-3.0, 3.0)))
+@defop(
+    lambda g, out, a: g * (-_TWO_OVER_SQRT_PI * exp(-(a * a))),
+    spec=unary_spec(lambda xp, a: _special(xp).erfc(a), domain=(-3.0, 3.0)),
+)
 def erfc(a):
     """The complementary error function ``1 - erf(a)``, accurate for large ``a``.
 
@@ -242,8 +280,11 @@ def _erfinv(y):
     return x.astype(dtype, copy=False)
 
 
-@defop(lambda g, out, a: g * (_SQRT_PI_OVER_TWO * exp(out * out)), saves_out=True,
-       spec=unary_spec(lambda xp, a: _special(xp).erfinv(a), domain=(-0.9, 0.9)))
+@defop(
+    lambda g, out, a: g * (_SQRT_PI_OVER_TWO * exp(out * out)),
+    saves_out=True,
+    spec=unary_spec(lambda xp, a: _special(xp).erfinv(a), domain=(-0.9, 0.9)),
+)
 def erfinv(a):
     """The inverse of ``erf`` on (-1, 1): +-inf at +-1, NaN outside.
 
@@ -274,7 +315,8 @@ def _gelu_vjp(g, out, x, gate=None, *, approximate):
     if approximate == "tanh":
         gate = _gelu_tanh_gate(x) if gate is None else gate
         slope = gate + (2.0 * _SQRT_2_OVER_PI) * x * gate * (1.0 - gate) * (
-            1.0 + (3.0 * _KAPPA) * (x * x))
+            1.0 + (3.0 * _KAPPA) * (x * x)
+        )
     else:  # Phi(x) + x phi(x)
         gate = 0.5 * erfc(-_SQRT1_2 * x) if gate is None else gate
         slope = gate + _INV_SQRT_2PI * x * exp(-0.5 * (x * x))
@@ -283,17 +325,27 @@ def _gelu_vjp(g, out, x, gate=None, *, approximate):
 
 def _gelu_ref(xp, x, approximate):
     if approximate == "tanh":
-        return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x ** 3)))
+        return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + _KAPPA * x**3)))
     return 0.5 * x * (1 + _special(xp).erf(x * _SQRT1_2))
 
 
 # NOTE: a primitive for speed: one node whose rule reuses the forward's Phi(x) (or gate),
 # instead of the five nodes of x * Phi(x) and a second erfc; the tanh form is written with
 # sigmoid for stability (1 + tanh(u) cancels for u < 0).
-@defop(_gelu_vjp, name="gelu", keeps=_gelu_keeping_gate,
-       spec=Spec([Case((shape,), {"approximate": mode}) for mode in _GELU_MODES
-                  for shape in [(3, 4), (), (0, 3), (2, 1, 3)]],
-                 domain=(-3.0, 3.0), ref=_gelu_ref))
+@defop(
+    _gelu_vjp,
+    name="gelu",
+    keeps=_gelu_keeping_gate,
+    spec=Spec(
+        [
+            Case((shape,), {"approximate": mode})
+            for mode in _GELU_MODES
+            for shape in [(3, 4), (), (0, 3), (2, 1, 3)]
+        ],
+        domain=(-3.0, 3.0),
+        ref=_gelu_ref,
+    ),
+)
 def _gelu(x, approximate):
     """x * Phi(x), Phi the standard normal CDF, or its tanh approximation."""
     return _gelu_keeping_gate(x, approximate)[0]
@@ -326,17 +378,25 @@ def _elu_ref(xp, x, alpha, scale, input_scale):
     return xp.where(x > 0, scale * x, alpha * scale * (xp.exp(x * input_scale) - 1))
 
 
-_ELU_PARAMS = [{"alpha": 1.0, "scale": 1.0, "input_scale": 1.0},
-               {"alpha": 0.1, "scale": 1.0, "input_scale": 1.0},
-               {"alpha": _SELU_ALPHA, "scale": _SELU_SCALE, "input_scale": 1.0},
-               {"alpha": 2.5, "scale": 1.0, "input_scale": 1 / 2.5}]  # celu(alpha=2.5)
+_ELU_PARAMS = [
+    {"alpha": 1.0, "scale": 1.0, "input_scale": 1.0},
+    {"alpha": 0.1, "scale": 1.0, "input_scale": 1.0},
+    {"alpha": _SELU_ALPHA, "scale": _SELU_SCALE, "input_scale": 1.0},
+    {"alpha": 2.5, "scale": 1.0, "input_scale": 1 / 2.5},
+]  # celu(alpha=2.5)
 
 
 # NOTE: a primitive for stability: exp of the positive side overflows (its gradient would
 # be 0 * inf), and for PyTorch's gradient at 0; ELU, SELU and CELU are its parameterizations.
-@defop(_elu_vjp, name="elu",
-       spec=Spec([Case((shape,), params) for params in _ELU_PARAMS
-                  for shape in [(3, 4), (), (0, 3)]], domain=_abs_domain, ref=_elu_ref))
+@defop(
+    _elu_vjp,
+    name="elu",
+    spec=Spec(
+        [Case((shape,), params) for params in _ELU_PARAMS for shape in [(3, 4), (), (0, 3)]],
+        domain=_abs_domain,
+        ref=_elu_ref,
+    ),
+)
 def _elu(x, alpha, scale, input_scale):
     """``scale * x`` above 0, ``alpha * scale * (exp(x * input_scale) - 1)`` elsewhere."""
     negative = np.expm1(np.minimum(x, 0) * input_scale) * (alpha * scale)
@@ -368,9 +428,15 @@ def _hardtanh_vjp(g, out, x, min_val, max_val):
 
 
 # NOTE: a primitive for PyTorch's gradient: 0 at the bounds themselves (clip passes it there).
-@defop(_hardtanh_vjp, name="hardtanh",
-       spec=unary_spec(lambda xp, x, min_val, max_val: xp.clip(x, min_val, max_val),
-                       params={"min_val": -1.0, "max_val": 0.5}, domain=(-2.0, 2.0)))
+@defop(
+    _hardtanh_vjp,
+    name="hardtanh",
+    spec=unary_spec(
+        lambda xp, x, min_val, max_val: xp.clip(x, min_val, max_val),
+        params={"min_val": -1.0, "max_val": 0.5},
+        domain=(-2.0, 2.0),
+    ),
+)
 def _hardtanh(x, min_val, max_val):
     """x limited to [min_val, max_val]; the gradient is 0 at the bounds."""
     return np.clip(x, min_val, max_val)
@@ -379,8 +445,9 @@ def _hardtanh(x, min_val, max_val):
 def hardtanh(input, min_val=-1.0, max_val=1.0):
     """``x`` limited to ``[min_val, max_val]``; the gradient there is 0, as in PyTorch."""
     if min_val > max_val:
-        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got {min_val} "
-                         f"and {max_val}")
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val, got {min_val} and {max_val}"
+        )
     return _hardtanh(input, min_val=min_val, max_val=max_val)
 
 
@@ -401,12 +468,13 @@ def _hard_domain(rng, shape):
 
 # NOTE: a primitive for PyTorch's kinks: the gradient 1/6 on the open interval (-3, 3) read
 # off x itself (a composite would test x + 3, rounded), 0 elsewhere.
-@defop(lambda g, out, x: g * (_mask((data_of(x) > -3) & (data_of(x) < 3), x)
-                              * _SIXTH_AS_PYTORCH),
-       name="hardsigmoid",
-       # No autograd reference: its slope would be the exact 1/6, not PyTorch's (see above);
-       # tests/test_activations.py compares with PyTorch instead.
-       spec=unary_spec(None, domain=_hard_domain))
+@defop(
+    lambda g, out, x: g * (_mask((data_of(x) > -3) & (data_of(x) < 3), x) * _SIXTH_AS_PYTORCH),
+    name="hardsigmoid",
+    # No autograd reference: its slope would be the exact 1/6, not PyTorch's (see above);
+    # tests/test_activations.py compares with PyTorch instead.
+    spec=unary_spec(None, domain=_hard_domain),
+)
 def hardsigmoid(x):
     """``min(max(x + 3, 0), 6) / 6``."""
     return np.clip(x + 3, 0, 6) / 6
@@ -422,8 +490,11 @@ def _hardswish_vjp(g, out, x):
 
 # NOTE: a primitive for PyTorch's kinks: slope 0 at -3 and 1 at 3, second derivative 1/3
 # only strictly between them.
-@defop(_hardswish_vjp, name="hardswish",
-       spec=unary_spec(lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6, domain=_hard_domain))
+@defop(
+    _hardswish_vjp,
+    name="hardswish",
+    spec=unary_spec(lambda xp, x: x * xp.clip(x + 3, 0, 6) / 6, domain=_hard_domain),
+)
 def hardswish(x):
     """``x * min(max(x + 3, 0), 6) / 6``."""
     return x * np.clip(x + 3, 0, 6) / 6
@@ -446,12 +517,19 @@ def _softplus_ref(xp, x, beta, threshold):
 
 # NOTE: a primitive for stability: log(1 + exp(beta x)) overflows past the threshold, where
 # the result is x itself (a where of the two would carry 0 * inf into the gradient).
-@defop(_softplus_vjp, name="softplus_threshold",
-       spec=Spec([Case((shape,), {"beta": 1.0, "threshold": 20.0})
-                  for shape in [(3, 4), (), (0, 3)]]
-                 + [Case(((3, 4),), {"beta": 2.0, "threshold": 1.0}),  # both regimes
-                    Case(((3, 4),), {"beta": -0.5, "threshold": 0.5})],
-                 domain=_abs_domain, ref=_softplus_ref))
+@defop(
+    _softplus_vjp,
+    name="softplus_threshold",
+    spec=Spec(
+        [Case((shape,), {"beta": 1.0, "threshold": 20.0}) for shape in [(3, 4), (), (0, 3)]]
+        + [
+            Case(((3, 4),), {"beta": 2.0, "threshold": 1.0}),  # both regimes
+            Case(((3, 4),), {"beta": -0.5, "threshold": 0.5}),
+        ],
+        domain=_abs_domain,
+        ref=_softplus_ref,
+    ),
+)
 def _softplus(x, beta, threshold):
     """``log(1 + exp(beta x)) / beta``, or ``x`` where ``beta x > threshold``."""
     scaled = x * beta
@@ -478,10 +556,16 @@ def _logit_ref(xp, x, eps):
 
 # NOTE: a primitive for PyTorch's gradient conventions: NaN outside [0, 1] without eps,
 # 0 where eps clamps (the bounds themselves pass it).
-@defop(_logit_vjp, name="logit",
-       spec=Spec([Case((shape,), {"eps": None}) for shape in [(3, 4), (), (0, 3)]]
-                 + [Case(((3, 4),), {"eps": 0.2})],  # clamps some samples, not others
-                 domain=(0.05, 0.95), ref=_logit_ref))
+@defop(
+    _logit_vjp,
+    name="logit",
+    spec=Spec(
+        [Case((shape,), {"eps": None}) for shape in [(3, 4), (), (0, 3)]]
+        + [Case(((3, 4),), {"eps": 0.2})],  # clamps some samples, not others
+        domain=(0.05, 0.95),
+        ref=_logit_ref,
+    ),
+)
 def _logit(x, eps):
     """log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps is given."""
     if eps is not None:
@@ -514,11 +598,25 @@ def _positive_domain(rng, shape):
 
 # NOTE: a primitive for its definition at x == 0: 0 even where log y is -inf or y is 0
 # (x * log(y) gives NaN there), while a NaN y still gives NaN.
-@defop(_xlogy_vjp_x, lambda g, out, x, y: g * x / y, name="xlogy",
-       spec=Spec([Case(shapes) for shapes in [((3, 4), (3, 4)), ((3, 4), (4,)),
-                                               ((2, 1, 4), (3, 1)), ((), (2, 3)),
-                                               ((0, 3), (3,))]],
-                 domain=_positive_domain, ref=lambda xp, x, y: x * xp.log(y)))
+@defop(
+    _xlogy_vjp_x,
+    lambda g, out, x, y: g * x / y,
+    name="xlogy",
+    spec=Spec(
+        [
+            Case(shapes)
+            for shapes in [
+                ((3, 4), (3, 4)),
+                ((3, 4), (4,)),
+                ((2, 1, 4), (3, 1)),
+                ((), (2, 3)),
+                ((0, 3), (3,)),
+            ]
+        ],
+        domain=_positive_domain,
+        ref=lambda xp, x, y: x * xp.log(y),
+    ),
+)
 def xlogy(x, y):
     """``x * log(y)``, and 0 where ``x`` is 0 (unless ``y`` is NaN), as in PyTorch.
 
@@ -565,24 +663,37 @@ def tanhshrink(input):
 def _shrink_domain(rng, shape):
     """Samples away from the kinks at +-0.5 (the default lambd), on both sides of them."""
     return rng.choice([-1, 1], shape) * rng.choice([0.25, 1.25], shape) + rng.uniform(
-        -0.2, 0.2, shape)
+        -0.2, 0.2, shape
+    )
 
 
 _SHRINK_CASES = [Case((shape,), {}) for shape in [(3, 4), (), (0, 3)]] + [
-    Case(((3, 4),), {"lambd": 0.9})]
+    Case(((3, 4),), {"lambd": 0.9})
+]
 
 
-@composite(Spec(_SHRINK_CASES, domain=_shrink_domain,
-                ref=lambda xp, x, lambd=0.5: xp.where(xp.abs(x) > lambd, x, 0.0)))
+@composite(
+    Spec(
+        _SHRINK_CASES,
+        domain=_shrink_domain,
+        ref=lambda xp, x, lambd=0.5: xp.where(xp.abs(x) > lambd, x, 0.0),
+    )
+)
 def hardshrink(input, lambd=0.5):
     """``x`` where ``|x| > lambd``, 0 elsewhere (the gradient too, at +-lambd included)."""
     x = data_of(input)
     return where(~((x >= -lambd) & (x <= lambd)), input, 0.0)
 
 
-@composite(Spec(_SHRINK_CASES, domain=_shrink_domain,
-                ref=lambda xp, x, lambd=0.5: xp.where(
-                    x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, 0.0))))
+@composite(
+    Spec(
+        _SHRINK_CASES,
+        domain=_shrink_domain,
+        ref=lambda xp, x, lambd=0.5: xp.where(
+            x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, 0.0)
+        ),
+    )
+)
 def softshrink(input, lambd=0.5):
     """``x - lambd`` above ``lambd``, ``x + lambd`` below ``-lambd``, 0 between; the
     gradient is 0 at +-lambd, as in PyTorch (and NaN propagates)."""
@@ -592,11 +703,13 @@ def softshrink(input, lambd=0.5):
     return input - clip(input, -lambd, lambd)
 
 
-@composite(Spec([Case((shape,), {"threshold": 0.3, "value": -1.5})
-                 for shape in [(3, 4), (), (0, 3)]],
-                domain=lambda rng, shape: rng.choice([-1.0, 1.0], shape) + rng.uniform(
-                    -0.5, 0.5, shape),
-                ref=lambda xp, x, threshold, value: xp.where(x > threshold, x, value)))
+@composite(
+    Spec(
+        [Case((shape,), {"threshold": 0.3, "value": -1.5}) for shape in [(3, 4), (), (0, 3)]],
+        domain=lambda rng, shape: rng.choice([-1.0, 1.0], shape) + rng.uniform(-0.5, 0.5, shape),
+        ref=lambda xp, x, threshold, value: xp.where(x > threshold, x, value),
+    )
+)
 def threshold(input, threshold, value):
     """``x`` where ``x > threshold``, ``value`` elsewhere (NaN stays NaN), as in PyTorch."""
     return where(~(data_of(input) <= threshold), input, value)
@@ -609,9 +722,17 @@ def _glu_ref(xp, x, dim):
     return a / (1 + xp.exp(-b))
 
 
-@composite(Spec([Case(((3, 4),), {"dim": -1}), Case(((4, 3),), {"dim": 0}),
-                 Case(((2, 6, 3),), {"dim": 1}), Case(((0, 2),), {"dim": 1})],
-                ref=_glu_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"dim": -1}),
+            Case(((4, 3),), {"dim": 0}),
+            Case(((2, 6, 3),), {"dim": 1}),
+            Case(((0, 2),), {"dim": 1}),
+        ],
+        ref=_glu_ref,
+    )
+)
 def glu(input, dim=-1):
     """The gated linear unit: ``a * sigmoid(b)``, a and b the halves of ``dim``."""
     shape = np.shape(data_of(input))
@@ -619,8 +740,10 @@ def glu(input, dim=-1):
         raise ShapeError("glu: does not support scalars because halving size must be even")
     axis = one_axis(dim, len(shape), "glu", "dim")
     if shape[axis] % 2:
-        raise ShapeError(f"glu: halving dimension must be even, but dimension {axis} is size "
-                         f"{shape[axis]} (input of shape {shape})")
+        raise ShapeError(
+            f"glu: halving dimension must be even, but dimension {axis} is size "
+            f"{shape[axis]} (input of shape {shape})"
+        )
     first, second = split(input, 2, axis)
     return first * sigmoid(second)
 
@@ -628,8 +751,12 @@ def glu(input, dim=-1):
 def implicit_dim(name, ndim, stacklevel):
     """The axis PyTorch's softmax family takes when ``dim`` is None (0 for 0-d, 1-d and 3-d
     inputs, else 1), with its deprecation warning."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the "
-                  "call to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    warnings.warn(
+        f"Implicit dimension choice for {name} has been deprecated. Change the "
+        "call to include dim=X as an argument.",
+        UserWarning,
+        stacklevel=stacklevel,
+    )
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -638,9 +765,17 @@ def _softmin_ref(xp, x, dim, _stacklevel=3, dtype=None):
     return e / xp.sum(e, axis=dim if x.ndim else None, keepdims=True)
 
 
-@composite(Spec([Case(((3, 4),), {"dim": 1}), Case(((3, 4),), {"dim": -2}),
-                 Case(((2, 3, 4),), {"dim": 1}), Case(((),), {"dim": 0})],
-                ref=_softmin_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"dim": 1}),
+            Case(((3, 4),), {"dim": -2}),
+            Case(((2, 3, 4),), {"dim": 1}),
+            Case(((),), {"dim": 0}),
+        ],
+        ref=_softmin_ref,
+    )
+)
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """``softmax(-x)`` along ``dim`` (None: PyTorch's implicit choice, with its warning);
     ``dtype`` converts the input first."""

@@ -14,9 +14,32 @@ from .elementwise import astype, where
 from .registry import Case, Spec, binary_spec, composite, data_of, defop, passthrough, unary_spec
 from .shape import concatenate, getitem, reshape
 
-__all__ = ["absolute", "amax", "amin", "conj", "conjugate", "copysign", "fabs", "fmax", "fmin",
-           "fmod", "frac", "gradient", "lerp", "mod", "nan_to_num", "real", "real_if_close",
-           "reciprocal", "remainder", "select", "sgn", "sign", "square", "true_divide"]
+__all__ = [
+    "absolute",
+    "amax",
+    "amin",
+    "conj",
+    "conjugate",
+    "copysign",
+    "fabs",
+    "fmax",
+    "fmin",
+    "fmod",
+    "frac",
+    "gradient",
+    "lerp",
+    "mod",
+    "nan_to_num",
+    "real",
+    "real_if_close",
+    "reciprocal",
+    "remainder",
+    "select",
+    "sgn",
+    "sign",
+    "square",
+    "true_divide",
+]
 
 
 def _mask(condition, like):
@@ -29,8 +52,7 @@ def _away_from_zero(rng, shape):
 
 
 # ----------------------------------------------------------------------- powers
-@defop(lambda g, out, a: 2 * g * a, kernel=np.square,
-       spec=unary_spec(lambda np, a: np.square(a)))
+@defop(lambda g, out, a: 2 * g * a, kernel=np.square, spec=unary_spec(lambda np, a: np.square(a)))
 def square(a):
     """a * a.
 
@@ -41,8 +63,12 @@ def square(a):
     """
 
 
-@defop(lambda g, out, a: -g * out * out, saves_out=True, kernel=np.reciprocal,
-       spec=unary_spec(lambda np, a: np.reciprocal(a), domain=_away_from_zero))
+@defop(
+    lambda g, out, a: -g * out * out,
+    saves_out=True,
+    kernel=np.reciprocal,
+    spec=unary_spec(lambda np, a: np.reciprocal(a), domain=_away_from_zero),
+)
 def reciprocal(a):
     """1 / a (NumPy's kernel: integer inputs give integer results, as in NumPy)."""
 
@@ -52,9 +78,12 @@ def _zero(g, out, a):
     return where(False, g, 0.0)
 
 
-@defop(_zero, kernel=np.sign,
-       # sign + 0 * a: the reference depends on a, so autograd returns its zero vjp.
-       spec=unary_spec(lambda np, a: np.sign(a) + 0 * a, domain=_away_from_zero))
+@defop(
+    _zero,
+    kernel=np.sign,
+    # sign + 0 * a: the reference depends on a, so autograd returns its zero vjp.
+    spec=unary_spec(lambda np, a: np.sign(a) + 0 * a, domain=_away_from_zero),
+)
 def sign(a):
     """-1, 0 or 1 by the sign of a (NaN for NaN); its gradient is 0, as in PyTorch."""
 
@@ -80,11 +109,14 @@ def _copysign_vjp(g, out, a, b):
     return g * _mask(factor, g)
 
 
-@defop(_copysign_vjp, lambda g, out, a, b: _zero(g, out, a), kernel=np.copysign,
-       # |a| with b's sign; b away from 0, where its sign (and so the value) jumps.
-       # (+ 0 * b: the reference depends on b, so autograd returns its zero vjp.)
-       spec=binary_spec(lambda np, a, b: np.abs(a) * np.sign(b) + 0 * b,
-                        domain=_away_from_zero))
+@defop(
+    _copysign_vjp,
+    lambda g, out, a, b: _zero(g, out, a),
+    kernel=np.copysign,
+    # |a| with b's sign; b away from 0, where its sign (and so the value) jumps.
+    # (+ 0 * b: the reference depends on b, so autograd returns its zero vjp.)
+    spec=binary_spec(lambda np, a, b: np.abs(a) * np.sign(b) + 0 * b, domain=_away_from_zero),
+)
 def copysign(a, b):
     """|a| with the sign of b, elementwise (b's sign bit: -0.0 counts as negative).
 
@@ -121,8 +153,11 @@ def _quotient_domain(rng, shape):
 
 
 def _remainder_spec(ref):
-    return binary_spec(lambda np, a, b: ref(np, 2.5 * a, b), domain=_quotient_domain,
-                       call=lambda op, a, b: op(2.5 * a, b))
+    return binary_spec(
+        lambda np, a, b: ref(np, 2.5 * a, b),
+        domain=_quotient_domain,
+        call=lambda op, a, b: op(2.5 * a, b),
+    )
 
 
 def _floor_quotient(a, b):
@@ -133,8 +168,13 @@ def _trunc_quotient(a, b):
     return np.trunc(np.divide(data_of(a), data_of(b)))
 
 
-@defop(passthrough, lambda g, out, a, b: -g * _floor_quotient(a, b), name="remainder",
-       kernel=np.remainder, spec=_remainder_spec(lambda np, a, b: np.remainder(a, b)))
+@defop(
+    passthrough,
+    lambda g, out, a, b: -g * _floor_quotient(a, b),
+    name="remainder",
+    kernel=np.remainder,
+    spec=_remainder_spec(lambda np, a, b: np.remainder(a, b)),
+)
 def remainder(a, b):
     """a - floor(a / b) * b: the remainder with the sign of the divisor (Python's ``%``).
 
@@ -149,10 +189,13 @@ def remainder(a, b):
 mod = remainder
 
 
-@defop(passthrough, lambda g, out, a, b: -g * _trunc_quotient(a, b),
-       kernel=np.fmod,
-       # autograd has no fmod: the same formula with trunc (constant for autograd) in its place.
-       spec=_remainder_spec(lambda np, a, b: a - b * np.trunc(a / b)))
+@defop(
+    passthrough,
+    lambda g, out, a, b: -g * _trunc_quotient(a, b),
+    kernel=np.fmod,
+    # autograd has no fmod: the same formula with trunc (constant for autograd) in its place.
+    spec=_remainder_spec(lambda np, a, b: a - b * np.trunc(a / b)),
+)
 def fmod(a, b):
     """a - trunc(a / b) * b: the remainder with the sign of the dividend (C's fmod).
 
@@ -174,9 +217,12 @@ def _route_ignoring_nan(g, mine, other, strict, first):
     return g * (_mask(wins, mine) + 0.5 * _mask(x == y, mine))
 
 
-@defop(lambda g, out, a, b: _route_ignoring_nan(g, a, b, np.greater, True),
-       lambda g, out, a, b: _route_ignoring_nan(g, b, a, np.greater, False),
-       kernel=np.fmax, spec=binary_spec(lambda np, a, b: np.fmax(a, b)))
+@defop(
+    lambda g, out, a, b: _route_ignoring_nan(g, a, b, np.greater, True),
+    lambda g, out, a, b: _route_ignoring_nan(g, b, a, np.greater, False),
+    kernel=np.fmax,
+    spec=binary_spec(lambda np, a, b: np.fmax(a, b)),
+)
 def fmax(a, b):
     """Elementwise max ignoring NaN: the number wins against a NaN (ties split the gradient).
 
@@ -186,9 +232,12 @@ def fmax(a, b):
     """
 
 
-@defop(lambda g, out, a, b: _route_ignoring_nan(g, a, b, np.less, True),
-       lambda g, out, a, b: _route_ignoring_nan(g, b, a, np.less, False),
-       kernel=np.fmin, spec=binary_spec(lambda np, a, b: np.fmin(a, b)))
+@defop(
+    lambda g, out, a, b: _route_ignoring_nan(g, a, b, np.less, True),
+    lambda g, out, a, b: _route_ignoring_nan(g, b, a, np.less, False),
+    kernel=np.fmin,
+    spec=binary_spec(lambda np, a, b: np.fmin(a, b)),
+)
 def fmin(a, b):
     """Elementwise min ignoring NaN: the number wins against a NaN (ties split the gradient)."""
 
@@ -213,12 +262,19 @@ _NAN_TO_NUM_DEFAULTS = {"nan": 0.0, "posinf": None, "neginf": None}
 _NAN_TO_NUM_CHOSEN = {"nan": 1.5, "posinf": 9.0, "neginf": -9.0}
 
 
-@defop(lambda g, out, x, nan, posinf, neginf: where(np.isfinite(data_of(x)), g, 0.0),
-       name="nan_to_num",
-       spec=Spec([Case(shapes, dict(params)) for shapes in [((3, 4),), ((),), ((0, 3),)]
-                  for params in (_NAN_TO_NUM_DEFAULTS, _NAN_TO_NUM_CHOSEN)],
-                 domain=_non_finite_domain,
-                 ref=_nan_to_num_ref))
+@defop(
+    lambda g, out, x, nan, posinf, neginf: where(np.isfinite(data_of(x)), g, 0.0),
+    name="nan_to_num",
+    spec=Spec(
+        [
+            Case(shapes, dict(params))
+            for shapes in [((3, 4),), ((),), ((0, 3),)]
+            for params in (_NAN_TO_NUM_DEFAULTS, _NAN_TO_NUM_CHOSEN)
+        ],
+        domain=_non_finite_domain,
+        ref=_nan_to_num_ref,
+    ),
+)
 def _nan_to_num(x, nan, posinf, neginf):
     """x with NaN, +inf and -inf replaced by numbers."""
     return np.nan_to_num(x, copy=True, nan=nan, posinf=posinf, neginf=neginf)
@@ -307,16 +363,26 @@ def _select_ref(np_, *xs, condlist, default=0.0, default_is_input=False):
     return result
 
 
-_MASKS = [np.array([[True, False, True, False]] * 3), np.arange(12).reshape(3, 4) % 3 == 0,
-          np.array([[False] * 4, [True] * 4, [True, False] * 2])]
+_MASKS = [
+    np.array([[True, False, True, False]] * 3),
+    np.arange(12).reshape(3, 4) % 3 == 0,
+    np.array([[False] * 4, [True] * 4, [True, False] * 2]),
+]
 
 
-@composite(Spec([Case(((3, 4), (3, 4), (3, 4)), {"condlist": _MASKS}),
-                 Case(((4,), (3, 1)), {"condlist": _MASKS[:2], "default": 1.5}),
-                 Case(((3, 4), (4,), ()), {"condlist": _MASKS[1:], "default_is_input": True}),
-                 Case(((), ()), {"condlist": [np.array(False), np.array(True)]}),
-                 Case(((0, 3),), {"condlist": [np.zeros((0, 3), bool)]})],
-                call=_select_call, ref=_select_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4), (3, 4), (3, 4)), {"condlist": _MASKS}),
+            Case(((4,), (3, 1)), {"condlist": _MASKS[:2], "default": 1.5}),
+            Case(((3, 4), (4,), ()), {"condlist": _MASKS[1:], "default_is_input": True}),
+            Case(((), ()), {"condlist": [np.array(False), np.array(True)]}),
+            Case(((0, 3),), {"condlist": [np.zeros((0, 3), bool)]}),
+        ],
+        call=_select_call,
+        ref=_select_ref,
+    )
+)
 def select(condlist, choicelist, default=0):
     """From ``choicelist[i]`` where ``condlist[i]`` is the first condition that holds, and
     ``default`` where none does, as ``np.select``: nested ``where``s, so the choices and the
@@ -334,17 +400,24 @@ def select(condlist, choicelist, default=0):
     conditions = [np.asarray(data_of(c)) for c in condlist]
     for i, condition in enumerate(conditions):
         if condition.dtype != np.bool_:
-            raise TypeError(f"select: invalid entry {i} in condlist: should be boolean "
-                            f"ndarray, got dtype {condition.dtype}")
+            raise TypeError(
+                f"select: invalid entry {i} in condlist: should be boolean "
+                f"ndarray, got dtype {condition.dtype}"
+            )
     values = list(choicelist) + [default]
     if not any(isinstance(v, Tensor) for v in values):
         result = np.select(conditions, values[:-1], default)
         return Tensor._new(result) if any(isinstance(c, Tensor) for c in condlist) else result
     # NumPy's result type: Python numbers weakly, everything else as an array.
-    dtype = np.result_type(*(v if type(v) in (int, float, complex) else
-                             np.asarray(data_of(v)) for v in values))
-    values = [(v if v.dtype == dtype else astype(v, dtype)) if isinstance(v, Tensor) else
-              np.asarray(v, dtype) for v in values]
+    dtype = np.result_type(
+        *(v if type(v) in (int, float, complex) else np.asarray(data_of(v)) for v in values)
+    )
+    values = [
+        (v if v.dtype == dtype else astype(v, dtype))
+        if isinstance(v, Tensor)
+        else np.asarray(v, dtype)
+        for v in values
+    ]
     result = values[-1]
     for condition, choice in reversed(list(zip(conditions, values[:-1]))):
         result = where(condition, choice, result)  # broadcasts them all, as NumPy does
@@ -352,13 +425,23 @@ def select(condlist, choicelist, default=0):
 
 
 # ----------------------------------------------------------------------- interpolation
-@composite(Spec([Case(((3, 4), (3, 4), (3, 4))), Case(((3, 4), (4,), ())),
-                 Case(((2, 1, 4), (3, 1), (4,))), Case(((), (), ())),
-                 Case(((3, 4), (3, 4)), {"weight": 0.25}), Case(((3, 4), (3, 4)), {"weight": 0.75}),
-                 Case(((0, 3), (3,)), {"weight": 0.5})],
-                domain=(-1.0, 1.0),
-                ref=lambda np, start, end, *weight, **params: start + (
-                    weight[0] if weight else params["weight"]) * (end - start)))
+@composite(
+    Spec(
+        [
+            Case(((3, 4), (3, 4), (3, 4))),
+            Case(((3, 4), (4,), ())),
+            Case(((2, 1, 4), (3, 1), (4,))),
+            Case(((), (), ())),
+            Case(((3, 4), (3, 4)), {"weight": 0.25}),
+            Case(((3, 4), (3, 4)), {"weight": 0.75}),
+            Case(((0, 3), (3,)), {"weight": 0.5}),
+        ],
+        domain=(-1.0, 1.0),
+        ref=lambda np, start, end, *weight, **params: (
+            start + (weight[0] if weight else params["weight"]) * (end - start)
+        ),
+    )
+)
 def lerp(input, end, weight):
     """``input + weight * (end - input)``, as ``torch.lerp``; every argument is
     differentiable. Computed from the nearer end (``end - (end - input) * (1 - weight)`` for
@@ -383,16 +466,18 @@ def _spacings(varargs, shape, axes):
     (an ndarray), as ``np.gradient`` reads ``varargs``."""
     for v in varargs:
         if isinstance(v, Tensor) and v.requires_grad:
-            raise TypeError("gradient: the spacings have no gradient here; pass them as "
-                            "constants (t.detach())")
+            raise TypeError(
+                "gradient: the spacings have no gradient here; pass them as constants (t.detach())"
+            )
     values = [np.asarray(data_of(v)) for v in varargs]
     if not values:
         values = [np.asarray(1.0)] * len(axes)
     elif len(values) == 1 and values[0].ndim == 0:
         values = values * len(axes)
     elif len(values) != len(axes):
-        raise TypeError(f"gradient: invalid number of arguments: {len(values)} spacings for "
-                        f"{len(axes)} axes")
+        raise TypeError(
+            f"gradient: invalid number of arguments: {len(values)} spacings for {len(axes)} axes"
+        )
     spacings = []
     for v, axis in zip(values, axes):
         if v.ndim == 0:
@@ -401,9 +486,11 @@ def _spacings(varargs, shape, axes):
         if v.ndim != 1:
             raise ValueError("gradient: distances must be either scalars or 1d")
         if len(v) != shape[axis]:
-            raise ShapeError(f"gradient: when 1d, distances must match the length of the "
-                             f"corresponding dimension: {len(v)} coordinates for axis "
-                             f"{axis} of length {shape[axis]}")
+            raise ShapeError(
+                f"gradient: when 1d, distances must match the length of the "
+                f"corresponding dimension: {len(v)} coordinates for axis "
+                f"{axis} of length {shape[axis]}"
+            )
         steps = np.diff(v.astype(np.float64) if v.dtype.kind in "biu" else v)
         spacings.append(float(steps[0]) if (steps == steps[0]).all() else steps)
     return spacings
@@ -431,19 +518,28 @@ def _differences(f, axis, h, edge_order, dtype):
     shape = [1] * f.ndim
     shape[axis] = -1
     dx1, dx2 = h[:-1], h[1:]
-    coefficients = (-dx2 / (dx1 * (dx1 + dx2)), (dx2 - dx1) / (dx1 * dx2),
-                    dx1 / (dx2 * (dx1 + dx2)))
+    coefficients = (
+        -dx2 / (dx1 * (dx1 + dx2)),
+        (dx2 - dx1) / (dx1 * dx2),
+        dx1 / (dx2 * (dx1 + dx2)),
+    )
     a, b, c = (k.astype(dtype).reshape(shape) for k in coefficients)
     inside = a * part(None, -2) + b * part(1, -1) + c * part(2, None)
     if edge_order == 1:
         start, end = (second - first) / float(h[0]), (last - last2) / float(h[-1])
     else:
         dx1, dx2 = float(h[0]), float(h[1])
-        start = (-(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2)) * first
-                 + (dx1 + dx2) / (dx1 * dx2) * second - dx1 / (dx2 * (dx1 + dx2)) * third)
+        start = (
+            -(2.0 * dx1 + dx2) / (dx1 * (dx1 + dx2)) * first
+            + (dx1 + dx2) / (dx1 * dx2) * second
+            - dx1 / (dx2 * (dx1 + dx2)) * third
+        )
         dx1, dx2 = float(h[-2]), float(h[-1])
-        end = (dx2 / (dx1 * (dx1 + dx2)) * last3 - (dx2 + dx1) / (dx1 * dx2) * last2
-               + (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2)) * last)
+        end = (
+            dx2 / (dx1 * (dx1 + dx2)) * last3
+            - (dx2 + dx1) / (dx1 * dx2) * last2
+            + (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2)) * last
+        )
     return concatenate([start, inside, end], axis)
 
 
@@ -463,9 +559,15 @@ def _gradient_ref(np_, x, varargs=(), axis=None, edge_order=1):
     outs = []
     for i, ax in enumerate(axes):
         n = x.shape[ax]
-        coords = np.arange(n, dtype=float) if not varargs else (
-            np.asarray(varargs[i], float) if np.ndim(varargs[i]) else
-            np.arange(n) * float(varargs[i]))
+        coords = (
+            np.arange(n, dtype=float)
+            if not varargs
+            else (
+                np.asarray(varargs[i], float)
+                if np.ndim(varargs[i])
+                else np.arange(n) * float(varargs[i])
+            )
+        )
         rows = []
         for k in range(n):  # a 3-point stencil around each k, shifted in at the ends
             if 0 < k < n - 1:
@@ -478,8 +580,9 @@ def _gradient_ref(np_, x, varargs=(), axis=None, edge_order=1):
             weights = np.zeros(n)
             for p in points:
                 others = [q for q in points if q != p]
-                term = sum(np.prod([coords[k] - coords[r] for r in others if r != q])
-                           for q in others)
+                term = sum(
+                    np.prod([coords[k] - coords[r] for r in others if r != q]) for q in others
+                )
                 weights[p] = term / np.prod([coords[p] - coords[q] for q in others])
             rows.append(weights)
         out = np_.tensordot(np.array(rows), x, axes=([1], [ax]))
@@ -492,14 +595,23 @@ def _gradient_ref(np_, x, varargs=(), axis=None, edge_order=1):
 _COORDINATES = np.array([0.0, 0.5, 1.5, 1.75, 3.0])
 
 
-@composite(Spec([Case(((5,),)), Case(((4, 5),)), Case(((4, 5),), {"axis": -1}),
-                 Case(((3, 4, 5),), {"axis": (0, 2), "edge_order": 2}),
-                 Case(((5,),), {"varargs": (0.5,), "edge_order": 2}),
-                 Case(((2, 3),), {"varargs": (2.0, 0.25)}),
-                 Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0}),
-                 Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0, "edge_order": 2}),
-                 Case(((5, 0),), {"axis": 0})],
-                call=_gradient_call, ref=_gradient_ref))
+@composite(
+    Spec(
+        [
+            Case(((5,),)),
+            Case(((4, 5),)),
+            Case(((4, 5),), {"axis": -1}),
+            Case(((3, 4, 5),), {"axis": (0, 2), "edge_order": 2}),
+            Case(((5,),), {"varargs": (0.5,), "edge_order": 2}),
+            Case(((2, 3),), {"varargs": (2.0, 0.25)}),
+            Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0}),
+            Case(((5, 3),), {"varargs": (_COORDINATES,), "axis": 0, "edge_order": 2}),
+            Case(((5, 0),), {"axis": 0}),
+        ],
+        call=_gradient_call,
+        ref=_gradient_ref,
+    )
+)
 def gradient(f, *varargs, axis=None, edge_order=1):
     """The derivative of sampled values ``f`` along each axis, as ``np.gradient``: central
     differences inside, one-sided ones of ``edge_order`` (1 or 2) at the ends. ``varargs``
@@ -523,8 +635,10 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     outs = []
     for along, h in zip(axes, spacings):
         if f.shape[along] < edge_order + 1:
-            raise ShapeError(f"gradient: shape {f.shape} too small to calculate a numerical "
-                             f"gradient along axis {along}: at least (edge_order + 1) = "
-                             f"{edge_order + 1} elements are required")
+            raise ShapeError(
+                f"gradient: shape {f.shape} too small to calculate a numerical "
+                f"gradient along axis {along}: at least (edge_order + 1) = "
+                f"{edge_order + 1} elements are required"
+            )
         outs.append(_differences(f, along, h, edge_order, dtype))
     return outs[0] if len(outs) == 1 else tuple(outs)

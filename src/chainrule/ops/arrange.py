@@ -16,8 +16,21 @@ from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of, defop, passthrough, unary_spec
 from .shape import broadcast_to, expand_dims, getitem, reshape, transpose
 
-__all__ = ["clone", "expand", "flip", "fliplr", "flipud", "moveaxis", "partition", "ravel",
-           "repeat", "roll", "rollaxis", "rot90", "tile"]
+__all__ = [
+    "clone",
+    "expand",
+    "flip",
+    "fliplr",
+    "flipud",
+    "moveaxis",
+    "partition",
+    "ravel",
+    "repeat",
+    "roll",
+    "rollaxis",
+    "rot90",
+    "tile",
+]
 
 
 def operand(x):
@@ -39,8 +52,9 @@ def _ints(values, op, name):
     try:
         return tuple(operator.index(v) for v in np.atleast_1d(data_of(values)).tolist())
     except TypeError:
-        raise TypeError(f"{op}: {name} must be an int or a sequence of ints, got {values!r}"
-                        ) from None
+        raise TypeError(
+            f"{op}: {name} must be an int or a sequence of ints, got {values!r}"
+        ) from None
 
 
 # ----------------------------------------------------------------------- repeat and tile
@@ -61,16 +75,22 @@ def _repeat_ref(np_, x, repeats, axis):
     return x[(slice(None),) * axis + (index,)]
 
 
-@composite(Spec([Case(((3, 4),), {"repeats": 2, "axis": None}),
-                 Case(((3, 4),), {"repeats": 3, "axis": 1}),
-                 Case(((2, 3, 2),), {"repeats": 2, "axis": -2}),
-                 Case(((3, 4),), {"repeats": [2, 0, 1], "axis": 0}),
-                 Case(((2, 3),), {"repeats": [1, 3, 2, 0, 1, 1], "axis": None}),
-                 Case(((),), {"repeats": 3, "axis": None}),
-                 Case(((0, 3),), {"repeats": 2, "axis": 1}),
-                 Case(((2, 1),), {"repeats": 0, "axis": 0}),
-                 Case(((2, 1),), {"repeats": 3, "axis": 1})],
-                ref=_repeat_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"repeats": 2, "axis": None}),
+            Case(((3, 4),), {"repeats": 3, "axis": 1}),
+            Case(((2, 3, 2),), {"repeats": 2, "axis": -2}),
+            Case(((3, 4),), {"repeats": [2, 0, 1], "axis": 0}),
+            Case(((2, 3),), {"repeats": [1, 3, 2, 0, 1, 1], "axis": None}),
+            Case(((),), {"repeats": 3, "axis": None}),
+            Case(((0, 3),), {"repeats": 2, "axis": 1}),
+            Case(((2, 1),), {"repeats": 0, "axis": 0}),
+            Case(((2, 1),), {"repeats": 3, "axis": 1}),
+        ],
+        ref=_repeat_ref,
+    )
+)
 def repeat(a, repeats, axis=None):
     """Repeat each element ``repeats`` times (an int, or one count per element) along
     ``axis``, as ``np.repeat`` (PyTorch's ``repeat_interleave``); ``axis=None`` repeats the
@@ -99,12 +119,15 @@ def repeat(a, repeats, axis=None):
         count = int(counts.reshape(()))
         if count == 1:
             return a
-        spread = broadcast_to(expand_dims(a, axis + 1),
-                              shape[:axis + 1] + (count,) + shape[axis + 1:])
-        return _own(reshape(spread, shape[:axis] + (length * count,) + shape[axis + 1:]))
+        spread = broadcast_to(
+            expand_dims(a, axis + 1), shape[: axis + 1] + (count,) + shape[axis + 1 :]
+        )
+        return _own(reshape(spread, shape[:axis] + (length * count,) + shape[axis + 1 :]))
     if counts.size != length:
-        raise ShapeError(f"repeat: {counts.size} repeats for an axis of length {length} "
-                         f"(shape {shape}, axis {axis})")
+        raise ShapeError(
+            f"repeat: {counts.size} repeats for an axis of length {length} "
+            f"(shape {shape}, axis {axis})"
+        )
     # Gather each element as often as it repeats: getitem's gradient adds the copies back.
     index = np.repeat(np.arange(length), counts)
     return getitem(a, (slice(None),) * axis + (index,))
@@ -116,14 +139,20 @@ def _tile_ref(np_, a, reps):
     return np_.tile(a, (1,) * (np.ndim(a) - len(reps)) + reps)
 
 
-@composite(Spec([Case(((3, 4),), {"reps": 2}),
-                 Case(((3, 4),), {"reps": (2, 1)}),
-                 Case(((2, 3),), {"reps": (2, 1, 3)}),
-                 Case(((2, 3, 2),), {"reps": (3, 2)}),
-                 Case(((),), {"reps": 3}),
-                 Case(((0, 3),), {"reps": (2, 2)}),
-                 Case(((3, 1),), {"reps": (1, 4)})],
-                ref=_tile_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"reps": 2}),
+            Case(((3, 4),), {"reps": (2, 1)}),
+            Case(((2, 3),), {"reps": (2, 1, 3)}),
+            Case(((2, 3, 2),), {"reps": (3, 2)}),
+            Case(((),), {"reps": 3}),
+            Case(((0, 3),), {"reps": (2, 2)}),
+            Case(((3, 1),), {"reps": (1, 4)}),
+        ],
+        ref=_tile_ref,
+    )
+)
 def tile(A, reps):
     """``A`` repeated ``reps`` times along each axis, as ``np.tile`` (short ``reps`` apply to
     the last axes; extra ``reps`` add leading axes). The gradient sums the copies back.
@@ -158,14 +187,21 @@ def _roll_ref(np_, x, shift, axis):
 
 # NOTE: a primitive: roll is its own adjoint (roll back by -shift), one node and one copy
 # each way, where a composite would slice and concatenate once per rolled axis.
-@defop(lambda g, out, x, shift, axis: _roll(g, shift=_negated(shift), axis=axis),
-       kernel=np.roll, name="roll",
-       spec=Spec([Case(((3, 4),), {"shift": 5, "axis": None}),
-                  Case(((3, 4),), {"shift": (-1,), "axis": (1,)}),
-                  Case(((2, 3, 4),), {"shift": (1, 2), "axis": (0, 2)}),
-                  Case(((),), {"shift": 1, "axis": None}),
-                  Case(((0, 3),), {"shift": (1,), "axis": (1,)})],
-                 ref=_roll_ref))
+@defop(
+    lambda g, out, x, shift, axis: _roll(g, shift=_negated(shift), axis=axis),
+    kernel=np.roll,
+    name="roll",
+    spec=Spec(
+        [
+            Case(((3, 4),), {"shift": 5, "axis": None}),
+            Case(((3, 4),), {"shift": (-1,), "axis": (1,)}),
+            Case(((2, 3, 4),), {"shift": (1, 2), "axis": (0, 2)}),
+            Case(((),), {"shift": 1, "axis": None}),
+            Case(((0, 3),), {"shift": (1,), "axis": (1,)}),
+        ],
+        ref=_roll_ref,
+    ),
+)
 def _roll(x, shift, axis):
     """x rolled by ``shift`` (an int with ``axis=None``, else one per axis of ``axis``)."""
 
@@ -227,10 +263,18 @@ def _flip_ref(np_, m, axis):
     return _slice_flip(m, axes)
 
 
-@composite(Spec([Case(((3, 4),), {"axis": None}), Case(((3, 4),), {"axis": 0}),
-                 Case(((2, 3, 4),), {"axis": (0, -1)}), Case(((),), {"axis": None}),
-                 Case(((0, 3),), {"axis": 1})],
-                ref=_flip_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"axis": None}),
+            Case(((3, 4),), {"axis": 0}),
+            Case(((2, 3, 4),), {"axis": (0, -1)}),
+            Case(((),), {"axis": None}),
+            Case(((0, 3),), {"axis": 1}),
+        ],
+        ref=_flip_ref,
+    )
+)
 def flip(m, axis=None):
     """Reverse the order of elements along ``axis`` (all axes when None), as ``np.flip``.
 
@@ -243,8 +287,9 @@ def flip(m, axis=None):
     return _reversed(m, axes)
 
 
-@composite(Spec([Case(((3, 4),)), Case(((2, 3, 4),)), Case(((0, 3),))],
-                ref=lambda np, m: np.fliplr(m)))
+@composite(
+    Spec([Case(((3, 4),)), Case(((2, 3, 4),)), Case(((0, 3),))], ref=lambda np, m: np.fliplr(m))
+)
 def fliplr(m):
     """Reverse the order along axis 1 (left/right), as ``np.fliplr``; needs 2 or more axes."""
     m = operand(m)
@@ -253,8 +298,7 @@ def fliplr(m):
     return _reversed(m, (1,))
 
 
-@composite(Spec([Case(((3, 4),)), Case(((5,),)), Case(((0, 3),))],
-                ref=lambda np, m: np.flipud(m)))
+@composite(Spec([Case(((3, 4),)), Case(((5,),)), Case(((0, 3),))], ref=lambda np, m: np.flipud(m)))
 def flipud(m):
     """Reverse the order along axis 0 (up/down), as ``np.flipud``; needs 1 or more axes."""
     m = operand(m)
@@ -271,13 +315,19 @@ def _rot90_ref(np_, m, k, axes):
     return m
 
 
-@composite(Spec([Case(((3, 4),), {"k": 1, "axes": (0, 1)}),
-                 Case(((3, 4),), {"k": 2, "axes": (0, 1)}),
-                 Case(((3, 4),), {"k": -1, "axes": (0, 1)}),
-                 Case(((2, 3, 4),), {"k": 1, "axes": (2, 0)}),
-                 Case(((2, 3, 4),), {"k": 7, "axes": (-1, 1)}),
-                 Case(((0, 3),), {"k": 1, "axes": (0, 1)})],
-                ref=_rot90_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"k": 1, "axes": (0, 1)}),
+            Case(((3, 4),), {"k": 2, "axes": (0, 1)}),
+            Case(((3, 4),), {"k": -1, "axes": (0, 1)}),
+            Case(((2, 3, 4),), {"k": 1, "axes": (2, 0)}),
+            Case(((2, 3, 4),), {"k": 7, "axes": (-1, 1)}),
+            Case(((0, 3),), {"k": 1, "axes": (0, 1)}),
+        ],
+        ref=_rot90_ref,
+    )
+)
 def rot90(m, k=1, axes=(0, 1)):
     """Rotate by 90 degrees ``k`` times in the plane of ``axes``, from the first axis
     towards the second, as ``np.rot90``.
@@ -306,12 +356,18 @@ def rot90(m, k=1, axes=(0, 1)):
 
 
 # ----------------------------------------------------------------------- axes and shapes
-@composite(Spec([Case(((2, 3, 4),), {"source": 0, "destination": -1}),
-                 Case(((2, 3, 4),), {"source": (0, 1), "destination": (2, 0)}),
-                 Case(((2, 3, 4, 1),), {"source": [-1, 0], "destination": [0, -1]}),
-                 Case(((),), {"source": (), "destination": ()}),
-                 Case(((0, 3),), {"source": 0, "destination": 1})],
-                ref=lambda np, a, source, destination: np.moveaxis(a, source, destination)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 4),), {"source": 0, "destination": -1}),
+            Case(((2, 3, 4),), {"source": (0, 1), "destination": (2, 0)}),
+            Case(((2, 3, 4, 1),), {"source": [-1, 0], "destination": [0, -1]}),
+            Case(((),), {"source": (), "destination": ()}),
+            Case(((0, 3),), {"source": 0, "destination": 1}),
+        ],
+        ref=lambda np, a, source, destination: np.moveaxis(a, source, destination),
+    )
+)
 def moveaxis(a, source, destination):
     """Move axes to new positions, the others keeping their order, as ``np.moveaxis``
     (PyTorch's ``movedim``).
@@ -324,8 +380,10 @@ def moveaxis(a, source, destination):
     source = axes_of(source, a.ndim, "moveaxis", "source")
     destination = axes_of(destination, a.ndim, "moveaxis", "destination")
     if len(source) != len(destination):
-        raise ValueError(f"moveaxis: source {source} and destination {destination} must "
-                         "have the same number of elements")
+        raise ValueError(
+            f"moveaxis: source {source} and destination {destination} must "
+            "have the same number of elements"
+        )
     order = [n for n in range(a.ndim) if n not in source]
     for dest, src in sorted(zip(destination, source)):
         order.insert(dest, src)
@@ -339,11 +397,19 @@ def _rollaxis_ref(np_, a, axis, start=0):
     return np_.moveaxis(a, axis, start - 1 if axis < start else start)
 
 
-@composite(Spec([Case(((2, 3, 4),), {"axis": 2}), Case(((2, 3, 4),), {"axis": 0, "start": 3}),
-                 Case(((2, 3, 4),), {"axis": -1, "start": 1}),
-                 Case(((2, 3, 4),), {"axis": 1, "start": -1}),
-                 Case(((2, 3, 4),), {"axis": 1, "start": 1}), Case(((0, 3),), {"axis": 1})],
-                ref=_rollaxis_ref))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 4),), {"axis": 2}),
+            Case(((2, 3, 4),), {"axis": 0, "start": 3}),
+            Case(((2, 3, 4),), {"axis": -1, "start": 1}),
+            Case(((2, 3, 4),), {"axis": 1, "start": -1}),
+            Case(((2, 3, 4),), {"axis": 1, "start": 1}),
+            Case(((0, 3),), {"axis": 1}),
+        ],
+        ref=_rollaxis_ref,
+    )
+)
 def rollaxis(a, axis, start=0):
     """Move ``axis`` to sit before position ``start`` (NumPy's older ``moveaxis``), as
     ``np.rollaxis``; ``start`` may be ``a.ndim`` (roll to the end).
@@ -357,8 +423,9 @@ def rollaxis(a, axis, start=0):
     axis = one_axis(axis, n, "rollaxis")
     start = operator.index(start)
     if not -n <= start <= n:
-        raise AxisError(f"rollaxis: 'start' arg requires {-n} <= start < {n + 1}, but "
-                        f"{start} was passed in")
+        raise AxisError(
+            f"rollaxis: 'start' arg requires {-n} <= start < {n + 1}, but {start} was passed in"
+        )
     start = start + n if start < 0 else start
     if axis < start:
         start -= 1  # the axis leaves its place first
@@ -367,13 +434,19 @@ def rollaxis(a, axis, start=0):
     return transpose(a, order)
 
 
-@composite(Spec([Case(((3, 1),), {"sizes": (3, 4), "shape": (3, 4)}),
-                 Case(((3, 1),), {"sizes": (2, -1, 5), "shape": (2, 3, 5)}),
-                 Case(((4,),), {"sizes": (2, 3, -1), "shape": (2, 3, 4)}),
-                 Case(((),), {"sizes": (2,), "shape": (2,)}),
-                 Case(((1, 3),), {"sizes": (0, 3), "shape": (0, 3)})],
-                call=lambda f, x, sizes, shape: f(x, *sizes),
-                ref=lambda np, x, sizes, shape: x + np.zeros(shape)))
+@composite(
+    Spec(
+        [
+            Case(((3, 1),), {"sizes": (3, 4), "shape": (3, 4)}),
+            Case(((3, 1),), {"sizes": (2, -1, 5), "shape": (2, 3, 5)}),
+            Case(((4,),), {"sizes": (2, 3, -1), "shape": (2, 3, 4)}),
+            Case(((),), {"sizes": (2,), "shape": (2,)}),
+            Case(((1, 3),), {"sizes": (0, 3), "shape": (0, 3)}),
+        ],
+        call=lambda f, x, sizes, shape: f(x, *sizes),
+        ref=lambda np, x, sizes, shape: x + np.zeros(shape),
+    )
+)
 def expand(x, *sizes):
     """x broadcast to ``sizes`` without copying, as PyTorch's ``Tensor.expand``: ``-1``
     keeps an axis's size, new axes go in front. The gradient sums over the copies.
@@ -388,22 +461,24 @@ def expand(x, *sizes):
     sizes = tuple(operator.index(n) for n in sizes)
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ShapeError(f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {x.shape} "
-                         "(need at least one per axis)")
+        raise ShapeError(
+            f"expand: {len(sizes)} sizes {sizes} for a tensor of shape {x.shape} "
+            "(need at least one per axis)"
+        )
     shape = []
     for i, n in enumerate(sizes):
         old = x.shape[i - lead] if i >= lead else None
         if n == -1 and old is not None:
             n = old
         if n < 0 or (old not in (None, 1, n)):
-            raise ShapeError(f"expand: cannot expand shape {x.shape} to {sizes} (size {n} "
-                             f"at axis {i})")
+            raise ShapeError(
+                f"expand: cannot expand shape {x.shape} to {sizes} (size {n} at axis {i})"
+            )
         shape.append(n)
     return broadcast_to(x, tuple(shape))
 
 
-@defop(passthrough, name="clone", kernel=np.copy,
-       spec=unary_spec(lambda np, x: x * 1.0))
+@defop(passthrough, name="clone", kernel=np.copy, spec=unary_spec(lambda np, x: x * 1.0))
 def _clone(x):
     """A copy of x: a new node whose gradient passes through unchanged."""
 
@@ -421,9 +496,17 @@ def clone(input):
     return _clone(input)
 
 
-@composite(Spec([Case(((3, 4),), {"order": "C"}), Case(((2, 3, 4),), {"order": "F"}),
-                 Case(((),), {"order": "C"}), Case(((0, 3),), {"order": "C"})],
-                ref=lambda np, a, order: np.ravel(a, order=order)))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"order": "C"}),
+            Case(((2, 3, 4),), {"order": "F"}),
+            Case(((),), {"order": "C"}),
+            Case(((0, 3),), {"order": "C"}),
+        ],
+        ref=lambda np, a, order: np.ravel(a, order=order),
+    )
+)
 def ravel(a, order="C"):
     """All elements in one axis, in row-major (``order='C'``) or column-major (``'F'``)
     order, as ``np.ravel``.
@@ -450,11 +533,19 @@ def _partition_ref(np_, a, kth, axis=-1):
     return a[_positions(index, axis % a.ndim)]
 
 
-@composite(Spec([Case(((7,),), {"kth": 3}), Case(((7,),), {"kth": (0, 6)}),
-                 Case(((3, 6),), {"kth": 2, "axis": 1}), Case(((5, 2, 3),), {"kth": -1, "axis": 0}),
-                 Case(((3, 4),), {"kth": [1, 5], "axis": None}),
-                 Case(((0, 3),), {"kth": 1, "axis": -1})],
-                ref=_partition_ref))
+@composite(
+    Spec(
+        [
+            Case(((7,),), {"kth": 3}),
+            Case(((7,),), {"kth": (0, 6)}),
+            Case(((3, 6),), {"kth": 2, "axis": 1}),
+            Case(((5, 2, 3),), {"kth": -1, "axis": 0}),
+            Case(((3, 4),), {"kth": [1, 5], "axis": None}),
+            Case(((0, 3),), {"kth": 1, "axis": -1}),
+        ],
+        ref=_partition_ref,
+    )
+)
 def partition(a, kth, axis=-1, kind="introselect", order=None):
     """A copy of ``a`` with its ``kth`` element (each of several) where sorting would put
     it, smaller ones before and larger ones after (in no given order), as ``np.partition``

@@ -76,14 +76,18 @@ def ntuple(value, n, op, name):
 def grid(op, size, kernel_size, dilation, padding, stride, ceil_mode=False, what=None):
     """The number of windows along each spatial axis, or a ShapeError naming ``op``, the
     input's size, its padded size and the kernel's extent."""
-    counts = tuple(output_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d
-                   in zip(size, kernel_size, stride, padding, dilation))
+    counts = tuple(
+        output_size(n, k, s, p, d, ceil_mode)
+        for n, k, s, p, d in zip(size, kernel_size, stride, padding, dilation)
+    )
     if min(counts, default=1) < 1:
         padded = tuple(n + a + b for n, (a, b) in zip(size, padding))
         extent = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
-        raise ShapeError(f"{op}: {what or 'input'} of spatial size {tuple(size)} (padded: "
-                         f"{padded}) is smaller than the kernel's extent {extent} (kernel "
-                         f"{tuple(kernel_size)}, dilation {tuple(dilation)})")
+        raise ShapeError(
+            f"{op}: {what or 'input'} of spatial size {tuple(size)} (padded: "
+            f"{padded}) is smaller than the kernel's extent {extent} (kernel "
+            f"{tuple(kernel_size)}, dilation {tuple(dilation)})"
+        )
     return counts
 
 
@@ -93,8 +97,10 @@ def _spatial(x):
 
 def _check_geometry(op, kernel_size, dilation, stride, padding):
     if min(kernel_size) < 1 or min(dilation) < 1 or min(stride) < 1:
-        raise ValueError(f"{op}: kernel_size, dilation and stride must be positive, got "
-                         f"kernel_size={kernel_size}, dilation={dilation}, stride={stride}")
+        raise ValueError(
+            f"{op}: kernel_size, dilation and stride must be positive, got "
+            f"kernel_size={kernel_size}, dilation={dilation}, stride={stride}"
+        )
     if min(min(pair) for pair in padding) < 0:
         raise ValueError(f"{op}: padding must be non-negative, got {padding}")
 
@@ -108,11 +114,12 @@ def _pad2(x, padding, fill=0):
     (top, bottom), (left, right) = padding
     height, width = x.shape[-2:]
     # full_like keeps x's memory order (a channel-major input stays channel-major).
-    out = np.full_like(x, fill, shape=x.shape[:-2] + (height + top + bottom,
-                                                      width + left + right))
-    out[..., max(top, 0):max(top, 0) + height - max(-top, 0) - max(-bottom, 0),
-        max(left, 0):max(left, 0) + width - max(-left, 0) - max(-right, 0)] = \
-        x[..., max(-top, 0):height - max(-bottom, 0), max(-left, 0):width - max(-right, 0)]
+    out = np.full_like(x, fill, shape=x.shape[:-2] + (height + top + bottom, width + left + right))
+    out[
+        ...,
+        max(top, 0) : max(top, 0) + height - max(-top, 0) - max(-bottom, 0),
+        max(left, 0) : max(left, 0) + width - max(-left, 0) - max(-right, 0),
+    ] = x[..., max(-top, 0) : height - max(-bottom, 0), max(-left, 0) : width - max(-right, 0)]
     return out
 
 
@@ -122,7 +129,7 @@ def _unpad2(x, padding, size):
         return x
     (top, bottom), (left, right) = padding
     if min(top, bottom, left, right) >= 0:
-        return x[..., top:top + size[0], left:left + size[1]]
+        return x[..., top : top + size[0], left : left + size[1]]
     return _pad2(x, ((-top, -bottom), (-left, -right)))
 
 
@@ -131,8 +138,12 @@ def _windows(x, kernel_size, dilation, stride, counts):
     n, c = x.shape[:2]
     sn, sc, sy, sx = x.strides
     (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
-    return as_strided(x, (n, c, kh, kw) + tuple(counts),
-                      (sn, sc, sy * dh, sx * dw, sy * sh, sx * sw), writeable=False)
+    return as_strided(
+        x,
+        (n, c, kh, kw) + tuple(counts),
+        (sn, sc, sy * dh, sx * dw, sy * sh, sx * sw),
+        writeable=False,
+    )
 
 
 def _disjoint(kernel_size, dilation, stride):
@@ -180,20 +191,25 @@ _GEOMETRIES = [  # (kernel_size, dilation, padding, stride) for the im2col/col2i
 
 
 def _geometry_params(kernel_size, dilation, padding, stride):
-    return {"kernel_size": kernel_size, "dilation": dilation, "padding": padding,
-            "stride": stride}
+    return {"kernel_size": kernel_size, "dilation": dilation, "padding": padding, "stride": stride}
 
 
 def _columns_ref(xp, x, **geometry):
     return xp.transpose(_im2col_ref(xp, x, **geometry), (1, 0, 2))
 
 
-@defop(lambda g, out, x, **geometry: _col2im(g, output_size=_spatial(x), **geometry),
-       name="im2col",
-       spec=Spec([Case(((2, 3, 5, 6),), _geometry_params(*geometry)) for geometry
-                  in _GEOMETRIES] + [Case(((1, 1, 3, 3),), _geometry_params(*_GEOMETRIES[0])),
-                                     Case(((0, 2, 4, 4),), _geometry_params(*_GEOMETRIES[0]))],
-                 ref=_columns_ref))
+@defop(
+    lambda g, out, x, **geometry: _col2im(g, output_size=_spatial(x), **geometry),
+    name="im2col",
+    spec=Spec(
+        [Case(((2, 3, 5, 6),), _geometry_params(*geometry)) for geometry in _GEOMETRIES]
+        + [
+            Case(((1, 1, 3, 3),), _geometry_params(*_GEOMETRIES[0])),
+            Case(((0, 2, 4, 4),), _geometry_params(*_GEOMETRIES[0])),
+        ],
+        ref=_columns_ref,
+    ),
+)
 def _im2col(x, kernel_size, dilation, padding, stride):
     """Every window of the NCHW image x as a column, the images side by side:
     (C * kh * kw, N, windows), channels outermost, so that one matrix product serves the
@@ -223,8 +239,11 @@ def _image_ref(xp, cols, **geometry):
     return _col2im_ref(xp, xp.transpose(cols, (1, 0, 2)), **geometry)
 
 
-@defop(lambda g, out, cols, output_size, **geometry: _im2col(g, **geometry),
-       name="col2im", spec=Spec(_col2im_cases(), ref=_image_ref))
+@defop(
+    lambda g, out, cols, output_size, **geometry: _im2col(g, **geometry),
+    name="col2im",
+    spec=Spec(_col2im_cases(), ref=_image_ref),
+)
 def _col2im(cols, output_size, kernel_size, dilation, padding, stride):
     """Columns (C * kh * kw, N, windows) added back into an (N, C, *output_size) image,
     overlapping windows summed (the adjoint of im2col; fold is it on unfold's layout).
@@ -237,20 +256,24 @@ def _col2im(cols, output_size, kernel_size, dilation, padding, stride):
     c = rows // (kh * kw)
     counts = grid("col2im", output_size, kernel_size, dilation, padding, stride)
     (top, bottom), (left, right) = padding
-    image = np.zeros((c, n, output_size[0] + top + bottom, output_size[1] + left + right),
-                     dtype=cols.dtype)
+    image = np.zeros(
+        (c, n, output_size[0] + top + bottom, output_size[1] + left + right), dtype=cols.dtype
+    )
     blocks = cols.reshape((c, kh, kw, n) + counts)
     if _disjoint(kernel_size, dilation, stride):
         # Every element is written at most once: one strided assignment.
         sc, sn, sy, sx = image.strides
-        as_strided(image, blocks.shape, (sc, sy * dh, sx * dw, sn, sy * sh, sx * sw))[...] = \
-            blocks
+        as_strided(image, blocks.shape, (sc, sy * dh, sx * dw, sn, sy * sh, sx * sw))[...] = blocks
     else:
         # One strided add per kernel tap (kh * kw of them), never one per position.
         (oh, ow) = counts
         for i, j in itertools.product(range(kh), range(kw)):
-            image[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                  j * dw:j * dw + sw * (ow - 1) + 1:sw] += blocks[:, i, j]
+            image[
+                :,
+                :,
+                i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+                j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+            ] += blocks[:, i, j]
     return _unpad2(image, padding, output_size).transpose(1, 0, 2, 3)
 
 
@@ -265,17 +288,21 @@ def _batched(x, ndim, op, what):
     if len(shape) == ndim - 1:
         return reshape(x, (1,) + shape), True
     if len(shape) != ndim:
-        raise ShapeError(f"{op}: expected a {ndim - 1}-d (unbatched) or {ndim}-d (batched) "
-                         f"{what}, got {what} of shape {shape}")
+        raise ShapeError(
+            f"{op}: expected a {ndim - 1}-d (unbatched) or {ndim}-d (batched) "
+            f"{what}, got {what} of shape {shape}"
+        )
     return x, False
 
 
 def batched_ref(ref, ndim):
     """A reference formula for batched inputs that also takes unbatched ones."""
+
     def run(xp, x, *rest, **params):
         if x.ndim == ndim:
             return ref(xp, x, *rest, **params)
         return ref(xp, x[None], *rest, **params)[0]
+
     return run
 
 
@@ -284,19 +311,24 @@ def _unbatched(out, added):
 
 
 def _unfold_ref(xp, x, kernel_size, dilation=1, padding=0, stride=1):
-    pairs = ((padding, padding),) * 2 if isinstance(padding, int) else \
-        tuple((p, p) for p in padding)
+    pairs = (
+        ((padding, padding),) * 2 if isinstance(padding, int) else tuple((p, p) for p in padding)
+    )
     k, d, s = (ntuple(v, 2, "unfold", "") for v in (kernel_size, dilation, stride))
     return _im2col_ref(xp, x, k, d, pairs, s)
 
 
-@composite(Spec([Case(((2, 3, 5, 6),), {"kernel_size": (2, 3)}),
-                 Case(((1, 2, 5, 5),), {"kernel_size": 3, "dilation": 2, "padding": 1,
-                                        "stride": 2}),
-                 Case(((1, 2, 4, 5),), {"kernel_size": (2, 2), "stride": (2, 1),
-                                        "padding": (1, 0)}),
-                 Case(((2, 3, 4),), {"kernel_size": 2})],  # unbatched
-                ref=batched_ref(_unfold_ref, 4)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 5, 6),), {"kernel_size": (2, 3)}),
+            Case(((1, 2, 5, 5),), {"kernel_size": 3, "dilation": 2, "padding": 1, "stride": 2}),
+            Case(((1, 2, 4, 5),), {"kernel_size": (2, 2), "stride": (2, 1), "padding": (1, 0)}),
+            Case(((2, 3, 4),), {"kernel_size": 2}),
+        ],  # unbatched
+        ref=batched_ref(_unfold_ref, 4),
+    )
+)
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Sliding blocks of a batched image (N, C, H, W) as columns (N, C * kh * kw, L)
     (im2col), as ``torch.nn.functional.unfold``; (C, H, W) gives (C * kh * kw, L)."""
@@ -307,27 +339,41 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _geometry(op, kernel_size, dilation, padding, stride, n=2):
-    geometry = {"kernel_size": ntuple(kernel_size, n, op, "kernel_size"),
-                "dilation": ntuple(dilation, n, op, "dilation"),
-                "padding": _pads(padding, n, op), "stride": ntuple(stride, n, op, "stride")}
+    geometry = {
+        "kernel_size": ntuple(kernel_size, n, op, "kernel_size"),
+        "dilation": ntuple(dilation, n, op, "dilation"),
+        "padding": _pads(padding, n, op),
+        "stride": ntuple(stride, n, op, "stride"),
+    }
     _check_geometry(op, **geometry)
     return geometry
 
 
 def _fold_ref(xp, cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    pairs = ((padding, padding),) * 2 if isinstance(padding, int) else \
-        tuple((p, p) for p in padding)
+    pairs = (
+        ((padding, padding),) * 2 if isinstance(padding, int) else tuple((p, p) for p in padding)
+    )
     k, d, s = (ntuple(v, 2, "fold", "") for v in (kernel_size, dilation, stride))
     return _col2im_ref(xp, cols, ntuple(output_size, 2, "fold", ""), k, d, pairs, s)
 
 
-@composite(Spec([Case(((2, 6, 12),), {"output_size": (4, 4), "kernel_size": (2, 1)}),
-                 Case(((1, 18, 9),), {"output_size": (5, 5), "kernel_size": 3,
-                                      "dilation": 1, "padding": 1, "stride": 2}),
-                 Case(((1, 8, 6),), {"output_size": (4, 3), "kernel_size": (2, 2),
-                                     "stride": (2, 1), "padding": (1, 0)}),
-                 Case(((8, 6),), {"output_size": (3, 4), "kernel_size": 2})],  # unbatched
-                ref=batched_ref(_fold_ref, 3)))
+@composite(
+    Spec(
+        [
+            Case(((2, 6, 12),), {"output_size": (4, 4), "kernel_size": (2, 1)}),
+            Case(
+                ((1, 18, 9),),
+                {"output_size": (5, 5), "kernel_size": 3, "dilation": 1, "padding": 1, "stride": 2},
+            ),
+            Case(
+                ((1, 8, 6),),
+                {"output_size": (4, 3), "kernel_size": (2, 2), "stride": (2, 1), "padding": (1, 0)},
+            ),
+            Case(((8, 6),), {"output_size": (3, 4), "kernel_size": 2}),
+        ],  # unbatched
+        ref=batched_ref(_fold_ref, 3),
+    )
+)
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Columns (N, C * kh * kw, L) summed back into an image (N, C, *output_size)
     (col2im), as ``torch.nn.functional.fold``; (C * kh * kw, L) gives (C, *output_size)."""
@@ -337,14 +383,18 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     _, rows, count = np.shape(data_of(cols))
     (kh, kw) = geometry["kernel_size"]
     if rows % (kh * kw):
-        raise ShapeError(f"fold: input of shape {np.shape(data_of(input))} has {rows} rows, "
-                         f"not a multiple of the kernel's {kh} * {kw} = {kh * kw} elements")
+        raise ShapeError(
+            f"fold: input of shape {np.shape(data_of(input))} has {rows} rows, "
+            f"not a multiple of the kernel's {kh} * {kw} = {kh * kw} elements"
+        )
     counts = grid("fold", output_size, what="output", **geometry)
     if count != counts[0] * counts[1]:
-        raise ShapeError(f"fold: input of shape {np.shape(data_of(input))} has {count} "
-                         f"blocks, but output_size {output_size} holds {counts[0]} x "
-                         f"{counts[1]} = {counts[0] * counts[1]} blocks of kernel "
-                         f"{geometry['kernel_size']}")
+        raise ShapeError(
+            f"fold: input of shape {np.shape(data_of(input))} has {count} "
+            f"blocks, but output_size {output_size} holds {counts[0]} x "
+            f"{counts[1]} = {counts[0] * counts[1]} blocks of kernel "
+            f"{geometry['kernel_size']}"
+        )
     cols = transpose(cols, (1, 0, 2))
     return _unbatched(_col2im(cols, output_size=output_size, **geometry), added)
 
@@ -356,11 +406,13 @@ def _conv_padding(op, padding, kernel_size, dilation, stride, n):
         if padding == "valid":
             return ((0, 0),) * n
         if padding != "same":
-            raise ValueError(f"{op}: padding must be 'valid', 'same', an int or a tuple, got "
-                             f"{padding!r}")
+            raise ValueError(
+                f"{op}: padding must be 'valid', 'same', an int or a tuple, got {padding!r}"
+            )
         if any(s != 1 for s in stride):
-            raise ValueError(f"{op}: padding='same' is not supported for strided "
-                             f"convolutions (stride {stride})")
+            raise ValueError(
+                f"{op}: padding='same' is not supported for strided convolutions (stride {stride})"
+            )
         # PyTorch puts the odd element of the total padding after (bottom, right).
         totals = [d * (k - 1) for k, d in zip(kernel_size, dilation)]
         return tuple((t // 2, t - t // 2) for t in totals)
@@ -372,25 +424,35 @@ def _check_conv(op, x_shape, w_shape, bias, groups, transposed):
     if not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     if len(w_shape) != len(x_shape):
-        raise ShapeError(f"{op}: weight of shape {w_shape} must have {len(x_shape)} "
-                         f"dimensions for input of shape {x_shape}")
+        raise ShapeError(
+            f"{op}: weight of shape {w_shape} must have {len(x_shape)} "
+            f"dimensions for input of shape {x_shape}"
+        )
     channels = x_shape[1]
     if transposed:
         expected, out_channels = w_shape[0], w_shape[1] * groups
         if w_shape[0] % groups:
-            raise ShapeError(f"{op}: weight of shape {w_shape} has {w_shape[0]} input "
-                             f"channels, not divisible by groups={groups}")
+            raise ShapeError(
+                f"{op}: weight of shape {w_shape} has {w_shape[0]} input "
+                f"channels, not divisible by groups={groups}"
+            )
     else:
         expected, out_channels = w_shape[1] * groups, w_shape[0]
         if w_shape[0] % groups:
-            raise ShapeError(f"{op}: weight of shape {w_shape} has {w_shape[0]} output "
-                             f"channels, not divisible by groups={groups}")
+            raise ShapeError(
+                f"{op}: weight of shape {w_shape} has {w_shape[0]} output "
+                f"channels, not divisible by groups={groups}"
+            )
     if channels != expected:
-        raise ShapeError(f"{op}: input of shape {x_shape} has {channels} channels, but weight "
-                         f"of shape {w_shape} with groups={groups} expects {expected}")
+        raise ShapeError(
+            f"{op}: input of shape {x_shape} has {channels} channels, but weight "
+            f"of shape {w_shape} with groups={groups} expects {expected}"
+        )
     if bias is not None and np.shape(data_of(bias)) != (out_channels,):
-        raise ShapeError(f"{op}: bias of shape {np.shape(data_of(bias))} must have shape "
-                         f"({out_channels},) for weight of shape {w_shape}")
+        raise ShapeError(
+            f"{op}: bias of shape {np.shape(data_of(bias))} must have shape "
+            f"({out_channels},) for weight of shape {w_shape}"
+        )
     return channels, out_channels
 
 
@@ -410,13 +472,20 @@ def _product_bias(w, cols, bias):
 
 # NOTE: a primitive for speed: the bias is added in place to the fresh product, so the
 # convolution's output (the largest array of a CNN step) is allocated once, not twice.
-@defop(lambda g, out, w, cols, bias: matmul(g, swapaxes(cols, -1, -2)),
-       lambda g, out, w, cols, bias: matmul(swapaxes(w, -1, -2), g),
-       lambda g, out, w, cols, bias: _sum(g, axis=-1),
-       name="conv_matmul",
-       spec=Spec([Case(((4, 3), (3, 5), (4,))), Case(((2, 3, 4), (2, 4, 5), (2, 3))),
-                  Case(((4, 3), (3, 0), (4,)))],
-                 ref=lambda np, w, cols, bias: np.matmul(w, cols) + bias[..., None]))
+@defop(
+    lambda g, out, w, cols, bias: matmul(g, swapaxes(cols, -1, -2)),
+    lambda g, out, w, cols, bias: matmul(swapaxes(w, -1, -2), g),
+    lambda g, out, w, cols, bias: _sum(g, axis=-1),
+    name="conv_matmul",
+    spec=Spec(
+        [
+            Case(((4, 3), (3, 5), (4,))),
+            Case(((2, 3, 4), (2, 4, 5), (2, 3))),
+            Case(((4, 3), (3, 0), (4,))),
+        ],
+        ref=lambda np, w, cols, bias: np.matmul(w, cols) + bias[..., None],
+    ),
+)
 def _conv_matmul(w, cols, bias):
     """``w @ cols + bias[..., None]``: a matrix product with one bias per row (per output
     channel), the convolution's one product."""
@@ -444,16 +513,19 @@ def _conv2d_ref(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, group
     cols = _im2col_ref(xp, x, k, d, pads, s)
     cols = xp.reshape(cols, (n, groups, -1, cols.shape[-1]))
     w = xp.reshape(weight, (groups, o // groups, -1))
-    out = xp.reshape(xp.einsum("gok,ngkl->ngol", w, cols),
-                     (n, o) + grid("", x.shape[2:], k, d, pads, s))
+    out = xp.reshape(
+        xp.einsum("gok,ngkl->ngol", w, cols), (n, o) + grid("", x.shape[2:], k, d, pads, s)
+    )
     return out if bias is None else out + xp.reshape(bias, (-1, 1, 1))
 
 
 _CONV2D_CASES = [
     Case(((2, 3, 5, 6), (4, 3, 3, 3), (4,))),
     Case(((1, 2, 7, 6), (3, 2, 3, 2), (3,)), {"stride": 2, "padding": 1}),
-    Case(((2, 4, 5, 5), (6, 2, 2, 3), (6,)), {"stride": (2, 1), "padding": (1, 2),
-                                              "dilation": (2, 1), "groups": 2}),
+    Case(
+        ((2, 4, 5, 5), (6, 2, 2, 3), (6,)),
+        {"stride": (2, 1), "padding": (1, 2), "dilation": (2, 1), "groups": 2},
+    ),
     Case(((1, 2, 6, 5), (2, 2, 3, 3)), {"dilation": 2, "padding": "same"}),
     Case(((1, 3, 5, 4), (3, 1, 2, 2), (3,)), {"padding": "same", "groups": 3}),
     Case(((2, 2, 4, 4), (2, 2, 1, 1), (2,)), {"padding": "valid", "stride": 3}),
@@ -483,12 +555,12 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, op):
     padding = _conv_padding(op, padding, kernel_size, dilation, stride, 2)
     _check_geometry(op, kernel_size, dilation, stride, padding)
     counts = grid(op, x_shape[2:], kernel_size, dilation, padding, stride)
-    cols = _im2col(x, kernel_size=kernel_size, dilation=dilation, padding=padding,
-                   stride=stride)
+    cols = _im2col(x, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     n, channels = x_shape[0], w_shape[0]
     # (C_out, C_in / G * kh * kw) @ (C_in * kh * kw, N * windows): the whole batch at once.
-    out = _grouped_product(reshape(weight, (channels, -1)), reshape(cols, (cols.shape[0], -1)),
-                           groups, bias)
+    out = _grouped_product(
+        reshape(weight, (channels, -1)), reshape(cols, (cols.shape[0], -1)), groups, bias
+    )
     # Channel-major in memory, (C_out, N, H, W); the result is its (N, C_out, H, W) view.
     return transpose(reshape(out, (channels, n) + counts), (1, 0, 2, 3))
 
@@ -498,14 +570,20 @@ def _to_2d(op, x, weight, stride, padding, dilation, output_padding=None):
     x, added = _batched(x, 3, op, "input")
     x_shape, w_shape = np.shape(data_of(x)), np.shape(data_of(weight))
     if len(w_shape) != 3:
-        raise ShapeError(f"{op}: weight of shape {w_shape} must have 3 dimensions for input "
-                         f"of shape {x_shape}")
+        raise ShapeError(
+            f"{op}: weight of shape {w_shape} must have 3 dimensions for input of shape {x_shape}"
+        )
     x = reshape(x, x_shape[:2] + (1,) + x_shape[2:])
     weight = reshape(weight, w_shape[:2] + (1,) + w_shape[2:])
     if not isinstance(padding, str):
         padding = (0,) + ntuple(padding, 1, op, "padding")
-    args = [x, weight, (1,) + ntuple(stride, 1, op, "stride"), padding,
-            (1,) + ntuple(dilation, 1, op, "dilation")]
+    args = [
+        x,
+        weight,
+        (1,) + ntuple(stride, 1, op, "stride"),
+        padding,
+        (1,) + ntuple(dilation, 1, op, "dilation"),
+    ]
     if output_padding is not None:
         args.append((0,) + ntuple(output_padding, 1, op, "output_padding"))
     return args, added
@@ -518,25 +596,39 @@ def _from_2d(out, added):
 
 def _conv1d_ref(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     padding = padding if isinstance(padding, str) else (0, ntuple(padding, 1, "", "")[0])
-    out = _conv2d_ref(xp, x[:, :, None, :], weight[:, :, None, :], bias,
-                      (1, ntuple(stride, 1, "", "")[0]), padding,
-                      (1, ntuple(dilation, 1, "", "")[0]), groups)
+    out = _conv2d_ref(
+        xp,
+        x[:, :, None, :],
+        weight[:, :, None, :],
+        bias,
+        (1, ntuple(stride, 1, "", "")[0]),
+        padding,
+        (1, ntuple(dilation, 1, "", "")[0]),
+        groups,
+    )
     return out[:, :, 0, :]
 
 
-@composite(Spec([Case(((2, 3, 7), (4, 3, 3), (4,))),
-                 Case(((1, 4, 9), (4, 2, 2), (4,)), {"stride": 2, "padding": 1,
-                                                     "dilation": 3, "groups": 2}),
-                 Case(((2, 2, 6), (3, 2, 4)), {"padding": "same", "dilation": 1}),
-                 Case(((1, 1, 5), (2, 1, 5), (2,)), {"padding": "valid"})],
-                ref=_conv1d_ref))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 7), (4, 3, 3), (4,))),
+            Case(
+                ((1, 4, 9), (4, 2, 2), (4,)),
+                {"stride": 2, "padding": 1, "dilation": 3, "groups": 2},
+            ),
+            Case(((2, 2, 6), (3, 2, 4)), {"padding": "same", "dilation": 1}),
+            Case(((1, 1, 5), (2, 1, 5), (2,)), {"padding": "valid"}),
+        ],
+        ref=_conv1d_ref,
+    )
+)
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution of (N, C, L) ``input`` with ``weight`` (out, in / groups, k), as
     ``torch.nn.functional.conv1d`` (a height-1 :func:`conv2d`)."""
     args, added = _to_2d("conv1d", input, weight, stride, padding, dilation)
     x, weight, stride, padding, dilation = args
-    return _from_2d(_conv(x, weight, bias, stride, padding, dilation, groups, "conv1d"),
-                    added)
+    return _from_2d(_conv(x, weight, bias, stride, padding, dilation, groups, "conv1d"), added)
 
 
 def transposed_size(size, kernel, stride, padding, output_padding, dilation):
@@ -557,13 +649,19 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     _check_geometry(op, kernel_size, dilation, stride, _pads(padding, 2, op))
     for p, s, d in zip(output_padding, stride, dilation):
         if not 0 <= p < max(s, d):
-            raise ValueError(f"{op}: output_padding {output_padding} must be non-negative "
-                             f"and smaller than stride {stride} or dilation {dilation}")
-    size = tuple(transposed_size(*args) for args in zip(x_shape[2:], kernel_size, stride,
-                                                        padding, output_padding, dilation))
+            raise ValueError(
+                f"{op}: output_padding {output_padding} must be non-negative "
+                f"and smaller than stride {stride} or dilation {dilation}"
+            )
+    size = tuple(
+        transposed_size(*args)
+        for args in zip(x_shape[2:], kernel_size, stride, padding, output_padding, dilation)
+    )
     if min(size) < 1:
-        raise ShapeError(f"{op}: input of shape {x_shape} with weight of shape {w_shape} "
-                         f"gives an empty output of spatial size {size}")
+        raise ShapeError(
+            f"{op}: input of shape {x_shape} with weight of shape {w_shape} "
+            f"gives an empty output of spatial size {size}"
+        )
     # The output padding shortens the crop after (bottom, right): the extra rows are the
     # ones a stride-s convolution of a larger image would also have skipped.
     pads = tuple((p, p - q) for p, q in zip(padding, output_padding))
@@ -573,68 +671,122 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     if groups == 1:
         w = transpose(reshape(weight, (channels, -1)))
     else:
-        w = reshape(transpose(reshape(weight, (groups, channels // groups, -1)), (0, 2, 1)),
-                    (-1, channels // groups))
+        w = reshape(
+            transpose(reshape(weight, (groups, channels // groups, -1)), (0, 2, 1)),
+            (-1, channels // groups),
+        )
     rows = reshape(transpose(x, (1, 0, 2, 3)), (channels, -1))
     cols = _grouped_product(w, rows, groups)
-    out = _col2im(reshape(cols, (cols.shape[0], n, x_shape[2] * x_shape[3])), output_size=size,
-                  kernel_size=kernel_size, dilation=dilation, padding=pads, stride=stride)
+    out = _col2im(
+        reshape(cols, (cols.shape[0], n, x_shape[2] * x_shape[3])),
+        output_size=size,
+        kernel_size=kernel_size,
+        dilation=dilation,
+        padding=pads,
+        stride=stride,
+    )
     return _add_bias(out, bias)
 
 
-def _conv_transpose2d_ref(xp, x, weight, bias=None, stride=1, padding=0, output_padding=0,
-                          groups=1, dilation=1):
+def _conv_transpose2d_ref(
+    xp, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     k = weight.shape[2:]
     s, p, q, d = (ntuple(v, 2, "", "") for v in (stride, padding, output_padding, dilation))
     size = tuple(map(transposed_size, x.shape[2:], k, s, p, q, d))
     n, cin = x.shape[:2]
     w = xp.reshape(weight, (groups, cin // groups, -1))
     cols = xp.einsum("gik,ngil->ngkl", w, xp.reshape(x, (n, groups, cin // groups, -1)))
-    out = _col2im_ref(xp, xp.reshape(cols, (n, -1, cols.shape[-1])), size, k, d,
-                      tuple((a, a - b) for a, b in zip(p, q)), s)
+    out = _col2im_ref(
+        xp,
+        xp.reshape(cols, (n, -1, cols.shape[-1])),
+        size,
+        k,
+        d,
+        tuple((a, a - b) for a, b in zip(p, q)),
+        s,
+    )
     return out if bias is None else out + xp.reshape(bias, (-1, 1, 1))
 
 
-@composite(Spec([Case(((2, 3, 3, 4), (3, 2, 3, 3), (2,))),
-                 Case(((1, 2, 3, 3), (2, 3, 3, 2), (3,)), {"stride": 2, "padding": 1,
-                                                           "output_padding": 1}),
-                 Case(((1, 4, 3, 2), (4, 1, 2, 3), (2,)), {"stride": (1, 2), "padding": (0, 1),
-                                                           "output_padding": (1, 0),
-                                                           "groups": 2, "dilation": (2, 1)}),
-                 Case(((2, 3, 2), (2, 2, 2, 2)), {"stride": 3}),  # unbatched, gaps
-                 ], ref=batched_ref(_conv_transpose2d_ref, 4)))
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 3, 4), (3, 2, 3, 3), (2,))),
+            Case(
+                ((1, 2, 3, 3), (2, 3, 3, 2), (3,)), {"stride": 2, "padding": 1, "output_padding": 1}
+            ),
+            Case(
+                ((1, 4, 3, 2), (4, 1, 2, 3), (2,)),
+                {
+                    "stride": (1, 2),
+                    "padding": (0, 1),
+                    "output_padding": (1, 0),
+                    "groups": 2,
+                    "dilation": (2, 1),
+                },
+            ),
+            Case(((2, 3, 2), (2, 2, 2, 2)), {"stride": 3}),  # unbatched, gaps
+        ],
+        ref=batched_ref(_conv_transpose2d_ref, 4),
+    )
+)
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """Transposed 2-D convolution ("deconvolution") of NCHW ``input`` with ``weight``
     (in_channels, out_channels / groups, kh, kw): the input gradient of :func:`conv2d`,
     one matrix product then col2im. ``output_padding`` adds rows and columns after."""
     x, added = _batched(input, 4, "conv_transpose2d", "input")
-    return _unbatched(_conv_transpose(x, weight, bias, stride, padding, output_padding,
-                                      groups, dilation, "conv_transpose2d"), added)
+    return _unbatched(
+        _conv_transpose(
+            x, weight, bias, stride, padding, output_padding, groups, dilation, "conv_transpose2d"
+        ),
+        added,
+    )
 
 
-def _conv_transpose1d_ref(xp, x, weight, bias=None, stride=1, padding=0, output_padding=0,
-                          groups=1, dilation=1):
+def _conv_transpose1d_ref(
+    xp, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     one = [(1, ntuple(v, 1, "", "")[0]) for v in (stride, dilation)]
-    out = _conv_transpose2d_ref(xp, x[:, :, None, :], weight[:, :, None, :], bias, one[0],
-                                (0, ntuple(padding, 1, "", "")[0]),
-                                (0, ntuple(output_padding, 1, "", "")[0]), groups, one[1])
+    out = _conv_transpose2d_ref(
+        xp,
+        x[:, :, None, :],
+        weight[:, :, None, :],
+        bias,
+        one[0],
+        (0, ntuple(padding, 1, "", "")[0]),
+        (0, ntuple(output_padding, 1, "", "")[0]),
+        groups,
+        one[1],
+    )
     return out[:, :, 0, :]
 
 
-@composite(Spec([Case(((2, 3, 4), (3, 2, 3), (2,))),
-                 Case(((1, 4, 3), (4, 1, 3), (2,)), {"stride": 2, "padding": 1,
-                                                     "output_padding": 1, "groups": 2,
-                                                     "dilation": 2})],
-                ref=_conv_transpose1d_ref))
-def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
-                     groups=1, dilation=1):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 4), (3, 2, 3), (2,))),
+            Case(
+                ((1, 4, 3), (4, 1, 3), (2,)),
+                {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2, "dilation": 2},
+            ),
+        ],
+        ref=_conv_transpose1d_ref,
+    )
+)
+def conv_transpose1d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+):
     """Transposed 1-D convolution of (N, C, L) ``input`` with ``weight``
     (in_channels, out_channels / groups, k), as ``torch.nn.functional.conv_transpose1d``."""
     op = "conv_transpose1d"
-    args, added = _to_2d(op, input, weight, stride, padding, dilation,
-                         output_padding=output_padding)
+    args, added = _to_2d(
+        op, input, weight, stride, padding, dilation, output_padding=output_padding
+    )
     x, weight, stride, padding, dilation, output_padding = args
-    return _from_2d(_conv_transpose(x, weight, bias, stride, padding, output_padding, groups,
-                                    dilation, op), added)
-
+    return _from_2d(
+        _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, dilation, op),
+        added,
+    )

@@ -30,8 +30,21 @@ from .registry import Case, Spec, composite, data_of, defop
 from .shape import concatenate, expand_dims, getitem, reshape, swapaxes, transpose
 from .solvers import _norm_ref, _solve, _square, _symmetric, inv, norm
 
-__all__ = ["eig", "eigh", "eigvals", "eigvalsh", "lstsq", "matrix_norm", "matrix_power",
-           "matrix_rank", "pinv", "qr", "svd", "svdvals", "vector_norm"]
+__all__ = [
+    "eig",
+    "eigh",
+    "eigvals",
+    "eigvalsh",
+    "lstsq",
+    "matrix_norm",
+    "matrix_power",
+    "matrix_rank",
+    "pinv",
+    "qr",
+    "svd",
+    "svdvals",
+    "vector_norm",
+]
 
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
@@ -53,8 +66,9 @@ def _matrices(name, a):
 # ----------------------------------------------------------------------- packing
 def _pack(factors, batch):
     """The factors, each flattened past the batch axes, side by side along one last axis."""
-    return np.concatenate([np.reshape(f, batch + (math.prod(np.shape(f)[len(batch):]),))
-                           for f in factors], axis=-1)
+    return np.concatenate(
+        [np.reshape(f, batch + (math.prod(np.shape(f)[len(batch) :]),)) for f in factors], axis=-1
+    )
 
 
 def _unpack(packed, shapes):
@@ -102,8 +116,10 @@ def _rows(x, k):
 
 
 def _unsupported_gradient(name, what, instead):
-    return ValueError(f"{name}: the gradient through {what} is not defined (any orthonormal "
-                      f"completion is as good); use {instead}, or keep them out of the loss")
+    return ValueError(
+        f"{name}: the gradient through {what} is not defined (any orthonormal "
+        f"completion is as good); use {instead}, or keep them out of the loss"
+    )
 
 
 # Gauge-invariant functions of the factors, for the checks (xp: NumPy-like or chainrule).
@@ -125,8 +141,15 @@ def _projectors(xp, vectors, count):
 def _svd_check(xp, u, s, vh):
     k = s.shape[-1]
     u, vh = u[..., :k], vh[..., :k, :]
-    return _flat(xp, s, _projectors(xp, u, k), _projectors(xp, xp.swapaxes(vh, -1, -2), k),
-                 xp.abs(u), xp.abs(vh), (u * s[..., None, :]) @ vh)
+    return _flat(
+        xp,
+        s,
+        _projectors(xp, u, k),
+        _projectors(xp, xp.swapaxes(vh, -1, -2), k),
+        xp.abs(u),
+        xp.abs(vh),
+        (u * s[..., None, :]) @ vh,
+    )
 
 
 def _eigen_check(xp, w, v):
@@ -155,8 +178,7 @@ def _separated_singular(rng, shape):
 def _separated_symmetric(rng, shape):
     """Symmetric matrices with eigenvalues about 1, -2, 3, ...: apart, also in |.|."""
     n = shape[-1]
-    w = (np.arange(1, n + 1) * (-1.0) ** np.arange(n)
-         + rng.uniform(-0.2, 0.2, shape[:-1]))
+    w = np.arange(1, n + 1) * (-1.0) ** np.arange(n) + rng.uniform(-0.2, 0.2, shape[:-1])
     q = _orthonormal(rng, shape)
     return (q * w[..., None, :]) @ _mT(q)
 
@@ -208,8 +230,10 @@ def _svd_vjp(g, out, a, full_matrices):
     if full_matrices and m != n:
         if np.any(data_of(gu)[..., k:]) or np.any(data_of(gv)[..., k:]):
             raise _unsupported_gradient(
-                "svd", "the extra columns of U or rows of Vh of full_matrices=True",
-                "full_matrices=False")
+                "svd",
+                "the extra columns of U or rows of Vh of full_matrices=True",
+                "full_matrices=False",
+            )
         u, gu, v, gv = (_columns(x, k) for x in (u, gu, v, gv))
     return _svd_backward(u, s, v, gu, gs, gv)
 
@@ -219,17 +243,24 @@ def _svd_factors(packed, shape, full_matrices):
     return SVDResult(u, s, _mT(v))
 
 
-@defop(_svd_vjp, saves_out=True, name="svd",
-       spec=Spec([Case(((4, 3),), {"full_matrices": False}),
-                  Case(((3, 4),), {"full_matrices": False}),
-                  Case(((2, 3, 3),), {"full_matrices": False}),
-                  Case(((4, 3),), {"full_matrices": True})],
-                 domain=_separated_singular,
-                 call=lambda op, a, full_matrices: _svd_check(
-                     _CR, *_svd_factors(op(a, full_matrices=full_matrices), _shape(a),
-                                        full_matrices)),
-                 ref=lambda np, a, full_matrices: _svd_check(
-                     np, *np.linalg.svd(a, full_matrices=False))))
+@defop(
+    _svd_vjp,
+    saves_out=True,
+    name="svd",
+    spec=Spec(
+        [
+            Case(((4, 3),), {"full_matrices": False}),
+            Case(((3, 4),), {"full_matrices": False}),
+            Case(((2, 3, 3),), {"full_matrices": False}),
+            Case(((4, 3),), {"full_matrices": True}),
+        ],
+        domain=_separated_singular,
+        call=lambda op, a, full_matrices: _svd_check(
+            _CR, *_svd_factors(op(a, full_matrices=full_matrices), _shape(a), full_matrices)
+        ),
+        ref=lambda np, a, full_matrices: _svd_check(np, *np.linalg.svd(a, full_matrices=False)),
+    ),
+)
 def _svd(a, full_matrices):
     """The SVD's factors U, s and V (not V^T), packed."""
     u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
@@ -268,15 +299,25 @@ def _svd_ref(np, a, full_matrices=True, compute_uv=True, hermitian=False):
     return _svd_check(np, *np.linalg.svd(a, full_matrices=False))
 
 
-@composite(Spec([Case(((4, 3),)), Case(((3, 4),), {"full_matrices": False}),
-                 Case(((2, 4, 3),), {"compute_uv": False}),
-                 Case(((3, 5),), {"full_matrices": True}),
-                 Case(((3, 3),), {"hermitian": True}, domain=_separated_symmetric),
-                 Case(((2, 3, 3),), {"hermitian": True, "compute_uv": False},
-                      domain=_separated_symmetric),
-                 Case(((0, 3),), {"full_matrices": False})],
-                domain=_separated_singular, call=_svd_call, ref=_svd_ref),
-           name="linalg.svd")
+@composite(
+    Spec(
+        [
+            Case(((4, 3),)),
+            Case(((3, 4),), {"full_matrices": False}),
+            Case(((2, 4, 3),), {"compute_uv": False}),
+            Case(((3, 5),), {"full_matrices": True}),
+            Case(((3, 3),), {"hermitian": True}, domain=_separated_symmetric),
+            Case(
+                ((2, 3, 3),), {"hermitian": True, "compute_uv": False}, domain=_separated_symmetric
+            ),
+            Case(((0, 3),), {"full_matrices": False}),
+        ],
+        domain=_separated_singular,
+        call=_svd_call,
+        ref=_svd_ref,
+    ),
+    name="linalg.svd",
+)
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     """Singular value decomposition ``(U, S, Vh)`` with ``a = U @ diag(S) @ Vh``, as
     ``np.linalg.svd`` (stacks of matrices too); ``compute_uv=False`` gives S alone.
@@ -300,8 +341,14 @@ def svd(a, full_matrices=True, compute_uv=True, hermitian=False):
     return _svd_factors(_svd(a, full_matrices=full_matrices), shape, full_matrices)
 
 
-@composite(Spec([Case(((4, 3),)), Case(((2, 2, 3),))], domain=_separated_singular,
-                ref=lambda np, x: np.linalg.svd(x, compute_uv=False)), name="linalg.svdvals")
+@composite(
+    Spec(
+        [Case(((4, 3),)), Case(((2, 2, 3),))],
+        domain=_separated_singular,
+        ref=lambda np, x: np.linalg.svd(x, compute_uv=False),
+    ),
+    name="linalg.svdvals",
+)
 def svdvals(x):
     """The singular values, in decreasing order (``np.linalg.svdvals``)."""
     return svd(x, compute_uv=False)
@@ -323,15 +370,26 @@ def _eigen_factors(packed, n, result=EighResult):
     return result(*_unpack(packed, [(n,), (n, n)]))
 
 
-@defop(_eigh_vjp, saves_out=True, name="eigh",
-       spec=Spec([Case(((3, 3),), {"UPLO": "L"}), Case(((2, 4, 4),), {"UPLO": "U"}),
-                  Case(((1, 1),), {"UPLO": "L"})],
-                 domain=_separated_symmetric,
-                 # NumPy reads one triangle; checks perturb both, so feed a symmetric matrix.
-                 call=lambda op, a, UPLO: _eigen_check(
-                     _CR, *_eigen_factors(op(_symmetric(a), UPLO=UPLO), _shape(a)[-1])),
-                 ref=lambda np, a, UPLO: _eigen_check(
-                     np, *np.linalg.eigh(0.5 * (a + np.swapaxes(a, -1, -2)), UPLO=UPLO))))
+@defop(
+    _eigh_vjp,
+    saves_out=True,
+    name="eigh",
+    spec=Spec(
+        [
+            Case(((3, 3),), {"UPLO": "L"}),
+            Case(((2, 4, 4),), {"UPLO": "U"}),
+            Case(((1, 1),), {"UPLO": "L"}),
+        ],
+        domain=_separated_symmetric,
+        # NumPy reads one triangle; checks perturb both, so feed a symmetric matrix.
+        call=lambda op, a, UPLO: _eigen_check(
+            _CR, *_eigen_factors(op(_symmetric(a), UPLO=UPLO), _shape(a)[-1])
+        ),
+        ref=lambda np, a, UPLO: _eigen_check(
+            np, *np.linalg.eigh(0.5 * (a + np.swapaxes(a, -1, -2)), UPLO=UPLO)
+        ),
+    ),
+)
 def _eigh(a, UPLO):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, packed."""
     w, v = np.linalg.eigh(a, UPLO=UPLO)
@@ -356,11 +414,17 @@ def eigh(a, UPLO="L"):
     return _eigen_factors(packed, _shape(a)[-1])
 
 
-@composite(Spec([Case(((3, 3),)), Case(((2, 3, 3),), {"UPLO": "U"})],
-                domain=_separated_symmetric, call=lambda f, a, **p: f(_symmetric(a), **p),
-                ref=lambda np, a, UPLO="L": np.linalg.eigh(
-                    0.5 * (a + np.swapaxes(a, -1, -2)), UPLO=UPLO)[0]),
-           name="linalg.eigvalsh")
+@composite(
+    Spec(
+        [Case(((3, 3),)), Case(((2, 3, 3),), {"UPLO": "U"})],
+        domain=_separated_symmetric,
+        call=lambda f, a, **p: f(_symmetric(a), **p),
+        ref=lambda np, a, UPLO="L": np.linalg.eigh(0.5 * (a + np.swapaxes(a, -1, -2)), UPLO=UPLO)[
+            0
+        ],
+    ),
+    name="linalg.eigvalsh",
+)
 def eigvalsh(a, UPLO="L"):
     """Eigenvalues of a symmetric matrix, ascending (their gradient needs no gap)."""
     return eigh(a, UPLO).eigenvalues
@@ -380,17 +444,25 @@ def _eig_vjp(g, out, a):
     return _solve(_mT(v), inner @ _mT(v))  # V^-T (...) V^T
 
 
-@defop(_eig_vjp, saves_out=True, name="eig",
-       spec=Spec([Case(((3, 3),)), Case(((2, 3, 3),))], domain=_real_spectrum,
-                 call=lambda op, a: _eig_check(_CR, *_eigen_factors(op(a), _shape(a)[-1])),
-                 ref=lambda np, a: _eig_check(np, *np.linalg.eig(a))))
+@defop(
+    _eig_vjp,
+    saves_out=True,
+    name="eig",
+    spec=Spec(
+        [Case(((3, 3),)), Case(((2, 3, 3),))],
+        domain=_real_spectrum,
+        call=lambda op, a: _eig_check(_CR, *_eigen_factors(op(a), _shape(a)[-1])),
+        ref=lambda np, a: _eig_check(np, *np.linalg.eig(a)),
+    ),
+)
 def _eig(a):
     """Real eigenvalues and unit eigenvectors of square matrices, packed."""
     w, v = np.linalg.eig(a)
     if np.iscomplexobj(w):
         raise np.linalg.LinAlgError(
             f"eig: complex eigenvalues (shape {np.shape(a)}): only real spectra are "
-            "supported (eigh takes symmetric matrices)")
+            "supported (eigh takes symmetric matrices)"
+        )
     return _pack([w, v], np.shape(a)[:-2])
 
 
@@ -404,8 +476,14 @@ def eig(a):
     return _eigen_factors(_eig(a), _shape(a)[-1], EigResult)
 
 
-@composite(Spec([Case(((3, 3),)), Case(((2, 4, 4),))], domain=_real_spectrum,
-                ref=lambda np, a: np.linalg.eig(a)[0]), name="linalg.eigvals")
+@composite(
+    Spec(
+        [Case(((3, 3),)), Case(((2, 4, 4),))],
+        domain=_real_spectrum,
+        ref=lambda np, a: np.linalg.eig(a)[0],
+    ),
+    name="linalg.eigvals",
+)
 def eigvals(a):
     """Eigenvalues of a square matrix with a real spectrum (else a LinAlgError)."""
     return eig(a).eigenvalues
@@ -436,8 +514,9 @@ def _qr_vjp(g, out, a, complete):
     (q, r), (gq, gr) = _unpack(out, shapes), _unpack(g, shapes)
     if complete and m > n:
         if np.any(data_of(gq)[..., n:]):
-            raise _unsupported_gradient("qr", "the extra columns of Q of mode='complete'",
-                                        "mode='reduced'")
+            raise _unsupported_gradient(
+                "qr", "the extra columns of Q of mode='complete'", "mode='reduced'"
+            )
         q, gq, r, gr = _columns(q, n), _columns(gq, n), _rows(r, n), _rows(gr, n)
     if m >= n:
         return _qr_square_backward(q, r, gq, gr)
@@ -453,13 +532,25 @@ def _qr_check(xp, q, r):
     return _flat(xp, q[..., :n], r)
 
 
-@defop(_qr_vjp, saves_out=True, name="qr",
-       spec=Spec([Case(((4, 3),), {"complete": False}), Case(((3, 4),), {"complete": False}),
-                  Case(((3, 3),), {"complete": False}), Case(((2, 4, 3),), {"complete": False}),
-                  Case(((4, 3),), {"complete": True}), Case(((2, 3, 5),), {"complete": True})],
-                 domain=(-1.0, 1.0),
-                 call=lambda op, a, complete: _qr_check(
-                     _CR, *_unpack(op(a, complete=complete), _qr_shapes(_shape(a), complete)))))
+@defop(
+    _qr_vjp,
+    saves_out=True,
+    name="qr",
+    spec=Spec(
+        [
+            Case(((4, 3),), {"complete": False}),
+            Case(((3, 4),), {"complete": False}),
+            Case(((3, 3),), {"complete": False}),
+            Case(((2, 4, 3),), {"complete": False}),
+            Case(((4, 3),), {"complete": True}),
+            Case(((2, 3, 5),), {"complete": True}),
+        ],
+        domain=(-1.0, 1.0),
+        call=lambda op, a, complete: _qr_check(
+            _CR, *_unpack(op(a, complete=complete), _qr_shapes(_shape(a), complete))
+        ),
+    ),
+)
 def _qr(a, complete):
     """Q (orthonormal columns) and R (upper triangular) with a = Q R, packed."""
     q, r = np.linalg.qr(a, mode="complete" if complete else "reduced")
@@ -514,18 +605,26 @@ def _pinv_ref(np, a, rcond, hermitian=False):
 
 # NOTE: a primitive for stability: through the SVD, pinv's gradient is nan wherever two
 # singular values meet (the identity); Golub and Pereyra's formula needs only a fixed rank.
-@defop(_pinv_vjp, saves_out=True, name="pinv",
-       spec=Spec([Case(((3, 4),), {"rcond": 1e-15, "hermitian": False}),
-                  Case(((4, 3),), {"rcond": 1e-15, "hermitian": False}),
-                  Case(((2, 3, 3),), {"rcond": 1e-15, "hermitian": False}),
-                  Case(((3, 3),), {"rcond": 1e-15, "hermitian": True},
-                       domain=_separated_symmetric),
-                  # rank 2: the cutoff keeps the rank where the checks perturb
-                  Case(((4, 3),), {"rcond": 1e-4, "hermitian": False}, domain=_rank_two),
-                  Case(((0, 3),), {"rcond": 1e-15, "hermitian": False})],
-                 call=lambda op, a, rcond, hermitian: op(_symmetric(a) if hermitian else a,
-                                                         rcond=rcond, hermitian=hermitian),
-                 ref=_pinv_ref))
+@defop(
+    _pinv_vjp,
+    saves_out=True,
+    name="pinv",
+    spec=Spec(
+        [
+            Case(((3, 4),), {"rcond": 1e-15, "hermitian": False}),
+            Case(((4, 3),), {"rcond": 1e-15, "hermitian": False}),
+            Case(((2, 3, 3),), {"rcond": 1e-15, "hermitian": False}),
+            Case(((3, 3),), {"rcond": 1e-15, "hermitian": True}, domain=_separated_symmetric),
+            # rank 2: the cutoff keeps the rank where the checks perturb
+            Case(((4, 3),), {"rcond": 1e-4, "hermitian": False}, domain=_rank_two),
+            Case(((0, 3),), {"rcond": 1e-15, "hermitian": False}),
+        ],
+        call=lambda op, a, rcond, hermitian: op(
+            _symmetric(a) if hermitian else a, rcond=rcond, hermitian=hermitian
+        ),
+        ref=_pinv_ref,
+    ),
+)
 def _pinv(a, rcond, hermitian):
     """Moore-Penrose pseudo-inverse (singular values at most rcond * the largest: 0)."""
     return np.linalg.pinv(a, rcond=rcond, hermitian=hermitian)
@@ -574,9 +673,19 @@ def _lstsq_ref(np, a, b):
     return _flat(np, x, np.reshape(residuals, (-1,)), s)
 
 
-@composite(Spec([Case(((5, 3), (5,))), Case(((5, 3), (5, 2))), Case(((3, 5), (3,))),
-                 Case(((4, 4), (4, 2)))], call=_lstsq_call, ref=_lstsq_ref),
-           name="linalg.lstsq")
+@composite(
+    Spec(
+        [
+            Case(((5, 3), (5,))),
+            Case(((5, 3), (5, 2))),
+            Case(((3, 5), (3,))),
+            Case(((4, 4), (4, 2))),
+        ],
+        call=_lstsq_call,
+        ref=_lstsq_ref,
+    ),
+    name="linalg.lstsq",
+)
 def lstsq(a, b, rcond=None):
     """Least-squares solution of ``a @ x = b``, as ``np.linalg.lstsq``:
     ``(x, residuals, rank, s)``; x is ``pinv(a, rcond) @ b`` (the minimum-norm solution),
@@ -584,12 +693,15 @@ def lstsq(a, b, rcond=None):
     """
     a_shape, b_shape = _shape(a), _shape(b)
     if len(a_shape) != 2 or len(b_shape) not in (1, 2):
-        raise ShapeError(f"lstsq: expected a matrix a and a vector or matrix b, got shapes "
-                         f"{a_shape} and {b_shape}")
+        raise ShapeError(
+            f"lstsq: expected a matrix a and a vector or matrix b, got shapes "
+            f"{a_shape} and {b_shape}"
+        )
     m, n = a_shape
     if b_shape[0] != m:
-        raise ShapeError(f"lstsq: incompatible dimensions: a of shape {a_shape}, b of shape "
-                         f"{b_shape}")
+        raise ShapeError(
+            f"lstsq: incompatible dimensions: a of shape {a_shape}, b of shape {b_shape}"
+        )
     dtype = _float_type(a, b)
     if rcond is None:
         rcond = np.finfo(dtype).eps * max(m, n)
@@ -620,9 +732,15 @@ def _near_identity(rng, shape):
     return np.eye(shape[-1]) + 0.3 * rng.uniform(-1.0, 1.0, shape)
 
 
-@composite(Spec([Case(((3, 3),), {"n": n}) for n in (0, 1, 2, 3, 5, -1, -3)]
-                + [Case(((2, 3, 3),), {"n": 4}), Case(((2, 2, 2),), {"n": -2})],
-                domain=_near_identity, ref=_matrix_power_ref), name="linalg.matrix_power")
+@composite(
+    Spec(
+        [Case(((3, 3),), {"n": n}) for n in (0, 1, 2, 3, 5, -1, -3)]
+        + [Case(((2, 3, 3),), {"n": 4}), Case(((2, 2, 2),), {"n": -2})],
+        domain=_near_identity,
+        ref=_matrix_power_ref,
+    ),
+    name="linalg.matrix_power",
+)
 def matrix_power(a, n):
     """``a`` to the integer power ``n`` by repeated squaring (negative: of its inverse), as
     ``np.linalg.matrix_power``; stacks of matrices too.
@@ -656,8 +774,9 @@ def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
     """The rank (count of singular values above the tolerance), as
     ``np.linalg.matrix_rank``; not differentiable (a Tensor for a Tensor, without grad).
     """
-    rank = np.linalg.matrix_rank(np.asarray(data_of(A)), tol=data_of(tol), hermitian=hermitian,
-                                 rtol=data_of(rtol))
+    rank = np.linalg.matrix_rank(
+        np.asarray(data_of(A)), tol=data_of(tol), hermitian=hermitian, rtol=data_of(rtol)
+    )
     return Tensor._new(np.asarray(rank)) if isinstance(A, Tensor) else rank
 
 
@@ -670,14 +789,22 @@ def _moved_last(x, axes):
     return reshape(moved, [shape[i] for i in others] + [math.prod(shape[i] for i in axes)])
 
 
-@composite(Spec([Case(((3, 4),)), Case(((3, 4),), {"ord": 1, "axis": 1}),
-                 Case(((2, 3, 4),), {"ord": 3, "axis": (0, 2), "keepdims": True}),
-                 Case(((2, 3),), {"ord": np.inf, "keepdims": True}), Case(((),))],
-                domain=lambda rng, shape: rng.choice([-1, 1], shape)
-                * rng.uniform(0.3, 2.0, shape),
-                ref=lambda np, x, ord=2, axis=None, keepdims=False: _vector_norm_ref(
-                    np, x, ord, axis, keepdims)),
-           name="linalg.vector_norm")
+@composite(
+    Spec(
+        [
+            Case(((3, 4),)),
+            Case(((3, 4),), {"ord": 1, "axis": 1}),
+            Case(((2, 3, 4),), {"ord": 3, "axis": (0, 2), "keepdims": True}),
+            Case(((2, 3),), {"ord": np.inf, "keepdims": True}),
+            Case(((),)),
+        ],
+        domain=lambda rng, shape: rng.choice([-1, 1], shape) * rng.uniform(0.3, 2.0, shape),
+        ref=lambda np, x, ord=2, axis=None, keepdims=False: _vector_norm_ref(
+            np, x, ord, axis, keepdims
+        ),
+    ),
+    name="linalg.vector_norm",
+)
 def vector_norm(x, ord=2, axis=None, keepdims=False, **aliases):
     """The vector norm over ``axis`` (all axes when None, flattened; several axes at once
     too), as ``np.linalg.vector_norm``; PyTorch's ``dim``/``keepdim`` accepted."""
@@ -692,21 +819,31 @@ def vector_norm(x, ord=2, axis=None, keepdims=False, **aliases):
 
 
 def _vector_norm_ref(np, x, ord, axis, keepdims):
-    axes = tuple(range(x.ndim)) if axis is None else (
-        (axis,) if isinstance(axis, int) else tuple(axis))
+    axes = (
+        tuple(range(x.ndim))
+        if axis is None
+        else ((axis,) if isinstance(axis, int) else tuple(axis))
+    )
     if ord == np.inf:
         return np.max(np.abs(x), axis=axes, keepdims=keepdims)
     return np.sum(np.abs(x) ** ord, axis=axes, keepdims=keepdims) ** (1.0 / ord)
 
 
-@composite(Spec([Case(((3, 4),)), Case(((2, 3, 4),), {"ord": "nuc"}),
-                 Case(((4, 3),), {"ord": 2, "keepdims": True}),
-                 Case(((2, 3, 4),), {"ord": 1, "axis": (0, 2)})],
-                domain=lambda rng, shape: rng.choice([-1, 1], shape)
-                * rng.uniform(0.3, 2.0, shape),
-                ref=lambda np, x, ord="fro", axis=(-2, -1), keepdims=False: _norm_ref(
-                    np, x, ord, axis, keepdims)),
-           name="linalg.matrix_norm")
+@composite(
+    Spec(
+        [
+            Case(((3, 4),)),
+            Case(((2, 3, 4),), {"ord": "nuc"}),
+            Case(((4, 3),), {"ord": 2, "keepdims": True}),
+            Case(((2, 3, 4),), {"ord": 1, "axis": (0, 2)}),
+        ],
+        domain=lambda rng, shape: rng.choice([-1, 1], shape) * rng.uniform(0.3, 2.0, shape),
+        ref=lambda np, x, ord="fro", axis=(-2, -1), keepdims=False: _norm_ref(
+            np, x, ord, axis, keepdims
+        ),
+    ),
+    name="linalg.matrix_norm",
+)
 def matrix_norm(x, ord="fro", axis=(-2, -1), keepdims=False, **aliases):
     """The matrix norm over two axes (the last two by default), as
     ``np.linalg.matrix_norm``; PyTorch's ``dim``/``keepdim`` accepted."""

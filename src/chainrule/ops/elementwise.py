@@ -18,32 +18,41 @@ def _mask(condition, like):
 
 
 # ----------------------------------------------------------------------- arithmetic
-@defop(passthrough, passthrough,
-       kernel=np.add,
-       spec=binary_spec(lambda np, a, b: a + b))
+@defop(passthrough, passthrough, kernel=np.add, spec=binary_spec(lambda np, a, b: a + b))
 def add(a, b):
     """a + b: the add gate hands the upstream gradient to both inputs unchanged."""
 
 
-@defop(passthrough, lambda g, out, a, b: -g,
-       kernel=np.subtract,
-       spec=binary_spec(lambda np, a, b: a - b))
+@defop(
+    passthrough,
+    lambda g, out, a, b: -g,
+    kernel=np.subtract,
+    spec=binary_spec(lambda np, a, b: a - b),
+)
 def sub(a, b):
     """a - b."""
 
 
-@defop(lambda g, out, a, b: g * b, lambda g, out, a, b: g * a,
-       kernel=np.multiply,
-       spec=binary_spec(lambda np, a, b: a * b))
+@defop(
+    lambda g, out, a, b: g * b,
+    lambda g, out, a, b: g * a,
+    kernel=np.multiply,
+    spec=binary_spec(lambda np, a, b: a * b),
+)
 def mul(a, b):
     """a * b: the mul gate swaps its inputs (d(ab)/da = b)."""
 
 
-@defop(lambda g, out, a, b: g / b, lambda g, out, a, b: -g * a / (b * b),
-       kernel=np.divide, name="div",
-       spec=binary_spec(lambda np, a, b: a / b,
-                        domain=lambda rng, shape: rng.choice([-1, 1], shape)
-                        * rng.uniform(0.5, 2.0, shape)))
+@defop(
+    lambda g, out, a, b: g / b,
+    lambda g, out, a, b: -g * a / (b * b),
+    kernel=np.divide,
+    name="div",
+    spec=binary_spec(
+        lambda np, a, b: a / b,
+        domain=lambda rng, shape: rng.choice([-1, 1], shape) * rng.uniform(0.5, 2.0, shape),
+    ),
+)
 def _div(a, b):
     """a / b."""
 
@@ -76,8 +85,9 @@ def div(a, b, rounding_mode=None):
         return _div(a, b)
     if rounding_mode not in ("trunc", "floor"):
         # PyTorch raises RuntimeError here and NumPy-style code expects ValueError: both.
-        raise ShapeError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
-                         f"{rounding_mode!r}")
+        raise ShapeError(
+            f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}"
+        )
     out = np.asarray(_rounded_quotient(data_of(a), data_of(b), rounding_mode))
     return Tensor._new(out) if isinstance(a, Tensor) or isinstance(b, Tensor) else out
 
@@ -102,9 +112,13 @@ def _pow_exponent(g, out, a, b):
     return g * out * log(where(constant, 1.0, a)) * _mask(~constant, out)
 
 
-@defop(_pow_base, _pow_exponent, saves_out=True,
-       kernel=np.power,
-       spec=binary_spec(lambda np, a, b: a ** b, domain=(0.5, 2.0)))
+@defop(
+    _pow_base,
+    _pow_exponent,
+    saves_out=True,
+    kernel=np.power,
+    spec=binary_spec(lambda np, a, b: a**b, domain=(0.5, 2.0)),
+)
 def pow(a, b):
     """a ** b."""
 
@@ -115,28 +129,40 @@ def neg(a):
 
 
 # ----------------------------------------------------------------------- functions
-@defop(lambda g, out, a: g * out, saves_out=True, kernel=np.exp,
-       spec=unary_spec(lambda np, a: np.exp(a)))
+@defop(
+    lambda g, out, a: g * out,
+    saves_out=True,
+    kernel=np.exp,
+    spec=unary_spec(lambda np, a: np.exp(a)),
+)
 def exp(a):
     """e ** a."""
 
 
-@defop(lambda g, out, a: g / a, kernel=np.log,
-       spec=unary_spec(lambda np, a: np.log(a), domain=(0.2, 3.0)))
+@defop(
+    lambda g, out, a: g / a,
+    kernel=np.log,
+    spec=unary_spec(lambda np, a: np.log(a), domain=(0.2, 3.0)),
+)
 def log(a):
     """Natural logarithm (NumPy's values at 0 and below: -inf and nan)."""
 
 
-@defop(lambda g, out, a: g / (1 + a),
-       kernel=np.log1p,
-       spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)))
+@defop(
+    lambda g, out, a: g / (1 + a),
+    kernel=np.log1p,
+    spec=unary_spec(lambda np, a: np.log1p(a), domain=(-0.8, 3.0)),
+)
 def log1p(a):
     """log(1 + a), accurate for small a."""
 
 
-@defop(lambda g, out, a: g * 0.5 / out, saves_out=True,
-       kernel=np.sqrt,
-       spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)))
+@defop(
+    lambda g, out, a: g * 0.5 / out,
+    saves_out=True,
+    kernel=np.sqrt,
+    spec=unary_spec(lambda np, a: np.sqrt(a), domain=(0.2, 3.0)),
+)
 def sqrt(a):
     """Square root."""
 
@@ -145,9 +171,11 @@ def _abs_domain(rng, shape):
     return rng.choice([-1, 1], shape) * rng.uniform(0.2, 2.0, shape)
 
 
-@defop(lambda g, out, a: g * np.sign(data_of(a)),
-       kernel=np.abs,
-       spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain))
+@defop(
+    lambda g, out, a: g * np.sign(data_of(a)),
+    kernel=np.abs,
+    spec=unary_spec(lambda np, a: np.abs(a), domain=_abs_domain),
+)
 def abs(a):
     """|a|; the gradient at 0 is 0, as in PyTorch."""
 
@@ -162,16 +190,22 @@ def cos(a):
     """Cosine."""
 
 
-@defop(lambda g, out, a: g * (1 - out * out), saves_out=True,
-       kernel=np.tanh,
-       spec=unary_spec(lambda np, a: np.tanh(a)))
+@defop(
+    lambda g, out, a: g * (1 - out * out),
+    saves_out=True,
+    kernel=np.tanh,
+    spec=unary_spec(lambda np, a: np.tanh(a)),
+)
 def tanh(a):
     """Hyperbolic tangent."""
 
 
 # NOTE: a primitive for stability: 1 / (1 + exp(-a)) overflows for large negative a.
-@defop(lambda g, out, a: g * out * (1 - out), saves_out=True,
-       spec=unary_spec(lambda np, a: 1 / (1 + np.exp(-a)), domain=(-4.0, 4.0)))
+@defop(
+    lambda g, out, a: g * out * (1 - out),
+    saves_out=True,
+    spec=unary_spec(lambda np, a: 1 / (1 + np.exp(-a)), domain=(-4.0, 4.0)),
+)
 def sigmoid(a):
     """The logistic function 1 / (1 + e^-a), computed without overflow.
 
@@ -183,8 +217,10 @@ def sigmoid(a):
     return np.where(a >= 0, 1, small) / (1 + small)
 
 
-@defop(lambda g, out, a: g * (a > 0),  # a bool mask (a constant for Tensors too): NumPy's fastest
-       spec=unary_spec(lambda np, a: np.maximum(a, 0.0), domain=_abs_domain))
+@defop(
+    lambda g, out, a: g * (a > 0),  # a bool mask (a constant for Tensors too): NumPy's fastest
+    spec=unary_spec(lambda np, a: np.maximum(a, 0.0), domain=_abs_domain),
+)
 def relu(a):
     """max(a, 0); the gradient at 0 is 0."""
     return np.maximum(a, 0)
@@ -195,9 +231,14 @@ def _leaky_relu_vjp(g, out, a, negative_slope):
     return g * np.where(x > 0, 1, negative_slope).astype(x.dtype)
 
 
-@defop(_leaky_relu_vjp,
-       spec=unary_spec(lambda np, a, negative_slope: np.where(a > 0, a, negative_slope * a),
-                       domain=_abs_domain, params={"negative_slope": 0.1}))
+@defop(
+    _leaky_relu_vjp,
+    spec=unary_spec(
+        lambda np, a, negative_slope: np.where(a > 0, a, negative_slope * a),
+        domain=_abs_domain,
+        params={"negative_slope": 0.1},
+    ),
+)
 def _leaky_relu(a, negative_slope):
     """a where a > 0, negative_slope * a elsewhere."""
     return np.where(a > 0, a, a * negative_slope)
@@ -225,8 +266,12 @@ def _clip_vjp(g, out, a, a_min, a_max):
     return g * _mask(inside, a)
 
 
-@defop(_clip_vjp, spec=unary_spec(lambda np, a, a_min, a_max: np.clip(a, a_min, a_max),
-                                  params={"a_min": -1.0, "a_max": 1.0}))
+@defop(
+    _clip_vjp,
+    spec=unary_spec(
+        lambda np, a, a_min, a_max: np.clip(a, a_min, a_max), params={"a_min": -1.0, "a_max": 1.0}
+    ),
+)
 def _clip(a, a_min, a_max):
     """a limited to [a_min, a_max]; the gradient passes inside, boundaries included."""
     return np.clip(a, a_min, a_max)
@@ -265,18 +310,22 @@ def _route(g, mine, other, strict):
     return g * (_mask(strict(x, y), mine) + 0.5 * _mask(x == y, mine))
 
 
-@defop(lambda g, out, a, b: _route(g, a, b, np.greater),
-       lambda g, out, a, b: _route(g, b, a, np.greater),
-       kernel=np.maximum,
-       spec=binary_spec(lambda np, a, b: np.maximum(a, b)))
+@defop(
+    lambda g, out, a, b: _route(g, a, b, np.greater),
+    lambda g, out, a, b: _route(g, b, a, np.greater),
+    kernel=np.maximum,
+    spec=binary_spec(lambda np, a, b: np.maximum(a, b)),
+)
 def maximum(a, b):
     """Elementwise max: routes the gradient to the larger input (ties split evenly)."""
 
 
-@defop(lambda g, out, a, b: _route(g, a, b, np.less),
-       lambda g, out, a, b: _route(g, b, a, np.less),
-       kernel=np.minimum,
-       spec=binary_spec(lambda np, a, b: np.minimum(a, b)))
+@defop(
+    lambda g, out, a, b: _route(g, a, b, np.less),
+    lambda g, out, a, b: _route(g, b, a, np.less),
+    kernel=np.minimum,
+    spec=binary_spec(lambda np, a, b: np.minimum(a, b)),
+)
 def minimum(a, b):
     """Elementwise min: routes the gradient to the smaller input (ties split evenly)."""
 
@@ -284,13 +333,19 @@ def minimum(a, b):
 _COND = np.array([[True, False, True, True], [False, False, True, False], [True] * 4])
 
 
-@defop(lambda g, out, a, b, condition: _where(g, 0.0, condition=condition),
-       lambda g, out, a, b, condition: _where(0.0, g, condition=condition),
-       spec=Spec([Case(((3, 4), (3, 4)), {"condition": _COND}),
-                  Case(((3, 4), (4,)), {"condition": _COND}),
-                  Case(((), ()), {"condition": np.array(False)})],
-                 # The sums broadcast a and b first, so the reference's vjp reduces them back.
-                 ref=lambda np, a, b, condition: np.where(condition, a + 0 * b, b + 0 * a)))
+@defop(
+    lambda g, out, a, b, condition: _where(g, 0.0, condition=condition),
+    lambda g, out, a, b, condition: _where(0.0, g, condition=condition),
+    spec=Spec(
+        [
+            Case(((3, 4), (3, 4)), {"condition": _COND}),
+            Case(((3, 4), (4,)), {"condition": _COND}),
+            Case(((), ()), {"condition": np.array(False)}),
+        ],
+        # The sums broadcast a and b first, so the reference's vjp reduces them back.
+        ref=lambda np, a, b, condition: np.where(condition, a + 0 * b, b + 0 * a),
+    ),
+)
 def _where(a, b, condition):
     """a where condition holds, b elsewhere."""
     return np.where(condition, a, b)
@@ -307,8 +362,7 @@ def where(condition, a, b):
     return _where(a, b, condition=mask)
 
 
-@defop(passthrough,
-       spec=unary_spec(lambda np, a, dtype: a * 1.0, params={"dtype": np.float64}))
+@defop(passthrough, spec=unary_spec(lambda np, a, dtype: a * 1.0, params={"dtype": np.float64}))
 def _astype(a, dtype):
     """a converted to ``dtype`` (the engine converts the gradient back)."""
     return a.astype(dtype, copy=False) if isinstance(a, np.ndarray) else np.asarray(a, dtype)

@@ -18,9 +18,24 @@ from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of
 from .shape import concatenate, reshape, split, stack
 
-__all__ = ["append", "array", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "c_",
-           "column_stack", "dsplit", "dstack", "hsplit", "hstack", "r_", "row_stack", "vsplit",
-           "vstack"]
+__all__ = [
+    "append",
+    "array",
+    "array_split",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "c_",
+    "column_stack",
+    "dsplit",
+    "dstack",
+    "hsplit",
+    "hstack",
+    "r_",
+    "row_stack",
+    "vsplit",
+    "vstack",
+]
 
 
 def _listed(f, *xs, **params):
@@ -52,15 +67,25 @@ def _one_or_all(arrays):
     return arrays[0] if len(arrays) == 1 else tuple(arrays)
 
 
-_ATLEAST_CASES = [Case(((),)), Case(((3,),)), Case(((2, 3),)), Case(((2, 3, 4),)),
-                  Case(((0,),)), Case(((), (3,), (2, 3)))]
+_ATLEAST_CASES = [
+    Case(((),)),
+    Case(((3,),)),
+    Case(((2, 3),)),
+    Case(((2, 3, 4),)),
+    Case(((0,),)),
+    Case(((), (3,), (2, 3))),
+]
 
 
 def _at_least_spec(function):
     # NumPy's function on an empty stand-in gives the shape; autograd's rule takes one input.
-    return Spec(_ATLEAST_CASES, call=lambda f, *xs: _flat(f(*xs)),
-                ref=lambda np_, *xs: _flat_ref(np_, _one_or_all([
-                    np_.reshape(x, function(np.empty(np.shape(x))).shape) for x in xs])))
+    return Spec(
+        _ATLEAST_CASES,
+        call=lambda f, *xs: _flat(f(*xs)),
+        ref=lambda np_, *xs: _flat_ref(
+            np_, _one_or_all([np_.reshape(x, function(np.empty(np.shape(x))).shape) for x in xs])
+        ),
+    )
 
 
 @composite(_at_least_spec(np.atleast_1d))
@@ -79,8 +104,9 @@ def atleast_1d(*arys):
 def atleast_2d(*arys):
     """Each input with at least two axes (``(n,)`` becomes ``(1, n)``), as
     ``np.atleast_2d``: one array for one input, a tuple of them for several."""
-    return _one_or_all([_at_least(x, 2, lambda shape: (1,) * (2 - len(shape)) + shape)
-                        for x in arys])
+    return _one_or_all(
+        [_at_least(x, 2, lambda shape: (1,) * (2 - len(shape)) + shape) for x in arys]
+    )
 
 
 def _three_axes(shape):
@@ -111,8 +137,10 @@ def _cast(arrays, dtype, casting, op):
     dtype = np.dtype(dtype)
     for x in arrays:
         if not np.can_cast(x.dtype, dtype, casting):
-            raise TypeError(f"{op}: cannot cast array data from {x.dtype} to {dtype} "
-                            f"according to the rule {casting!r}")
+            raise TypeError(
+                f"{op}: cannot cast array data from {x.dtype} to {dtype} "
+                f"according to the rule {casting!r}"
+            )
     return [x if x.dtype == dtype else astype(x, dtype) for x in arrays]
 
 
@@ -127,9 +155,19 @@ def _stack_ref(function):
     return lambda np_, *xs: function(np_)(list(xs))
 
 
-@composite(Spec([Case(((2, 3), (2, 1), (2, 0))), Case(((3,), (2,))), Case(((), (2,), ())),
-                 Case(((2, 3, 2), (2, 1, 2))), Case(((0, 2), (0, 1)))],
-                call=_listed, ref=_stack_ref(lambda np_: np_.hstack)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (2, 1), (2, 0))),
+            Case(((3,), (2,))),
+            Case(((), (2,), ())),
+            Case(((2, 3, 2), (2, 1, 2))),
+            Case(((0, 2), (0, 1))),
+        ],
+        call=_listed,
+        ref=_stack_ref(lambda np_: np_.hstack),
+    )
+)
 def hstack(tup, *, dtype=None, casting="same_kind"):
     """Join arrays column-wise (along axis 1, or 0 for 1-d arrays), as ``np.hstack``.
 
@@ -140,9 +178,19 @@ def hstack(tup, *, dtype=None, casting="same_kind"):
     return _join(tup, 1, dtype, casting, "hstack", atleast_1d)
 
 
-@composite(Spec([Case(((2, 3), (1, 3))), Case(((3,), (3,))), Case(((), ())),
-                 Case(((2, 3, 2), (1, 3, 2))), Case(((0, 3), (3,)))],
-                call=_listed, ref=_stack_ref(lambda np_: np_.vstack)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (1, 3))),
+            Case(((3,), (3,))),
+            Case(((), ())),
+            Case(((2, 3, 2), (1, 3, 2))),
+            Case(((0, 3), (3,))),
+        ],
+        call=_listed,
+        ref=_stack_ref(lambda np_: np_.vstack),
+    )
+)
 def vstack(tup, *, dtype=None, casting="same_kind"):
     """Join arrays row-wise (along axis 0, 1-d arrays as rows), as ``np.vstack``.
 
@@ -153,8 +201,13 @@ def vstack(tup, *, dtype=None, casting="same_kind"):
     return _join(tup, 0, dtype, casting, "vstack", atleast_2d)
 
 
-@composite(Spec([Case(((2, 3), (1, 3))), Case(((3,), (3,)))],
-                call=_listed, ref=_stack_ref(lambda np_: np_.vstack)))
+@composite(
+    Spec(
+        [Case(((2, 3), (1, 3))), Case(((3,), (3,)))],
+        call=_listed,
+        ref=_stack_ref(lambda np_: np_.vstack),
+    )
+)
 def row_stack(tup, *, dtype=None, casting="same_kind"):
     """``vstack`` under its older name (NumPy deprecates it)."""
     return vstack(tup, dtype=dtype, casting=casting)
@@ -170,9 +223,18 @@ def _as_column(x):
     return reshape(x, (-1, 1)) if x.ndim < 2 else x
 
 
-@composite(Spec([Case(((3,), (3, 2), (3,))), Case(((), ())), Case(((2, 3, 2), (2, 1, 2))),
-                 Case(((0,), (0, 2)))],
-                call=_listed, ref=_column_ref))
+@composite(
+    Spec(
+        [
+            Case(((3,), (3, 2), (3,))),
+            Case(((), ())),
+            Case(((2, 3, 2), (2, 1, 2))),
+            Case(((0,), (0, 2))),
+        ],
+        call=_listed,
+        ref=_column_ref,
+    )
+)
 def column_stack(tup):
     """Join 1-d arrays as the columns of a 2-d array (others along axis 1), as
     ``np.column_stack``.
@@ -184,10 +246,19 @@ def column_stack(tup):
     return concatenate([_as_column(x) for x in _arrays(tup, "column_stack")], 1)
 
 
-@composite(Spec([Case(((2, 3), (2, 3))), Case(((3,), (3,))), Case(((), ())),
-                 Case(((2, 3, 1), (2, 3, 2))), Case(((0, 2), (0, 2)))],
-                call=_listed,
-                ref=lambda np_, *xs: np_.concatenate([np_.atleast_3d(x) for x in xs], axis=2)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (2, 3))),
+            Case(((3,), (3,))),
+            Case(((), ())),
+            Case(((2, 3, 1), (2, 3, 2))),
+            Case(((0, 2), (0, 2))),
+        ],
+        call=_listed,
+        ref=lambda np_, *xs: np_.concatenate([np_.atleast_3d(x) for x in xs], axis=2),
+    )
+)
 def dstack(tup):
     """Join arrays depth-wise (along axis 2, after ``atleast_3d``), as ``np.dstack``.
 
@@ -204,10 +275,18 @@ def _append_ref(np_, arr, values, axis):
     return np_.concatenate([arr, values], axis=axis)
 
 
-@composite(Spec([Case(((2, 3), (4,)), {"axis": None}), Case(((), ()), {"axis": None}),
-                 Case(((3, 4), (2, 4)), {"axis": 0}), Case(((2, 3), (2, 1)), {"axis": -1}),
-                 Case(((0, 3), (2, 3)), {"axis": 0})],
-                ref=_append_ref))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (4,)), {"axis": None}),
+            Case(((), ()), {"axis": None}),
+            Case(((3, 4), (2, 4)), {"axis": 0}),
+            Case(((2, 3), (2, 1)), {"axis": -1}),
+            Case(((0, 3), (2, 3)), {"axis": 0}),
+        ],
+        ref=_append_ref,
+    )
+)
 def append(arr, values, axis=None):
     """``values`` appended to ``arr`` along ``axis``, as ``np.append``: with ``axis=None``
     both are flattened first; otherwise the shapes must match off ``axis``.
@@ -221,8 +300,10 @@ def append(arr, values, axis=None):
         return concatenate([ravel(arr), ravel(values)], 0)
     axis = one_axis(axis, arr.ndim, "append")
     if values.ndim != arr.ndim:
-        raise ShapeError(f"append: values of shape {values.shape} have {values.ndim} "
-                         f"dimensions, arr of shape {arr.shape} has {arr.ndim}")
+        raise ShapeError(
+            f"append: values of shape {values.shape} have {values.ndim} "
+            f"dimensions, arr of shape {arr.shape} has {arr.ndim}"
+        )
     return concatenate([arr, values], axis)
 
 
@@ -237,8 +318,10 @@ def _bounds(length, indices_or_sections, op, equal):
     if sections <= 0:
         raise ValueError(f"{op}: number sections must be larger than 0, got {sections}")
     if equal and length % sections:
-        raise ShapeError(f"{op}: array split does not result in an equal division: an axis "
-                         f"of length {length} into {sections} sections")
+        raise ShapeError(
+            f"{op}: array split does not result in an equal division: an axis "
+            f"of length {length} into {sections} sections"
+        )
     each, extra = divmod(length, sections)
     sizes = [each + 1] * extra + [each] * (sections - extra)
     return list(itertools.accumulate(sizes))[:-1]
@@ -257,6 +340,7 @@ def _split_spec(cases, split_with, axis=None):
     The reference gathers each piece by the indices that NumPy's ``split_with`` makes of
     ``arange(length)`` (autograd's split rules do not take their list outputs back).
     """
+
     def ref(np_, x, indices_or_sections, **params):
         along = (params["axis"] if axis is None else axis(np.ndim(x))) % np.ndim(x)
         ranges = split_with(np.arange(np.shape(x)[along]), indices_or_sections)
@@ -266,13 +350,19 @@ def _split_spec(cases, split_with, axis=None):
     return Spec(cases, call=lambda f, x, **params: _flat(f(x, **params)), ref=ref)
 
 
-@composite(_split_spec([Case(((7,),), {"indices_or_sections": 3, "axis": 0}),
-                        Case(((4, 6),), {"indices_or_sections": [1, 3], "axis": 1}),
-                        Case(((5, 3),), {"indices_or_sections": [3, 1, -1], "axis": 0}),
-                        Case(((2, 3),), {"indices_or_sections": 5, "axis": -1}),
-                        Case(((2, 3),), {"indices_or_sections": [], "axis": 0}),
-                        Case(((0, 3),), {"indices_or_sections": 2, "axis": 0})],
-                       np.array_split))
+@composite(
+    _split_spec(
+        [
+            Case(((7,),), {"indices_or_sections": 3, "axis": 0}),
+            Case(((4, 6),), {"indices_or_sections": [1, 3], "axis": 1}),
+            Case(((5, 3),), {"indices_or_sections": [3, 1, -1], "axis": 0}),
+            Case(((2, 3),), {"indices_or_sections": 5, "axis": -1}),
+            Case(((2, 3),), {"indices_or_sections": [], "axis": 0}),
+            Case(((0, 3),), {"indices_or_sections": 2, "axis": 0}),
+        ],
+        np.array_split,
+    )
+)
 def array_split(ary, indices_or_sections, axis=0):
     """Split into pieces along ``axis``, as ``np.array_split``: ``n`` sections as even as
     can be (the first ones one longer), or at the given indices. Returns a list.
@@ -287,16 +377,24 @@ def array_split(ary, indices_or_sections, axis=0):
 def _needs(ary, ndim, op):
     ary = operand(ary)
     if ary.ndim < ndim:
-        raise ValueError(f"{op} only works on arrays of {ndim} or more dimensions, got shape "
-                         f"{ary.shape}")
+        raise ValueError(
+            f"{op} only works on arrays of {ndim} or more dimensions, got shape {ary.shape}"
+        )
     return ary
 
 
-@composite(_split_spec([Case(((4, 6),), {"indices_or_sections": 3}),
-                        Case(((6,),), {"indices_or_sections": [2, 5]}),
-                        Case(((2, 4, 3),), {"indices_or_sections": [1]}),
-                        Case(((0, 2),), {"indices_or_sections": 2})],
-                       np.split, axis=lambda ndim: 1 if ndim > 1 else 0))
+@composite(
+    _split_spec(
+        [
+            Case(((4, 6),), {"indices_or_sections": 3}),
+            Case(((6,),), {"indices_or_sections": [2, 5]}),
+            Case(((2, 4, 3),), {"indices_or_sections": [1]}),
+            Case(((0, 2),), {"indices_or_sections": 2}),
+        ],
+        np.split,
+        axis=lambda ndim: 1 if ndim > 1 else 0,
+    )
+)
 def hsplit(ary, indices_or_sections):
     """Split column-wise (along axis 1, or 0 for 1-d arrays) into equal sections or at
     indices, as ``np.hsplit``. Returns a list."""
@@ -304,20 +402,34 @@ def hsplit(ary, indices_or_sections):
     return _split(ary, indices_or_sections, 1 if ary.ndim > 1 else 0, "hsplit")
 
 
-@composite(_split_spec([Case(((4, 3),), {"indices_or_sections": 2}),
-                        Case(((4, 3, 2),), {"indices_or_sections": [1, 3]}),
-                        Case(((0, 2),), {"indices_or_sections": 3})],
-                       np.split, axis=lambda ndim: 0))
+@composite(
+    _split_spec(
+        [
+            Case(((4, 3),), {"indices_or_sections": 2}),
+            Case(((4, 3, 2),), {"indices_or_sections": [1, 3]}),
+            Case(((0, 2),), {"indices_or_sections": 3}),
+        ],
+        np.split,
+        axis=lambda ndim: 0,
+    )
+)
 def vsplit(ary, indices_or_sections):
     """Split row-wise (along axis 0) into equal sections or at indices, as ``np.vsplit``;
     needs 2 or more axes. Returns a list."""
     return _split(_needs(ary, 2, "vsplit"), indices_or_sections, 0, "vsplit")
 
 
-@composite(_split_spec([Case(((2, 3, 4),), {"indices_or_sections": 2}),
-                        Case(((2, 3, 4),), {"indices_or_sections": [1, 3]}),
-                        Case(((1, 2, 0),), {"indices_or_sections": 2})],
-                       np.split, axis=lambda ndim: 2))
+@composite(
+    _split_spec(
+        [
+            Case(((2, 3, 4),), {"indices_or_sections": 2}),
+            Case(((2, 3, 4),), {"indices_or_sections": [1, 3]}),
+            Case(((1, 2, 0),), {"indices_or_sections": 2}),
+        ],
+        np.split,
+        axis=lambda ndim: 2,
+    )
+)
 def dsplit(ary, indices_or_sections):
     """Split depth-wise (along axis 2) into equal sections or at indices, as ``np.dsplit``;
     needs 3 or more axes. Returns a list."""
@@ -382,13 +494,19 @@ def _build(obj, dtype):
 _X0, _X1, _X2 = _Slot(0), _Slot(1), _Slot(2)
 
 
-@composite(Spec([Case(((3,), (3,)), {"layout": [_X0, _X1]}),
-                 Case(((), (), ()), {"layout": [[_X0, 2.0], (_X1, _X2)]}),
-                 Case(((2,), ()), {"layout": [[_X0, [1.0, -1.0]], [[3, _X1], _X0]]}),
-                 Case(((2, 3),), {"layout": (_X0,)}),
-                 Case(((0, 2),), {"layout": [_X0, _X0]})],
-                call=lambda f, *xs, layout: f(_fill(layout, xs)),
-                ref=lambda np_, *xs, layout: np_.array(_fill(layout, xs))))
+@composite(
+    Spec(
+        [
+            Case(((3,), (3,)), {"layout": [_X0, _X1]}),
+            Case(((), (), ()), {"layout": [[_X0, 2.0], (_X1, _X2)]}),
+            Case(((2,), ()), {"layout": [[_X0, [1.0, -1.0]], [[3, _X1], _X0]]}),
+            Case(((2, 3),), {"layout": (_X0,)}),
+            Case(((0, 2),), {"layout": [_X0, _X0]}),
+        ],
+        call=lambda f, *xs, layout: f(_fill(layout, xs)),
+        ref=lambda np_, *xs, layout: np_.array(_fill(layout, xs)),
+    )
+)
 def array(obj, dtype=None):
     """An array from nested lists and tuples holding Tensors, as ``np.array`` but connected
     to those Tensors in the graph (numbers and arrays in it are constants).
@@ -416,8 +534,10 @@ def array(obj, dtype=None):
 def _directive(text, axis, ndmin, trans1d, name):
     """NumPy's string directives: ``'axis'`` or ``'axis,ndmin[,trans1d]'``."""
     if text in ("r", "c"):
-        raise ValueError(f"{name}: the directive {text!r} makes an np.matrix, which chainrule "
-                         f"does not have; join as arrays (cr.{name}[...]) and reshape instead")
+        raise ValueError(
+            f"{name}: the directive {text!r} makes an np.matrix, which chainrule "
+            f"does not have; join as arrays (cr.{name}[...]) and reshape instead"
+        )
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
@@ -502,13 +622,18 @@ class _Concatenator:
             elif type(item) in np.ScalarType:
                 piece = item  # a number: it takes part in the result type weakly
             else:
-                piece = _raised(array(item) if _holds_tensor(item) else operand(item), ndmin,
-                                trans1d)
+                piece = _raised(
+                    array(item) if _holds_tensor(item) else operand(item), ndmin, trans1d
+                )
             pieces.append(piece)
             kinds.append(piece if type(item) in np.ScalarType else piece.dtype)
         dtype = np.result_type(*kinds)
-        pieces = [(p if p.dtype == dtype else astype(p, dtype)) if isinstance(p, Tensor)
-                  else np.array(p, dtype=dtype, ndmin=ndmin) for p in pieces]
+        pieces = [
+            (p if p.dtype == dtype else astype(p, dtype))
+            if isinstance(p, Tensor)
+            else np.array(p, dtype=dtype, ndmin=ndmin)
+            for p in pieces
+        ]
         return concatenate(pieces, axis)
 
     def __len__(self):
@@ -528,7 +653,7 @@ def _key(layout, xs):
     return tuple(xs[item.index] if isinstance(item, _Slot) else item for item in layout)
 
 
-_ID = 2.0 ** 40  # input elements are numbered from here: above every constant in the cases
+_ID = 2.0**40  # input elements are numbered from here: above every constant in the cases
 
 
 def _concatenator_ref(np_, name, xs, key):
@@ -546,26 +671,43 @@ def _concatenator_ref(np_, name, xs, key):
 
 
 def _concatenator_spec(name, cases):
-    return Spec(cases, call=lambda f, *xs, key: f(_key(key, xs)),
-                ref=lambda np_, *xs, key: _concatenator_ref(np_, name, xs, key))
+    return Spec(
+        cases,
+        call=lambda f, *xs, key: f(_key(key, xs)),
+        ref=lambda np_, *xs, key: _concatenator_ref(np_, name, xs, key),
+    )
 
 
-@composite(_concatenator_spec("r_", [Case(((3, 2), (3, 2)), {"key": (_X0, _X1)}),
-                                     Case(((3,),), {"key": (_X0, 2.5, _X0)}),
-                                     Case(((3,), (3,)), {"key": ("0,2", _X0, _X1)}),
-                                     Case(((3,), (3,)), {"key": ("0,2,0", _X0, _X1)}),
-                                     Case(((2, 3), (2, 1)), {"key": ("-1", _X0, _X1, _X1)}),
-                                     Case(((), ()), {"key": (_X0, _X1, 1.0)}),
-                                     Case(((0, 2), (3, 2)), {"key": (_X0, _X1)})]),
-           name="r_")
+@composite(
+    _concatenator_spec(
+        "r_",
+        [
+            Case(((3, 2), (3, 2)), {"key": (_X0, _X1)}),
+            Case(((3,),), {"key": (_X0, 2.5, _X0)}),
+            Case(((3,), (3,)), {"key": ("0,2", _X0, _X1)}),
+            Case(((3,), (3,)), {"key": ("0,2,0", _X0, _X1)}),
+            Case(((2, 3), (2, 1)), {"key": ("-1", _X0, _X1, _X1)}),
+            Case(((), ()), {"key": (_X0, _X1, 1.0)}),
+            Case(((0, 2), (3, 2)), {"key": (_X0, _X1)}),
+        ],
+    ),
+    name="r_",
+)
 def _r_items(key):
     return r_[key]
 
 
-@composite(_concatenator_spec("c_", [Case(((3,), (3, 2)), {"key": (_X0, _X1)}),
-                                     Case(((2, 3), (2,)), {"key": (_X0, _X1, _X1)}),
-                                     Case(((), ()), {"key": (_X0, _X1)}),
-                                     Case(((0,), (0, 2)), {"key": (_X0, _X1)})]),
-           name="c_")
+@composite(
+    _concatenator_spec(
+        "c_",
+        [
+            Case(((3,), (3, 2)), {"key": (_X0, _X1)}),
+            Case(((2, 3), (2,)), {"key": (_X0, _X1, _X1)}),
+            Case(((), ()), {"key": (_X0, _X1)}),
+            Case(((0,), (0, 2)), {"key": (_X0, _X1)}),
+        ],
+    ),
+    name="c_",
+)
 def _c_items(key):
     return c_[key]

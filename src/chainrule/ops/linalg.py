@@ -18,8 +18,22 @@ from .reduce import _is_int, one_axis
 from .registry import Case, Spec, composite, data_of, defop
 from .shape import broadcast_to, expand_dims, getitem, reshape, squeeze, stack, transpose
 
-__all__ = ["cross", "diag", "diagonal", "dot", "einsum", "inner", "kron", "matmul", "outer",
-           "tensordot", "trace", "tril", "triu", "vdot"]
+__all__ = [
+    "cross",
+    "diag",
+    "diagonal",
+    "dot",
+    "einsum",
+    "inner",
+    "kron",
+    "matmul",
+    "outer",
+    "tensordot",
+    "trace",
+    "tril",
+    "triu",
+    "vdot",
+]
 
 
 def _ndim(x):
@@ -62,11 +76,25 @@ def _matmul_vjp_b(g, out, a, b):
     return a.swapaxes(-1, -2) @ g  # dW = X^T dY
 
 
-@defop(_matmul_vjp_a, _matmul_vjp_b, name="matmul", kernel=np.matmul,
-       spec=Spec([Case(((3, 4), (4, 2))), Case(((4,), (4, 2))), Case(((3, 4), (4,))),
-                  Case(((4,), (4,))), Case(((2, 3, 4), (4, 5))), Case(((2, 1, 3, 4), (3, 4, 2))),
-                  Case(((0, 4), (4, 2))), Case(((2, 3, 4), (4,)))],
-                 ref=lambda np, a, b: np.matmul(a, b)))
+@defop(
+    _matmul_vjp_a,
+    _matmul_vjp_b,
+    name="matmul",
+    kernel=np.matmul,
+    spec=Spec(
+        [
+            Case(((3, 4), (4, 2))),
+            Case(((4,), (4, 2))),
+            Case(((3, 4), (4,))),
+            Case(((4,), (4,))),
+            Case(((2, 3, 4), (4, 5))),
+            Case(((2, 1, 3, 4), (3, 4, 2))),
+            Case(((0, 4), (4, 2))),
+            Case(((2, 3, 4), (4,))),
+        ],
+        ref=lambda np, a, b: np.matmul(a, b),
+    ),
+)
 def _matmul(a, b):
     """Matrix product with NumPy's rules for 1-D and stacked operands."""
 
@@ -90,9 +118,12 @@ def _shape(x):
     return np.shape(data_of(x))
 
 
-@composite(Spec([Case(shapes) for shapes in [((3,), (4,)), ((2, 3), (4,)), ((), (3,)),
-                                              ((0,), (2,))]],
-                ref=lambda np, a, b: np.outer(np.ravel(a), np.ravel(b))))
+@composite(
+    Spec(
+        [Case(shapes) for shapes in [((3,), (4,)), ((2, 3), (4,)), ((), (3,)), ((0,), (2,))]],
+        ref=lambda np, a, b: np.outer(np.ravel(a), np.ravel(b)),
+    )
+)
 def outer(a, b):
     """Outer product of two vectors (inputs are flattened, as ``np.outer``)."""
     return reshape(a, (-1, 1)) * reshape(b, (1, -1))
@@ -102,14 +133,17 @@ def _tensordot_axes(axes, shape_a, shape_b):
     """NumPy's ``axes`` (an int, or a pair of ints or of sequences) as two lists of axes."""
     if _is_int(axes):
         if not 0 <= axes <= min(len(shape_a), len(shape_b)):
-            raise ShapeError(f"tensordot: cannot sum over the last {axes} axes of {shape_a} "
-                             f"and the first {axes} of {shape_b}")
+            raise ShapeError(
+                f"tensordot: cannot sum over the last {axes} axes of {shape_a} "
+                f"and the first {axes} of {shape_b}"
+            )
         return list(range(len(shape_a) - axes, len(shape_a))), list(range(axes))
     try:
         axes_a, axes_b = axes
     except (TypeError, ValueError):
-        raise TypeError(f"tensordot: axes must be an int or a pair of sequences of ints, "
-                        f"got {axes!r}") from None
+        raise TypeError(
+            f"tensordot: axes must be an int or a pair of sequences of ints, got {axes!r}"
+        ) from None
     pair = []
     for chosen, shape in ((axes_a, shape_a), (axes_b, shape_b)):
         chosen = [chosen] if _is_int(chosen) else list(chosen)
@@ -118,19 +152,22 @@ def _tensordot_axes(axes, shape_a, shape_b):
             raise ShapeError(f"tensordot: repeated axis in {axes!r}")
         pair.append(chosen)
     if len(pair[0]) != len(pair[1]):
-        raise ShapeError(f"tensordot: {axes!r} sums over different numbers of axes of "
-                         f"{shape_a} and {shape_b}")
+        raise ShapeError(
+            f"tensordot: {axes!r} sums over different numbers of axes of {shape_a} and {shape_b}"
+        )
     return pair
 
 
-_TENSORDOT_CASES = [Case(((2, 3, 4), (3, 4, 5)), {"axes": 2}),
-                    Case(((2, 3), (3, 4)), {"axes": 1}),
-                    Case(((2, 3), (4,)), {"axes": 0}),
-                    Case(((), (3,)), {"axes": 0}),
-                    Case(((2, 3, 4), (5, 4, 2)), {"axes": ((0, 2), (2, 1))}),
-                    Case(((2, 3), (3,)), {"axes": (-1, 0)}),
-                    Case(((0, 3), (3, 2)), {"axes": 1}),
-                    Case(((2, 0), (0, 3)), {"axes": ((1,), (0,))})]
+_TENSORDOT_CASES = [
+    Case(((2, 3, 4), (3, 4, 5)), {"axes": 2}),
+    Case(((2, 3), (3, 4)), {"axes": 1}),
+    Case(((2, 3), (4,)), {"axes": 0}),
+    Case(((), (3,)), {"axes": 0}),
+    Case(((2, 3, 4), (5, 4, 2)), {"axes": ((0, 2), (2, 1))}),
+    Case(((2, 3), (3,)), {"axes": (-1, 0)}),
+    Case(((0, 3), (3, 2)), {"axes": 1}),
+    Case(((2, 0), (0, 3)), {"axes": ((1,), (0,))}),
+]
 
 
 @composite(Spec(_TENSORDOT_CASES, ref=lambda np, a, b, axes: np.tensordot(a, b, axes)))
@@ -152,28 +189,38 @@ def tensordot(a, b, axes=2, **aliases):
     shape_a, shape_b = _shape(a), _shape(b)
     axes_a, axes_b = _tensordot_axes(axes, shape_a, shape_b)
     if [shape_a[i] for i in axes_a] != [shape_b[i] for i in axes_b]:
-        raise ShapeError(f"tensordot: shape mismatch for the sum over axes {axes_a} of "
-                         f"{shape_a} and {axes_b} of {shape_b}")
+        raise ShapeError(
+            f"tensordot: shape mismatch for the sum over axes {axes_a} of "
+            f"{shape_a} and {axes_b} of {shape_b}"
+        )
     free_a = [i for i in range(len(shape_a)) if i not in axes_a]
     free_b = [i for i in range(len(shape_b)) if i not in axes_b]
     summed = math.prod(shape_a[i] for i in axes_a)
-    left = reshape(transpose(a, free_a + axes_a),
-                   (math.prod(shape_a[i] for i in free_a), summed))
-    right = reshape(transpose(b, axes_b + free_b),
-                    (summed, math.prod(shape_b[i] for i in free_b)))
-    return reshape(matmul(left, right),
-                   [shape_a[i] for i in free_a] + [shape_b[i] for i in free_b])
+    left = reshape(transpose(a, free_a + axes_a), (math.prod(shape_a[i] for i in free_a), summed))
+    right = reshape(transpose(b, axes_b + free_b), (summed, math.prod(shape_b[i] for i in free_b)))
+    return reshape(matmul(left, right), [shape_a[i] for i in free_a] + [shape_b[i] for i in free_b])
 
 
 def _aligned(op, shape_a, shape_b, axis_b):
     if shape_a[-1] != shape_b[axis_b]:
-        raise ShapeError(f"{op}: shapes {shape_a} and {shape_b} not aligned: {shape_a[-1]} "
-                         f"(last axis of a) != {shape_b[axis_b]} (axis {axis_b} of b)")
+        raise ShapeError(
+            f"{op}: shapes {shape_a} and {shape_b} not aligned: {shape_a[-1]} "
+            f"(last axis of a) != {shape_b[axis_b]} (axis {axis_b} of b)"
+        )
 
 
-@composite(Spec([Case(((4,), (4,))), Case(((2, 3), (4, 3))), Case(((2, 1, 3), (3,))),
-                 Case(((), (2, 3))), Case(((0, 3), (2, 3)))],
-                ref=lambda np, a, b: np.inner(a, b)))
+@composite(
+    Spec(
+        [
+            Case(((4,), (4,))),
+            Case(((2, 3), (4, 3))),
+            Case(((2, 1, 3), (3,))),
+            Case(((), (2, 3))),
+            Case(((0, 3), (2, 3))),
+        ],
+        ref=lambda np, a, b: np.inner(a, b),
+    )
+)
 def inner(a, b):
     """Sum of products over the last axes, as ``np.inner`` (a 0-d operand multiplies);
     the result has a's other axes, then b's.
@@ -190,11 +237,22 @@ def inner(a, b):
     return tensordot(a, b, ((-1,), (-1,)))
 
 
-@composite(Spec([Case(((4,), (4,))), Case(((2, 3), (3, 4))), Case(((2, 3, 4), (4,))),
-                 Case(((3,), (2, 3, 4))), Case(((2, 3), (4, 3, 2))),
-                 Case(((2, 2, 3), (4, 3, 2))), Case(((), (2, 3))), Case(((2, 3), ())),
-                 Case(((0, 3), (3, 2)))],
-                ref=lambda np, a, b: np.dot(a, b)))
+@composite(
+    Spec(
+        [
+            Case(((4,), (4,))),
+            Case(((2, 3), (3, 4))),
+            Case(((2, 3, 4), (4,))),
+            Case(((3,), (2, 3, 4))),
+            Case(((2, 3), (4, 3, 2))),
+            Case(((2, 2, 3), (4, 3, 2))),
+            Case(((), (2, 3))),
+            Case(((2, 3), ())),
+            Case(((0, 3), (3, 2))),
+        ],
+        ref=lambda np, a, b: np.dot(a, b),
+    )
+)
 def dot(a, b):
     """Dot product with NumPy's rules: 0-d operands multiply, 1-D and 2-D ones are matmul's,
     and N-d with M-d sums over a's last axis and b's second-to-last (no broadcasting: the
@@ -215,9 +273,12 @@ def dot(a, b):
     return tensordot(a, b, ((-1,), (axis_b,)))
 
 
-@composite(Spec([Case(((4,), (4,))), Case(((2, 3), (3, 2))), Case(((), ())),
-                 Case(((0, 2), (0,)))],
-                ref=lambda np, a, b: np.dot(np.ravel(a), np.ravel(b))))
+@composite(
+    Spec(
+        [Case(((4,), (4,))), Case(((2, 3), (3, 2))), Case(((), ())), Case(((0, 2), (0,)))],
+        ref=lambda np, a, b: np.dot(np.ravel(a), np.ravel(b)),
+    )
+)
 def vdot(a, b):
     """Dot product of the flattened operands, as ``np.vdot`` (real: no conjugate).
 
@@ -227,14 +288,25 @@ def vdot(a, b):
     """
     shape_a, shape_b = _shape(a), _shape(b)
     if math.prod(shape_a) != math.prod(shape_b):
-        raise ShapeError(f"vdot: operands of shapes {shape_a} and {shape_b} have different "
-                         "numbers of elements")
+        raise ShapeError(
+            f"vdot: operands of shapes {shape_a} and {shape_b} have different numbers of elements"
+        )
     return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
 
 
-@composite(Spec([Case(((2, 3), (4,))), Case(((2, 2), (3, 2))), Case(((2, 1, 3), (2, 2))),
-                 Case(((), (2, 3))), Case(((3,), ())), Case(((0, 2), (2, 3)))],
-                ref=lambda np, a, b: np.kron(a, b)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (4,))),
+            Case(((2, 2), (3, 2))),
+            Case(((2, 1, 3), (2, 2))),
+            Case(((), (2, 3))),
+            Case(((3,), ())),
+            Case(((0, 2), (2, 3))),
+        ],
+        ref=lambda np, a, b: np.kron(a, b),
+    )
+)
 def kron(a, b):
     """Kronecker product, as ``np.kron``: blocks a[i] * b (the shorter shape padded with
     leading ones).
@@ -251,8 +323,10 @@ def kron(a, b):
     shape_a = (1,) * (rank - len(shape_a)) + shape_a
     shape_b = (1,) * (rank - len(shape_b)) + shape_b
     # a's axes interleaved with b's: a[i, j] * b[k, l] lands at (i, k, j, l), then merged.
-    blocks = mul(reshape(a, [n for size in shape_a for n in (size, 1)]),
-                 reshape(b, [n for size in shape_b for n in (1, size)]))
+    blocks = mul(
+        reshape(a, [n for size in shape_a for n in (size, 1)]),
+        reshape(b, [n for size in shape_b for n in (1, size)]),
+    )
     return reshape(blocks, [m * n for m, n in zip(shape_a, shape_b)])
 
 
@@ -276,12 +350,20 @@ def _cross_ref(np, a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return np.cross(a * np.ones(batch + (1,)), b * np.ones(batch + (1,)), axisc=axisc)
 
 
-@composite(Spec([Case(((3,), (3,))), Case(((4, 3), (4, 3))), Case(((2, 1, 3), (4, 3))),
-                 Case(((3, 2), (2, 3)), {"axisa": 0, "axisb": 1, "axisc": 0}),
-                 Case(((3, 4), (3, 4)), {"axis": 0}),
-                 Case(((2, 3), (3,)), {"axisc": 0}),
-                 Case(((0, 3), (3,)))],
-                ref=_cross_ref))
+@composite(
+    Spec(
+        [
+            Case(((3,), (3,))),
+            Case(((4, 3), (4, 3))),
+            Case(((2, 1, 3), (4, 3))),
+            Case(((3, 2), (2, 3)), {"axisa": 0, "axisb": 1, "axisc": 0}),
+            Case(((3, 4), (3, 4)), {"axis": 0}),
+            Case(((2, 3), (3,)), {"axisc": 0}),
+            Case(((0, 3), (3,))),
+        ],
+        ref=_cross_ref,
+    )
+)
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, **aliases):
     """Cross product of 3-vectors along ``axisa`` of a and ``axisb`` of b, the result's
     vectors along ``axisc`` (``axis``, or PyTorch's ``dim``, sets all three), as ``np.cross``;
@@ -305,18 +387,25 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, **aliases):
     axisb = one_axis(axisb, len(shape_b), "cross", "axisb")
     size_a, size_b = shape_a[axisa], shape_b[axisb]
     if size_a not in (2, 3) or size_b not in (2, 3):
-        raise ShapeError(f"cross: vectors must have 2 or 3 components, got {size_a} (axis "
-                         f"{axisa} of {shape_a}) and {size_b} (axis {axisb} of {shape_b})")
+        raise ShapeError(
+            f"cross: vectors must have 2 or 3 components, got {size_a} (axis "
+            f"{axisa} of {shape_a}) and {size_b} (axis {axisb} of {shape_b})"
+        )
     try:
-        batch = np.broadcast_shapes(shape_a[:axisa] + shape_a[axisa + 1:],
-                                    shape_b[:axisb] + shape_b[axisb + 1:])
+        batch = np.broadcast_shapes(
+            shape_a[:axisa] + shape_a[axisa + 1 :], shape_b[:axisb] + shape_b[axisb + 1 :]
+        )
     except ValueError:
-        raise ShapeError(f"cross: shapes {shape_a} and {shape_b} do not broadcast "
-                         f"(vectors along axes {axisa} and {axisb})") from None
-    a0, a1, a2 = [getitem(a, (slice(None),) * axisa + (i,)) if i < size_a else None
-                  for i in range(3)]
-    b0, b1, b2 = [getitem(b, (slice(None),) * axisb + (i,)) if i < size_b else None
-                  for i in range(3)]
+        raise ShapeError(
+            f"cross: shapes {shape_a} and {shape_b} do not broadcast "
+            f"(vectors along axes {axisa} and {axisb})"
+        ) from None
+    a0, a1, a2 = [
+        getitem(a, (slice(None),) * axisa + (i,)) if i < size_a else None for i in range(3)
+    ]
+    b0, b1, b2 = [
+        getitem(b, (slice(None),) * axisb + (i,)) if i < size_b else None for i in range(3)
+    ]
     z = a0 * b1 - a1 * b0
     if size_a == size_b == 2:
         return z
@@ -336,9 +425,13 @@ def _einsum_arguments(subscripts, operands):
     """(subscripts string, operands) from NumPy's forms: a string and operands, a string and
     one list of operands (PyTorch's), or operands each followed by its sublist of ints."""
     if isinstance(subscripts, str):
-        if (len(operands) == 1 and isinstance(operands[0], (list, tuple)) and operands[0]
-                and all(isinstance(x, (Tensor, np.ndarray)) for x in operands[0])
-                and subscripts.partition("->")[0].count(",") + 1 == len(operands[0])):
+        if (
+            len(operands) == 1
+            and isinstance(operands[0], (list, tuple))
+            and operands[0]
+            and all(isinstance(x, (Tensor, np.ndarray)) for x in operands[0])
+            and subscripts.partition("->")[0].count(",") + 1 == len(operands[0])
+        ):
             operands = operands[0]
         return subscripts, list(operands)
     args = (subscripts,) + tuple(operands)
@@ -352,8 +445,9 @@ def _sublist_letters(sublist):
     try:
         items = list(sublist)
     except TypeError:
-        raise TypeError(f"einsum: expected a sublist of ints and Ellipsis, got {sublist!r}"
-                        ) from None
+        raise TypeError(
+            f"einsum: expected a sublist of ints and Ellipsis, got {sublist!r}"
+        ) from None
     letters = ""
     for item in items:
         if item is Ellipsis:
@@ -361,8 +455,10 @@ def _sublist_letters(sublist):
         elif _is_int(item) and 0 <= item < len(_LETTERS):
             letters += _LETTERS[item]
         else:
-            raise ValueError(f"einsum: sublist {sublist!r} holds {item!r}: labels are ints in "
-                             f"[0, {len(_LETTERS)}) or Ellipsis")
+            raise ValueError(
+                f"einsum: sublist {sublist!r} holds {item!r}: labels are ints in "
+                f"[0, {len(_LETTERS)}) or Ellipsis"
+            )
     return letters
 
 
@@ -373,6 +469,7 @@ def _parse_einsum(subscripts, shapes):
     and a RuntimeError), naming the subscripts. An ellipsis in the inputs that the output
     leaves out is summed over, as in PyTorch.
     """
+
     def malformed(why):
         # NumPy raises ValueError and PyTorch RuntimeError: ShapeError is both.
         return ShapeError(f"einsum: {why} in subscripts {subscripts!r}")
@@ -381,8 +478,11 @@ def _parse_einsum(subscripts, shapes):
     for c in text:
         if c not in _LETTERS and c not in ",->.":
             raise malformed(f"invalid character {c!r} (subscripts are letters)")
-    if text.count("->") > 1 or text.count("-") != text.count("->") \
-            or text.count(">") != text.count("->"):
+    if (
+        text.count("->") > 1
+        or text.count("-") != text.count("->")
+        or text.count(">") != text.count("->")
+    ):
         raise malformed("'->' may appear once, and '-' or '>' nowhere else")
     lhs, arrow, rhs = text.partition("->")
     terms = lhs.split(",")
@@ -392,21 +492,25 @@ def _parse_einsum(subscripts, shapes):
         if "." in term.replace("...", "", 1):
             raise malformed("a '.' that is not part of one ellipsis ('...')")
     if len(terms) != len(shapes):
-        raise ShapeError(f"einsum: subscripts {subscripts!r} name {len(terms)} operands, "
-                         f"got {len(shapes)}")
+        raise ShapeError(
+            f"einsum: subscripts {subscripts!r} name {len(terms)} operands, got {len(shapes)}"
+        )
     ranks = []
     for i, (term, shape) in enumerate(zip(terms, shapes)):
         named = len(term.replace("...", ""))
         if len(shape) < named or ("..." not in term and len(shape) != named):
-            raise ShapeError(f"einsum: subscripts {term!r} do not fit operand {i} of shape "
-                             f"{shape} in {subscripts!r}")
+            raise ShapeError(
+                f"einsum: subscripts {term!r} do not fit operand {i} of shape "
+                f"{shape} in {subscripts!r}"
+            )
         ranks.append(len(shape) - named)
     spare = [c for c in _LETTERS if c not in text]
-    ellipsis = "".join(spare[:max(ranks, default=0)])
+    ellipsis = "".join(spare[: max(ranks, default=0)])
     if len(ellipsis) < max(ranks, default=0):
         raise malformed("too many axes for the letters left to '...'")
-    expanded = [term.replace("...", ellipsis[len(ellipsis) - rank:])
-                for term, rank in zip(terms, ranks)]
+    expanded = [
+        term.replace("...", ellipsis[len(ellipsis) - rank :]) for term, rank in zip(terms, ranks)
+    ]
     _letter_sizes(expanded, shapes, subscripts)
     letters = lhs.replace("...", "").replace(",", "")
     if not arrow:
@@ -430,19 +534,25 @@ def _letter_sizes(terms, shapes, subscripts=None):
         own = {}
         for c, n in zip(term, shape):
             if own.setdefault(c, n) != n:
-                raise ShapeError(f"einsum: operand {i} of shape {shape} repeats {c!r} over "
-                                 f"axes of lengths {own[c]} and {n} in {subscripts!r}")
+                raise ShapeError(
+                    f"einsum: operand {i} of shape {shape} repeats {c!r} over "
+                    f"axes of lengths {own[c]} and {n} in {subscripts!r}"
+                )
             if sizes.get(c, 1) == 1:
                 sizes[c] = n
             elif n not in (1, sizes[c]):
-                raise ShapeError(f"einsum: {c!r} has lengths {sizes[c]} and {n} (operand "
-                                 f"shapes {', '.join(map(str, shapes))}) in {subscripts!r}")
+                raise ShapeError(
+                    f"einsum: {c!r} has lengths {sizes[c]} and {n} (operand "
+                    f"shapes {', '.join(map(str, shapes))}) in {subscripts!r}"
+                )
     return sizes
 
 
 # Reference formulas for diagonals, which the reference autodiff's einsum cannot take.
-_EINSUM_DIAGONALS = {"ii->": lambda np, x: np.trace(x),
-                     "ii->i": lambda np, x: np.sum(x * np.eye(len(x)), axis=1)}
+_EINSUM_DIAGONALS = {
+    "ii->": lambda np, x: np.trace(x),
+    "ii->i": lambda np, x: np.sum(x * np.eye(len(x)), axis=1),
+}
 
 
 def _einsum_ref(np, *xs, subscripts):
@@ -452,8 +562,9 @@ def _einsum_ref(np, *xs, subscripts):
     # operands are broadcast first, by products with ones, whose gradients do.
     terms = subscripts.split("->")[0].split(",")
     sizes = _letter_sizes(terms, [x.shape for x in xs])
-    return np.einsum(subscripts, *[x * np.ones([sizes[c] for c in term])
-                                   for x, term in zip(xs, terms)])
+    return np.einsum(
+        subscripts, *[x * np.ones([sizes[c] for c in term]) for x, term in zip(xs, terms)]
+    )
 
 
 def _einsum_vjp(i, g, out, xs, subscripts):
@@ -483,27 +594,35 @@ def _einsum_vjp(i, g, out, xs, subscripts):
     full = tuple(sizes[c] for c in target)
     if tuple(grad.shape) != full:
         lengths = iter(grad.shape)
-        grad = broadcast_to(reshape(grad, [next(lengths) if c in present else 1
-                                           for c in renamed]), full)
+        grad = broadcast_to(
+            reshape(grad, [next(lengths) if c in present else 1 for c in renamed]), full
+        )
     return grad
 
 
-@defop(variadic=_einsum_vjp, name="einsum",
-       spec=Spec([Case(((3, 4), (4, 2)), {"subscripts": "ij,jk->ik"}),
-                  Case(((3, 3),), {"subscripts": "ii->"}),
-                  Case(((3, 3),), {"subscripts": "ii->i"}),
-                  Case(((2, 3), (3,)), {"subscripts": "ij,j->i"}),
-                  Case(((2, 3, 4),), {"subscripts": "ijk->j"}),
-                  Case(((2, 3, 4), (2, 4, 5)), {"subscripts": "bij,bjk->bik"}),
-                  # Length-1 axes broadcast against the other operand's.
-                  Case(((3, 1), (3, 4)), {"subscripts": "ij,ij->ij"}),
-                  Case(((3, 1), (3, 4)), {"subscripts": "ij,ij->i"}),
-                  Case(((3, 1), (1, 4)), {"subscripts": "ij,ij->"}),
-                  Case(((3, 1), (4, 2)), {"subscripts": "ij,jk->ik"}),
-                  Case(((2, 1, 3), (4, 3)), {"subscripts": "ABj,Bj->AB"}),
-                  Case(((), (2, 3)), {"subscripts": ",ij->ji"}),
-                  Case(((0, 3), (3,)), {"subscripts": "ij,j->i"})],
-                 ref=_einsum_ref))
+@defop(
+    variadic=_einsum_vjp,
+    name="einsum",
+    spec=Spec(
+        [
+            Case(((3, 4), (4, 2)), {"subscripts": "ij,jk->ik"}),
+            Case(((3, 3),), {"subscripts": "ii->"}),
+            Case(((3, 3),), {"subscripts": "ii->i"}),
+            Case(((2, 3), (3,)), {"subscripts": "ij,j->i"}),
+            Case(((2, 3, 4),), {"subscripts": "ijk->j"}),
+            Case(((2, 3, 4), (2, 4, 5)), {"subscripts": "bij,bjk->bik"}),
+            # Length-1 axes broadcast against the other operand's.
+            Case(((3, 1), (3, 4)), {"subscripts": "ij,ij->ij"}),
+            Case(((3, 1), (3, 4)), {"subscripts": "ij,ij->i"}),
+            Case(((3, 1), (1, 4)), {"subscripts": "ij,ij->"}),
+            Case(((3, 1), (4, 2)), {"subscripts": "ij,jk->ik"}),
+            Case(((2, 1, 3), (4, 3)), {"subscripts": "ABj,Bj->AB"}),
+            Case(((), (2, 3)), {"subscripts": ",ij->ji"}),
+            Case(((0, 3), (3,)), {"subscripts": "ij,j->i"}),
+        ],
+        ref=_einsum_ref,
+    ),
+)
 def _einsum(*xs, subscripts):
     """Einstein summation with explicit subscripts."""
     return np.einsum(subscripts, *xs)

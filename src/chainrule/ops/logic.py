@@ -25,17 +25,77 @@ import numpy as np
 from ..tensor import Tensor
 from .reduce import resolve
 
-__all__ = ["all", "allclose", "angle", "any", "argmax", "argmin", "argpartition", "argwhere",
-           "around", "array_equal", "array_equiv", "bincount", "bitwise_and", "bitwise_or",
-           "bitwise_xor", "ceil", "count_nonzero", "digitize", "empty_like", "equal", "fix",
-           "flatnonzero", "floor", "floor_divide", "full_like", "gcd", "greater", "greater_equal",
-           "histogram", "histogram_bin_edges", "imag", "invert", "isclose", "iscomplex",
-           "iscomplexobj", "isfinite", "isin", "isinf", "isnan", "isnat", "isneginf", "isposinf",
-           "isreal", "isrealobj", "lcm", "left_shift", "less", "less_equal", "lexsort",
-           "logical_and", "logical_not", "logical_or", "logical_xor", "ndim", "nonzero",
-           "not_equal", "ones_like", "ravel_multi_index", "right_shift", "rint", "round",
-           "searchsorted", "signbit", "size", "spacing", "trunc", "unique", "unravel_index",
-           "zeros_like"]
+__all__ = [
+    "all",
+    "allclose",
+    "angle",
+    "any",
+    "argmax",
+    "argmin",
+    "argpartition",
+    "argwhere",
+    "around",
+    "array_equal",
+    "array_equiv",
+    "bincount",
+    "bitwise_and",
+    "bitwise_or",
+    "bitwise_xor",
+    "ceil",
+    "count_nonzero",
+    "digitize",
+    "empty_like",
+    "equal",
+    "fix",
+    "flatnonzero",
+    "floor",
+    "floor_divide",
+    "full_like",
+    "gcd",
+    "greater",
+    "greater_equal",
+    "histogram",
+    "histogram_bin_edges",
+    "imag",
+    "invert",
+    "isclose",
+    "iscomplex",
+    "iscomplexobj",
+    "isfinite",
+    "isin",
+    "isinf",
+    "isnan",
+    "isnat",
+    "isneginf",
+    "isposinf",
+    "isreal",
+    "isrealobj",
+    "lcm",
+    "left_shift",
+    "less",
+    "less_equal",
+    "lexsort",
+    "logical_and",
+    "logical_not",
+    "logical_or",
+    "logical_xor",
+    "ndim",
+    "nonzero",
+    "not_equal",
+    "ones_like",
+    "ravel_multi_index",
+    "right_shift",
+    "rint",
+    "round",
+    "searchsorted",
+    "signbit",
+    "size",
+    "spacing",
+    "trunc",
+    "unique",
+    "unravel_index",
+    "zeros_like",
+]
 # Every function here: ``shape`` is exported as ``cr.shape`` only, outside ``__all__``, since
 # in ``chainrule.ops`` that name is the module ``ops.shape``.
 FUNCTIONS = (*__all__, "shape")
@@ -80,14 +140,17 @@ def constant(function, args, kwargs, weights=()):
     for name in weights:
         value = kwargs.get(name)
         if isinstance(value, Tensor) and value.requires_grad:
-            raise TypeError(f"{function.__name__}: {name}= has no gradient here; pass "
-                            f"{name}.detach() to use it as a constant")
+            raise TypeError(
+                f"{function.__name__}: {name}= has no gradient here; pass "
+                f"{name}.detach() to use it as a constant"
+            )
     result = function(*arrays(args), **arrays(kwargs))
     return _constants(result) if _holds_tensor((args, kwargs)) else result
 
 
 def _wrap(function, doc, name=None, weights=()):
     """A chainrule function under NumPy's name that runs ``function`` as a constant."""
+
     def run(*args, **kwargs):
         return constant(function, args, kwargs, weights)
 
@@ -124,7 +187,6 @@ iscomplex = _wrap(np.iscomplex, "Where the elements have a nonzero imaginary par
 isreal = _wrap(np.isreal, "Where the elements have no imaginary part")
 iscomplexobj = _wrap(np.iscomplexobj, "Whether the dtype is complex (a Python bool)")
 isrealobj = _wrap(np.isrealobj, "Whether the dtype is not complex (a Python bool)")
-
 
 
 def imag(val):
@@ -174,12 +236,15 @@ ravel_multi_index = _wrap(np.ravel_multi_index, "Flat indices of multi-indices")
 unravel_index = _wrap(np.unravel_index, "Multi-indices of flat indices")
 
 # ----------------------------------------------------------------------- bins
-bincount = _wrap(np.bincount, "The number of times each non-negative int occurs",
-                 weights=("weights",))
-histogram = _wrap(np.histogram, "The counts of the elements in bins, and the bin edges",
-                  weights=("weights",))
-histogram_bin_edges = _wrap(np.histogram_bin_edges, "The bin edges ``histogram`` would use",
-                            weights=("weights",))
+bincount = _wrap(
+    np.bincount, "The number of times each non-negative int occurs", weights=("weights",)
+)
+histogram = _wrap(
+    np.histogram, "The counts of the elements in bins, and the bin edges", weights=("weights",)
+)
+histogram_bin_edges = _wrap(
+    np.histogram_bin_edges, "The bin edges ``histogram`` would use", weights=("weights",)
+)
 
 # ----------------------------------------------------------------------- integers
 bitwise_and = _wrap(np.bitwise_and, "a & b, elementwise")
@@ -256,8 +321,9 @@ def _like(function, a, args, kwargs, requires_grad):
     return result
 
 
-def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None,
-               requires_grad=False):
+def zeros_like(
+    a, dtype=None, order="K", subok=True, shape=None, *, device=None, requires_grad=False
+):
     """Zeros of ``a``'s shape and dtype, as ``np.zeros_like``: a Tensor for a Tensor (or
     with ``requires_grad=True``, PyTorch's leaf), an ndarray otherwise.
 
@@ -265,29 +331,52 @@ def zeros_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None,
     >>> cr.zeros_like(cr.tensor([1.0, 2.0]))
     tensor([0., 0.])
     """
-    return _like(np.zeros_like, a, (), _like_options(dtype, order, subok, shape, device),
-                 requires_grad)
+    return _like(
+        np.zeros_like, a, (), _like_options(dtype, order, subok, shape, device), requires_grad
+    )
 
 
-def ones_like(a, dtype=None, order="K", subok=True, shape=None, *, device=None,
-              requires_grad=False):
+def ones_like(
+    a, dtype=None, order="K", subok=True, shape=None, *, device=None, requires_grad=False
+):
     """Ones of ``a``'s shape and dtype, as ``np.ones_like`` (a Tensor for a Tensor, or with
     ``requires_grad=True``)."""
-    return _like(np.ones_like, a, (), _like_options(dtype, order, subok, shape, device),
-                 requires_grad)
+    return _like(
+        np.ones_like, a, (), _like_options(dtype, order, subok, shape, device), requires_grad
+    )
 
 
-def empty_like(prototype, dtype=None, order="K", subok=True, shape=None, *, device=None,
-               requires_grad=False):
+def empty_like(
+    prototype, dtype=None, order="K", subok=True, shape=None, *, device=None, requires_grad=False
+):
     """An uninitialised array of ``prototype``'s shape and dtype, as ``np.empty_like`` (a
     Tensor for a Tensor, or with ``requires_grad=True``)."""
-    return _like(np.empty_like, prototype, (),
-                 _like_options(dtype, order, subok, shape, device), requires_grad)
+    return _like(
+        np.empty_like,
+        prototype,
+        (),
+        _like_options(dtype, order, subok, shape, device),
+        requires_grad,
+    )
 
 
-def full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None,
-              requires_grad=False):
+def full_like(
+    a,
+    fill_value,
+    dtype=None,
+    order="K",
+    subok=True,
+    shape=None,
+    *,
+    device=None,
+    requires_grad=False,
+):
     """``fill_value`` in ``a``'s shape and dtype, as ``np.full_like`` (a Tensor for a Tensor,
     or with ``requires_grad=True``)."""
-    return _like(np.full_like, a, (fill_value,),
-                 _like_options(dtype, order, subok, shape, device), requires_grad)
+    return _like(
+        np.full_like,
+        a,
+        (fill_value,),
+        _like_options(dtype, order, subok, shape, device),
+        requires_grad,
+    )

@@ -138,23 +138,20 @@ def _class_cases():
     t3d = np.array([[0, 2], [1, 1]])
     w = np.array([0.5, 2.0, 1.5])
     plain = {"weight": None, "ignore_index": -100}
-    return [Case(((4, 3),), {"target": t4, **plain, "reduction": "mean"}),
-            Case(((4, 3),), {"target": t4, **plain, "reduction": "sum"}),
-            Case(((4, 3),), {"target": t4, **plain, "reduction": "none"}),
-            Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": 0,
-                             "reduction": "mean"}),
-            # None: the caller found no target that could be ignored.
-            Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": None,
-                             "reduction": "mean"}),
-            Case(((2, 3, 2),), {"target": t3d, "weight": w, "ignore_index": -100,
-                                "reduction": "none"}),
-            Case(((0, 3),), {"target": np.zeros(0, dtype=np.int64), **plain,
-                             "reduction": "sum"})]
+    return [
+        Case(((4, 3),), {"target": t4, **plain, "reduction": "mean"}),
+        Case(((4, 3),), {"target": t4, **plain, "reduction": "sum"}),
+        Case(((4, 3),), {"target": t4, **plain, "reduction": "none"}),
+        Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": 0, "reduction": "mean"}),
+        # None: the caller found no target that could be ignored.
+        Case(((4, 3),), {"target": t4, "weight": w, "ignore_index": None, "reduction": "mean"}),
+        Case(((2, 3, 2),), {"target": t3d, "weight": w, "ignore_index": -100, "reduction": "none"}),
+        Case(((0, 3),), {"target": np.zeros(0, dtype=np.int64), **plain, "reduction": "sum"}),
+    ]
 
 
 # ----------------------------------------------------------------------- class indices
-def _cross_entropy_vjp(g, out, x, probabilities=None, *, target, weight, ignore_index,
-                       reduction):
+def _cross_entropy_vjp(g, out, x, probabilities=None, *, target, weight, ignore_index, reduction):
     xd = data_of(x)
     safe, w, total = _picks(target, weight, ignore_index, xd.dtype)
     scale = _class_scale(g, w, total, reduction)
@@ -186,8 +183,12 @@ def _cross_entropy_keeping_softmax(x, target, weight, ignore_index, reduction):
     return _reduce(losses, reduction, total), e
 
 
-@defop(_cross_entropy_vjp, name="cross_entropy", keeps=_cross_entropy_keeping_softmax,
-       spec=Spec(_class_cases(), ref=_cross_entropy_ref))
+@defop(
+    _cross_entropy_vjp,
+    name="cross_entropy",
+    keeps=_cross_entropy_keeping_softmax,
+    spec=Spec(_class_cases(), ref=_cross_entropy_ref),
+)
 def _cross_entropy(x, target, weight, ignore_index, reduction):
     """Cross-entropy of logits ``x`` against class indices: stable log-softmax, then pick.
 
@@ -215,13 +216,11 @@ def _nll_loss(logp, target, weight, ignore_index, reduction):
 def _elementwise_cases(with_pos_weight):
     w = np.array([0.5, 1.0, 2.0, 1.5])
     extra = {"pos_weight": None} if with_pos_weight else {}
-    cases = [Case(((3, 4), (3, 4)), {**extra, "weight": None, "reduction": r})
-             for r in REDUCTIONS]
+    cases = [Case(((3, 4), (3, 4)), {**extra, "weight": None, "reduction": r}) for r in REDUCTIONS]
     cases.append(Case(((3, 4), (3, 4)), {**extra, "weight": w, "reduction": "mean"}))
     cases.append(Case(((), ()), {**extra, "weight": None, "reduction": "mean"}))
     if with_pos_weight:
-        cases.append(Case(((3, 4), (3, 4)), {"pos_weight": w, "weight": None,
-                                             "reduction": "sum"}))
+        cases.append(Case(((3, 4), (3, 4)), {"pos_weight": w, "weight": None, "reduction": "sum"}))
     return cases
 
 
@@ -255,8 +254,12 @@ def _bce_logits_vjp_y(g, out, x, y, pos_weight, weight, reduction):
     return ((pos_weight - 1) * softplus(-x) - x) * scale
 
 
-@defop(_bce_logits_vjp_x, _bce_logits_vjp_y, name="binary_cross_entropy_with_logits",
-       spec=Spec(_elementwise_cases(True), ref=_bce_logits_ref))
+@defop(
+    _bce_logits_vjp_x,
+    _bce_logits_vjp_y,
+    name="binary_cross_entropy_with_logits",
+    spec=Spec(_elementwise_cases(True), ref=_bce_logits_ref),
+)
 def _bce_with_logits(x, y, pos_weight, weight, reduction):
     """Binary cross-entropy of logits, ``max(x, 0) - x y + log(1 + e^-|x|)``: no overflow."""
     softplus_neg = np.log1p(np.exp(-np.abs(x)))
@@ -289,8 +292,12 @@ def _bce_vjp_y(g, out, p, y, weight, reduction):
     return (clip(log1p(-p), min=-100.0) - clip(log(p), min=-100.0)) * scale
 
 
-@defop(_bce_vjp_p, _bce_vjp_y, name="binary_cross_entropy",
-       spec=Spec(_elementwise_cases(False), domain=(0.1, 0.9), ref=_bce_ref))
+@defop(
+    _bce_vjp_p,
+    _bce_vjp_y,
+    name="binary_cross_entropy",
+    spec=Spec(_elementwise_cases(False), domain=(0.1, 0.9), ref=_bce_ref),
+)
 def _bce(p, y, weight, reduction):
     """Binary cross-entropy of probabilities; each log is clamped at -100, as in PyTorch."""
     with np.errstate(divide="ignore"):

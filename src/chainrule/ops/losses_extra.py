@@ -31,11 +31,17 @@ def _reduction(function, reduction, size_average=None, reduce=None, allowed=_RED
         size_average = True if size_average is None else size_average
         reduce = True if reduce is None else reduce
         reduction = ("mean" if size_average else "sum") if reduce else "none"
-        warnings.warn(f"{function}: size_average and reduce are deprecated, use "
-                      f"reduction={reduction!r} instead", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{function}: size_average and reduce are deprecated, use "
+            f"reduction={reduction!r} instead",
+            UserWarning,
+            stacklevel=3,
+        )
     if reduction not in allowed:
-        raise ValueError(f"{function}: reduction must be one of "
-                         f"{', '.join(repr(r) for r in allowed)}, got {reduction!r}")
+        raise ValueError(
+            f"{function}: reduction must be one of "
+            f"{', '.join(repr(r) for r in allowed)}, got {reduction!r}"
+        )
     return reduction
 
 
@@ -49,8 +55,10 @@ def _like_input(value, x):
 def _same_shape(function, input, other, name="target"):
     x_shape, shape = np.shape(data_of(input)), np.shape(data_of(other))
     if x_shape != shape:
-        raise ShapeError(f"{function}: {name} of shape {shape} does not match input of shape "
-                         f"{x_shape}; they must be the same")
+        raise ShapeError(
+            f"{function}: {name} of shape {shape} does not match input of shape "
+            f"{x_shape}; they must be the same"
+        )
 
 
 def _difference(function, input, target):
@@ -85,8 +93,7 @@ def _ref_reduce(xp, losses, reduction, count=None):
     if reduction == "none":
         return losses
     total = xp.sum(losses)
-    return total if reduction == "sum" else total / (np.size(losses) if count is None
-                                                      else count)
+    return total if reduction == "sum" else total / (np.size(losses) if count is None else count)
 
 
 _WEIGHT = np.array([[0.5, 1.0, 2.0, 1.5], [1.0, 0.2, 0.7, 1.1], [2.0, 0.3, 1.0, 0.9]])
@@ -100,9 +107,12 @@ def _l1_ref(xp, x, y, reduction="mean", weight=None):
     return _ref_reduce(xp, losses, reduction)
 
 
-@composite(Spec(_pair_cases() + [Case(((3, 4), (3, 4)), {"reduction": "mean",
-                                                          "weight": _WEIGHT})],
-                ref=_l1_ref))
+@composite(
+    Spec(
+        _pair_cases() + [Case(((3, 4), (3, 4)), {"reduction": "mean", "weight": _WEIGHT})],
+        ref=_l1_ref,
+    )
+)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """Mean absolute error ``|input - target|``, reduced; ``weight`` (of the input's shape)
     scales each element, and 'mean' is then over the total weight, as in PyTorch.
@@ -122,8 +132,9 @@ def _smooth(diff, threshold, quadratic_scale, linear_scale):
     ``linear_scale * (|d| - threshold / 2)``: the two smooth losses."""
     size = abs(diff)
     inside = data_of(size) < threshold
-    return where(inside, (0.5 * quadratic_scale) * diff * diff,
-                 linear_scale * (size - 0.5 * threshold))
+    return where(
+        inside, (0.5 * quadratic_scale) * diff * diff, linear_scale * (size - 0.5 * threshold)
+    )
 
 
 def _smooth_l1_ref(xp, x, y, reduction="mean", beta=1.0):
@@ -134,10 +145,17 @@ def _smooth_l1_ref(xp, x, y, reduction="mean", beta=1.0):
     return _ref_reduce(xp, losses, reduction)
 
 
-@composite(Spec(_pair_cases() + [Case(((3, 4), (3, 4)), {"reduction": "mean", "beta": 0.5}),
-                                 Case(((3, 4), (3, 4)), {"reduction": "sum", "beta": 2.5}),
-                                 Case(((3, 4), (3, 4)), {"reduction": "mean", "beta": 0.0})],
-                ref=_smooth_l1_ref))
+@composite(
+    Spec(
+        _pair_cases()
+        + [
+            Case(((3, 4), (3, 4)), {"reduction": "mean", "beta": 0.5}),
+            Case(((3, 4), (3, 4)), {"reduction": "sum", "beta": 2.5}),
+            Case(((3, 4), (3, 4)), {"reduction": "mean", "beta": 0.0}),
+        ],
+        ref=_smooth_l1_ref,
+    )
+)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """Smooth L1: ``0.5 d**2 / beta`` where ``|d| < beta``, ``|d| - 0.5 beta`` elsewhere
     (``d = input - target``); ``beta = 0`` is the L1 loss, as in PyTorch.
@@ -160,11 +178,17 @@ def _huber_ref(xp, x, y, reduction="mean", delta=1.0, weight=None):
     return _ref_reduce(xp, losses if weight is None else losses * weight, reduction)
 
 
-@composite(Spec(_pair_cases() + [Case(((3, 4), (3, 4)), {"reduction": "mean", "delta": 0.5}),
-                                 Case(((3, 4), (3, 4)), {"reduction": "sum", "delta": 2.5}),
-                                 Case(((3, 4), (3, 4)), {"reduction": "mean",
-                                                         "weight": _WEIGHT})],
-                ref=_huber_ref))
+@composite(
+    Spec(
+        _pair_cases()
+        + [
+            Case(((3, 4), (3, 4)), {"reduction": "mean", "delta": 0.5}),
+            Case(((3, 4), (3, 4)), {"reduction": "sum", "delta": 2.5}),
+            Case(((3, 4), (3, 4)), {"reduction": "mean", "weight": _WEIGHT}),
+        ],
+        ref=_huber_ref,
+    )
+)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """Huber loss: ``0.5 d**2`` where ``|d| < delta``, ``delta (|d| - 0.5 delta)`` elsewhere;
     ``weight`` (of the input's shape) scales each element ('mean' stays over the elements).
@@ -189,8 +213,11 @@ def _kl_ref(xp, x, y, reduction="mean", log_target=False):
 
 
 def _kl_cases():
-    cases = [Case(((3, 4), (3, 4)), {"reduction": r, "log_target": t})
-             for r in _REDUCTIONS + ("batchmean",) for t in (False, True)]
+    cases = [
+        Case(((3, 4), (3, 4)), {"reduction": r, "log_target": t})
+        for r in _REDUCTIONS + ("batchmean",)
+        for t in (False, True)
+    ]
     cases.append(Case(((2, 3, 2), (2, 3, 2)), {"reduction": "batchmean"}))
     cases.append(Case(((3, 4), (4,)), {"reduction": "sum"}))  # the target broadcasts
     cases.append(Case(((), ()), {"reduction": "batchmean", "log_target": True}))
@@ -211,8 +238,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     >>> round(kl_div(np.log(np.array([[0.25, 0.75]])), p, reduction="batchmean").item(), 6)
     0.143841
     """
-    reduction = _reduction("kl_div", reduction, size_average, reduce,
-                           allowed=_REDUCTIONS + ("batchmean",))
+    reduction = _reduction(
+        "kl_div", reduction, size_average, reduce, allowed=_REDUCTIONS + ("batchmean",)
+    )
     x = np.asarray(data_of(input))
     target = _like_input(target, x)
     if log_target:

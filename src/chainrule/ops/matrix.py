@@ -64,13 +64,20 @@ def _triangle_ref(function):
         if m.ndim == 1:  # broadcast to the square NumPy's mask gives it
             m = m * np.ones((m.shape[0], 1))
         return function(np)(m, k)
+
     return ref
 
 
-_TRIANGLE_CASES = [Case(((4, 4),), {"k": 0}), Case(((3, 5),), {"k": 1}),
-                   Case(((5, 3),), {"k": -2}), Case(((2, 3, 4),), {"k": -1}),
-                   Case(((3, 3),), {"k": 7}), Case(((3, 3),), {"k": -7}),
-                   Case(((4,),), {"k": 1}), Case(((0, 3),), {"k": 0})]
+_TRIANGLE_CASES = [
+    Case(((4, 4),), {"k": 0}),
+    Case(((3, 5),), {"k": 1}),
+    Case(((5, 3),), {"k": -2}),
+    Case(((2, 3, 4),), {"k": -1}),
+    Case(((3, 3),), {"k": 7}),
+    Case(((3, 3),), {"k": -7}),
+    Case(((4,),), {"k": 1}),
+    Case(((0, 3),), {"k": 0}),
+]
 
 
 @composite(Spec(_TRIANGLE_CASES, ref=_triangle_ref(lambda np: np.tril)))
@@ -107,17 +114,24 @@ def _two_axes(shape, axis1, axis2, op):
     first = one_axis(axis1, len(shape), op, "axis1")
     second = one_axis(axis2, len(shape), op, "axis2")
     if first == second:
-        raise ShapeError(f"{op}: axis1 and axis2 cannot be the same axis ({first}) "
-                         f"(shape {shape})")
+        raise ShapeError(f"{op}: axis1 and axis2 cannot be the same axis ({first}) (shape {shape})")
     return first, second
 
 
-@composite(Spec([Case(((3, 4),), {"offset": 0}), Case(((3, 4),), {"offset": 2}),
-                 Case(((4, 3),), {"offset": -1}), Case(((3, 3),), {"offset": 5}),
-                 Case(((2, 3, 4),), {"offset": 1, "axis1": 2, "axis2": 0}),
-                 Case(((2, 3, 4),), {"offset": -1, "axis1": -1, "axis2": 1}),
-                 Case(((0, 3),), {"offset": 0})],
-                ref=_diagonal_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"offset": 0}),
+            Case(((3, 4),), {"offset": 2}),
+            Case(((4, 3),), {"offset": -1}),
+            Case(((3, 3),), {"offset": 5}),
+            Case(((2, 3, 4),), {"offset": 1, "axis1": 2, "axis2": 0}),
+            Case(((2, 3, 4),), {"offset": -1, "axis1": -1, "axis2": 1}),
+            Case(((0, 3),), {"offset": 0}),
+        ],
+        ref=_diagonal_ref,
+    )
+)
 def diagonal(a, offset=0, axis1=0, axis2=1, **aliases):
     """The ``offset``-th diagonal of the matrices in axes ``axis1``, ``axis2``, as
     ``np.diagonal``: those two axes go, the diagonal becomes the last axis.
@@ -143,10 +157,20 @@ def _diag_ref(np, v, k):
     return np.diag(v, k) if v.ndim == 1 else _diagonal_ref(np, v, k)
 
 
-@composite(Spec([Case(((3,),), {"k": 0}), Case(((3,),), {"k": 2}), Case(((3,),), {"k": -1}),
-                 Case(((0,),), {"k": 1}), Case(((3, 4),), {"k": 0}), Case(((3, 4),), {"k": 1}),
-                 Case(((4, 3),), {"k": -2})],
-                ref=_diag_ref))
+@composite(
+    Spec(
+        [
+            Case(((3,),), {"k": 0}),
+            Case(((3,),), {"k": 2}),
+            Case(((3,),), {"k": -1}),
+            Case(((0,),), {"k": 1}),
+            Case(((3, 4),), {"k": 0}),
+            Case(((3, 4),), {"k": 1}),
+            Case(((4, 3),), {"k": -2}),
+        ],
+        ref=_diag_ref,
+    )
+)
 def diag(v, k=0, **aliases):
     """A 1-D v as the ``k``-th diagonal of a square matrix; a 2-D v's ``k``-th diagonal,
     as ``np.diag`` (PyTorch's ``diagonal=`` accepted for ``k``).
@@ -180,16 +204,25 @@ def _trace_vjp(g, out, x, offset, axis1, axis2):
     return expand_dims(expand_dims(g, first), second) * identity.reshape(shape)
 
 
-@defop(_trace_vjp, name="trace", kernel=np.trace,
-       spec=Spec([Case(((3, 3),), {"offset": 0, "axis1": 0, "axis2": 1}),
-                  Case(((2, 4),), {"offset": 1, "axis1": 0, "axis2": 1}),
-                  Case(((4, 2),), {"offset": -1, "axis1": 0, "axis2": 1}),
-                  Case(((3, 3),), {"offset": 4, "axis1": 0, "axis2": 1}),
-                  Case(((2, 3, 4),), {"offset": 1, "axis1": 2, "axis2": 0}),
-                  Case(((3, 2, 3),), {"offset": 0, "axis1": 0, "axis2": 2}),
-                  Case(((0, 0),), {"offset": 0, "axis1": 0, "axis2": 1})],
-                 ref=lambda np, x, offset, axis1, axis2: np.sum(
-                     _diagonal_ref(np, x, offset, axis1, axis2), axis=-1)))
+@defop(
+    _trace_vjp,
+    name="trace",
+    kernel=np.trace,
+    spec=Spec(
+        [
+            Case(((3, 3),), {"offset": 0, "axis1": 0, "axis2": 1}),
+            Case(((2, 4),), {"offset": 1, "axis1": 0, "axis2": 1}),
+            Case(((4, 2),), {"offset": -1, "axis1": 0, "axis2": 1}),
+            Case(((3, 3),), {"offset": 4, "axis1": 0, "axis2": 1}),
+            Case(((2, 3, 4),), {"offset": 1, "axis1": 2, "axis2": 0}),
+            Case(((3, 2, 3),), {"offset": 0, "axis1": 0, "axis2": 2}),
+            Case(((0, 0),), {"offset": 0, "axis1": 0, "axis2": 1}),
+        ],
+        ref=lambda np, x, offset, axis1, axis2: np.sum(
+            _diagonal_ref(np, x, offset, axis1, axis2), axis=-1
+        ),
+    ),
+)
 def _trace(x, offset, axis1, axis2):
     """Sum along a diagonal: d tr(X) / dX = I (the identity shifted by ``offset``)."""
 

@@ -151,15 +151,17 @@ def _plain_input_grad(g, x, weight, axis, eps, batch_mean, batch_var):
 def _normalization_vjp(i, g, out, inputs, axis, eps, weighted, biased, mean=None, var=None):
     x, affine = inputs[0], inputs[1:]
     weight = affine[0] if weighted else None
-    plain = type(g) is np.ndarray and type(x) is np.ndarray and not any(
-        isinstance(a, Tensor) for a in affine)
+    plain = (
+        type(g) is np.ndarray
+        and type(x) is np.ndarray
+        and not any(isinstance(a, Tensor) for a in affine)
+    )
     if i == 0:
         if plain:
             return _plain_input_grad(g, x, weight, axis, eps, mean, var)
         xhat, inv_std = _standardized(x, axis, eps, mean, var)
         dxhat = g if weight is None else g * weight
-        return inv_std * (dxhat - _mean_kept(dxhat, axis)
-                          - xhat * _mean_kept(dxhat * xhat, axis))
+        return inv_std * (dxhat - _mean_kept(dxhat, axis) - xhat * _mean_kept(dxhat * xhat, axis))
     param = affine[i - 1]
     if not plain:
         return g * _standardized(x, axis, eps, mean, var)[0] if i == 1 and weighted else g
@@ -194,16 +196,23 @@ def _norm_case(shapes, axis, weighted=True, biased=True):
     return Case(shapes, {"axis": axis, "eps": 1e-5, "weighted": weighted, "biased": biased})
 
 
-@defop(variadic=_normalization_vjp, name="normalization",
-       spec=Spec([_norm_case(((3, 2, 5), (2, 1), (2, 1)), (0, 2)),  # batch norm, (N, C, L)
-                  _norm_case(((1, 3, 3, 2), (3, 1, 1), (3, 1, 1)), (0, 2, 3)),  # batch of 1
-                  _norm_case(((3, 5), (5,), (5,)), (1,)),  # layer norm
-                  _norm_case(((2, 2, 3, 2), (2, 3, 1)), (2, 3), biased=False),  # group norm
-                  _norm_case(((1, 3, 3), (3, 1)), (0, 2), weighted=False),
-                  _norm_case(((4, 3),), (0,), weighted=False, biased=False),
-                  _norm_case(((2, 3),), (0, 1), weighted=False, biased=False),
-                  _norm_case(((0, 3), (3,), (3,)), (1,))],
-                 ref=_normalization_ref))
+@defop(
+    variadic=_normalization_vjp,
+    name="normalization",
+    spec=Spec(
+        [
+            _norm_case(((3, 2, 5), (2, 1), (2, 1)), (0, 2)),  # batch norm, (N, C, L)
+            _norm_case(((1, 3, 3, 2), (3, 1, 1), (3, 1, 1)), (0, 2, 3)),  # batch of 1
+            _norm_case(((3, 5), (5,), (5,)), (1,)),  # layer norm
+            _norm_case(((2, 2, 3, 2), (2, 3, 1)), (2, 3), biased=False),  # group norm
+            _norm_case(((1, 3, 3), (3, 1)), (0, 2), weighted=False),
+            _norm_case(((4, 3),), (0,), weighted=False, biased=False),
+            _norm_case(((2, 3),), (0, 1), weighted=False, biased=False),
+            _norm_case(((0, 3), (3,), (3,)), (1,)),
+        ],
+        ref=_normalization_ref,
+    ),
+)
 def _normalization(x, *affine, axis, eps, weighted, biased, mean=None, var=None):
     """``(x - mean) / sqrt(var + eps) * weight + bias``, the moments over ``axis``.
 
@@ -215,9 +224,10 @@ def _normalization(x, *affine, axis, eps, weighted, biased, mean=None, var=None)
         mean, var = moments(x, axis)
     inv_std = 1 / np.sqrt(var + eps)
     # The parameters with x's number of axes, so that blocks of rows can be taken from them.
-    weight, bias = (None if a is None else np.reshape(a, (1,) * (x.ndim - np.ndim(a))
-                                                      + np.shape(a))
-                    for a in (affine[0] if weighted else None, affine[-1] if biased else None))
+    weight, bias = (
+        None if a is None else np.reshape(a, (1,) * (x.ndim - np.ndim(a)) + np.shape(a))
+        for a in (affine[0] if weighted else None, affine[-1] if biased else None)
+    )
     out = np.empty(x.shape, np.result_type(x, *affine))
     scale = inv_std if weight is None else inv_std * weight
     if scale.size * 4 <= x.size:
@@ -248,8 +258,10 @@ def _operand(value, like):
 def _check_per_channel(function, x_shape, expected, **named):
     for name, value in named.items():
         if value is not None and np.shape(data_of(value)) != expected:
-            raise ShapeError(f"{function}: {name} of shape {np.shape(data_of(value))} must "
-                             f"have shape {expected} for input of shape {x_shape}")
+            raise ShapeError(
+                f"{function}: {name} of shape {np.shape(data_of(value))} must "
+                f"have shape {expected} for input of shape {x_shape}"
+            )
 
 
 def _normalize(input, weight, bias, axis, eps, param_shape, moments_=None):
@@ -258,8 +270,16 @@ def _normalize(input, weight, bias, axis, eps, param_shape, moments_=None):
     x = np.asarray(data_of(input))
     batch_mean, batch_var = moments(x, axis) if moments_ is None else moments_
     affine = [reshape(_operand(t, x), param_shape) for t in (weight, bias) if t is not None]
-    return _normalization(input, *affine, axis=axis, eps=eps, weighted=weight is not None,
-                          biased=bias is not None, mean=batch_mean, var=batch_var)
+    return _normalization(
+        input,
+        *affine,
+        axis=axis,
+        eps=eps,
+        weighted=weight is not None,
+        biased=bias is not None,
+        mean=batch_mean,
+        var=batch_var,
+    )
 
 
 def _by_role(function, *inputs, roles, **params):
@@ -289,8 +309,18 @@ def _update_running(stat, batch_value, momentum):
         array[...] = updated
 
 
-def _batch_norm_ref(xp, *inputs, roles, running_mean=None, running_var=None, weight=None,
-                    bias=None, training=False, momentum=0.1, eps=1e-5):
+def _batch_norm_ref(
+    xp,
+    *inputs,
+    roles,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    training=False,
+    momentum=0.1,
+    eps=1e-5,
+):
     given = dict(zip(roles, inputs))
     x = given["input"]
     weight, bias = given.get("weight", weight), given.get("bias", bias)
@@ -312,17 +342,29 @@ _AFFINE = ("input", "weight", "bias")
 _EVAL_ROLES = ("input", "running_mean", "running_var", "weight", "bias")
 
 
-@composite(Spec([_role_case(((3, 2, 5), (2,), (2,)), _AFFINE, **_TRAIN),
-                 _role_case(((1, 3, 3, 2), (3,), (3,)), _AFFINE, **_TRAIN),  # batch of 1
-                 _role_case(((5, 3),), ("input",), **_TRAIN),
-                 _role_case(((4, 3), (3,)), ("input", "weight"), eps=0.1, **_TRAIN),
-                 _role_case(((2, 3, 3, 2), (3,), (3,), (3,), (3,)), _EVAL_ROLES,
-                            domain=(0.2, 2.0)),
-                 _role_case(((3, 2, 3), (2,), (2,)), ("input", "running_mean", "running_var"),
-                            domain=(0.2, 2.0), weight=None, bias=None)],
-                call=_by_role, ref=_batch_norm_ref))
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5):
+@composite(
+    Spec(
+        [
+            _role_case(((3, 2, 5), (2,), (2,)), _AFFINE, **_TRAIN),
+            _role_case(((1, 3, 3, 2), (3,), (3,)), _AFFINE, **_TRAIN),  # batch of 1
+            _role_case(((5, 3),), ("input",), **_TRAIN),
+            _role_case(((4, 3), (3,)), ("input", "weight"), eps=0.1, **_TRAIN),
+            _role_case(((2, 3, 3, 2), (3,), (3,), (3,), (3,)), _EVAL_ROLES, domain=(0.2, 2.0)),
+            _role_case(
+                ((3, 2, 3), (2,), (2,)),
+                ("input", "running_mean", "running_var"),
+                domain=(0.2, 2.0),
+                weight=None,
+                bias=None,
+            ),
+        ],
+        call=_by_role,
+        ref=_batch_norm_ref,
+    )
+)
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+):
     """Batch normalisation of ``input`` (N, C, ...) per channel, as PyTorch's.
 
     In training (``training=True``) each channel is standardised with the batch's mean and
@@ -342,15 +384,24 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: input must be (N, C, ...), got shape {x.shape}")
     channels = x.shape[1]
-    _check_per_channel("batch_norm", x.shape, (channels,), running_mean=running_mean,
-                       running_var=running_var, weight=weight, bias=bias)
+    _check_per_channel(
+        "batch_norm",
+        x.shape,
+        (channels,),
+        running_mean=running_mean,
+        running_var=running_var,
+        weight=weight,
+        bias=bias,
+    )
     axis = (0,) + tuple(range(2, x.ndim))
     param_shape = (channels,) + (1,) * (x.ndim - 2)
     if training:
         count = _count(x.shape, axis)
         if count == 1:
-            raise ValueError(f"batch_norm: expected more than 1 value per channel when "
-                             f"training, got input of shape {x.shape}")
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when "
+                f"training, got input of shape {x.shape}"
+            )
         if eps <= 0:
             raise ValueError(f"batch_norm: eps must be positive during training, got {eps}")
         batch_moments = moments(x, axis)
@@ -360,8 +411,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     if eps < 0:
         raise ValueError(f"batch_norm: eps must be non-negative, got {eps}")
     if running_mean is None or running_var is None:
-        raise ValueError("batch_norm: running_mean and running_var must be given in "
-                         "evaluation mode (training=False)")
+        raise ValueError(
+            "batch_norm: running_mean and running_var must be given in "
+            "evaluation mode (training=False)"
+        )
     # x * scale + shift with the per-channel scale and shift made first, as PyTorch.
     scale = 1 / sqrt(_operand(running_var, x) + eps)
     if weight is not None:
@@ -379,18 +432,30 @@ def _layer_norm_ref(xp, *inputs, roles, normalized_shape, weight=None, bias=None
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
     axis = tuple(range(x.ndim - len(shape), x.ndim))
     weight, bias = given.get("weight", weight), given.get("bias", bias)
-    return _normalization_ref(xp, x, *[t for t in (weight, bias) if t is not None], axis=axis,
-                              eps=eps, weighted=weight is not None, biased=bias is not None)
+    return _normalization_ref(
+        xp,
+        x,
+        *[t for t in (weight, bias) if t is not None],
+        axis=axis,
+        eps=eps,
+        weighted=weight is not None,
+        biased=bias is not None,
+    )
 
 
-@composite(Spec([_role_case(((3, 5), (5,), (5,)), _AFFINE, normalized_shape=5),
-                 _role_case(((2, 3, 5), (3, 5)), ("input", "weight"),
-                            normalized_shape=(3, 5)),
-                 _role_case(((2, 3, 2), (2,)), ("input", "bias"), normalized_shape=[2],
-                            eps=0.1),
-                 _role_case(((1, 4),), ("input",), normalized_shape=(4,)),
-                 _role_case(((0, 3), (3,), (3,)), _AFFINE, normalized_shape=(3,))],
-                call=_by_role, ref=_layer_norm_ref))
+@composite(
+    Spec(
+        [
+            _role_case(((3, 5), (5,), (5,)), _AFFINE, normalized_shape=5),
+            _role_case(((2, 3, 5), (3, 5)), ("input", "weight"), normalized_shape=(3, 5)),
+            _role_case(((2, 3, 2), (2,)), ("input", "bias"), normalized_shape=[2], eps=0.1),
+            _role_case(((1, 4),), ("input",), normalized_shape=(4,)),
+            _role_case(((0, 3), (3,), (3,)), _AFFINE, normalized_shape=(3,)),
+        ],
+        call=_by_role,
+        ref=_layer_norm_ref,
+    )
+)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Layer normalisation over the last axes, those of ``normalized_shape``, as PyTorch's.
 
@@ -399,14 +464,19 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     >>> layer_norm(np.array([[1.0, 3.0], [2.0, 2.0]]), 2).tolist()
     [[-0.9999950000374997, 0.9999950000374997], [0.0, 0.0]]
     """
-    shape = ((int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer))
-             else tuple(int(n) for n in normalized_shape))
+    shape = (
+        (int(normalized_shape),)
+        if isinstance(normalized_shape, (int, np.integer))
+        else tuple(int(n) for n in normalized_shape)
+    )
     x = np.asarray(data_of(input))
     if not shape:
         raise ValueError("layer_norm: normalized_shape must have at least one axis")
-    if x.shape[max(x.ndim - len(shape), 0):] != shape or x.ndim < len(shape):
-        raise ShapeError(f"layer_norm: normalized_shape {shape} does not match the last axes "
-                         f"of input of shape {x.shape}")
+    if x.shape[max(x.ndim - len(shape), 0) :] != shape or x.ndim < len(shape):
+        raise ShapeError(
+            f"layer_norm: normalized_shape {shape} does not match the last axes "
+            f"of input of shape {x.shape}"
+        )
     _check_per_channel("layer_norm", x.shape, shape, weight=weight, bias=bias)
     axis = tuple(range(x.ndim - len(shape), x.ndim))
     return _normalize(input, weight, bias, axis, eps, shape)
@@ -418,8 +488,9 @@ def _group_norm_ref(xp, *inputs, roles, num_groups, weight=None, bias=None, eps=
     x = given["input"]
     n, channels = x.shape[:2]
     grouped = xp.reshape(x, (n, num_groups, -1))
-    out = xp.reshape(_normalization_ref(xp, grouped, axis=(2,), eps=eps, weighted=False,
-                                        biased=False), x.shape)
+    out = xp.reshape(
+        _normalization_ref(xp, grouped, axis=(2,), eps=eps, weighted=False, biased=False), x.shape
+    )
     shape = (channels,) + (1,) * (x.ndim - 2)
     weight, bias = given.get("weight", weight), given.get("bias", bias)
     if weight is not None:
@@ -427,12 +498,19 @@ def _group_norm_ref(xp, *inputs, roles, num_groups, weight=None, bias=None, eps=
     return out if bias is None else out + xp.reshape(bias, shape)
 
 
-@composite(Spec([_role_case(((2, 6, 3), (6,), (6,)), _AFFINE, num_groups=3),
-                 _role_case(((1, 4, 3, 3), (4,), (4,)), _AFFINE, num_groups=2),  # batch of 1
-                 _role_case(((3, 4),), ("input",), num_groups=2),
-                 _role_case(((2, 3, 5), (3,)), ("input", "weight"), num_groups=1),
-                 _role_case(((2, 3, 2), (3,)), ("input", "bias"), num_groups=3, eps=0.1)],
-                call=_by_role, ref=_group_norm_ref))
+@composite(
+    Spec(
+        [
+            _role_case(((2, 6, 3), (6,), (6,)), _AFFINE, num_groups=3),
+            _role_case(((1, 4, 3, 3), (4,), (4,)), _AFFINE, num_groups=2),  # batch of 1
+            _role_case(((3, 4),), ("input",), num_groups=2),
+            _role_case(((2, 3, 5), (3,)), ("input", "weight"), num_groups=1),
+            _role_case(((2, 3, 2), (3,)), ("input", "bias"), num_groups=3, eps=0.1),
+        ],
+        call=_by_role,
+        ref=_group_norm_ref,
+    )
+)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Group normalisation of ``input`` (N, C, ...), as PyTorch's: the channels are split
     into ``num_groups`` groups, each standardised over its channels and positions, then
@@ -448,13 +526,16 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if not isinstance(num_groups, (int, np.integer)) or num_groups <= 0:
         raise ValueError(f"group_norm: num_groups must be a positive int, got {num_groups!r}")
     if channels % num_groups:
-        raise ShapeError(f"group_norm: the {channels} channels of input of shape {x.shape} "
-                         f"cannot be split into num_groups={num_groups} groups")
+        raise ShapeError(
+            f"group_norm: the {channels} channels of input of shape {x.shape} "
+            f"cannot be split into num_groups={num_groups} groups"
+        )
     _check_per_channel("group_norm", x.shape, (channels,), weight=weight, bias=bias)
     per_group = channels // num_groups
     grouped_shape = (n, num_groups, per_group, math.prod(x.shape[2:]))
-    out = _normalize(reshape(input, grouped_shape), weight, bias, (2, 3), eps,
-                     (num_groups, per_group, 1))
+    out = _normalize(
+        reshape(input, grouped_shape), weight, bias, (2, 3), eps, (num_groups, per_group, 1)
+    )
     return reshape(out, x.shape)
 
 
@@ -473,11 +554,18 @@ def _dropout2d_ref(xp, x, p=0.5, training=True, inplace=False, rng=None):
     return x * _dropout2d_mask(x.shape, p, rng, x.dtype)
 
 
-@composite(Spec([Case(((4, 3, 2, 3),), {"p": 0.5, "rng": 0}),
-                 Case(((3, 4, 5),), {"p": 0.25, "rng": 1}),
-                 Case(((2, 3, 2, 2),), {"p": 1.0, "rng": 2}),
-                 Case(((2, 3, 2, 2),), {"p": 0.5, "training": False, "rng": 3}),
-                 Case(((2, 3, 2, 2),), {"p": 0.0, "rng": 4})], ref=_dropout2d_ref))
+@composite(
+    Spec(
+        [
+            Case(((4, 3, 2, 3),), {"p": 0.5, "rng": 0}),
+            Case(((3, 4, 5),), {"p": 0.25, "rng": 1}),
+            Case(((2, 3, 2, 2),), {"p": 1.0, "rng": 2}),
+            Case(((2, 3, 2, 2),), {"p": 0.5, "training": False, "rng": 3}),
+            Case(((2, 3, 2, 2),), {"p": 0.0, "rng": 4}),
+        ],
+        ref=_dropout2d_ref,
+    )
+)
 def dropout2d(input, p=0.5, training=True, inplace=False, rng=None):
     """Zero whole channels: each (sample, channel) of ``input`` (N, C, ...) is dropped with
     probability ``p`` and the kept ones are scaled by 1 / (1 - p).

@@ -48,9 +48,10 @@ def _positions(index, axis):
     """The full integer index that reads ``x[..., index[p], ...]`` at every position p of
     ``index``: index itself along ``axis``, p's own coordinates along the other axes."""
     ndim = index.ndim
-    return tuple(index if d == axis else
-                 np.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
-                 for d, n in enumerate(index.shape))
+    return tuple(
+        index if d == axis else np.arange(n).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
+        for d, n in enumerate(index.shape)
+    )
 
 
 # ----------------------------------------------------------------------- primitives
@@ -66,8 +67,7 @@ def _selection(shape, index, axis):
 
 
 def _take_ref(xp, x, index, axis):
-    return xp.reshape(xp.dot(_selection(x.shape, index, axis), xp.reshape(x, (-1,))),
-                      index.shape)
+    return xp.reshape(xp.dot(_selection(x.shape, index, axis), xp.reshape(x, (-1,))), index.shape)
 
 
 def _add_ref(xp, src, index, axis, shape):
@@ -78,31 +78,41 @@ def _add_ref(xp, src, index, axis, shape):
 _REPEATS = np.array([[3, 0, 3], [1, 1, 1], [2, 0, 1]])
 
 
-@defop(lambda g, out, x, index, axis: _add_along(g, index=index, axis=axis,
-                                                 shape=data_of(x).shape),
-       name="take_along",
-       spec=Spec([Case(((3, 4),), {"index": _REPEATS, "axis": 1}),
-                  Case(((4, 3),), {"index": _REPEATS, "axis": 0}),
-                  Case(((4, 5),), {"index": np.array([[4], [0]]), "axis": 1}),
-                  Case(((2, 3, 4),), {"index": np.zeros((2, 2, 4), int) + [0, 2, 2, 1],
-                                      "axis": 1}),
-                  Case(((3, 4),), {"index": np.zeros((3, 0), int), "axis": 1}),
-                  Case(((0, 4),), {"index": np.zeros((0, 2), int), "axis": 1})],
-                 ref=_take_ref))
+@defop(
+    lambda g, out, x, index, axis: _add_along(g, index=index, axis=axis, shape=data_of(x).shape),
+    name="take_along",
+    spec=Spec(
+        [
+            Case(((3, 4),), {"index": _REPEATS, "axis": 1}),
+            Case(((4, 3),), {"index": _REPEATS, "axis": 0}),
+            Case(((4, 5),), {"index": np.array([[4], [0]]), "axis": 1}),
+            Case(((2, 3, 4),), {"index": np.zeros((2, 2, 4), int) + [0, 2, 2, 1], "axis": 1}),
+            Case(((3, 4),), {"index": np.zeros((3, 0), int), "axis": 1}),
+            Case(((0, 4),), {"index": np.zeros((0, 2), int), "axis": 1}),
+        ],
+        ref=_take_ref,
+    ),
+)
 def _take_along(x, index, axis):
     """x read along ``axis`` at ``index`` (PyTorch's gather): the result has index's shape,
     and index may be shorter than x along the other axes."""
     return x[_positions(index, axis)]
 
 
-@defop(lambda g, out, src, index, axis, shape: _take_along(g, index=index, axis=axis),
-       name="add_along",
-       spec=Spec([Case(((3, 3),), {"index": _REPEATS, "axis": 1, "shape": (3, 4)}),
-                  Case(((3, 3),), {"index": _REPEATS, "axis": 0, "shape": (4, 3)}),
-                  Case(((),), {"index": _REPEATS, "axis": 0, "shape": (4, 5)}),
-                  Case(((2, 1),), {"index": np.array([[4], [0]]), "axis": 1, "shape": (3, 5)}),
-                  Case(((3, 0),), {"index": np.zeros((3, 0), int), "axis": 1, "shape": (3, 4)})],
-                 ref=_add_ref))
+@defop(
+    lambda g, out, src, index, axis, shape: _take_along(g, index=index, axis=axis),
+    name="add_along",
+    spec=Spec(
+        [
+            Case(((3, 3),), {"index": _REPEATS, "axis": 1, "shape": (3, 4)}),
+            Case(((3, 3),), {"index": _REPEATS, "axis": 0, "shape": (4, 3)}),
+            Case(((),), {"index": _REPEATS, "axis": 0, "shape": (4, 5)}),
+            Case(((2, 1),), {"index": np.array([[4], [0]]), "axis": 1, "shape": (3, 5)}),
+            Case(((3, 0),), {"index": np.zeros((3, 0), int), "axis": 1, "shape": (3, 4)}),
+        ],
+        ref=_add_ref,
+    ),
+)
 def _add_along(src, index, axis, shape):
     """zeros(shape) with ``src`` added where take_along would read: the gradient of a
     gather, and PyTorch's scatter_add into zeros (repeated indices accumulate)."""
@@ -141,15 +151,21 @@ def _put_ref(xp, arr, values, index, axis):
     return arr * kept + xp.reshape(xp.dot(matrix, values), arr.shape)
 
 
-@defop(lambda g, out, arr, values, index, axis: _put_along(g, 0, index=index, axis=axis),
-       _put_values_vjp,
-       name="put_along",
-       spec=Spec([Case(((3, 4), (3, 3)), {"index": _REPEATS, "axis": 1}),
-                  Case(((4, 3), (3, 3)), {"index": _REPEATS, "axis": 0}),
-                  Case(((3, 4), ()), {"index": _REPEATS, "axis": 1}),
-                  Case(((3, 4), (1, 3)), {"index": _REPEATS, "axis": 1}),
-                  Case(((3, 4), (3, 0)), {"index": np.zeros((3, 0), int), "axis": 1})],
-                 ref=_put_ref))
+@defop(
+    lambda g, out, arr, values, index, axis: _put_along(g, 0, index=index, axis=axis),
+    _put_values_vjp,
+    name="put_along",
+    spec=Spec(
+        [
+            Case(((3, 4), (3, 3)), {"index": _REPEATS, "axis": 1}),
+            Case(((4, 3), (3, 3)), {"index": _REPEATS, "axis": 0}),
+            Case(((3, 4), ()), {"index": _REPEATS, "axis": 1}),
+            Case(((3, 4), (1, 3)), {"index": _REPEATS, "axis": 1}),
+            Case(((3, 4), (3, 0)), {"index": np.zeros((3, 0), int), "axis": 1}),
+        ],
+        ref=_put_ref,
+    ),
+)
 def _put_along(arr, values, index, axis):
     """A copy of ``arr`` with ``values`` written where take_along would read; where an
     index repeats, the last write stays (as in NumPy) and only it gets a gradient."""
@@ -173,8 +189,9 @@ def _in_range(index, size, axis, op, negative=True):
     low = -size if negative else 0
     bad = (index < low) | (index >= size)
     if bad.any():
-        raise IndexError(f"{op}: index {index[bad].flat[0]} is out of bounds for axis {axis} "
-                         f"with size {size}")
+        raise IndexError(
+            f"{op}: index {index[bad].flat[0]} is out of bounds for axis {axis} with size {size}"
+        )
     if negative:
         index[index < 0] += size
     return index
@@ -182,8 +199,10 @@ def _in_range(index, size, axis, op, negative=True):
 
 def _same_ndim(index, shape, op, what="arr"):
     if index.ndim != len(shape):
-        raise ShapeError(f"{op}: indices of shape {index.shape} and {what} of shape {shape} "
-                         "must have the same number of dimensions")
+        raise ShapeError(
+            f"{op}: indices of shape {index.shape} and {what} of shape {shape} "
+            "must have the same number of dimensions"
+        )
 
 
 def _as_result(like, array):
@@ -194,7 +213,7 @@ def _as_result(like, array):
 # ----------------------------------------------------------------------- along an axis
 def _but(shape, axis, n):
     """``shape`` with ``n`` along ``axis``."""
-    return tuple(shape[:axis]) + (n,) + tuple(shape[axis + 1:])
+    return tuple(shape[:axis]) + (n,) + tuple(shape[axis + 1 :])
 
 
 def _along_ref(xp, x, indices, axis):
@@ -207,15 +226,21 @@ def _along_ref(xp, x, indices, axis):
     return _take_ref(xp, x, indices, axis)
 
 
-@composite(Spec([Case(((3, 4),), {"indices": _REPEATS, "axis": 1}),
-                 Case(((4, 3),), {"indices": _REPEATS - 4, "axis": -2}),
-                 Case(((1, 4),), {"indices": _REPEATS, "axis": 1}),
-                 Case(((3, 5),), {"indices": np.array([[0, 4, -1]]), "axis": -1}),
-                 Case(((2, 3, 4),), {"indices": np.array([[[2], [0]]]), "axis": 1}),
-                 Case(((3, 4),), {"indices": np.array([11, 0, 5, 5]), "axis": None}),
-                 Case(((3, 4),), {"indices": np.zeros((3, 0), int), "axis": 1}),
-                 Case(((0, 4),), {"indices": np.zeros((0, 2), int), "axis": 1})],
-                ref=_along_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"indices": _REPEATS, "axis": 1}),
+            Case(((4, 3),), {"indices": _REPEATS - 4, "axis": -2}),
+            Case(((1, 4),), {"indices": _REPEATS, "axis": 1}),
+            Case(((3, 5),), {"indices": np.array([[0, 4, -1]]), "axis": -1}),
+            Case(((2, 3, 4),), {"indices": np.array([[[2], [0]]]), "axis": 1}),
+            Case(((3, 4),), {"indices": np.array([11, 0, 5, 5]), "axis": None}),
+            Case(((3, 4),), {"indices": np.zeros((3, 0), int), "axis": 1}),
+            Case(((0, 4),), {"indices": np.zeros((0, 2), int), "axis": 1}),
+        ],
+        ref=_along_ref,
+    )
+)
 def take_along_axis(arr, indices, axis=-1):
     """``arr`` read at ``indices`` along ``axis``, as ``np.take_along_axis``.
 
@@ -231,8 +256,9 @@ def take_along_axis(arr, indices, axis=-1):
     x, index = _operand(arr), _index_array(indices, op)
     if axis is None:
         if index.ndim != 1:
-            raise ShapeError(f"{op}: with axis=None the indices must be 1-D, got shape "
-                             f"{index.shape}")
+            raise ShapeError(
+                f"{op}: with axis=None the indices must be 1-D, got shape {index.shape}"
+            )
         x, axis = reshape(x, (-1,)), 0
     shape = data_of(x).shape
     _same_ndim(index, shape, op)
@@ -242,8 +268,10 @@ def take_along_axis(arr, indices, axis=-1):
     try:
         common = np.broadcast_shapes(others, index_others)
     except ValueError:
-        raise ShapeError(f"{op}: arr of shape {shape} and indices of shape {index.shape} do "
-                         f"not broadcast along the axes other than {axis}") from None
+        raise ShapeError(
+            f"{op}: arr of shape {shape} and indices of shape {index.shape} do "
+            f"not broadcast along the axes other than {axis}"
+        ) from None
     if index_others != common:
         index = np.broadcast_to(index, _but(common, axis, index.shape[axis]))
     if others != common:
@@ -257,23 +285,29 @@ def _put_call(f, arr, values, indices, axis):
 
 def _put_along_axis_ref(xp, arr, values, indices, axis):
     if axis is None:
-        return xp.reshape(_put_ref(xp, xp.reshape(arr, (-1,)), values, indices % arr.size, 0),
-                          arr.shape)
+        return xp.reshape(
+            _put_ref(xp, xp.reshape(arr, (-1,)), values, indices % arr.size, 0), arr.shape
+        )
     axis %= arr.ndim
-    indices = np.broadcast_to(indices % arr.shape[axis], _but(arr.shape, axis,
-                                                                indices.shape[axis]))
+    indices = np.broadcast_to(indices % arr.shape[axis], _but(arr.shape, axis, indices.shape[axis]))
     return _put_ref(xp, arr, values, indices, axis)
 
 
-@composite(Spec([Case(((3, 4), (3, 3)), {"indices": _REPEATS, "axis": 1}),
-                 Case(((4, 3), (3, 3)), {"indices": _REPEATS - 4, "axis": -2}),
-                 Case(((3, 4), ()), {"indices": _REPEATS, "axis": 1}),
-                 Case(((3, 4), (1, 2)), {"indices": np.array([[0, 3]]), "axis": 1}),
-                 Case(((2, 3, 4), (2, 1, 4)), {"indices": np.array([[[2, 0, 2, 1]]]),
-                                               "axis": 1}),
-                 Case(((3, 4), (4,)), {"indices": np.array([11, 0, 5, 5]), "axis": None}),
-                 Case(((3, 4), ()), {"indices": np.zeros((3, 0), int), "axis": 1})],
-                call=_put_call, ref=_put_along_axis_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4), (3, 3)), {"indices": _REPEATS, "axis": 1}),
+            Case(((4, 3), (3, 3)), {"indices": _REPEATS - 4, "axis": -2}),
+            Case(((3, 4), ()), {"indices": _REPEATS, "axis": 1}),
+            Case(((3, 4), (1, 2)), {"indices": np.array([[0, 3]]), "axis": 1}),
+            Case(((2, 3, 4), (2, 1, 4)), {"indices": np.array([[[2, 0, 2, 1]]]), "axis": 1}),
+            Case(((3, 4), (4,)), {"indices": np.array([11, 0, 5, 5]), "axis": None}),
+            Case(((3, 4), ()), {"indices": np.zeros((3, 0), int), "axis": 1}),
+        ],
+        call=_put_call,
+        ref=_put_along_axis_ref,
+    )
+)
 def put_along_axis(arr, indices, values, axis):
     """A copy of ``arr`` with ``values`` written at ``indices`` along ``axis``, as
     ``np.put_along_axis`` but out of place (the new array is returned).
@@ -291,8 +325,9 @@ def put_along_axis(arr, indices, values, axis):
     data = data_of(x)
     if axis is None:
         if index.ndim != 1:
-            raise ShapeError(f"{op}: with axis=None the indices must be 1-D, got shape "
-                             f"{index.shape}")
+            raise ShapeError(
+                f"{op}: with axis=None the indices must be 1-D, got shape {index.shape}"
+            )
         return reshape(put_along_axis(reshape(x, (-1,)), index, values, 0), data.shape)
     _same_ndim(index, data.shape, op)
     axis = one_axis(axis, data.ndim, op)
@@ -304,9 +339,11 @@ def put_along_axis(arr, indices, values, axis):
     except ValueError:
         fits = False
     if not fits:
-        raise ShapeError(f"{op}: arr of shape {data.shape}, indices of shape "
-                         f"{np.shape(data_of(indices))} and values of shape "
-                         f"{np.shape(data_of(values))} do not broadcast together")
+        raise ShapeError(
+            f"{op}: arr of shape {data.shape}, indices of shape "
+            f"{np.shape(data_of(indices))} and values of shape "
+            f"{np.shape(data_of(values))} do not broadcast together"
+        )
     return _put_along(x, values, index=index, axis=axis)
 
 
@@ -318,8 +355,10 @@ def _torch_index(input, dim, index, op):
     _same_ndim(index, shape, op, "input")
     dim = one_axis(dim, max(len(shape), 1), op, "dim")
     if any(i > n for d, (i, n) in enumerate(zip(index.shape, shape)) if d != dim):
-        raise ShapeError(f"{op}: index of shape {index.shape} is larger than input of shape "
-                         f"{shape} along a dimension other than {dim}")
+        raise ShapeError(
+            f"{op}: index of shape {index.shape} is larger than input of shape "
+            f"{shape} along a dimension other than {dim}"
+        )
     return dim, _in_range(index, shape[dim] if shape else 1, dim, op, negative=False)
 
 
@@ -327,15 +366,22 @@ def _gather_call(f, input, dim, index):
     return f(input, dim, index)
 
 
-@composite(Spec([Case(((3, 4),), {"dim": 1, "index": _REPEATS}),
-                 Case(((4, 3),), {"dim": 0, "index": _REPEATS}),
-                 Case(((4, 5),), {"dim": -1, "index": np.array([[4], [0]])}),
-                 Case(((2, 3, 4),), {"dim": 2, "index": np.array([[[3, 3], [0, 1]]])}),
-                 Case(((),), {"dim": 0, "index": np.array(0)}),
-                 Case(((3, 4),), {"dim": 1, "index": np.zeros((3, 0), int)})],
-                call=_gather_call,
-                ref=lambda xp, x, dim, index: _take_ref(xp, x, index, dim % max(x.ndim, 1))
-                if x.ndim else x * 1.0))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"dim": 1, "index": _REPEATS}),
+            Case(((4, 3),), {"dim": 0, "index": _REPEATS}),
+            Case(((4, 5),), {"dim": -1, "index": np.array([[4], [0]])}),
+            Case(((2, 3, 4),), {"dim": 2, "index": np.array([[[3, 3], [0, 1]]])}),
+            Case(((),), {"dim": 0, "index": np.array(0)}),
+            Case(((3, 4),), {"dim": 1, "index": np.zeros((3, 0), int)}),
+        ],
+        call=_gather_call,
+        ref=lambda xp, x, dim, index: (
+            _take_ref(xp, x, index, dim % max(x.ndim, 1)) if x.ndim else x * 1.0
+        ),
+    )
+)
 def gather(input, dim, index):
     """Values of ``input`` along ``dim`` at ``index``, as ``torch.gather``: the result has
     index's shape, and index may be shorter than input along the other dimensions.
@@ -361,13 +407,20 @@ def _scatter_ref(xp, input, src, dim, index):
     return input + _add_ref(xp, src, index, dim % input.ndim, input.shape)
 
 
-@composite(Spec([Case(((3, 4), (3, 3)), {"dim": 1, "index": _REPEATS}),
-                 Case(((4, 3), (3, 3)), {"dim": 0, "index": _REPEATS}),
-                 Case(((4, 3), (4, 5)), {"dim": -2, "index": _REPEATS}),
-                 Case(((3, 5), (2, 2)), {"dim": 1, "index": np.array([[4], [0]])}),
-                 Case(((2, 3, 4), (1, 2, 2)), {"dim": 2, "index": np.array([[[3, 3], [0, 1]]])}),
-                 Case(((3, 4), (3, 0)), {"dim": 1, "index": np.zeros((3, 0), int)})],
-                call=_scatter_call, ref=_scatter_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4), (3, 3)), {"dim": 1, "index": _REPEATS}),
+            Case(((4, 3), (3, 3)), {"dim": 0, "index": _REPEATS}),
+            Case(((4, 3), (4, 5)), {"dim": -2, "index": _REPEATS}),
+            Case(((3, 5), (2, 2)), {"dim": 1, "index": np.array([[4], [0]])}),
+            Case(((2, 3, 4), (1, 2, 2)), {"dim": 2, "index": np.array([[[3, 3], [0, 1]]])}),
+            Case(((3, 4), (3, 0)), {"dim": 1, "index": np.zeros((3, 0), int)}),
+        ],
+        call=_scatter_call,
+        ref=_scatter_ref,
+    )
+)
 def scatter_add(input, dim, index, src):
     """A copy of ``input`` with ``src`` added along ``dim`` at ``index``, as
     ``torch.scatter_add`` (out of place); repeated indices add up.
@@ -383,8 +436,9 @@ def scatter_add(input, dim, index, src):
     src_shape = data_of(source).shape
     _same_ndim(index, src_shape, op, "src")
     if any(i > n for i, n in zip(index.shape, src_shape)):
-        raise ShapeError(f"{op}: index of shape {index.shape} is larger than src of shape "
-                         f"{src_shape}")
+        raise ShapeError(
+            f"{op}: index of shape {index.shape} is larger than src of shape {src_shape}"
+        )
     dim, index = _torch_index(x, dim, index, op)
     if src_shape != index.shape:
         source = _getitem(source, index=tuple(slice(0, n) for n in index.shape))
@@ -401,12 +455,18 @@ def _take_call_ref(xp, a, indices, axis=None, mode="raise"):
     return a[(slice(None),) * (axis % a.ndim) + (indices,)]
 
 
-@composite(Spec([Case(((3, 4),), {"indices": np.array([11, 0, 5, 5])}),
-                 Case(((3, 4),), {"indices": np.array([[1, 1], [0, -1]]), "axis": 1}),
-                 Case(((4, 3),), {"indices": np.array(2), "axis": -2}),
-                 Case(((2, 3, 4),), {"indices": np.array([2, 2, 0]), "axis": 1}),
-                 Case(((3, 4),), {"indices": np.zeros(0, int), "axis": 0})],
-                ref=_take_call_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"indices": np.array([11, 0, 5, 5])}),
+            Case(((3, 4),), {"indices": np.array([[1, 1], [0, -1]]), "axis": 1}),
+            Case(((4, 3),), {"indices": np.array(2), "axis": -2}),
+            Case(((2, 3, 4),), {"indices": np.array([2, 2, 0]), "axis": 1}),
+            Case(((3, 4),), {"indices": np.zeros(0, int), "axis": 0}),
+        ],
+        ref=_take_call_ref,
+    )
+)
 def take(a, indices, axis=None, mode="raise"):
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened array when None),
     as ``np.take``; ``mode`` is 'raise' (negative indices count from the end), 'wrap' or
@@ -469,8 +529,7 @@ def _sorted(a, axis, kind, descending, aliases, op, count=None):
     if count is not None:
         n = index.shape[axis]
         if not 0 <= count <= n:
-            raise ValueError(f"{op}: k={count} is out of range for dimension {axis} of "
-                             f"size {n}")
+            raise ValueError(f"{op}: k={count} is out of range for dimension {axis} of size {n}")
         index = index[(slice(None),) * axis + (slice(0, count),)]
     values = _take_along(x, index=index, axis=axis)
     if scalar:
@@ -486,10 +545,16 @@ def _sort_ref(xp, x, axis=-1, descending=False):
     return _take_ref(xp, x, np.asarray(index), axis)
 
 
-_SORT_CASES = [Case(((3, 4),), {"axis": 1}), Case(((4, 3),), {"axis": 0}),
-               Case(((2, 3, 4),), {"axis": -2}), Case(((3, 4),), {"axis": None}),
-               Case(((3, 4),), {"axis": -1, "descending": True}), Case(((5,),), {}),
-               Case(((0, 3),), {"axis": 0}), Case(((3, 0),), {"axis": -1})]
+_SORT_CASES = [
+    Case(((3, 4),), {"axis": 1}),
+    Case(((4, 3),), {"axis": 0}),
+    Case(((2, 3, 4),), {"axis": -2}),
+    Case(((3, 4),), {"axis": None}),
+    Case(((3, 4),), {"axis": -1, "descending": True}),
+    Case(((5,),), {}),
+    Case(((0, 3),), {"axis": 0}),
+    Case(((3, 0),), {"axis": -1}),
+]
 
 
 @composite(Spec(_SORT_CASES, ref=_sort_ref))
@@ -542,11 +607,21 @@ def _topk_ref(xp, x, k, dim=-1, largest=True, sorted=True):
     return _take_ref(xp, x, index, dim % x.ndim)
 
 
-@composite(Spec([Case(((3, 5),), {"k": 2}), Case(((4, 3),), {"k": 3, "dim": 0}),
-                 Case(((2, 5, 3),), {"k": 1, "dim": -2, "largest": False}),
-                 Case(((6,),), {"k": 6, "largest": False}), Case(((3, 4),), {"k": 0}),
-                 Case(((),), {"k": 1}), Case(((0, 4),), {"k": 2})],
-                call=_topk_call, ref=_topk_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 5),), {"k": 2}),
+            Case(((4, 3),), {"k": 3, "dim": 0}),
+            Case(((2, 5, 3),), {"k": 1, "dim": -2, "largest": False}),
+            Case(((6,),), {"k": 6, "largest": False}),
+            Case(((3, 4),), {"k": 0}),
+            Case(((),), {"k": 1}),
+            Case(((0, 4),), {"k": 2}),
+        ],
+        call=_topk_call,
+        ref=_topk_ref,
+    )
+)
 def topk(input, k, dim=-1, largest=True, sorted=True):
     """The ``k`` largest (or smallest) values along ``dim`` and their indices, as
     ``torch.topk``: a ``(values, indices)`` pair, values differentiable.

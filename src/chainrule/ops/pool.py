@@ -30,13 +30,18 @@ from .reduce import sum as _sum
 from .registry import Case, Spec, composite, data_of, defop
 from .shape import _getitem, reshape, transpose
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d",
-           "max_pool1d", "max_pool2d"]
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "max_pool1d",
+    "max_pool2d",
+]
 
 
 # ----------------------------------------------------------------------- geometry
-def _pool_geometry(op, size, kernel_size, stride, padding, dilation, ceil_mode, average,
-                   n=2):
+def _pool_geometry(op, size, kernel_size, stride, padding, dilation, ceil_mode, average, n=2):
     """Kernel, stride, dilation, the window counts and the padding the windows reach.
 
     The padding is ``((before, after), ...)``: ``after`` covers exactly the windows there
@@ -49,19 +54,26 @@ def _pool_geometry(op, size, kernel_size, stride, padding, dilation, ceil_mode, 
     padding = ntuple(padding, n, op, "padding")
     dilation = ntuple(dilation, n, op, "dilation")
     if min(kernel_size) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and "
-                         f"padding non-negative, got kernel_size={kernel_size}, stride="
-                         f"{stride}, padding={padding}, dilation={dilation}")
+        raise ValueError(
+            f"{op}: kernel_size, stride and dilation must be positive and "
+            f"padding non-negative, got kernel_size={kernel_size}, stride="
+            f"{stride}, padding={padding}, dilation={dilation}"
+        )
     for k, p, d in zip(kernel_size, padding, dilation):
         extent = k if average else d * (k - 1) + 1
         if p > extent // 2:
-            raise ValueError(f"{op}: padding should be at most half of the (effective) kernel "
-                             f"size, got padding={padding} for kernel_size={kernel_size}"
-                             + ("" if average else f" and dilation={dilation}"))
-    counts = grid(op, size, kernel_size, dilation, tuple((p, p) for p in padding), stride,
-                  ceil_mode)
-    pads = tuple((p, max((c - 1) * s + d * (k - 1) + 1 - n - p, 0)) for n, k, s, p, d, c
-                 in zip(size, kernel_size, stride, padding, dilation, counts))
+            raise ValueError(
+                f"{op}: padding should be at most half of the (effective) kernel "
+                f"size, got padding={padding} for kernel_size={kernel_size}"
+                + ("" if average else f" and dilation={dilation}")
+            )
+    counts = grid(
+        op, size, kernel_size, dilation, tuple((p, p) for p in padding), stride, ceil_mode
+    )
+    pads = tuple(
+        (p, max((c - 1) * s + d * (k - 1) + 1 - n - p, 0))
+        for n, k, s, p, d, c in zip(size, kernel_size, stride, padding, dilation, counts)
+    )
     return kernel_size, stride, dilation, counts, pads, padding
 
 
@@ -69,8 +81,10 @@ def _planes(input, op):
     x, added = _batched(input, 4, op, "input")
     shape = np.shape(data_of(x))
     if not np.issubdtype(np.result_type(data_of(x)), np.floating):
-        raise TypeError(f"{op}: expected a floating-point input, got dtype "
-                        f"{np.result_type(data_of(x))} (input of shape {shape})")
+        raise TypeError(
+            f"{op}: expected a floating-point input, got dtype "
+            f"{np.result_type(data_of(x))} (input of shape {shape})"
+        )
     return x, added, shape
 
 
@@ -78,8 +92,9 @@ def _as_1d(op, input):
     """A (N, C, L) or (C, L) input as a height-1 image (N, C, 1, L), and how to undo it."""
     shape = np.shape(data_of(input))
     if len(shape) not in (2, 3):
-        raise ShapeError(f"{op}: expected a 2-d (unbatched) or 3-d (batched) input, got "
-                         f"input of shape {shape}")
+        raise ShapeError(
+            f"{op}: expected a 2-d (unbatched) or 3-d (batched) input, got input of shape {shape}"
+        )
     return reshape(input, shape[:-1] + (1, shape[-1])), shape
 
 
@@ -95,8 +110,13 @@ def _first_maxima(x, kernel_size, stride, dilation, counts, pads):
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = kernel_size, stride, dilation, counts
     (top, _), (left, _) = pads
     padded = _pad2(x, pads, fill=-np.inf)  # padding is never larger than anything
-    taps = [padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                   j * dw:j * dw + sw * (ow - 1) + 1:sw] for i in range(kh) for j in range(kw)]
+    taps = [
+        padded[
+            :, :, i * dh : i * dh + sh * (oh - 1) + 1 : sh, j * dw : j * dw + sw * (ow - 1) + 1 : sw
+        ]
+        for i in range(kh)
+        for j in range(kw)
+    ]
     best = np.array(taps[0])
     for values in taps[1:]:
         np.maximum(best, values, out=best)  # a NaN stays
@@ -108,8 +128,10 @@ def _first_maxima(x, kernel_size, stride, dilation, counts, pads):
     if np.isnan(best).any():
         for number, values in enumerate(taps):  # the last NaN stays
             np.copyto(tap, number, where=np.isnan(values))
-    offsets = np.array([(i * dh - top) * width + (j * dw - left)
-                        for i in range(kh) for j in range(kw)], dtype=np.intp)
+    offsets = np.array(
+        [(i * dh - top) * width + (j * dw - left) for i in range(kh) for j in range(kw)],
+        dtype=np.intp,
+    )
     index = offsets[tap]
     index += (np.arange(oh) * sh * width)[:, None] + np.arange(ow) * sw
     if padded is not x:
@@ -117,8 +139,12 @@ def _first_maxima(x, kernel_size, stride, dilation, counts, pads):
         if lowest.any():
             # Windows of -inf alone: PyTorch keeps the first tap inside the input, never
             # one in the padding.
-            first = [_first_inside(o, s, p, k, d, size) for o, s, (p, _), k, d, size
-                     in zip(counts, stride, pads, kernel_size, dilation, (height, width))]
+            first = [
+                _first_inside(o, s, p, k, d, size)
+                for o, s, (p, _), k, d, size in zip(
+                    counts, stride, pads, kernel_size, dilation, (height, width)
+                )
+            ]
             index = np.where(lowest, first[0][:, None] * width + first[1], index)
     return index
 
@@ -205,20 +231,30 @@ def _route_ref(xp, g, hot, kernel):
 _PICK_CASES = [((2, 3, 4, 6), (2, 2)), ((1, 2, 3, 6), (1, 3)), ((1, 1, 6, 2), (3, 2))]
 
 
-@defop(lambda g, out, x, hot, kernel: _window_route(g, hot=hot, kernel=kernel),
-       name="window_pick",
-       spec=Spec([Case((shape,), {"hot": _hot_case(shape, k), "kernel": k})
-                  for shape, k in _PICK_CASES], ref=_pick_ref))
+@defop(
+    lambda g, out, x, hot, kernel: _window_route(g, hot=hot, kernel=kernel),
+    name="window_pick",
+    spec=Spec(
+        [Case((shape,), {"hot": _hot_case(shape, k), "kernel": k}) for shape, k in _PICK_CASES],
+        ref=_pick_ref,
+    ),
+)
 def _window_pick(x, hot, kernel):
     """Each (kh, kw) window's element of x marked by the one-hot mask ``hot``."""
     return _window_pick_forward(x, hot, kernel)
 
 
-@defop(lambda g, out, x, hot, kernel: _window_pick(g, hot=hot, kernel=kernel),
-       name="window_route",
-       spec=Spec([Case(((s[0], s[1], s[2] // k[0], s[3] // k[1]),),
-                       {"hot": _hot_case(s, k), "kernel": k}) for s, k in _PICK_CASES],
-                 ref=_route_ref))
+@defop(
+    lambda g, out, x, hot, kernel: _window_pick(g, hot=hot, kernel=kernel),
+    name="window_route",
+    spec=Spec(
+        [
+            Case(((s[0], s[1], s[2] // k[0], s[3] // k[1]),), {"hot": _hot_case(s, k), "kernel": k})
+            for s, k in _PICK_CASES
+        ],
+        ref=_route_ref,
+    ),
+)
 def _window_route(g, hot, kernel):
     """Zeros of ``hot``'s shape holding each window's ``g`` where ``hot`` marks it."""
     return _window_route_forward(g, hot, kernel)
@@ -226,9 +262,12 @@ def _window_route(g, hot, kernel):
 
 def _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
     """Whether the windows tile the input exactly (the fast path's case)."""
-    return (tuple(stride) == tuple(kernel_size) and set(dilation) == {1}
-            and all(p == (0, 0) for p in pads)
-            and all(o * k == n for o, k, n in zip(counts, kernel_size, shape[2:])))
+    return (
+        tuple(stride) == tuple(kernel_size)
+        and set(dilation) == {1}
+        and all(p == (0, 0) for p in pads)
+        and all(o * k == n for o, k, n in zip(counts, kernel_size, shape[2:]))
+    )
 
 
 def _first_maxima_mask(data, kernel):
@@ -284,13 +323,13 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     x, added, shape = _planes(input, op)
     n, c, height, width = shape
     kernel_size, stride, dilation, counts, pads, _ = _pool_geometry(
-        op, shape[2:], kernel_size, stride, padding, dilation, ceil_mode, average=False)
+        op, shape[2:], kernel_size, stride, padding, dilation, ceil_mode, average=False
+    )
     if _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
         return _max_pool_side_by_side(x, added, kernel_size, return_indices)
     order = _memory_order(x)
     x = transpose(x, order)  # the planes in memory order: flattening copies nothing
-    index = _first_maxima(np.asarray(data_of(x)), kernel_size, stride, dilation, counts,
-                          pads)
+    index = _first_maxima(np.asarray(data_of(x)), kernel_size, stride, dilation, counts, pads)
     planes = np.arange(n * c, dtype=np.intp).reshape(index.shape[:2] + (1, 1))
     planes *= height * width
     # One flat index (1-D): np.add.at, the gradient's scatter, is fastest on a 1-D index.
@@ -313,10 +352,12 @@ def _memory_order(x):
     return (0, 1, 2, 3)
 
 
-def _max_pool2d_ref(xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                    return_indices=False):
+def _max_pool2d_ref(
+    xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     kernel_size, stride, dilation, counts, pads, _ = _pool_geometry(
-        "ref", x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, False)
+        "ref", x.shape[2:], kernel_size, stride, padding, dilation, ceil_mode, False
+    )
     matrix = _selection(x.shape[2:], kernel_size, dilation, pads, stride)
     outside = np.where(matrix.sum(axis=1) == 0, -np.inf, 0.0)  # taps in the padding
     n, c = x.shape[:2]
@@ -325,53 +366,91 @@ def _max_pool2d_ref(xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil
     return xp.max(taps, axis=2)
 
 
-@composite(Spec([Case(((2, 3, 5, 6),), {"kernel_size": 2}),
-                 Case(((2, 3, 4, 6),), {"kernel_size": 2}),  # side by side: the fast path
-                 Case(((1, 2, 6, 6),), {"kernel_size": (3, 2), "ceil_mode": True}),
-                 Case(((1, 2, 7, 6),), {"kernel_size": 3, "stride": 2, "padding": 1}),
-                 Case(((2, 2, 5, 7),), {"kernel_size": (2, 3), "stride": (1, 2),
-                                        "padding": (1, 1), "dilation": (2, 1),
-                                        "ceil_mode": True}),
-                 Case(((1, 1, 5, 5),), {"kernel_size": 2, "ceil_mode": True}),
-                 Case(((2, 4, 4),), {"kernel_size": 2, "stride": 1})],  # unbatched, overlapping
-                ref=batched_ref(_max_pool2d_ref, 4)))
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 5, 6),), {"kernel_size": 2}),
+            Case(((2, 3, 4, 6),), {"kernel_size": 2}),  # side by side: the fast path
+            Case(((1, 2, 6, 6),), {"kernel_size": (3, 2), "ceil_mode": True}),
+            Case(((1, 2, 7, 6),), {"kernel_size": 3, "stride": 2, "padding": 1}),
+            Case(
+                ((2, 2, 5, 7),),
+                {
+                    "kernel_size": (2, 3),
+                    "stride": (1, 2),
+                    "padding": (1, 1),
+                    "dilation": (2, 1),
+                    "ceil_mode": True,
+                },
+            ),
+            Case(((1, 1, 5, 5),), {"kernel_size": 2, "ceil_mode": True}),
+            Case(((2, 4, 4),), {"kernel_size": 2, "stride": 1}),
+        ],  # unbatched, overlapping
+        ref=batched_ref(_max_pool2d_ref, 4),
+    )
+)
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """2-D max pooling of an NCHW (or CHW) input, as ``torch.nn.functional.max_pool2d``.
 
     ``stride`` defaults to ``kernel_size``; padding counts as -inf. The gradient goes to
     each window's first maximum alone. With ``return_indices`` it returns
     ``(output, indices)``, the indices (int64) flat into each input plane.
     """
-    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     "max_pool2d")
+    return _max_pool(
+        input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, "max_pool2d"
+    )
 
 
-def _max_pool1d_ref(xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-                    return_indices=False):
+def _max_pool1d_ref(
+    xp, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     stride = kernel_size if stride is None else stride
-    out = _max_pool2d_ref(xp, x[:, :, None, :], _one(kernel_size, "", ""), _one(stride, "", ""),
-                          (0,) + ntuple(padding, 1, "", ""), _one(dilation, "", ""),
-                          ceil_mode)
+    out = _max_pool2d_ref(
+        xp,
+        x[:, :, None, :],
+        _one(kernel_size, "", ""),
+        _one(stride, "", ""),
+        (0,) + ntuple(padding, 1, "", ""),
+        _one(dilation, "", ""),
+        ceil_mode,
+    )
     return out[:, :, 0, :]
 
 
-@composite(Spec([Case(((2, 3, 7),), {"kernel_size": 3, "stride": 2, "padding": 1}),
-                 Case(((1, 2, 6),), {"kernel_size": 2, "dilation": 2, "ceil_mode": True,
-                                     "stride": 2}),
-                 Case(((1, 1, 5),), {"kernel_size": 2}),
-                 Case(((2, 3, 6),), {"kernel_size": 3})],  # side by side: the fast path
-                ref=batched_ref(_max_pool1d_ref, 3)))
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 7),), {"kernel_size": 3, "stride": 2, "padding": 1}),
+            Case(((1, 2, 6),), {"kernel_size": 2, "dilation": 2, "ceil_mode": True, "stride": 2}),
+            Case(((1, 1, 5),), {"kernel_size": 2}),
+            Case(((2, 3, 6),), {"kernel_size": 3}),
+        ],  # side by side: the fast path
+        ref=batched_ref(_max_pool1d_ref, 3),
+    )
+)
+def max_pool1d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """1-D max pooling of an (N, C, L) or (C, L) input, as ``torch.nn.functional.max_pool1d``."""
     op = "max_pool1d"
     x, shape = _as_1d(op, input)
-    stride = None if stride is None or (not isinstance(stride, (int, np.integer))
-                                        and not len(stride)) else _one(stride, op, "stride")
-    result = _max_pool(x, _one(kernel_size, op, "kernel_size"), stride,
-                       (0,) + ntuple(padding, 1, op, "padding"), _one(dilation, op, "dilation"),
-                       ceil_mode, return_indices, op)
+    stride = (
+        None
+        if stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+        else _one(stride, op, "stride")
+    )
+    result = _max_pool(
+        x,
+        _one(kernel_size, op, "kernel_size"),
+        stride,
+        (0,) + ntuple(padding, 1, op, "padding"),
+        _one(dilation, op, "dilation"),
+        ceil_mode,
+        return_indices,
+        op,
+    )
     out, index = result if return_indices else (result, None)
     out = reshape(out, shape[:-1] + (np.shape(data_of(out))[-1],))
     if not return_indices:
@@ -394,41 +473,58 @@ def _divisors(size, counts, kernel_size, stride, padding, count_include_pad):
     return (extents[0][:, None] * extents[1]).reshape(-1)
 
 
-def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override, op):
+def _avg_pool(
+    input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, op
+):
     x, added, shape = _planes(input, op)
     n, c, height, width = shape
     kernel_size, stride, dilation, counts, pads, padding = _pool_geometry(
-        op, shape[2:], kernel_size, stride, padding, 1, ceil_mode, average=True)
+        op, shape[2:], kernel_size, stride, padding, 1, ceil_mode, average=True
+    )
     if divisor_override is not None:
         if not isinstance(divisor_override, (int, np.integer)) or divisor_override == 0:
-            raise ValueError(f"{op}: divisor_override must be a non-zero int, got "
-                             f"{divisor_override!r}")
+            raise ValueError(
+                f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}"
+            )
         divisor = int(divisor_override)
     else:
-        divisors = _divisors(shape[2:], counts, kernel_size, stride, padding,
-                             count_include_pad)
+        divisors = _divisors(shape[2:], counts, kernel_size, stride, padding, count_include_pad)
         uniform = divisors.size and (divisors == divisors[0]).all()
-        divisor = int(divisors[0]) if uniform else divisors.astype(np.result_type(
-            data_of(x)))
+        divisor = int(divisors[0]) if uniform else divisors.astype(np.result_type(data_of(x)))
     # Every plane (in memory order) as an image of one channel: the windows of each in
     # one column block.
     order = _memory_order(x)
     planes = transpose(x, order)
-    cols = _im2col(reshape(planes, (n * c, 1, height, width)), kernel_size=kernel_size,
-                   dilation=dilation, padding=pads, stride=stride)
+    cols = _im2col(
+        reshape(planes, (n * c, 1, height, width)),
+        kernel_size=kernel_size,
+        dilation=dilation,
+        padding=pads,
+        stride=stride,
+    )
     out = reshape(_sum(cols, axis=0) / divisor, np.shape(data_of(planes))[:2] + counts)
     return _unbatched(transpose(out, order), added)
 
 
-def _avg_pool2d_ref(xp, x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                    count_include_pad=True, divisor_override=None):
+def _avg_pool2d_ref(
+    xp,
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     kernel_size, stride, dilation, counts, pads, padding = _pool_geometry(
-        "ref", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, True)
+        "ref", x.shape[2:], kernel_size, stride, padding, 1, ceil_mode, True
+    )
     matrix = _selection(x.shape[2:], kernel_size, dilation, pads, stride)
     n, c = x.shape[:2]
-    taps = xp.reshape(xp.dot(xp.reshape(x, (n * c, -1)), matrix.T),
-                      (n, c, kernel_size[0] * kernel_size[1]) + counts)
+    taps = xp.reshape(
+        xp.dot(xp.reshape(x, (n * c, -1)), matrix.T),
+        (n, c, kernel_size[0] * kernel_size[1]) + counts,
+    )
     # Divisors counted window by window.
     divisor = np.zeros(counts)
     for oy, ox in np.ndindex(*counts):
@@ -438,57 +534,122 @@ def _avg_pool2d_ref(xp, x, kernel_size, stride=None, padding=0, ceil_mode=False,
         if count_include_pad:
             divisor[oy, ox] = sum(r < limit[0] for r in rows) * sum(q < limit[1] for q in cols)
         else:
-            divisor[oy, ox] = (sum(0 <= r < x.shape[2] for r in rows)
-                               * sum(0 <= q < x.shape[3] for q in cols))
+            divisor[oy, ox] = sum(0 <= r < x.shape[2] for r in rows) * sum(
+                0 <= q < x.shape[3] for q in cols
+            )
     if divisor_override is not None:
         divisor[...] = divisor_override
     return xp.sum(taps, axis=2) / divisor
 
 
-@composite(Spec([Case(((2, 3, 5, 6),), {"kernel_size": 2}),
-                 Case(((1, 2, 7, 6),), {"kernel_size": 3, "stride": 2, "padding": 1,
-                                        "count_include_pad": False}),
-                 Case(((2, 2, 5, 7),), {"kernel_size": (2, 3), "stride": (2, 2),
-                                        "padding": (1, 1), "ceil_mode": True}),
-                 Case(((1, 1, 6, 5),), {"kernel_size": 3, "stride": 2, "padding": 1,
-                                        "ceil_mode": True, "count_include_pad": False}),
-                 Case(((1, 2, 5, 5),), {"kernel_size": 2, "stride": 1, "divisor_override": 3}),
-                 Case(((2, 4, 4),), {"kernel_size": 3, "stride": 1, "padding": 1})],
-                ref=batched_ref(_avg_pool2d_ref, 4)))
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 5, 6),), {"kernel_size": 2}),
+            Case(
+                ((1, 2, 7, 6),),
+                {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+            ),
+            Case(
+                ((2, 2, 5, 7),),
+                {"kernel_size": (2, 3), "stride": (2, 2), "padding": (1, 1), "ceil_mode": True},
+            ),
+            Case(
+                ((1, 1, 6, 5),),
+                {
+                    "kernel_size": 3,
+                    "stride": 2,
+                    "padding": 1,
+                    "ceil_mode": True,
+                    "count_include_pad": False,
+                },
+            ),
+            Case(((1, 2, 5, 5),), {"kernel_size": 2, "stride": 1, "divisor_override": 3}),
+            Case(((2, 4, 4),), {"kernel_size": 3, "stride": 1, "padding": 1}),
+        ],
+        ref=batched_ref(_avg_pool2d_ref, 4),
+    )
+)
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """2-D average pooling of an NCHW (or CHW) input, as ``torch.nn.functional.avg_pool2d``:
     window sums divided by the window's size (padding included unless
     ``count_include_pad=False``; never the overhang of ``ceil_mode``) or by
     ``divisor_override``."""
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override, "avg_pool2d")
+    return _avg_pool(
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+        "avg_pool2d",
+    )
 
 
-def _avg_pool1d_ref(xp, x, kernel_size, stride=None, padding=0, ceil_mode=False,
-                    count_include_pad=True):
+def _avg_pool1d_ref(
+    xp, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
+):
     stride = kernel_size if stride is None else stride
-    out = _avg_pool2d_ref(xp, x[:, :, None, :], _one(kernel_size, "", ""), _one(stride, "", ""),
-                          (0,) + ntuple(padding, 1, "", ""), ceil_mode, count_include_pad)
+    out = _avg_pool2d_ref(
+        xp,
+        x[:, :, None, :],
+        _one(kernel_size, "", ""),
+        _one(stride, "", ""),
+        (0,) + ntuple(padding, 1, "", ""),
+        ceil_mode,
+        count_include_pad,
+    )
     return out[:, :, 0, :]
 
 
-@composite(Spec([Case(((2, 3, 7),), {"kernel_size": 3, "stride": 2, "padding": 1}),
-                 Case(((1, 2, 6),), {"kernel_size": 4, "stride": 3, "padding": 2,
-                                     "ceil_mode": True, "count_include_pad": False}),
-                 Case(((3, 5),), {"kernel_size": 2})],
-                ref=batched_ref(_avg_pool1d_ref, 3)))
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 7),), {"kernel_size": 3, "stride": 2, "padding": 1}),
+            Case(
+                ((1, 2, 6),),
+                {
+                    "kernel_size": 4,
+                    "stride": 3,
+                    "padding": 2,
+                    "ceil_mode": True,
+                    "count_include_pad": False,
+                },
+            ),
+            Case(((3, 5),), {"kernel_size": 2}),
+        ],
+        ref=batched_ref(_avg_pool1d_ref, 3),
+    )
+)
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling of an (N, C, L) or (C, L) input, as
     ``torch.nn.functional.avg_pool1d``."""
     op = "avg_pool1d"
     x, shape = _as_1d(op, input)
-    stride = None if stride is None or (not isinstance(stride, (int, np.integer))
-                                        and not len(stride)) else _one(stride, op, "stride")
-    out = _avg_pool(x, _one(kernel_size, op, "kernel_size"), stride,
-                    (0,) + ntuple(padding, 1, op, "padding"), ceil_mode, count_include_pad,
-                    None, op)
+    stride = (
+        None
+        if stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
+        else _one(stride, op, "stride")
+    )
+    out = _avg_pool(
+        x,
+        _one(kernel_size, op, "kernel_size"),
+        stride,
+        (0,) + ntuple(padding, 1, op, "padding"),
+        ceil_mode,
+        count_include_pad,
+        None,
+        op,
+    )
     return reshape(out, shape[:-1] + (np.shape(data_of(out))[-1],))
 
 
@@ -510,42 +671,63 @@ def _averaging(size, count, dtype):
 def _adaptive_avg_pool(input, output_size, op):
     x, added, shape = _planes(input, op)
     size = shape[2:]
-    items = (output_size,) * 2 if output_size is None or isinstance(
-        output_size, (int, np.integer)) else tuple(output_size)
+    items = (
+        (output_size,) * 2
+        if output_size is None or isinstance(output_size, (int, np.integer))
+        else tuple(output_size)
+    )
     if len(items) != 2:
-        raise TypeError(f"{op}: output_size must be an int, None or a pair, got "
-                        f"{output_size!r}")
+        raise TypeError(f"{op}: output_size must be an int, None or a pair, got {output_size!r}")
     counts = tuple(n if o is None else int(o) for n, o in zip(size, items))
     if min(counts) < 1 or min(size) < 1:
-        raise ShapeError(f"{op}: output_size {counts} and input of shape {shape} must be "
-                         "positive")
+        raise ShapeError(f"{op}: output_size {counts} and input of shape {shape} must be positive")
     if all(n % o == 0 for n, o in zip(size, counts)):
         # Equal windows side by side: plain average pooling, PyTorch's exact divisions.
         kernel = tuple(n // o for n, o in zip(size, counts))
         return _unbatched(_avg_pool(x, kernel, kernel, 0, False, True, None, op), added)
     # Unequal (overlapping) windows: averaging matrices on both sides, rows then columns.
     dtype = np.result_type(data_of(x))
-    out = matmul(matmul(_averaging(size[0], counts[0], dtype), x),
-                 _averaging(size[1], counts[1], dtype).T)
+    out = matmul(
+        matmul(_averaging(size[0], counts[0], dtype), x), _averaging(size[1], counts[1], dtype).T
+    )
     return _unbatched(out, added)
 
 
 def _adaptive_avg_pool2d_ref(xp, x, output_size):
-    counts = (output_size,) * 2 if isinstance(output_size, int) else tuple(
-        n if o is None else o for n, o in zip(x.shape[2:], output_size))
-    rows = [[xp.mean(x[:, :, (i * x.shape[2]) // counts[0]:
-                          -((-(i + 1) * x.shape[2]) // counts[0]),
-                          (j * x.shape[3]) // counts[1]:
-                          -((-(j + 1) * x.shape[3]) // counts[1])], axis=(2, 3))
-             for j in range(counts[1])] for i in range(counts[0])]
+    counts = (
+        (output_size,) * 2
+        if isinstance(output_size, int)
+        else tuple(n if o is None else o for n, o in zip(x.shape[2:], output_size))
+    )
+    rows = [
+        [
+            xp.mean(
+                x[
+                    :,
+                    :,
+                    (i * x.shape[2]) // counts[0] : -((-(i + 1) * x.shape[2]) // counts[0]),
+                    (j * x.shape[3]) // counts[1] : -((-(j + 1) * x.shape[3]) // counts[1]),
+                ],
+                axis=(2, 3),
+            )
+            for j in range(counts[1])
+        ]
+        for i in range(counts[0])
+    ]
     return xp.stack([xp.stack(row, axis=-1) for row in rows], axis=-2)
 
 
-@composite(Spec([Case(((2, 3, 6, 8),), {"output_size": (3, 4)}),
-                 Case(((1, 2, 5, 7),), {"output_size": (3, 4)}),
-                 Case(((2, 2, 5, 7),), {"output_size": (None, 3)}),
-                 Case(((1, 3, 4, 5),), {"output_size": 1})],
-                ref=batched_ref(_adaptive_avg_pool2d_ref, 4)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 6, 8),), {"output_size": (3, 4)}),
+            Case(((1, 2, 5, 7),), {"output_size": (3, 4)}),
+            Case(((2, 2, 5, 7),), {"output_size": (None, 3)}),
+            Case(((1, 3, 4, 5),), {"output_size": 1}),
+        ],
+        ref=batched_ref(_adaptive_avg_pool2d_ref, 4),
+    )
+)
 def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed ``output_size`` (an int, or a pair whose None entries keep
     the input's size), as ``torch.nn.functional.adaptive_avg_pool2d``: window i covers rows
@@ -553,9 +735,17 @@ def adaptive_avg_pool2d(input, output_size):
     return _adaptive_avg_pool(input, output_size, "adaptive_avg_pool2d")
 
 
-@composite(Spec([Case(((2, 3, 7),), {"output_size": 3}), Case(((2, 6),), {"output_size": 2})],
-                ref=batched_ref(lambda xp, x, output_size: _adaptive_avg_pool2d_ref(
-                    xp, x[:, :, None, :], (1, output_size))[:, :, 0, :], 3)))
+@composite(
+    Spec(
+        [Case(((2, 3, 7),), {"output_size": 3}), Case(((2, 6),), {"output_size": 2})],
+        ref=batched_ref(
+            lambda xp, x, output_size: _adaptive_avg_pool2d_ref(
+                xp, x[:, :, None, :], (1, output_size)
+            )[:, :, 0, :],
+            3,
+        ),
+    )
+)
 def adaptive_avg_pool1d(input, output_size):
     """Average pooling of (N, C, L) or (C, L) to ``output_size`` windows, as
     ``torch.nn.functional.adaptive_avg_pool1d``."""

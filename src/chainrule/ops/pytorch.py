@@ -28,14 +28,50 @@ from .linalg import matmul
 from .order import take, take_along_axis
 from .reduce import one_axis, torch_spread_options
 from .registry import Case, Spec, composite, data_of
-from .shape import (broadcast_to, concatenate, expand_dims, getitem, reshape, squeeze, swapaxes,
-                    transpose)
+from .shape import (
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    getitem,
+    reshape,
+    squeeze,
+    swapaxes,
+    transpose,
+)
 
-__all__ = ["bmm", "cat", "chunk", "clamp_max", "clamp_min", "concat", "eq", "ge", "gt",
-           "index_select", "le", "lt", "masked_fill", "masked_select", "meshgrid", "mm",
-           "movedim", "mv", "narrow", "ne", "permute", "repeat_interleave", "std_mean",
-           "swapdims", "t", "take_along_dim", "tensor_split", "unbind", "unflatten",
-           "unsqueeze", "var_mean"]
+__all__ = [
+    "bmm",
+    "cat",
+    "chunk",
+    "clamp_max",
+    "clamp_min",
+    "concat",
+    "eq",
+    "ge",
+    "gt",
+    "index_select",
+    "le",
+    "lt",
+    "masked_fill",
+    "masked_select",
+    "meshgrid",
+    "mm",
+    "movedim",
+    "mv",
+    "narrow",
+    "ne",
+    "permute",
+    "repeat_interleave",
+    "std_mean",
+    "swapdims",
+    "t",
+    "take_along_dim",
+    "tensor_split",
+    "unbind",
+    "unflatten",
+    "unsqueeze",
+    "var_mean",
+]
 
 
 def _shape(x):
@@ -63,8 +99,9 @@ def _flat_call(f, *xs, **params):
 def _pieces_ref(np_, x, bounds, axis):
     """The pieces between ``bounds`` along ``axis``, flattened and joined (for the suite)."""
     axis %= max(np.ndim(x), 1)
-    return np_.concatenate([np_.ravel(x[_along(axis, slice(a, b))])
-                            for a, b in zip(bounds[:-1], bounds[1:])])
+    return np_.concatenate(
+        [np_.ravel(x[_along(axis, slice(a, b))]) for a, b in zip(bounds[:-1], bounds[1:])]
+    )
 
 
 # ----------------------------------------------------------------------- joining
@@ -77,9 +114,17 @@ def _dim(dim, aliases, op):
     return dim
 
 
-@composite(Spec([Case(((2, 3), (4, 3)), {"dim": 0}), Case(((2, 3), (2, 1), (2, 0)), {"dim": -1}),
-                 Case(((0, 2), (3, 2)), {"dim": 0})],
-                call=_listed, ref=lambda np, *xs, dim: np.concatenate(xs, axis=dim)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (4, 3)), {"dim": 0}),
+            Case(((2, 3), (2, 1), (2, 0)), {"dim": -1}),
+            Case(((0, 2), (3, 2)), {"dim": 0}),
+        ],
+        call=_listed,
+        ref=lambda np, *xs, dim: np.concatenate(xs, axis=dim),
+    )
+)
 def cat(tensors, dim=0, **aliases):
     """Join tensors along an existing ``dim``, as ``torch.cat`` (``cr.concatenate``).
 
@@ -90,19 +135,37 @@ def cat(tensors, dim=0, **aliases):
     return concatenate(tensors, _dim(dim, aliases, "cat"))
 
 
-@composite(Spec([Case(((2, 3), (4, 3)), {"axis": 0}), Case(((2, 3), (2, 1)), {"axis": 1}),
-                 Case(((2, 3), (1,)), {"axis": None})],
-                call=_listed, ref=lambda np, *xs, axis: np.concatenate(
-                    [np.ravel(x) for x in xs] if axis is None else xs, axis=axis or 0)))
+@composite(
+    Spec(
+        [
+            Case(((2, 3), (4, 3)), {"axis": 0}),
+            Case(((2, 3), (2, 1)), {"axis": 1}),
+            Case(((2, 3), (1,)), {"axis": None}),
+        ],
+        call=_listed,
+        ref=lambda np, *xs, axis: np.concatenate(
+            [np.ravel(x) for x in xs] if axis is None else xs, axis=axis or 0
+        ),
+    )
+)
 def concat(arrays, axis=0, **aliases):
     """Join arrays along an existing axis: NumPy 2's and PyTorch's name for
     :func:`concatenate` (``dim`` accepted for ``axis``)."""
     return concatenate(arrays, axis, **aliases)
 
 
-@composite(Spec([Case(((3, 4),), {"dim": 0}), Case(((3, 4),), {"dim": -1}),
-                 Case(((3, 4),), {"dim": 1}), Case(((),), {"dim": 0}), Case(((0, 3),), {"dim": 1})],
-                ref=lambda np, x, dim: np.expand_dims(x, dim)))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"dim": 0}),
+            Case(((3, 4),), {"dim": -1}),
+            Case(((3, 4),), {"dim": 1}),
+            Case(((),), {"dim": 0}),
+            Case(((0, 3),), {"dim": 1}),
+        ],
+        ref=lambda np, x, dim: np.expand_dims(x, dim),
+    )
+)
 def unsqueeze(input, dim):
     """``input`` with a new axis of length 1 at ``dim`` (from ``-ndim - 1`` to ``ndim``), as
     ``torch.unsqueeze`` (NumPy's ``expand_dims``)."""
@@ -123,11 +186,20 @@ def _grid_ref(np_, *xs, indexing="xy", sparse=False):
     return np_.concatenate(outs)
 
 
-@composite(Spec([Case(((3,), (4,))), Case(((3,), (4,)), {"indexing": "ij"}),
-                 Case(((3,), (), (2,)), {"indexing": "xy"}), Case(((2,),), {"indexing": "ij"}),
-                 Case(((3,), (2,), (0,)), {"indexing": "ij"}),
-                 Case(((3,), (2,)), {"indexing": "xy", "sparse": True})],
-                call=_flat_call, ref=_grid_ref))
+@composite(
+    Spec(
+        [
+            Case(((3,), (4,))),
+            Case(((3,), (4,)), {"indexing": "ij"}),
+            Case(((3,), (), (2,)), {"indexing": "xy"}),
+            Case(((2,),), {"indexing": "ij"}),
+            Case(((3,), (2,), (0,)), {"indexing": "ij"}),
+            Case(((3,), (2,)), {"indexing": "xy", "sparse": True}),
+        ],
+        call=_flat_call,
+        ref=_grid_ref,
+    )
+)
 def meshgrid(*xi, copy=True, sparse=False, indexing="xy"):
     """Coordinate grids from 1-d coordinate vectors, as ``np.meshgrid``: the grids have one
     axis per vector; ``indexing='xy'`` (NumPy's default) swaps the first two (x runs along
@@ -175,9 +247,18 @@ def _pieces(x, bounds, axis):
     return tuple(getitem(x, _along(axis, slice(a, b))) for a, b in zip(bounds[:-1], bounds[1:]))
 
 
-@composite(Spec([Case(((8, 13),), {"chunks": 6, "dim": 1}), Case(((5,),), {"chunks": 3}),
-                 Case(((8, 3, 9),), {"chunks": 3, "dim": -2}), Case(((4, 2),), {"chunks": 7})],
-                call=_flat_call, ref=_chunk_ref))
+@composite(
+    Spec(
+        [
+            Case(((8, 13),), {"chunks": 6, "dim": 1}),
+            Case(((5,),), {"chunks": 3}),
+            Case(((8, 3, 9),), {"chunks": 3, "dim": -2}),
+            Case(((4, 2),), {"chunks": 7}),
+        ],
+        call=_flat_call,
+        ref=_chunk_ref,
+    )
+)
 def chunk(input, chunks, dim=0):
     """``input`` split along ``dim`` into ``chunks`` pieces of ``ceil(length / chunks)``
     (the last one shorter, and fewer pieces where they run out), as ``torch.chunk``.
@@ -205,12 +286,19 @@ def _split_ref(np_, x, split_size_or_sections, dim=0):
     return _pieces_ref(np_, x, bounds, dim)
 
 
-@composite(Spec([Case(((10,),), {"split_size_or_sections": 3}),
-                 Case(((10,),), {"split_size_or_sections": [1, 4, 5]}),
-                 Case(((3, 4),), {"split_size_or_sections": 1, "dim": 1}),
-                 Case(((4, 4),), {"split_size_or_sections": [2, 0, 2], "dim": -1}),
-                 Case(((0, 3),), {"split_size_or_sections": 2})],
-                call=_flat_call, ref=_split_ref))
+@composite(
+    Spec(
+        [
+            Case(((10,),), {"split_size_or_sections": 3}),
+            Case(((10,),), {"split_size_or_sections": [1, 4, 5]}),
+            Case(((3, 4),), {"split_size_or_sections": 1, "dim": 1}),
+            Case(((4, 4),), {"split_size_or_sections": [2, 0, 2], "dim": -1}),
+            Case(((0, 3),), {"split_size_or_sections": 2}),
+        ],
+        call=_flat_call,
+        ref=_split_ref,
+    )
+)
 def torch_split(tensor, split_size_or_sections, dim=0):
     """``tensor`` split along ``dim`` into pieces of ``split_size_or_sections`` (the last
     one shorter) or of the listed sizes, as ``torch.split`` (``Tensor.split``; ``cr.split``
@@ -233,8 +321,10 @@ def torch_split(tensor, split_size_or_sections, dim=0):
     else:
         bounds = [0, *itertools.accumulate(int(s) for s in sizes)]
         if bounds[-1] != n or any(int(s) < 0 for s in sizes):
-            raise ShapeError(f"split: sizes {list(sizes)} do not add up to the length {n} of "
-                             f"dim {axis} (shape {_shape(x)})")
+            raise ShapeError(
+                f"split: sizes {list(sizes)} do not add up to the length {n} of "
+                f"dim {axis} (shape {_shape(x)})"
+            )
     return _pieces(x, bounds, axis)
 
 
@@ -244,10 +334,17 @@ def _tensor_split_ref(np_, x, indices_or_sections, dim=0):
     return np_.concatenate([np_.ravel(x[_along(axis, r)]) for r in ranges])
 
 
-@composite(Spec([Case(((7,),), {"indices_or_sections": 3}),
-                 Case(((4, 6),), {"indices_or_sections": [1, 3], "dim": 1}),
-                 Case(((2, 3),), {"indices_or_sections": 5, "dim": -1})],
-                call=_flat_call, ref=_tensor_split_ref))
+@composite(
+    Spec(
+        [
+            Case(((7,),), {"indices_or_sections": 3}),
+            Case(((4, 6),), {"indices_or_sections": [1, 3], "dim": 1}),
+            Case(((2, 3),), {"indices_or_sections": 5, "dim": -1}),
+        ],
+        call=_flat_call,
+        ref=_tensor_split_ref,
+    )
+)
 def tensor_split(input, indices_or_sections, dim=0):
     """``input`` split along ``dim`` into ``n`` pieces as even as can be (the first ones one
     longer) or at the given indices, as ``torch.tensor_split`` (NumPy's ``array_split``).
@@ -259,9 +356,18 @@ def _unbind_ref(np_, x, dim=0):
     return np_.ravel(np_.moveaxis(x, dim, 0))
 
 
-@composite(Spec([Case(((3, 4),)), Case(((3, 4),), {"dim": 1}), Case(((2, 3, 4),), {"dim": -1}),
-                 Case(((0, 3),), {"dim": 1})],
-                call=_flat_call, ref=_unbind_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),)),
+            Case(((3, 4),), {"dim": 1}),
+            Case(((2, 3, 4),), {"dim": -1}),
+            Case(((0, 3),), {"dim": 1}),
+        ],
+        call=_flat_call,
+        ref=_unbind_ref,
+    )
+)
 def unbind(input, dim=0):
     """The slices of ``input`` along ``dim``, as a tuple (``torch.unbind``; ``np.unstack``).
 
@@ -275,9 +381,16 @@ def unbind(input, dim=0):
 
 
 # ----------------------------------------------------------------------- selecting along a dim
-@composite(Spec([Case(((3, 4),), {"dim": 1, "index": 2}), Case(((3, 4),), {"dim": 0, "index": -1}),
-                 Case(((2, 3, 4),), {"dim": -2, "index": 0})],
-                ref=lambda np, x, dim, index: x[_along(dim % x.ndim, index)]))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"dim": 1, "index": 2}),
+            Case(((3, 4),), {"dim": 0, "index": -1}),
+            Case(((2, 3, 4),), {"dim": -2, "index": 0}),
+        ],
+        ref=lambda np, x, dim, index: x[_along(dim % x.ndim, index)],
+    )
+)
 def torch_select(input, dim, index):
     """The slice of ``input`` at ``index`` along ``dim`` (that dim removed), as
     ``torch.select`` (``Tensor.select``; ``cr.select`` is NumPy's, which picks from a list
@@ -290,13 +403,24 @@ def torch_select(input, dim, index):
     return getitem(x, _along(axis, index))
 
 
-@composite(Spec([Case(((5, 3),), {"dim": 0, "start": 1, "length": 3}),
-                 Case(((5, 3),), {"dim": -1, "start": -2, "length": 2}),
-                 Case(((5, 3),), {"dim": 1, "start": 3, "length": 0})],
-                ref=lambda np, x, dim, start, length: x[_along(
-                    dim % x.ndim, slice(start % x.shape[dim] if start < 0 else start,
-                                        (start % x.shape[dim] if start < 0 else start)
-                                        + length))]))
+@composite(
+    Spec(
+        [
+            Case(((5, 3),), {"dim": 0, "start": 1, "length": 3}),
+            Case(((5, 3),), {"dim": -1, "start": -2, "length": 2}),
+            Case(((5, 3),), {"dim": 1, "start": 3, "length": 0}),
+        ],
+        ref=lambda np, x, dim, start, length: x[
+            _along(
+                dim % x.ndim,
+                slice(
+                    start % x.shape[dim] if start < 0 else start,
+                    (start % x.shape[dim] if start < 0 else start) + length,
+                ),
+            )
+        ],
+    )
+)
 def narrow(input, dim, start, length):
     """``length`` elements of ``input`` along ``dim`` from ``start`` (negative: counted from
     the end), as ``torch.narrow``.
@@ -313,8 +437,10 @@ def narrow(input, dim, start, length):
         raise IndexError(f"narrow: start {start} is out of range for dim {axis} of length {n}")
     start += n if start < 0 else 0
     if length < 0 or start + length > n:
-        raise ShapeError(f"narrow: start {start} + length {length} exceeds the length {n} of "
-                         f"dim {axis} (shape {_shape(x)})")
+        raise ShapeError(
+            f"narrow: start {start} + length {length} exceeds the length {n} of "
+            f"dim {axis} (shape {_shape(x)})"
+        )
     return getitem(x, _along(axis, slice(start, start + length)))
 
 
@@ -327,10 +453,16 @@ def _index_vector(index, op):
     return index.reshape(-1)
 
 
-@composite(Spec([Case(((4, 3),), {"dim": 0, "index": np.array([3, 0, 0])}),
-                 Case(((2, 3, 4),), {"dim": -1, "index": np.array([1])}),
-                 Case(((3, 4),), {"dim": 1, "index": np.zeros(0, int)})],
-                ref=lambda np, x, dim, index: x[_along(dim % x.ndim, index)]))
+@composite(
+    Spec(
+        [
+            Case(((4, 3),), {"dim": 0, "index": np.array([3, 0, 0])}),
+            Case(((2, 3, 4),), {"dim": -1, "index": np.array([1])}),
+            Case(((3, 4),), {"dim": 1, "index": np.zeros(0, int)}),
+        ],
+        ref=lambda np, x, dim, index: x[_along(dim % x.ndim, index)],
+    )
+)
 def index_select(input, dim, index):
     """The entries of ``input`` at ``index`` (a vector of ints) along ``dim``, as
     ``torch.index_select``; repeated indices accumulate their gradients.
@@ -361,11 +493,17 @@ def take_along_dim(input, indices, dim=None):
     return take_along_axis(input, indices, dim)
 
 
-composite(Spec([Case(((3, 4),), {"indices": np.array([[0, 3, 3]]), "dim": 1}),
-                Case(((3, 4),), {"indices": np.array([[1, 11], [0, 5]]), "dim": None})],
-               ref=lambda np, x, indices, dim: (
-                   np.ravel(x)[np.ravel(indices)] if dim is None else
-                   x[np.arange(3)[:, None], indices])))(take_along_dim)
+composite(
+    Spec(
+        [
+            Case(((3, 4),), {"indices": np.array([[0, 3, 3]]), "dim": 1}),
+            Case(((3, 4),), {"indices": np.array([[1, 11], [0, 5]]), "dim": None}),
+        ],
+        ref=lambda np, x, indices, dim: (
+            np.ravel(x)[np.ravel(indices)] if dim is None else x[np.arange(3)[:, None], indices]
+        ),
+    )
+)(take_along_dim)
 
 
 def repeat_interleave(input, repeats, dim=None, *, output_size=None):
@@ -385,11 +523,19 @@ def _mask_of(mask, op):
 _MASK = np.array([[True, False, True, True], [False, False, True, False], [True] * 4])
 
 
-@composite(Spec([Case(((3, 4),), {"mask": _MASK}), Case(((4,),), {"mask": _MASK}),
-                 Case(((3, 1),), {"mask": _MASK}), Case(((0, 4),), {"mask": np.ones(4, bool)})],
-                ref=lambda np, x, mask: (x * np.ones(np.broadcast_shapes(x.shape, mask.shape))
-                                         )[np.broadcast_to(mask, np.broadcast_shapes(
-                                             x.shape, mask.shape))]))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"mask": _MASK}),
+            Case(((4,),), {"mask": _MASK}),
+            Case(((3, 1),), {"mask": _MASK}),
+            Case(((0, 4),), {"mask": np.ones(4, bool)}),
+        ],
+        ref=lambda np, x, mask: (x * np.ones(np.broadcast_shapes(x.shape, mask.shape)))[
+            np.broadcast_to(mask, np.broadcast_shapes(x.shape, mask.shape))
+        ],
+    )
+)
 def masked_select(input, mask):
     """The elements of ``input`` where the boolean ``mask`` holds (the two broadcast), as a
     1-d tensor, as ``torch.masked_select``."""
@@ -397,8 +543,10 @@ def masked_select(input, mask):
     try:
         shape = np.broadcast_shapes(_shape(x), mask.shape)
     except ValueError:
-        raise ShapeError(f"masked_select: input of shape {_shape(x)} and mask of shape "
-                         f"{mask.shape} do not broadcast") from None
+        raise ShapeError(
+            f"masked_select: input of shape {_shape(x)} and mask of shape "
+            f"{mask.shape} do not broadcast"
+        ) from None
     return getitem(broadcast_to(x, shape), np.broadcast_to(mask, shape))
 
 
@@ -412,12 +560,19 @@ def _fill_ref(np_, x, *value, mask, fill=None):
     return np_.where(mask, value + 0 * x, x + 0 * value)
 
 
-@composite(Spec([Case(((3, 4),), {"mask": _MASK, "fill": -1.5}),
-                 Case(((3, 4), ()), {"mask": _MASK}),
-                 Case(((3, 4),), {"mask": _MASK[0], "fill": 3.0}),
-                 Case(((),), {"mask": np.array(True), "fill": 2.0}),
-                 Case(((0, 4),), {"mask": np.ones(4, bool), "fill": 0.0})],
-                call=_fill_call, ref=_fill_ref))
+@composite(
+    Spec(
+        [
+            Case(((3, 4),), {"mask": _MASK, "fill": -1.5}),
+            Case(((3, 4), ()), {"mask": _MASK}),
+            Case(((3, 4),), {"mask": _MASK[0], "fill": 3.0}),
+            Case(((),), {"mask": np.array(True), "fill": 2.0}),
+            Case(((0, 4),), {"mask": np.ones(4, bool), "fill": 0.0}),
+        ],
+        call=_fill_call,
+        ref=_fill_ref,
+    )
+)
 def masked_fill(input, mask, value):
     """``input`` with ``value`` where the boolean ``mask`` (broadcast to input's shape)
     holds, as ``torch.masked_fill``; a 0-d Tensor ``value`` is differentiable.
@@ -429,8 +584,10 @@ def masked_fill(input, mask, value):
     """
     x, mask = operand(input), _mask_of(mask, "masked_fill")
     if np.broadcast_shapes(_shape(x), mask.shape) != _shape(x):
-        raise ShapeError(f"masked_fill: mask of shape {mask.shape} does not broadcast to "
-                         f"input of shape {_shape(x)}")
+        raise ShapeError(
+            f"masked_fill: mask of shape {mask.shape} does not broadcast to "
+            f"input of shape {_shape(x)}"
+        )
     dtype = np.asarray(data_of(x)).dtype
     if isinstance(value, Tensor):
         if value.ndim:
@@ -441,34 +598,47 @@ def masked_fill(input, mask, value):
     return where(mask, value, x)
 
 
-@composite(Spec([Case(((3, 4),), {"min": -0.5}), Case(((),), {"min": 0.3})],
-                ref=lambda np, x, min: np.clip(x, min, None)))
+@composite(
+    Spec(
+        [Case(((3, 4),), {"min": -0.5}), Case(((),), {"min": 0.3})],
+        ref=lambda np, x, min: np.clip(x, min, None),
+    )
+)
 def clamp_min(input, min):
     """``input`` limited from below by ``min``, as ``torch.clamp_min`` (``clip(input, min)``)."""
     return clip(input, min, None)
 
 
-@composite(Spec([Case(((3, 4),), {"max": 0.5}), Case(((),), {"max": -0.3})],
-                ref=lambda np, x, max: np.clip(x, None, max)))
+@composite(
+    Spec(
+        [Case(((3, 4),), {"max": 0.5}), Case(((),), {"max": -0.3})],
+        ref=lambda np, x, max: np.clip(x, None, max),
+    )
+)
 def clamp_max(input, max):
     """``input`` limited from above by ``max``, as ``torch.clamp_max``."""
     return clip(input, None, max)
 
 
 # ----------------------------------------------------------------------- rearranging
-@composite(Spec([Case(((2, 3, 4),), {"dims": (2, 0, 1)}), Case(((3, 4),), {"dims": (-1, 0)}),
-                 Case(((),), {"dims": ()})],
-                # Non-negative axes: autograd's transpose rule takes negative ones wrongly.
-                ref=lambda np, x, dims: np.transpose(x, [d % x.ndim for d in dims]) if dims
-                else x))
+@composite(
+    Spec(
+        [
+            Case(((2, 3, 4),), {"dims": (2, 0, 1)}),
+            Case(((3, 4),), {"dims": (-1, 0)}),
+            Case(((),), {"dims": ()}),
+        ],
+        # Non-negative axes: autograd's transpose rule takes negative ones wrongly.
+        ref=lambda np, x, dims: np.transpose(x, [d % x.ndim for d in dims]) if dims else x,
+    )
+)
 def permute(input, dims):
     """``input`` with its dims in the order ``dims`` (one entry per dim), as
     ``torch.permute`` (NumPy's ``transpose`` with ``axes``)."""
     return transpose(input, tuple(dims))
 
 
-@composite(Spec([Case(((3, 4),)), Case(((3,),)), Case(((),))],
-                ref=lambda np, x: np.transpose(x)))
+@composite(Spec([Case(((3, 4),)), Case(((3,),)), Case(((),))], ref=lambda np, x: np.transpose(x)))
 def t(input):
     """The transpose of a matrix, as ``torch.t``: 0-d and 1-d inputs come back as they are,
     more than 2 dims raise ShapeError."""
@@ -478,13 +648,21 @@ def t(input):
     return transpose(input) if len(shape) == 2 else input
 
 
-@composite(Spec([Case(((4, 3),), {"dim": 0, "sizes": (2, 2)}),
-                 Case(((2, 6),), {"dim": -1, "sizes": (3, -1, 1)}),
-                 Case(((0, 4),), {"dim": 1, "sizes": (2, 2)})],
-                ref=lambda np, x, dim, sizes: np.reshape(
-                    x, x.shape[:dim % x.ndim] + tuple(
-                        n if n != -1 else x.shape[dim] // -math.prod(sizes) for n in sizes)
-                    + x.shape[dim % x.ndim + 1:])))
+@composite(
+    Spec(
+        [
+            Case(((4, 3),), {"dim": 0, "sizes": (2, 2)}),
+            Case(((2, 6),), {"dim": -1, "sizes": (3, -1, 1)}),
+            Case(((0, 4),), {"dim": 1, "sizes": (2, 2)}),
+        ],
+        ref=lambda np, x, dim, sizes: np.reshape(
+            x,
+            x.shape[: dim % x.ndim]
+            + tuple(n if n != -1 else x.shape[dim] // -math.prod(sizes) for n in sizes)
+            + x.shape[dim % x.ndim + 1 :],
+        ),
+    )
+)
 def unflatten(input, dim, sizes):
     """``input`` with ``dim`` split into dims of ``sizes`` (one may be -1), as
     ``torch.unflatten``.
@@ -500,15 +678,30 @@ def unflatten(input, dim, sizes):
     if sizes.count(-1) == 1 and known and shape[axis] % known == 0:
         sizes = tuple(shape[axis] // known if n == -1 else n for n in sizes)
     if math.prod(sizes) != shape[axis] or any(n < 0 for n in sizes):
-        raise ShapeError(f"unflatten: sizes {sizes} do not make the length {shape[axis]} of "
-                         f"dim {axis} (shape {shape})")
-    return reshape(input, shape[:axis] + sizes + shape[axis + 1:])
+        raise ShapeError(
+            f"unflatten: sizes {sizes} do not make the length {shape[axis]} of "
+            f"dim {axis} (shape {shape})"
+        )
+    return reshape(input, shape[:axis] + sizes + shape[axis + 1 :])
 
 
-@composite(Spec([Case(((3, 1, 4),), {"dim": 1}), Case(((3, 1, 4),), {"dim": 0}),
-                 Case(((1, 3, 1),), {"dim": (0, -1)}), Case(((1, 3, 1),)), Case(((),), {"dim": 0})],
-                ref=lambda np, x, dim=None: np.squeeze(x, dim if dim is None else tuple(
-                    d for d in np.atleast_1d(dim) if x.ndim and x.shape[d] == 1))))
+@composite(
+    Spec(
+        [
+            Case(((3, 1, 4),), {"dim": 1}),
+            Case(((3, 1, 4),), {"dim": 0}),
+            Case(((1, 3, 1),), {"dim": (0, -1)}),
+            Case(((1, 3, 1),)),
+            Case(((),), {"dim": 0}),
+        ],
+        ref=lambda np, x, dim=None: np.squeeze(
+            x,
+            dim
+            if dim is None
+            else tuple(d for d in np.atleast_1d(dim) if x.ndim and x.shape[d] == 1),
+        ),
+    )
+)
 def torch_squeeze(input, dim=None, **aliases):
     """``input`` without its dims of length 1 (all of them, or those among ``dim``), as
     ``torch.squeeze`` (``Tensor.squeeze``): a named dim of another length stays, where
@@ -534,11 +727,17 @@ def _unfold_ref(np_, x, dimension, size, step):
     return np_.moveaxis(x[_along(axis, index)], axis + 1, -1)
 
 
-@composite(Spec([Case(((8,),), {"dimension": 0, "size": 2, "step": 1}),
-                 Case(((3, 7, 2),), {"dimension": 1, "size": 3, "step": 2}),
-                 Case(((3, 3, 3),), {"dimension": -1, "size": 3, "step": 1}),
-                 Case(((3, 4),), {"dimension": 0, "size": 0, "step": 8})],
-                ref=_unfold_ref))
+@composite(
+    Spec(
+        [
+            Case(((8,),), {"dimension": 0, "size": 2, "step": 1}),
+            Case(((3, 7, 2),), {"dimension": 1, "size": 3, "step": 2}),
+            Case(((3, 3, 3),), {"dimension": -1, "size": 3, "step": 1}),
+            Case(((3, 4),), {"dimension": 0, "size": 0, "step": 8}),
+        ],
+        ref=_unfold_ref,
+    )
+)
 def torch_unfold(input, dimension, size, step):
     """The windows of ``size`` elements along ``dimension``, one every ``step``, as
     ``Tensor.unfold``: ``dimension`` becomes the window count and the windows' elements a
@@ -572,16 +771,21 @@ def _ranks(op, *pairs):
             raise ShapeError(f"{op}: {name} must have {ndim} dims, got shape {_shape(x)}")
 
 
-@composite(Spec([Case(((3, 4), (4, 2))), Case(((0, 3), (3, 2)))],
-                ref=lambda np, a, b: np.matmul(a, b)))
+@composite(
+    Spec([Case(((3, 4), (4, 2))), Case(((0, 3), (3, 2)))], ref=lambda np, a, b: np.matmul(a, b))
+)
 def mm(input, mat2):
     """The product of two matrices, as ``torch.mm`` (no broadcasting, no vectors)."""
     _ranks("mm", ("input", input, 2), ("mat2", mat2, 2))
     return matmul(input, mat2)
 
 
-@composite(Spec([Case(((2, 3, 4), (2, 4, 5))), Case(((0, 3, 4), (0, 4, 2)))],
-                ref=lambda np, a, b: np.matmul(a, b)))
+@composite(
+    Spec(
+        [Case(((2, 3, 4), (2, 4, 5))), Case(((0, 3, 4), (0, 4, 2)))],
+        ref=lambda np, a, b: np.matmul(a, b),
+    )
+)
 def bmm(input, mat2):
     """Batched matrix products of two 3-d tensors with the same batch, as ``torch.bmm``."""
     _ranks("bmm", ("input", input, 3), ("mat2", mat2, 3))
@@ -590,8 +794,7 @@ def bmm(input, mat2):
     return matmul(input, mat2)
 
 
-@composite(Spec([Case(((3, 4), (4,))), Case(((0, 2), (2,)))],
-                ref=lambda np, a, b: np.dot(a, b)))
+@composite(Spec([Case(((3, 4), (4,))), Case(((0, 2), (2,)))], ref=lambda np, a, b: np.dot(a, b)))
 def mv(input, vec):
     """The product of a matrix and a vector, as ``torch.mv``."""
     _ranks("mv", ("input", input, 2), ("vec", vec, 1))
@@ -602,13 +805,23 @@ def mv(input, vec):
 def _pair_spec(name):
     def ref(np_, x, dim=None, correction=1, keepdim=False):
         axis = tuple(dim) if isinstance(dim, (tuple, list)) else dim
-        return np_.concatenate([np_.ravel(getattr(np_, name)(x, axis=axis, ddof=correction,
-                                                             keepdims=keepdim)),
-                                np_.ravel(np_.mean(x, axis=axis, keepdims=keepdim))])
-    return Spec([Case(((3, 4),)), Case(((3, 4),), {"dim": 1, "correction": 0}),
-                 Case(((2, 3, 4),), {"dim": (0, 2), "keepdim": True}),
-                 Case(((5,),), {"correction": 2})],
-                call=_flat_call, ref=ref)
+        return np_.concatenate(
+            [
+                np_.ravel(getattr(np_, name)(x, axis=axis, ddof=correction, keepdims=keepdim)),
+                np_.ravel(np_.mean(x, axis=axis, keepdims=keepdim)),
+            ]
+        )
+
+    return Spec(
+        [
+            Case(((3, 4),)),
+            Case(((3, 4),), {"dim": 1, "correction": 0}),
+            Case(((2, 3, 4),), {"dim": (0, 2), "keepdim": True}),
+            Case(((5,),), {"correction": 2}),
+        ],
+        call=_flat_call,
+        ref=ref,
+    )
 
 
 @composite(_pair_spec("std"))
@@ -621,16 +834,14 @@ def std_mean(input, dim=None, *, correction=None, keepdim=False, **aliases):
     (tensor(1.), tensor(2.))
     """
     axis, keepdims, ddof = torch_spread_options(dim, keepdim, correction, aliases, "std_mean")
-    return (_reduce.std(input, axis, keepdims, ddof),
-            _reduce.mean(input, axis, keepdims))
+    return (_reduce.std(input, axis, keepdims, ddof), _reduce.mean(input, axis, keepdims))
 
 
 @composite(_pair_spec("var"))
 def var_mean(input, dim=None, *, correction=None, keepdim=False, **aliases):
     """``(var, mean)`` over ``dim``, as ``torch.var_mean`` (``correction=1`` by default)."""
     axis, keepdims, ddof = torch_spread_options(dim, keepdim, correction, aliases, "var_mean")
-    return (_reduce.var(input, axis, keepdims, ddof),
-            _reduce.mean(input, axis, keepdims))
+    return (_reduce.var(input, axis, keepdims, ddof), _reduce.mean(input, axis, keepdims))
 
 
 # ----------------------------------------------------------------------- comparisons

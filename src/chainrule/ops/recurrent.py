@@ -88,8 +88,13 @@ def _in_layout(a, like):
     """``a`` (an ndarray) copied into ``like``'s feature-major layout when it is not in it:
     elementwise NumPy runs twice as fast on operands that share a layout (a step's
     upstream gradient adds a feature-major share to a row-major slice of the output's)."""
-    if like.ndim >= 2 and a.ndim >= 2 and like.strides[-1] > like.strides[-2] and \
-            a.strides[-1] < a.strides[-2] and a.shape[-2] > 1:
+    if (
+        like.ndim >= 2
+        and a.ndim >= 2
+        and like.strides[-1] > like.strides[-2]
+        and a.strides[-1] < a.strides[-2]
+        and a.shape[-2] > 1
+    ):
         return np.ascontiguousarray(a.swapaxes(-1, -2)).swapaxes(-1, -2)
     return a
 
@@ -117,11 +122,23 @@ def _step_linear_weight_vjp(g, out, x, weight, bias):
 # time on one core (PyTorch's MKL: 0.20 ms either way). The result is returned as the
 # (N, 4H) view of that feature-major array; the cells' outputs keep the layout, so the
 # next step's product reads its operand contiguously.
-@defop(_step_linear_x_vjp, _step_linear_weight_vjp, passthrough, name="step_linear",
-       spec=Spec([Case(((4, 3), (5, 3), (5,))), Case(((4, 3), (5, 3), (4, 5))),
-                  Case(((3,), (5, 3), (5,))), Case(((0, 3), (5, 3), (5,))),
-                  Case(((4, 3), (5, 3), ())), Case(((2, 4, 3), (5, 3), (5,)))],
-                 ref=lambda np, x, weight, bias: np.matmul(x, weight.T) + bias))
+@defop(
+    _step_linear_x_vjp,
+    _step_linear_weight_vjp,
+    passthrough,
+    name="step_linear",
+    spec=Spec(
+        [
+            Case(((4, 3), (5, 3), (5,))),
+            Case(((4, 3), (5, 3), (4, 5))),
+            Case(((3,), (5, 3), (5,))),
+            Case(((0, 3), (5, 3), (5,))),
+            Case(((4, 3), (5, 3), ())),
+            Case(((2, 4, 3), (5, 3), (5,))),
+        ],
+        ref=lambda np, x, weight, bias: np.matmul(x, weight.T) + bias,
+    ),
+)
 def _step_linear(x, weight, bias):
     """``x @ weight.T + bias`` for a batch of rows x (N, in), computed as
     ``(weight @ x.T).T`` and returned feature-major (the (N, out) view of an (out, N)
@@ -129,8 +146,11 @@ def _step_linear(x, weight, bias):
     if np.ndim(x) != 2:
         return np.matmul(x, weight.T) + bias
     out = np.matmul(weight, x.T).T
-    if out.dtype == np.result_type(out, bias) and np.ndim(bias) <= 2 and \
-            np.broadcast_shapes(np.shape(bias), out.shape) == out.shape:
+    if (
+        out.dtype == np.result_type(out, bias)
+        and np.ndim(bias) <= 2
+        and np.broadcast_shapes(np.shape(bias), out.shape) == out.shape
+    ):
         out += bias
         return out
     return out + bias
@@ -177,8 +197,9 @@ def _inverse_counts(indices, dtype):
 def _embedding_vjp(g, out, weight, indices, padding_idx, scale_grad_by_freq):
     if scale_grad_by_freq:
         g = g * _inverse_counts(indices, data_of(weight).dtype)
-    return _embedding_backward(g, indices=indices, num_weights=_shape(weight)[0],
-                               padding_idx=padding_idx)
+    return _embedding_backward(
+        g, indices=indices, num_weights=_shape(weight)[0], padding_idx=padding_idx
+    )
 
 
 _INDICES = np.array([[0, 2, 4], [2, 2, 1]])
@@ -204,18 +225,28 @@ def _embedding_ref(np_, weight, indices, padding_idx, scale_grad_by_freq):
 
 
 def _embedding_case(shape, indices, padding_idx=None):
-    return Case((shape,), {"indices": np.asarray(indices), "padding_idx": padding_idx,
-                           "scale_grad_by_freq": False})
+    return Case(
+        (shape,),
+        {"indices": np.asarray(indices), "padding_idx": padding_idx, "scale_grad_by_freq": False},
+    )
 
 
-@defop(_embedding_vjp, name="embedding",
-       spec=Spec([_embedding_case((5, 3), _INDICES),
-                  _embedding_case((5, 3), _INDICES, padding_idx=2),
-                  _embedding_case((4, 2), np.array([[[3], [0]], [[3], [3]]])),
-                  _embedding_case((4, 3), np.array(1)),  # one index: one row
-                  _embedding_case((4, 3), np.zeros(0, dtype=np.int64)),
-                  _embedding_case((3, 0), np.array([0, 2]))],
-                 call=_masked_rows_call, ref=_embedding_ref))
+@defop(
+    _embedding_vjp,
+    name="embedding",
+    spec=Spec(
+        [
+            _embedding_case((5, 3), _INDICES),
+            _embedding_case((5, 3), _INDICES, padding_idx=2),
+            _embedding_case((4, 2), np.array([[[3], [0]], [[3], [3]]])),
+            _embedding_case((4, 3), np.array(1)),  # one index: one row
+            _embedding_case((4, 3), np.zeros(0, dtype=np.int64)),
+            _embedding_case((3, 0), np.array([0, 2])),
+        ],
+        call=_masked_rows_call,
+        ref=_embedding_ref,
+    ),
+)
 def _embedding(weight, indices, padding_idx, scale_grad_by_freq):
     """The rows of ``weight`` at ``indices``: (*indices.shape, E). The gradient adds the
     upstream rows back into the rows read (none into ``padding_idx``'s; each divided by
@@ -224,8 +255,7 @@ def _embedding(weight, indices, padding_idx, scale_grad_by_freq):
 
 
 def _embedding_backward_vjp(g, out, rows, indices, num_weights, padding_idx):
-    gathered = _embedding(g, indices=indices, padding_idx=padding_idx,
-                          scale_grad_by_freq=False)
+    gathered = _embedding(g, indices=indices, padding_idx=padding_idx, scale_grad_by_freq=False)
     if padding_idx is None:
         return gathered
     return gathered * _padding_mask(indices, padding_idx, data_of(g).dtype)
@@ -241,14 +271,25 @@ def _scatter_ref(np_, rows, indices, num_weights, padding_idx):
 
 def _scatter_case(indices, num_weights, width, padding_idx=None):
     indices = np.asarray(indices)
-    return Case((indices.shape + (width,),), {"indices": indices, "num_weights": num_weights,
-                                              "padding_idx": padding_idx})
+    return Case(
+        (indices.shape + (width,),),
+        {"indices": indices, "num_weights": num_weights, "padding_idx": padding_idx},
+    )
 
 
-@defop(_embedding_backward_vjp, name="embedding_backward",
-       spec=Spec([_scatter_case(_INDICES, 5, 3), _scatter_case(_INDICES, 5, 3, padding_idx=2),
-                  _scatter_case(np.array(3), 4, 2), _scatter_case(np.zeros(0, int), 3, 2)],
-                 ref=_scatter_ref))
+@defop(
+    _embedding_backward_vjp,
+    name="embedding_backward",
+    spec=Spec(
+        [
+            _scatter_case(_INDICES, 5, 3),
+            _scatter_case(_INDICES, 5, 3, padding_idx=2),
+            _scatter_case(np.array(3), 4, 2),
+            _scatter_case(np.zeros(0, int), 3, 2),
+        ],
+        ref=_scatter_ref,
+    ),
+)
 def _embedding_backward(rows, indices, num_weights, padding_idx):
     """``rows`` (*indices.shape, E) added into a (num_weights, E) zero matrix at
     ``indices`` (repeated indices accumulate; ``padding_idx``'s rows are dropped): the
@@ -278,8 +319,15 @@ def _embedding_renorm(weight, indices, max_norm, norm_type):
         array[rows[over]] *= scale.astype(array.dtype)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
     """The rows of ``weight`` (num_embeddings, embedding_dim) picked by the integer
     indices ``input`` (any shape): (*input.shape, embedding_dim), as
     ``torch.nn.functional.embedding``.
@@ -300,34 +348,46 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     """
     indices = np.asarray(data_of(input))
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype} "
-                        f"(shape {indices.shape})")
+        raise TypeError(
+            f"embedding: indices must be integers, got dtype {indices.dtype} "
+            f"(shape {indices.shape})"
+        )
     shape = _shape(weight)
     if len(shape) != 2:
-        raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), "
-                         f"got shape {shape}")
+        raise ShapeError(
+            f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got shape {shape}"
+        )
     count = shape[0]
     if indices.size and (indices.min() < 0 or indices.max() >= count):
         bad = indices[(indices < 0) | (indices >= count)].reshape(-1)[0]
-        raise IndexError(f"embedding: index {bad} is out of range for a weight of shape "
-                         f"{shape} (indices of shape {indices.shape})")
+        raise IndexError(
+            f"embedding: index {bad} is out of range for a weight of shape "
+            f"{shape} (indices of shape {indices.shape})"
+        )
     if padding_idx is not None:
         if not -count <= padding_idx < count:
-            raise ValueError(f"embedding: padding_idx {padding_idx} must be within "
-                             f"num_embeddings {count}")
+            raise ValueError(
+                f"embedding: padding_idx {padding_idx} must be within num_embeddings {count}"
+            )
         padding_idx = int(padding_idx) % count
     if max_norm is not None:
         _embedding_renorm(weight, indices, max_norm, norm_type)
-    return _embedding(weight, indices=indices, padding_idx=padding_idx,
-                      scale_grad_by_freq=bool(scale_grad_by_freq))
+    return _embedding(
+        weight,
+        indices=indices,
+        padding_idx=padding_idx,
+        scale_grad_by_freq=bool(scale_grad_by_freq),
+    )
 
 
 # ----------------------------------------------------------------------- LSTM cell
 def _check_cell(op, gates, state, gate_count):
     gates_shape, state_shape = np.shape(gates), np.shape(state)
     if not gates_shape or not state_shape or gates_shape[-1] != gate_count * state_shape[-1]:
-        raise ShapeError(f"{op}: gates of shape {gates_shape} must have {gate_count} x the "
-                         f"last axis of the state of shape {state_shape}")
+        raise ShapeError(
+            f"{op}: gates of shape {gates_shape} must have {gate_count} x the "
+            f"last axis of the state of shape {state_shape}"
+        )
 
 
 def _lstm_keeping(gates, c_prev):
@@ -336,10 +396,10 @@ def _lstm_keeping(gates, c_prev):
     size = np.shape(c_prev)[-1]
     dtype = np.result_type(gates, c_prev)
     act = _feature_major(np.shape(gates), dtype, gates)
-    _sigmoid_into(gates[..., :2 * size], act[..., :2 * size])
-    np.tanh(gates[..., 2 * size:3 * size], out=act[..., 2 * size:3 * size])
-    _sigmoid_into(gates[..., 3 * size:], act[..., 3 * size:])
-    i, f, g, o = (act[..., k * size:(k + 1) * size] for k in range(4))
+    _sigmoid_into(gates[..., : 2 * size], act[..., : 2 * size])
+    np.tanh(gates[..., 2 * size : 3 * size], out=act[..., 2 * size : 3 * size])
+    _sigmoid_into(gates[..., 3 * size :], act[..., 3 * size :])
+    i, f, g, o = (act[..., k * size : (k + 1) * size] for k in range(4))
     out = _feature_major((2,) + np.broadcast_shapes(i.shape, np.shape(c_prev)), dtype, gates)
     h, c = out[0], out[1]
     np.multiply(f, c_prev, out=c)
@@ -362,7 +422,7 @@ def _lstm_parts(gates, c_prev, kept):
         g = tanh(_last(gates, 2 * size, 3 * size))
         return i, f, g, o, tanh(f * c_prev + i * g)
     size = tanh_c.shape[-1]
-    i, f, g, o = (act[..., k * size:(k + 1) * size] for k in range(4))
+    i, f, g, o = (act[..., k * size : (k + 1) * size] for k in range(4))
     return i, f, g, o, tanh_c
 
 
@@ -375,13 +435,19 @@ def _lstm_grads(g, c_prev, parts):
     # The gradient reaching c: through h (o * (1 - tanh(c)^2)) and straight from c.
     dc = g[0] * o * (1 - tanh_c * tanh_c) + g[1]
     if not _plain(g, c_prev, i):
-        return concatenate([dc * gg * (i * (1 - i)), dc * c_prev * (f * (1 - f)),
-                            dc * i * (1 - gg * gg), g[0] * tanh_c * (o * (1 - o))],
-                           axis=-1), dc
+        return concatenate(
+            [
+                dc * gg * (i * (1 - i)),
+                dc * c_prev * (f * (1 - f)),
+                dc * i * (1 - gg * gg),
+                g[0] * tanh_c * (o * (1 - o)),
+            ],
+            axis=-1,
+        ), dc
     # The four blocks written side by side into one fresh array.
     size = dc.shape[-1]
     grad = _feature_major(dc.shape[:-1] + (4 * size,), dc.dtype, gg)
-    blocks = [grad[..., k * size:(k + 1) * size] for k in range(4)]
+    blocks = [grad[..., k * size : (k + 1) * size] for k in range(4)]
     np.multiply(dc, gg, out=blocks[0])
     blocks[0] *= i * (1 - i)
     np.multiply(dc, c_prev, out=blocks[1])
@@ -419,8 +485,8 @@ def _lstm_c_vjp(g, out, gates, c_prev, kept=None):
 
 def _lstm_ref(np_, gates, c_prev):
     size = c_prev.shape[-1]
-    i, f, o = (1 / (1 + np_.exp(-gates[..., k * size:(k + 1) * size])) for k in (0, 1, 3))
-    c = f * c_prev + i * np_.tanh(gates[..., 2 * size:3 * size])
+    i, f, o = (1 / (1 + np_.exp(-gates[..., k * size : (k + 1) * size])) for k in (0, 1, 3))
+    c = f * c_prev + i * np_.tanh(gates[..., 2 * size : 3 * size])
     return np_.stack([o * np_.tanh(c), c])
 
 
@@ -429,10 +495,23 @@ def _lstm_cell_keeping(gates, c_prev):
     return out, [*kept, None]  # the last slot: the rules' shared gradients
 
 
-@defop(_lstm_gates_vjp, _lstm_c_vjp, name="lstm_cell", keeps=_lstm_cell_keeping,
-       spec=Spec([Case(((3, 8), (3, 2))), Case(((8,), (2,))), Case(((2, 3, 12), (2, 3, 3))),
-                  Case(((8,), (3, 2))), Case(((3, 8), (2,))), Case(((0, 8), (0, 2)))],
-                 ref=_lstm_ref))
+@defop(
+    _lstm_gates_vjp,
+    _lstm_c_vjp,
+    name="lstm_cell",
+    keeps=_lstm_cell_keeping,
+    spec=Spec(
+        [
+            Case(((3, 8), (3, 2))),
+            Case(((8,), (2,))),
+            Case(((2, 3, 12), (2, 3, 3))),
+            Case(((8,), (3, 2))),
+            Case(((3, 8), (2,))),
+            Case(((0, 8), (0, 2))),
+        ],
+        ref=_lstm_ref,
+    ),
+)
 def _lstm_cell(gates, c_prev):
     """An LSTM cell's update from its gate pre-activations (..., 4H), order i, f, g, o,
     and the cell state c_prev (..., H): h and c packed as (2, ..., H)."""
@@ -458,8 +537,9 @@ def _hidden_product(h, weight):
 
 def _lstm_step_keeping(xg, state, w_hh):
     if np.ndim(state) < 2 or np.shape(state)[0] != 2:
-        raise ShapeError(f"lstm_step: the state of shape {np.shape(state)} must pack h and c "
-                         "as (2, ..., H)")
+        raise ShapeError(
+            f"lstm_step: the state of shape {np.shape(state)} must pack h and c as (2, ..., H)"
+        )
     _check_cell("lstm_step", xg, state[1], 4)
     gates = _hidden_product(state[0], w_hh)
     if gates.dtype == np.result_type(gates, xg) and np.shape(xg) == gates.shape:
@@ -472,13 +552,18 @@ def _lstm_step_keeping(xg, state, w_hh):
 
 def _lstm_step_grads(g, xg, state, w_hh, kept):
     """(d gates, d c) of an LSTM step, shared by its three rules."""
+
     def compute():
         if _plain(g, xg, state, w_hh):
-            parts = _lstm_parts(None, state[1], kept) if kept is not None else \
-                _lstm_parts(_hidden_product(state[0], w_hh) + xg, state[1], None)
+            parts = (
+                _lstm_parts(None, state[1], kept)
+                if kept is not None
+                else _lstm_parts(_hidden_product(state[0], w_hh) + xg, state[1], None)
+            )
         else:
             parts = _lstm_parts(state[0] @ w_hh.T + xg, state[1], None)
         return _lstm_grads(g, state[1], parts) + (parts[1],)
+
     return _cached(kept, g, compute)
 
 
@@ -511,11 +596,22 @@ def _lstm_step_ref(np_, xg, state, w_hh):
     return _lstm_ref(np_, xg + np_.dot(state[0], w_hh.T), state[1])
 
 
-@defop(_lstm_step_xg_vjp, _lstm_step_state_vjp, _lstm_step_weight_vjp, name="lstm_step",
-       keeps=_lstm_step_keeping,
-       spec=Spec([Case(((3, 8), (2, 3, 2), (8, 2))), Case(((8,), (2, 2), (8, 2))),
-                  Case(((4, 12), (2, 4, 3), (12, 3))), Case(((0, 8), (2, 0, 2), (8, 2)))],
-                 ref=_lstm_step_ref))
+@defop(
+    _lstm_step_xg_vjp,
+    _lstm_step_state_vjp,
+    _lstm_step_weight_vjp,
+    name="lstm_step",
+    keeps=_lstm_step_keeping,
+    spec=Spec(
+        [
+            Case(((3, 8), (2, 3, 2), (8, 2))),
+            Case(((8,), (2, 2), (8, 2))),
+            Case(((4, 12), (2, 4, 3), (12, 3))),
+            Case(((0, 8), (2, 0, 2), (8, 2))),
+        ],
+        ref=_lstm_step_ref,
+    ),
+)
 def _lstm_step(xg, state, w_hh):
     """One LSTM time step: the gates ``xg + h @ w_hh.T`` (xg the input's projection with
     both biases, (..., 4H)) from the packed state (2, ..., H) = (h, c), through the cell:
@@ -531,10 +627,10 @@ def _gru_keeping(gx, gh, h):
     _check_cell("gru_cell", gh, h, 3)
     size = np.shape(h)[-1]
     dtype = np.result_type(gx, gh, h)
-    rz = np.add(gx[..., :2 * size], gh[..., :2 * size], dtype=dtype)
+    rz = np.add(gx[..., : 2 * size], gh[..., : 2 * size], dtype=dtype)
     _sigmoid_into(rz, rz)
-    n = gh[..., 2 * size:] * rz[..., :size]
-    n += gx[..., 2 * size:]
+    n = gh[..., 2 * size :] * rz[..., :size]
+    n += gx[..., 2 * size :]
     np.tanh(n, out=n)
     # (h - n) * z + n: PyTorch's order of operations for (1 - z) * n + z * h.
     out = np.subtract(h, n, dtype=dtype)
@@ -550,8 +646,10 @@ def _gru_parts(gx, gh, h, kept):
         size = n.shape[-1]
         return rz[..., :size], rz[..., size:], n
     size = _shape(h)[-1]
-    r, z = (sigmoid(_last(gx, k * size, (k + 1) * size) + _last(gh, k * size, (k + 1) * size))
-            for k in (0, 1))
+    r, z = (
+        sigmoid(_last(gx, k * size, (k + 1) * size) + _last(gh, k * size, (k + 1) * size))
+        for k in (0, 1)
+    )
     return r, z, tanh(_last(gx, 2 * size, None) + r * _last(gh, 2 * size, None))
 
 
@@ -583,7 +681,7 @@ def _gru_gh_vjp(g, out, gx, gh, h, kept=None):
     size = _shape(h)[-1]
     if _plain(g, gx, gh, h):
         grads = grads.copy()  # the gx rule's share is not to be changed
-        grads[..., 2 * size:] *= r
+        grads[..., 2 * size :] *= r
         return grads
     return concatenate([_last(grads, 0, 2 * size), _last(grads, 2 * size, None) * r], axis=-1)
 
@@ -594,18 +692,32 @@ def _gru_h_vjp(g, out, gx, gh, h, kept=None):
 
 def _gru_ref(np_, gx, gh, h):
     size = h.shape[-1]
-    r, z = (1 / (1 + np_.exp(-gx[..., k * size:(k + 1) * size] - gh[..., k * size:(k + 1)
-                                                                    * size])) for k in (0, 1))
-    n = np_.tanh(gx[..., 2 * size:] + r * gh[..., 2 * size:])
+    r, z = (
+        1 / (1 + np_.exp(-gx[..., k * size : (k + 1) * size] - gh[..., k * size : (k + 1) * size]))
+        for k in (0, 1)
+    )
+    n = np_.tanh(gx[..., 2 * size :] + r * gh[..., 2 * size :])
     return (1 - z) * n + z * h
 
 
-@defop(_gru_gx_vjp, _gru_gh_vjp, _gru_h_vjp, name="gru_cell", keeps=_gru_keeping,
-       spec=Spec([Case(((3, 6), (3, 6), (3, 2))), Case(((6,), (6,), (2,))),
-                  Case(((2, 3, 9), (2, 3, 9), (2, 3, 3))),
-                  Case(((3, 6), (6,), (3, 2))),  # a bias alone as the hidden projection
-                  Case(((3, 6), (3, 6), (2,))), Case(((0, 6), (0, 6), (0, 2)))],
-                 ref=_gru_ref))
+@defop(
+    _gru_gx_vjp,
+    _gru_gh_vjp,
+    _gru_h_vjp,
+    name="gru_cell",
+    keeps=_gru_keeping,
+    spec=Spec(
+        [
+            Case(((3, 6), (3, 6), (3, 2))),
+            Case(((6,), (6,), (2,))),
+            Case(((2, 3, 9), (2, 3, 9), (2, 3, 3))),
+            Case(((3, 6), (6,), (3, 2))),  # a bias alone as the hidden projection
+            Case(((3, 6), (3, 6), (2,))),
+            Case(((0, 6), (0, 6), (0, 2))),
+        ],
+        ref=_gru_ref,
+    ),
+)
 def _gru_cell(gx, gh, h):
     """A GRU cell's new hidden state from the input projection ``gx`` (..., 3H) and the
     hidden projection ``gh`` (..., 3H), each with its bias, gates r, z, n, and ``h``."""

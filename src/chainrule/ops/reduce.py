@@ -39,8 +39,7 @@ def one_axis(axis, ndim, op, name="axis"):
     if not _is_int(axis):
         raise TypeError(f"{op}: {name} must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise AxisError(f"{op}: {name} {axis} is out of range for an array of {ndim} "
-                        "dimensions")
+        raise AxisError(f"{op}: {name} {axis} is out of range for an array of {ndim} dimensions")
     return int(axis) % ndim
 
 
@@ -108,7 +107,8 @@ def sum_to(g, shape):
             return ones_vector(g_shape[0], g.dtype) @ g
         return np.add.reduce(g, axis=tuple(range(lead)))
     axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1)
+        lead + i for i, n in enumerate(shape) if n == 1 and g_shape[lead + i] != 1
+    )
     if type(g) is np.ndarray:  # plain backward: one NumPy call, no dispatch
         return g.sum(axis=axes, keepdims=True).reshape(shape)
     if axes:
@@ -150,16 +150,28 @@ def _extreme_vjp(g, out, x, axis, keepdims):
     return _expand(g, x, axis) * share
 
 
-@defop(_extreme_vjp, saves_out=True, name="max", kernel=np.max,
-       spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.max(
-           x, axis=axis, keepdims=keepdims)))
+@defop(
+    _extreme_vjp,
+    saves_out=True,
+    name="max",
+    kernel=np.max,
+    spec=Spec(
+        _NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims)
+    ),
+)
 def _max(x, axis, keepdims):
     """Max over ``axis``: routes the gradient to the maximum (ties share it evenly)."""
 
 
-@defop(_extreme_vjp, saves_out=True, name="min", kernel=np.min,
-       spec=Spec(_NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.min(
-           x, axis=axis, keepdims=keepdims)))
+@defop(
+    _extreme_vjp,
+    saves_out=True,
+    name="min",
+    kernel=np.min,
+    spec=Spec(
+        _NONEMPTY_CASES, ref=lambda np, x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims)
+    ),
+)
 def _min(x, axis, keepdims):
     """Min over ``axis``: routes the gradient to the minimum (ties share it evenly)."""
 
@@ -170,8 +182,9 @@ def _prod_vjp(g, out, x, axis, keepdims):
     zeros = zero.sum(axis=axis, keepdims=True)
     safe = where(zero, 1.0, x)
     nonzero_product = _prod(safe, axis=axis, keepdims=True)
-    others = where(zero, nonzero_product * _mask(zeros == 1, x),
-                   nonzero_product / safe * _mask(zeros == 0, x))
+    others = where(
+        zero, nonzero_product * _mask(zeros == 1, x), nonzero_product / safe * _mask(zeros == 0, x)
+    )
     return _expand(g, x, axis) * others
 
 
@@ -179,9 +192,16 @@ def _prod_domain(rng, shape):
     return rng.choice([-1, 1], shape) * rng.uniform(0.5, 1.5, shape)
 
 
-@defop(_prod_vjp, name="prod", kernel=np.prod,
-       spec=Spec(_REDUCE_CASES, domain=_prod_domain,
-                 ref=lambda np, x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims)))
+@defop(
+    _prod_vjp,
+    name="prod",
+    kernel=np.prod,
+    spec=Spec(
+        _REDUCE_CASES,
+        domain=_prod_domain,
+        ref=lambda np, x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+    ),
+)
 def _prod(x, axis, keepdims):
     """Product over ``axis`` (zeros handled exactly in the gradient)."""
 
@@ -259,9 +279,16 @@ def _std_root_vjp(g, out, v):
 
 # NOTE: a primitive so that zero spread (a constant input, one element) gets gradient 0,
 # as in PyTorch and HIPS autograd, where sqrt's own rule would give 0 * inf.
-@defop(_std_root_vjp, saves_out=True, name="std_root",
-       spec=Spec([Case(((3, 4),)), Case(((),)), Case(((0,),))], domain=(0.2, 3.0),
-                 ref=lambda np, v: np.sqrt(v)))
+@defop(
+    _std_root_vjp,
+    saves_out=True,
+    name="std_root",
+    spec=Spec(
+        [Case(((3, 4),)), Case(((),)), Case(((0,),))],
+        domain=(0.2, 3.0),
+        ref=lambda np, v: np.sqrt(v),
+    ),
+)
 def _std_root(v):
     """The square root of a variance, with gradient 0 where the variance is 0."""
     return np.sqrt(v)
@@ -273,16 +300,27 @@ def std(x, axis=None, keepdims=False, ddof=0, **aliases):
 
 
 def _spread_spec(name):
-    cases = [Case(((3, 4),), {"axis": None}), Case(((3, 4),), {"axis": 1, "ddof": 1}),
-             Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}), Case(((),), {}),
-             Case(((1,),), {"axis": 0})]
+    cases = [
+        Case(((3, 4),), {"axis": None}),
+        Case(((3, 4),), {"axis": 1, "ddof": 1}),
+        Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
+        Case(((),), {}),
+        Case(((1,),), {"axis": 0}),
+    ]
     return Spec(cases, ref=lambda np, x, **params: getattr(np, name)(x, **params))
 
 
-composite(Spec([Case(((3, 4),), {"axis": None}), Case(((3, 4),), {"axis": -1}),
-                Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}), Case(((),), {}),
-                Case(((0, 3),), {"axis": 1})],
-               ref=lambda np, x, **params: np.mean(x, **params)))(mean)
+composite(
+    Spec(
+        [
+            Case(((3, 4),), {"axis": None}),
+            Case(((3, 4),), {"axis": -1}),
+            Case(((2, 3, 4),), {"axis": (0, 2), "keepdims": True}),
+            Case(((),), {}),
+            Case(((0, 3),), {"axis": 1}),
+        ],
+        ref=lambda np, x, **params: np.mean(x, **params),
+    )
+)(mean)
 composite(_spread_spec("var"))(var)
 composite(_spread_spec("std"))(std)
-

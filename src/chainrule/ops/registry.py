@@ -70,11 +70,22 @@ class Op:
     records a node (when grad mode is on and an input requires grad).
     """
 
-    __slots__ = ("name", "forward", "vjps", "variadic", "spec", "saves_out", "doc",
-                 "fresh_output", "fitted_shares", "keeps")
+    __slots__ = (
+        "name",
+        "forward",
+        "vjps",
+        "variadic",
+        "spec",
+        "saves_out",
+        "doc",
+        "fresh_output",
+        "fitted_shares",
+        "keeps",
+    )
 
-    def __init__(self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None,
-                 keeps=None):
+    def __init__(
+        self, name, forward, vjps, spec, saves_out=False, variadic=None, doc=None, keeps=None
+    ):
         self.name = name
         self.forward = forward
         # Ops of any arity have one rule for every input, variadic(i, g, out, inputs, **params),
@@ -96,8 +107,9 @@ class Op:
     def variadic_rules(self, inputs, params):
         """One ``rule(g, out)`` per input, bound to all the inputs at once (backward's form)."""
         variadic = self.variadic
-        return [lambda g, out, i=i: variadic(i, g, out, inputs, **params)
-                for i in range(len(inputs))]
+        return [
+            lambda g, out, i=i: variadic(i, g, out, inputs, **params) for i in range(len(inputs))
+        ]
 
     def vjp(self, i, g, out, inputs, params):
         if self.variadic is not None:
@@ -135,8 +147,7 @@ class _EveryInput:
         return lambda g, out, *inputs, **params: variadic(i, g, out, inputs, **params)
 
 
-def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=None,
-          keeps=None):
+def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=None, keeps=None):
     """Register ``forward`` as an op with the given per-input vjps.
 
     ``kernel``, when given, is a NumPy function that *is* the forward (a ufunc, say):
@@ -158,8 +169,16 @@ def defop(*vjps, name=None, spec=None, saves_out=False, variadic=None, kernel=No
             raise ValueError(f"op {op_name!r} is registered twice")
         if not vjps and variadic is None:
             raise TypeError(f"op {op_name!r} has no backward rule")
-        op = Op(op_name, kernel or function, vjps, spec, saves_out, variadic,
-                doc=function.__doc__, keeps=keeps)
+        op = Op(
+            op_name,
+            kernel or function,
+            vjps,
+            spec,
+            saves_out,
+            variadic,
+            doc=function.__doc__,
+            keeps=keeps,
+        )
         REGISTRY[op_name] = op
         return op
 
@@ -281,8 +300,13 @@ _new, new_tensor, ndarray = Tensor._new, object.__new__, np.ndarray
 # Shapes the generated suite runs every elementwise op on: plain, 0-d, empty, 3-d.
 UNARY_SHAPES = [(3, 4), (), (0, 3), (2, 1, 3)]
 # Pairs that exercise broadcasting both ways, against 0-d, and with an empty axis.
-BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2, 3)),
-                 ((0, 3), (3,))]
+BINARY_SHAPES = [
+    ((3, 4), (3, 4)),
+    ((3, 4), (4,)),
+    ((2, 1, 4), (3, 1)),
+    ((), (2, 3)),
+    ((0, 3), (3,)),
+]
 
 
 def unary_spec(ref, domain=(-2.0, 2.0), params=None, **options):

@@ -52,9 +52,14 @@ def _shift(x, axis, by, fill):
 
 
 def _lane_cases(**extra):
-    return [Case(((3, 4),), {"axis": 0, **extra}), Case(((3, 4),), {"axis": 1, **extra}),
-            Case(((2, 3, 4),), {"axis": 1, **extra}), Case(((5,),), {"axis": 0, **extra}),
-            Case(((0, 3),), {"axis": 0, **extra}), Case(((3, 0),), {"axis": 1, **extra})]
+    return [
+        Case(((3, 4),), {"axis": 0, **extra}),
+        Case(((3, 4),), {"axis": 1, **extra}),
+        Case(((2, 3, 4),), {"axis": 1, **extra}),
+        Case(((5,),), {"axis": 0, **extra}),
+        Case(((0, 3),), {"axis": 0, **extra}),
+        Case(((3, 0),), {"axis": 1, **extra}),
+    ]
 
 
 def _scan_axis(a, axis, aliases, op):
@@ -84,9 +89,11 @@ def _cumsum_ref(xp, x, axis, reverse):
     return xp.cumsum(x[flip], axis=axis)[flip]
 
 
-@defop(lambda g, out, x, axis, reverse: _cumsum(g, axis=axis, reverse=not reverse),
-       name="cumsum",
-       spec=Spec(_lane_cases(reverse=False) + _lane_cases(reverse=True)[:3], ref=_cumsum_ref))
+@defop(
+    lambda g, out, x, axis, reverse: _cumsum(g, axis=axis, reverse=not reverse),
+    name="cumsum",
+    spec=Spec(_lane_cases(reverse=False) + _lane_cases(reverse=True)[:3], ref=_cumsum_ref),
+)
 def _cumsum(x, axis, reverse):
     """Running sum along ``axis`` (from the far end when ``reverse``); the gradient of
     one direction is the other."""
@@ -150,17 +157,27 @@ def _zeros_at(*flat):
         values = _signed(rng, shape)
         values.flat[list(flat)] = 0.0
         return values
+
     return domain
 
 
-@defop(_cumprod_vjp, saves_out=True, name="cumprod",
-       spec=Spec(_lane_cases() + [
-           # one zero in a lane, two zeros in a lane, a zero at a lane's start and end
-           Case(((3, 4),), {"axis": 1}, domain=_zeros_at(1, 9)),
-           Case(((3, 5),), {"axis": 1}, domain=_zeros_at(1, 3, 5, 9)),
-           Case(((4, 3),), {"axis": 0}, domain=_zeros_at(1, 2, 4, 10)),
-           Case(((9,),), {"axis": 0}, domain=_zeros_at(2, 6))],
-           domain=_signed, ref=_cumprod_ref))
+@defop(
+    _cumprod_vjp,
+    saves_out=True,
+    name="cumprod",
+    spec=Spec(
+        _lane_cases()
+        + [
+            # one zero in a lane, two zeros in a lane, a zero at a lane's start and end
+            Case(((3, 4),), {"axis": 1}, domain=_zeros_at(1, 9)),
+            Case(((3, 5),), {"axis": 1}, domain=_zeros_at(1, 3, 5, 9)),
+            Case(((4, 3),), {"axis": 0}, domain=_zeros_at(1, 2, 4, 10)),
+            Case(((9,),), {"axis": 0}, domain=_zeros_at(2, 6)),
+        ],
+        domain=_signed,
+        ref=_cumprod_ref,
+    ),
+)
 def _cumprod(x, axis):
     """Running product along ``axis``; its gradient is exact where the input has zeros."""
     return np.cumprod(x, axis)
@@ -199,8 +216,10 @@ def _logcumsumexp_vjp(g, out, x, axis):
     # log 0, finite (no inf - inf below), with room for adding x without overflowing
     lowest = float(np.finfo(gd.dtype).min) / 2
     log_size = E.log(E.where(gd != 0, E.abs(g), 1.0)) - out
-    parts = [E.exp(_reversed_logcumsumexp(E.where(sign(gd, 0), log_size, lowest), axis) + x)
-             for sign in (np.greater, np.less)]
+    parts = [
+        E.exp(_reversed_logcumsumexp(E.where(sign(gd, 0), log_size, lowest), axis) + x)
+        for sign in (np.greater, np.less)
+    ]
     return parts[0] - parts[1]
 
 
@@ -213,9 +232,14 @@ def _logcumsumexp_ref(xp, x, axis):
     return xp.moveaxis(xp.stack(outs), 0, axis) if outs else x
 
 
-@defop(_logcumsumexp_vjp, saves_out=True, name="logcumsumexp",
-       spec=Spec(_lane_cases() + [Case(((4,),), {"axis": 0}, domain=(-40.0, 40.0))],
-                 ref=_logcumsumexp_ref))
+@defop(
+    _logcumsumexp_vjp,
+    saves_out=True,
+    name="logcumsumexp",
+    spec=Spec(
+        _lane_cases() + [Case(((4,),), {"axis": 0}, domain=(-40.0, 40.0))], ref=_logcumsumexp_ref
+    ),
+)
 def _logcumsumexp(x, axis):
     """log(cumsum(exp(x))) along ``axis``, without overflow or underflow."""
     return np.logaddexp.accumulate(x, axis=axis)
@@ -271,15 +295,23 @@ def _cumulative_extreme_ref(function):
             running = lanes[k] if running is None else function(xp)(running, lanes[k])
             outs.append(running)
         return xp.moveaxis(xp.stack(outs), 0, dim) if outs else x
+
     return ref
 
 
 def _extreme_spec(function):
-    return Spec([Case(((3, 4),), {"dim": 1}), Case(((4, 3),), {"dim": 0}),
-                 Case(((2, 3, 4),), {"dim": -1}), Case(((),), {"dim": 0}),
-                 Case(((0, 3),), {"dim": 0}), Case(((3, 0),), {"dim": 0})],
-                call=lambda f, x, **params: f(x, **params).values,
-                ref=_cumulative_extreme_ref(function))
+    return Spec(
+        [
+            Case(((3, 4),), {"dim": 1}),
+            Case(((4, 3),), {"dim": 0}),
+            Case(((2, 3, 4),), {"dim": -1}),
+            Case(((),), {"dim": 0}),
+            Case(((0, 3),), {"dim": 0}),
+            Case(((3, 0),), {"dim": 0}),
+        ],
+        call=lambda f, x, **params: f(x, **params).values,
+        ref=_cumulative_extreme_ref(function),
+    )
 
 
 @composite(_extreme_spec(lambda xp: xp.maximum))
@@ -314,23 +346,36 @@ def _diff_ref(xp, a, *ends, n=1, axis=-1, ends_are=()):
     shape[axis] = 1
     parts = [a]
     if "prepend" in ends:
-        parts.insert(0, ends["prepend"] * np.ones(shape) if np.ndim(ends["prepend"]) == 0
-                     else ends["prepend"])
+        parts.insert(
+            0,
+            ends["prepend"] * np.ones(shape) if np.ndim(ends["prepend"]) == 0 else ends["prepend"],
+        )
     if "append" in ends:
-        parts.append(ends["append"] * np.ones(shape) if np.ndim(ends["append"]) == 0
-                     else ends["append"])
+        parts.append(
+            ends["append"] * np.ones(shape) if np.ndim(ends["append"]) == 0 else ends["append"]
+        )
     return xp.diff(xp.concatenate(parts, axis=axis) if len(parts) > 1 else a, n=n, axis=axis)
 
 
-@composite(Spec([Case(((5,),), {"n": 1, "axis": -1}), Case(((3, 5),), {"n": 2, "axis": 1}),
-                 Case(((4, 3),), {"n": 1, "axis": 0}), Case(((2, 3, 4),), {"n": 3, "axis": -2}),
-                 Case(((3, 4),), {"n": 0, "axis": -1}), Case(((2, 4),), {"n": 4, "axis": 1}),
-                 Case(((0, 3),), {"n": 1, "axis": 1}), Case(((3, 0),), {"n": 1, "axis": 0}),
-                 Case(((3, 4), (3, 1)), {"n": 1, "axis": 1, "ends_are": ("prepend",)}),
-                 Case(((3, 4), (2, 4), ()), {"n": 2, "axis": 0,
-                                             "ends_are": ("prepend", "append")}),
-                 Case(((4,), ()), {"n": 1, "axis": 0, "ends_are": ("append",)})],
-                call=_diff_call, ref=_diff_ref))
+@composite(
+    Spec(
+        [
+            Case(((5,),), {"n": 1, "axis": -1}),
+            Case(((3, 5),), {"n": 2, "axis": 1}),
+            Case(((4, 3),), {"n": 1, "axis": 0}),
+            Case(((2, 3, 4),), {"n": 3, "axis": -2}),
+            Case(((3, 4),), {"n": 0, "axis": -1}),
+            Case(((2, 4),), {"n": 4, "axis": 1}),
+            Case(((0, 3),), {"n": 1, "axis": 1}),
+            Case(((3, 0),), {"n": 1, "axis": 0}),
+            Case(((3, 4), (3, 1)), {"n": 1, "axis": 1, "ends_are": ("prepend",)}),
+            Case(((3, 4), (2, 4), ()), {"n": 2, "axis": 0, "ends_are": ("prepend", "append")}),
+            Case(((4,), ()), {"n": 1, "axis": 0, "ends_are": ("append",)}),
+        ],
+        call=_diff_call,
+        ref=_diff_ref,
+    )
+)
 def diff(a, n=1, axis=-1, prepend=None, append=None, **aliases):
     """The n-th discrete difference along ``axis``, as ``np.diff``.
 
@@ -359,8 +404,11 @@ def diff(a, n=1, axis=-1, prepend=None, append=None, **aliases):
             continue
         if end is not x:
             # Python numbers take the input's dtype, as in NumPy's operators.
-            end = _operand(end) if isinstance(end, (Tensor, np.ndarray)) else np.asarray(
-                end, dtype=data.dtype)
+            end = (
+                _operand(end)
+                if isinstance(end, (Tensor, np.ndarray))
+                else np.asarray(end, dtype=data.dtype)
+            )
             if np.ndim(data_of(end)) == 0:
                 shape = list(data.shape)
                 shape[axis] = 1

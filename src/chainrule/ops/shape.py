@@ -21,10 +21,18 @@ def _shape_of(x):
 
 
 # ----------------------------------------------------------------------- views
-@defop(lambda g, out, x, shape: _reshape(g, shape=_shape_of(x)),
-       spec=Spec([Case(((3, 4),), {"shape": (2, 6)}), Case(((),), {"shape": (1, 1)}),
-                  Case(((0, 3),), {"shape": (3, 0)})],
-                 ref=lambda np, x, shape: np.reshape(x, shape)), name="reshape")
+@defop(
+    lambda g, out, x, shape: _reshape(g, shape=_shape_of(x)),
+    spec=Spec(
+        [
+            Case(((3, 4),), {"shape": (2, 6)}),
+            Case(((),), {"shape": (1, 1)}),
+            Case(((0, 3),), {"shape": (3, 0)}),
+        ],
+        ref=lambda np, x, shape: np.reshape(x, shape),
+    ),
+    name="reshape",
+)
 def _reshape(x, shape):
     """x with a new shape holding the same elements."""
     return np.reshape(x, shape)
@@ -46,11 +54,19 @@ def reshape(x, shape, *more):
     return _reshape(x, shape=shape)
 
 
-@defop(lambda g, out, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
-       kernel=np.transpose,
-       spec=Spec([Case(((3, 4),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)}),
-                  Case(((0, 3),), {"axes": (1, 0)})],
-                 ref=lambda np, x, axes: np.transpose(x, axes)), name="transpose")
+@defop(
+    lambda g, out, x, axes: _transpose(g, axes=tuple(np.argsort(axes))),
+    kernel=np.transpose,
+    spec=Spec(
+        [
+            Case(((3, 4),), {"axes": (1, 0)}),
+            Case(((2, 3, 4),), {"axes": (2, 0, 1)}),
+            Case(((0, 3),), {"axes": (1, 0)}),
+        ],
+        ref=lambda np, x, axes: np.transpose(x, axes),
+    ),
+    name="transpose",
+)
 def _transpose(x, axes):
     """x with its axes permuted."""
 
@@ -78,11 +94,19 @@ def swapaxes(x, axis1, axis2):
     return transpose(x, axes)
 
 
-@defop(lambda g, out, x, shape: reduce.sum_to(g, _shape_of(x)),
-       kernel=np.broadcast_to,
-       spec=Spec([Case(((3, 1),), {"shape": (2, 3, 4)}), Case(((),), {"shape": (2, 2)}),
-                  Case(((4,),), {"shape": (0, 4)})],
-                 ref=lambda np, x, shape: x + np.zeros(shape)), name="broadcast_to")
+@defop(
+    lambda g, out, x, shape: reduce.sum_to(g, _shape_of(x)),
+    kernel=np.broadcast_to,
+    spec=Spec(
+        [
+            Case(((3, 1),), {"shape": (2, 3, 4)}),
+            Case(((),), {"shape": (2, 2)}),
+            Case(((4,),), {"shape": (0, 4)}),
+        ],
+        ref=lambda np, x, shape: x + np.zeros(shape),
+    ),
+    name="broadcast_to",
+)
 def _broadcast_to(x, shape):
     """x broadcast to ``shape``; the gradient sums over the broadcast axes."""
 
@@ -95,8 +119,9 @@ def broadcast_to(x, shape):
     try:
         np.broadcast_shapes(_shape_of(x), shape)
     except ValueError:
-        raise ShapeError(f"broadcast_to: cannot broadcast shape {_shape_of(x)} to {shape}"
-                         ) from None
+        raise ShapeError(
+            f"broadcast_to: cannot broadcast shape {_shape_of(x)} to {shape}"
+        ) from None
     return _broadcast_to(x, shape=shape)
 
 
@@ -134,11 +159,12 @@ def flatten(x, start_dim=0, end_dim=-1):
     start = reduce.one_axis(start_dim, ndim, "flatten", "start_dim")
     end = reduce.one_axis(end_dim, ndim, "flatten", "end_dim")
     if start > end:
-        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
-                         f"(shape {shape})")
+        raise ShapeError(
+            f"flatten: start_dim {start_dim} comes after end_dim {end_dim} (shape {shape})"
+        )
     if not shape:
         return reshape(x, (1,))
-    return reshape(x, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+    return reshape(x, shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :])
 
 
 # ----------------------------------------------------------------------- indexing
@@ -155,17 +181,23 @@ def normalize_index(index):
 def _is_basic(index):
     """True when ``x[index]`` is a view (ints, slices, None, Ellipsis only)."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
-               for i in items)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
 
 
-@defop(lambda g, out, x, index: _index_add(g, index=index, shape=_shape_of(x)),
-       spec=Spec([Case(((5, 3),), {"index": (slice(1, 4), 2)}),
-                  Case(((5, 3),), {"index": (np.array([0, 2, 2, 4]),)}),
-                  Case(((4, 3),), {"index": (np.array([1, 1]), np.array([0, 0]))}),
-                  Case(((4, 3),), {"index": (np.array([True, False, True, True]),)}),
-                  Case(((3,),), {"index": (Ellipsis, None)})],
-                 ref=lambda np, x, index: x[index]), name="getitem")
+@defop(
+    lambda g, out, x, index: _index_add(g, index=index, shape=_shape_of(x)),
+    spec=Spec(
+        [
+            Case(((5, 3),), {"index": (slice(1, 4), 2)}),
+            Case(((5, 3),), {"index": (np.array([0, 2, 2, 4]),)}),
+            Case(((4, 3),), {"index": (np.array([1, 1]), np.array([0, 0]))}),
+            Case(((4, 3),), {"index": (np.array([True, False, True, True]),)}),
+            Case(((3,),), {"index": (Ellipsis, None)}),
+        ],
+        ref=lambda np, x, index: x[index],
+    ),
+    name="getitem",
+)
 def _getitem(x, index):
     """x[index]; repeated integer indices accumulate their gradients."""
     return x[index]
@@ -190,10 +222,16 @@ def _index_add_forward(g, index, shape):
     return out
 
 
-@defop(lambda g, out, x, index, shape: _getitem(g, index=index),
-       spec=Spec([Case(((3,),), {"index": (slice(1, 4), 2), "shape": (5, 3)}),
-                  Case(((4,),), {"index": (np.array([0, 2, 2, 4]),), "shape": (5,)})]),
-       name="index_add")
+@defop(
+    lambda g, out, x, index, shape: _getitem(g, index=index),
+    spec=Spec(
+        [
+            Case(((3,),), {"index": (slice(1, 4), 2), "shape": (5, 3)}),
+            Case(((4,),), {"index": (np.array([0, 2, 2, 4]),), "shape": (5,)}),
+        ]
+    ),
+    name="index_add",
+)
 def _index_add(g, index, shape):
     """zeros(shape) with ``g`` added at ``index`` (the gradient of getitem)."""
     return _index_add_forward(g, index, shape)
@@ -205,11 +243,17 @@ def _setitem_forward(x, value, index):
     return out
 
 
-@defop(lambda g, out, x, value, index: _setitem(g, 0.0, index=index),
-       lambda g, out, x, value, index: _getitem(g, index=index),
-       spec=Spec([Case(((4, 3), (3,)), {"index": (slice(1, 3),)}),
-                  Case(((4, 3), ()), {"index": (np.array([0, 3]), np.array([1, 2]))})]),
-       name="setitem")
+@defop(
+    lambda g, out, x, value, index: _setitem(g, 0.0, index=index),
+    lambda g, out, x, value, index: _getitem(g, index=index),
+    spec=Spec(
+        [
+            Case(((4, 3), (3,)), {"index": (slice(1, 3),)}),
+            Case(((4, 3), ()), {"index": (np.array([0, 3]), np.array([1, 2]))}),
+        ]
+    ),
+    name="setitem",
+)
 def _setitem(x, value, index):
     """A copy of x with ``value`` written at ``index`` (``x[index] = value`` in a graph)."""
     return _setitem_forward(x, value, index)
@@ -228,11 +272,19 @@ def _concatenate_vjp(i, g, out, xs, axis, bounds=None):
     return _getitem(g, index=(slice(None),) * axis + (slice(start, stop),))
 
 
-@defop(variadic=_concatenate_vjp, name="concatenate",
-       spec=Spec([Case(((2, 3), (4, 3)), {"axis": 0}), Case(((2, 3), (2, 1), (2, 0)), {"axis": 1}),
-                  Case(((2, 3), (2, 1), (2, 2)), {"axis": 1, "bounds": (0, 3, 4, 6)}),
-                  Case(((0, 2), (3, 2)), {"axis": 0, "bounds": (0, 0, 3)})],
-                 ref=lambda np, *xs, axis, bounds=None: np.concatenate(xs, axis=axis)))
+@defop(
+    variadic=_concatenate_vjp,
+    name="concatenate",
+    spec=Spec(
+        [
+            Case(((2, 3), (4, 3)), {"axis": 0}),
+            Case(((2, 3), (2, 1), (2, 0)), {"axis": 1}),
+            Case(((2, 3), (2, 1), (2, 2)), {"axis": 1, "bounds": (0, 3, 4, 6)}),
+            Case(((0, 2), (3, 2)), {"axis": 0, "bounds": (0, 0, 3)}),
+        ],
+        ref=lambda np, *xs, axis, bounds=None: np.concatenate(xs, axis=axis),
+    ),
+)
 def _concatenate(*xs, axis, bounds=None):
     """The inputs joined along ``axis``; ``bounds``, when given, are where each input starts
     along it, then where the last one ends (so backward slices each piece in O(1))."""
@@ -295,11 +347,14 @@ def split(x, indices_or_sections, axis=0):
     length = _shape_of(x)[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         if indices_or_sections <= 0:
-            raise ValueError(f"split: the number of sections must be positive, got "
-                             f"{indices_or_sections}")
+            raise ValueError(
+                f"split: the number of sections must be positive, got {indices_or_sections}"
+            )
         if length % indices_or_sections:
-            raise ShapeError(f"split: axis of length {length} does not divide into "
-                             f"{indices_or_sections} equal sections")
+            raise ShapeError(
+                f"split: axis of length {length} does not divide into "
+                f"{indices_or_sections} equal sections"
+            )
         step = length // indices_or_sections
         bounds = list(range(0, length + 1, step)) if step else [0] * (indices_or_sections + 1)
     else:
@@ -313,11 +368,20 @@ def _pad_vjp(g, out, x, pad_width, constant_values):
     return _getitem(g, index=index)
 
 
-@defop(_pad_vjp, name="pad",
-       spec=Spec([Case(((3, 4),), {"pad_width": ((1, 2), (0, 1)), "constant_values": 0.0}),
-                  Case(((2,),), {"pad_width": ((2, 2),), "constant_values": 1.5})],
-                 ref=lambda np, x, pad_width, constant_values: np.pad(x, pad_width, "constant")
-                 + constant_values * (1 - np.pad(np.ones(x.shape), pad_width, "constant"))))
+@defop(
+    _pad_vjp,
+    name="pad",
+    spec=Spec(
+        [
+            Case(((3, 4),), {"pad_width": ((1, 2), (0, 1)), "constant_values": 0.0}),
+            Case(((2,),), {"pad_width": ((2, 2),), "constant_values": 1.5}),
+        ],
+        ref=lambda np, x, pad_width, constant_values: (
+            np.pad(x, pad_width, "constant")
+            + constant_values * (1 - np.pad(np.ones(x.shape), pad_width, "constant"))
+        ),
+    ),
+)
 def _pad(x, pad_width, constant_values):
     """x padded with a constant."""
     return np.pad(x, pad_width, mode="constant", constant_values=constant_values)

@@ -43,9 +43,16 @@ def _scalar_per_matrix(g):
 
 
 # ----------------------------------------------------------------------- inverse
-@defop(lambda g, out, a: -(_mT(out) @ g @ _mT(out)), saves_out=True, name="inv",
-       spec=Spec([Case(((3, 3),)), Case(((2, 2, 2),)), Case(((0, 0),))],
-                 domain=_well_conditioned, ref=lambda np, a: np.linalg.inv(a)))
+@defop(
+    lambda g, out, a: -(_mT(out) @ g @ _mT(out)),
+    saves_out=True,
+    name="inv",
+    spec=Spec(
+        [Case(((3, 3),)), Case(((2, 2, 2),)), Case(((0, 0),))],
+        domain=_well_conditioned,
+        ref=lambda np, a: np.linalg.inv(a),
+    ),
+)
 def _inv(a):
     """Matrix inverse: d X^-1 = -X^-1 dX X^-1."""
     try:
@@ -75,7 +82,7 @@ def _cofactors_by_inverse(a):
     # Frobenius norms bound the 2-norm condition number from above, within a factor n.
     with np.errstate(over="ignore", invalid="ignore"):
         cond = np.linalg.norm(array, axis=(-2, -1)) * np.linalg.norm(inverse, axis=(-2, -1))
-    if not np.all(cond < eps ** -0.25):  # ~8e3 in float64: beyond, the SVD's cofactors
+    if not np.all(cond < eps**-0.25):  # ~8e3 in float64: beyond, the SVD's cofactors
         return None
     return inverse
 
@@ -102,11 +109,13 @@ def _det_vjp(g, out, a):
 
 def _rank_deficient(rank):
     """Square matrices of the given rank (n - rank zero singular values)."""
+
     def domain(rng, shape):
         n = shape[-1]
         left = rng.uniform(-1.0, 1.0, shape[:-1] + (rank,))
         right = rng.uniform(-1.0, 1.0, shape[:-2] + (rank, n))
         return left @ right
+
     return domain
 
 
@@ -114,8 +123,9 @@ def _leibniz_det(np, a):
     """det by the Leibniz formula: a polynomial the reference differentiates at any rank."""
     n, total = a.shape[-1], 0.0
     for permutation in itertools.permutations(range(n)):
-        inversions = builtins.sum(p > q for i, p in enumerate(permutation)
-                                  for q in permutation[i + 1:])
+        inversions = builtins.sum(
+            p > q for i, p in enumerate(permutation) for q in permutation[i + 1 :]
+        )
         term = (-1.0) ** inversions
         for row, column in enumerate(permutation):
             term = term * a[..., row, column]
@@ -123,12 +133,23 @@ def _leibniz_det(np, a):
     return total
 
 
-@defop(_det_vjp, saves_out=True, name="det",
-       spec=Spec([Case(((3, 3),)), Case(((2, 2, 2),)), Case(((1, 1),)),
-                  # singular: the cofactors of rank n - 1 (second order through the SVD)
-                  Case(((3, 3),), domain=_rank_deficient(2)),
-                  Case(((2, 4, 4),), domain=_rank_deficient(3))],
-                 domain=_well_conditioned, ref=_leibniz_det))
+@defop(
+    _det_vjp,
+    saves_out=True,
+    name="det",
+    spec=Spec(
+        [
+            Case(((3, 3),)),
+            Case(((2, 2, 2),)),
+            Case(((1, 1),)),
+            # singular: the cofactors of rank n - 1 (second order through the SVD)
+            Case(((3, 3),), domain=_rank_deficient(2)),
+            Case(((2, 4, 4),), domain=_rank_deficient(3)),
+        ],
+        domain=_well_conditioned,
+        ref=_leibniz_det,
+    ),
+)
 def _det(a):
     """Determinant: d|X| / dX = adj(X)^T (= |X| X^-T where X is invertible)."""
     return np.linalg.det(a)
@@ -141,9 +162,15 @@ def det(a):
     return _det(a)
 
 
-@defop(lambda g, out, a: _scalar_per_matrix(g) * _mT(inv(a)), name="logabsdet",
-       spec=Spec([Case(((3, 3),)), Case(((2, 2, 2),))], domain=_well_conditioned,
-                 ref=lambda np, a: np.linalg.slogdet(a)[1]))
+@defop(
+    lambda g, out, a: _scalar_per_matrix(g) * _mT(inv(a)),
+    name="logabsdet",
+    spec=Spec(
+        [Case(((3, 3),)), Case(((2, 2, 2),))],
+        domain=_well_conditioned,
+        ref=lambda np, a: np.linalg.slogdet(a)[1],
+    ),
+)
 def _logabsdet(a):
     """log |det a|: its gradient is X^-T."""
     return np.linalg.slogdet(a)[1]
@@ -168,10 +195,22 @@ def _solve_vjp_a(g, out, a, b):
     return -(_solve(_mT(a), g) @ _mT(out))
 
 
-@defop(_solve_vjp_a, _solve_vjp_b, saves_out=True, name="solve",
-       spec=Spec([Case(((3, 3), (3, 2))), Case(((2, 3, 3), (2, 3, 1))),
-                  Case(((2, 3, 3), (3, 2))), Case(((3, 3), (2, 3, 1)))],
-                 domain=_well_conditioned, ref=lambda np, a, b: np.linalg.inv(a) @ b))
+@defop(
+    _solve_vjp_a,
+    _solve_vjp_b,
+    saves_out=True,
+    name="solve",
+    spec=Spec(
+        [
+            Case(((3, 3), (3, 2))),
+            Case(((2, 3, 3), (2, 3, 1))),
+            Case(((2, 3, 3), (3, 2))),
+            Case(((3, 3), (2, 3, 1))),
+        ],
+        domain=_well_conditioned,
+        ref=lambda np, a, b: np.linalg.inv(a) @ b,
+    ),
+)
 def _solve(a, b):
     """X with a X = B for stacks of matrices (b: (..., n, k)): dB = A^-T G, dA = -dB X^T."""
     try:
@@ -182,16 +221,29 @@ def _solve(a, b):
 
 # Every pairing of NumPy 2's rule: b is a vector only when 1-D, else a stack of matrices,
 # its batch axes broadcast against a's.
-_SOLVE_SHAPES = [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (3,)), ((2, 3, 3), (2, 3, 1)),
-                 ((2, 3, 3), (3, 2)), ((3, 3), (2, 3, 2)), ((2, 1, 3, 3), (4, 3, 1)),
-                 ((0, 3, 3), (3,)), ((3, 3), (3, 0))]
+_SOLVE_SHAPES = [
+    ((3, 3), (3,)),
+    ((3, 3), (3, 2)),
+    ((2, 3, 3), (3,)),
+    ((2, 3, 3), (2, 3, 1)),
+    ((2, 3, 3), (3, 2)),
+    ((3, 3), (2, 3, 2)),
+    ((2, 1, 3, 3), (4, 3, 1)),
+    ((0, 3, 3), (3,)),
+    ((3, 3), (3, 0)),
+]
 
 
-@composite(Spec([Case(shapes) for shapes in _SOLVE_SHAPES], domain=_well_conditioned,
-                # inv(a) @ b follows matmul's broadcasting (a 1-D b included), which
-                # the reference's own solve rule does not reduce back.
-                ref=lambda np, a, b: np.matmul(np.linalg.inv(a), b)),
-           name="linalg.solve")
+@composite(
+    Spec(
+        [Case(shapes) for shapes in _SOLVE_SHAPES],
+        domain=_well_conditioned,
+        # inv(a) @ b follows matmul's broadcasting (a 1-D b included), which
+        # the reference's own solve rule does not reduce back.
+        ref=lambda np, a, b: np.matmul(np.linalg.inv(a), b),
+    ),
+    name="linalg.solve",
+)
 def solve(a, b):
     """x with ``a @ x = b``, as ``np.linalg.solve`` (NumPy 2's rules): b is a vector only
     when 1-D; otherwise a stack of matrices (..., n, k) broadcast against a (..., n, n).
@@ -212,8 +264,10 @@ def solve(a, b):
             raise ValueError
         np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     except ValueError:
-        raise ShapeError(f"solve: a of shape {a_shape} cannot solve b of shape {b_shape} "
-                         "(b: (n,) or (..., n, k))") from None
+        raise ShapeError(
+            f"solve: a of shape {a_shape} cannot solve b of shape {b_shape} "
+            "(b: (n,) or (..., n, k))"
+        ) from None
     return _solve(a, b)
 
 
@@ -232,18 +286,26 @@ def _symmetric(x):
     return 0.5 * (x + _mT(x))
 
 
-@defop(_cholesky_vjp, saves_out=True, name="cholesky",
-       spec=Spec([Case(((3, 3),)), Case(((2, 2, 2),))], domain=_spd,
-                 # NumPy reads one triangle; checks perturb both, so feed a symmetric matrix.
-                 call=lambda op, a: op(_symmetric(a)),
-                 ref=lambda np, a: np.linalg.cholesky(0.5 * (a + np.swapaxes(a, -1, -2)))))
+@defop(
+    _cholesky_vjp,
+    saves_out=True,
+    name="cholesky",
+    spec=Spec(
+        [Case(((3, 3),)), Case(((2, 2, 2),))],
+        domain=_spd,
+        # NumPy reads one triangle; checks perturb both, so feed a symmetric matrix.
+        call=lambda op, a: op(_symmetric(a)),
+        ref=lambda np, a: np.linalg.cholesky(0.5 * (a + np.swapaxes(a, -1, -2))),
+    ),
+)
 def _cholesky(a):
     """Lower Cholesky factor L with a = L L^T (a symmetric positive definite)."""
     try:
         return np.linalg.cholesky(a)
     except np.linalg.LinAlgError:
-        raise np.linalg.LinAlgError(f"cholesky: matrix not positive definite (shape "
-                                    f"{np.shape(a)})") from None
+        raise np.linalg.LinAlgError(
+            f"cholesky: matrix not positive definite (shape {np.shape(a)})"
+        ) from None
 
 
 def cholesky(a):
@@ -259,12 +321,19 @@ def _norm2_vjp(g, out, x, axis, keepdims):
     return _expand(g, x, axis) * x / where(data_of(norm) == 0, 1.0, norm)
 
 
-@defop(_norm2_vjp, saves_out=True, name="norm2",
-       spec=Spec([Case(((3, 4),), {"axis": None, "keepdims": False}),
-                  Case(((3, 4),), {"axis": (1,), "keepdims": True}),
-                  Case(((2, 3, 4),), {"axis": (1, 2), "keepdims": False})],
-                 ref=lambda np, x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis,
-                                                                  keepdims=keepdims))))
+@defop(
+    _norm2_vjp,
+    saves_out=True,
+    name="norm2",
+    spec=Spec(
+        [
+            Case(((3, 4),), {"axis": None, "keepdims": False}),
+            Case(((3, 4),), {"axis": (1,), "keepdims": True}),
+            Case(((2, 3, 4),), {"axis": (1, 2), "keepdims": False}),
+        ],
+        ref=lambda np, x, axis, keepdims: np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)),
+    ),
+)
 def _norm2(x, axis, keepdims):
     """The 2-norm (Frobenius for matrices) over ``axis``."""
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
@@ -293,13 +362,22 @@ def _pnorm_ref(np, x, ord, axis, keepdims):
     return np.sum(np.abs(x) ** ord, axis=axis, keepdims=keepdims) ** (1.0 / ord)
 
 
-@defop(_pnorm_vjp, saves_out=True, name="pnorm",
-       spec=Spec([Case(((5,),), {"ord": 3.0, "axis": (0,), "keepdims": False}),
-                  Case(((5,),), {"ord": 0.5, "axis": (0,), "keepdims": False}),
-                  Case(((5,),), {"ord": -1.5, "axis": (0,), "keepdims": False}),
-                  Case(((3, 4),), {"ord": 1.5, "axis": (1,), "keepdims": True}),
-                  Case(((2, 3, 4),), {"ord": 4.0, "axis": (0,), "keepdims": False})],
-                 domain=_pnorm_domain, ref=_pnorm_ref))
+@defop(
+    _pnorm_vjp,
+    saves_out=True,
+    name="pnorm",
+    spec=Spec(
+        [
+            Case(((5,),), {"ord": 3.0, "axis": (0,), "keepdims": False}),
+            Case(((5,),), {"ord": 0.5, "axis": (0,), "keepdims": False}),
+            Case(((5,),), {"ord": -1.5, "axis": (0,), "keepdims": False}),
+            Case(((3, 4),), {"ord": 1.5, "axis": (1,), "keepdims": True}),
+            Case(((2, 3, 4),), {"ord": 4.0, "axis": (0,), "keepdims": False}),
+        ],
+        domain=_pnorm_domain,
+        ref=_pnorm_ref,
+    ),
+)
 def _pnorm(x, ord, axis, keepdims):
     """The vector p-norm (sum |x|^p)^(1/p) over ``axis``, for p other than 0, 1, 2, +-inf."""
     with np.errstate(divide="ignore"):  # |0| ** -p is inf and the norm 0, as in NumPy
@@ -336,8 +414,7 @@ def _singular_value_norm(x, rows, cols, reduce):
     s = where(data_of(s) != 0, s, 0.0)
     if _shape(s)[-1] == 0:
         reduce = sum  # an empty max is 0 here, as in NumPy
-    return reshape(reduce(s, axis=-1), [1 if i in (rows, cols) else n
-                                         for i, n in enumerate(shape)])
+    return reshape(reduce(s, axis=-1), [1 if i in (rows, cols) else n for i, n in enumerate(shape)])
 
 
 def _matrix_norm(x, ord, rows, cols, keepdims):
@@ -390,8 +467,7 @@ def _norm_ref(np, x, ord=None, axis=None, keepdims=False):
         summed, across = (rows, cols) if ord in (1, -1) else (cols, rows)
         pick = np.max if ord > 0 else np.min
         out = pick(np.sum(np.abs(x), axis=summed, keepdims=True), axis=across, keepdims=True)
-    return out if keepdims else np.reshape(out, [n for i, n in enumerate(x.shape)
-                                                 if i not in axis])
+    return out if keepdims else np.reshape(out, [n for i, n in enumerate(x.shape) if i not in axis])
 
 
 def _norm_domain(rng, shape):
@@ -401,16 +477,20 @@ def _norm_domain(rng, shape):
 
 _NORM_CASES = (
     [Case(((5,),), {"ord": ord}) for ord in (None, 2, 1, np.inf, -np.inf, 0, 0.5, 3, -1, 1.5)]
-    + [Case(((3, 4),), {"ord": ord}) for ord in (None, "fro", "nuc", 2, -2, 1, -1, np.inf,
-                                                  -np.inf)]
-    + [Case(((4, 3),), {"ord": 2, "keepdims": True}),
-       Case(((3, 4),), {"ord": 3, "axis": 1, "keepdims": True}),
-       Case(((3, 4),), {"ord": np.inf, "axis": -2}),
-       Case(((2, 3, 4),), {"ord": "nuc", "axis": (2, 0), "keepdims": True}),
-       Case(((2, 3, 4),), {"ord": 1, "axis": (-1, -3)}),
-       Case(((2, 3, 4),), {"ord": -2, "axis": (1, 2)}),
-       Case(((2, 3, 4),), {}), Case(((),), {}), Case(((0, 3),), {}),
-       Case(((2, 3),), {"axis": (0,), "keepdims": True})])
+    + [Case(((3, 4),), {"ord": ord}) for ord in (None, "fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf)]
+    + [
+        Case(((4, 3),), {"ord": 2, "keepdims": True}),
+        Case(((3, 4),), {"ord": 3, "axis": 1, "keepdims": True}),
+        Case(((3, 4),), {"ord": np.inf, "axis": -2}),
+        Case(((2, 3, 4),), {"ord": "nuc", "axis": (2, 0), "keepdims": True}),
+        Case(((2, 3, 4),), {"ord": 1, "axis": (-1, -3)}),
+        Case(((2, 3, 4),), {"ord": -2, "axis": (1, 2)}),
+        Case(((2, 3, 4),), {}),
+        Case(((),), {}),
+        Case(((0, 3),), {}),
+        Case(((2, 3),), {"axis": (0,), "keepdims": True}),
+    ]
+)
 
 
 @composite(Spec(_NORM_CASES, domain=_norm_domain, ref=_norm_ref), name="linalg.norm")
@@ -435,8 +515,9 @@ def norm(x, ord=None, axis=None, keepdims=False, **aliases):
         if ord is None:
             return _norm2(x, axis=None if ndim == 0 else tuple(range(ndim)), keepdims=keepdims)
         if ndim not in (1, 2):
-            raise ShapeError(f"norm: ord={ord!r} needs a vector or a matrix (or an axis), "
-                             f"got shape {shape}")
+            raise ShapeError(
+                f"norm: ord={ord!r} needs a vector or a matrix (or an axis), got shape {shape}"
+            )
         axis = tuple(range(ndim))
     elif isinstance(axis, (list, tuple)):
         axis = tuple(axis)
@@ -449,8 +530,7 @@ def norm(x, ord=None, axis=None, keepdims=False, **aliases):
         if rows == cols:
             raise ShapeError(f"norm: duplicate axes {axis} for shape {shape}")
         return _matrix_norm(x, ord, rows, cols, keepdims)
-    raise ShapeError(f"norm: {len(axis)} axes {axis} given; a norm takes 1 or 2 (shape "
-                     f"{shape})")
+    raise ShapeError(f"norm: {len(axis)} axes {axis} given; a norm takes 1 or 2 (shape {shape})")
 
 
-from . import decompositions  # (svd) last: it builds on solve and inv in turn
+from . import decompositions  # noqa: E402  (svd) last: it builds on solve and inv in turn

@@ -7,9 +7,31 @@ import numpy as np
 from .elementwise import sqrt
 from .registry import Case, Spec, binary_spec, defop, unary_spec
 
-__all__ = ["acos", "acosh", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
-           "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "cosh", "deg2rad", "degrees",
-           "hypot", "rad2deg", "radians", "sinc", "sinh", "tan"]
+__all__ = [
+    "acos",
+    "acosh",
+    "arccos",
+    "arccosh",
+    "arcsin",
+    "arcsinh",
+    "arctan",
+    "arctan2",
+    "arctanh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "cosh",
+    "deg2rad",
+    "degrees",
+    "hypot",
+    "rad2deg",
+    "radians",
+    "sinc",
+    "sinh",
+    "tan",
+]
 
 _DEGREE = math.pi / 180.0  # a Python float: keeps float32 arrays float32
 
@@ -19,8 +41,12 @@ def _away_from_zero(rng, shape):
 
 
 # ----------------------------------------------------------------------- direct
-@defop(lambda g, out, a: g * (1 + out * out), saves_out=True, kernel=np.tan,
-       spec=unary_spec(lambda np, a: np.tan(a), domain=(-1.2, 1.2)))
+@defop(
+    lambda g, out, a: g * (1 + out * out),
+    saves_out=True,
+    kernel=np.tan,
+    spec=unary_spec(lambda np, a: np.tan(a), domain=(-1.2, 1.2)),
+)
 def tan(a):
     """Tangent."""
 
@@ -36,48 +62,66 @@ def cosh(a):
 
 
 # ----------------------------------------------------------------------- inverses
-@defop(lambda g, out, a: g / sqrt(1 - a * a), kernel=np.arcsin,
-       spec=unary_spec(lambda np, a: np.arcsin(a), domain=(-0.9, 0.9)))
+@defop(
+    lambda g, out, a: g / sqrt(1 - a * a),
+    kernel=np.arcsin,
+    spec=unary_spec(lambda np, a: np.arcsin(a), domain=(-0.9, 0.9)),
+)
 def arcsin(a):
     """Inverse sine, in [-pi/2, pi/2]."""
 
 
-@defop(lambda g, out, a: -g / sqrt(1 - a * a), kernel=np.arccos,
-       spec=unary_spec(lambda np, a: np.arccos(a), domain=(-0.9, 0.9)))
+@defop(
+    lambda g, out, a: -g / sqrt(1 - a * a),
+    kernel=np.arccos,
+    spec=unary_spec(lambda np, a: np.arccos(a), domain=(-0.9, 0.9)),
+)
 def arccos(a):
     """Inverse cosine, in [0, pi]."""
 
 
-@defop(lambda g, out, a: g / (1 + a * a), kernel=np.arctan,
-       spec=unary_spec(lambda np, a: np.arctan(a)))
+@defop(
+    lambda g, out, a: g / (1 + a * a), kernel=np.arctan, spec=unary_spec(lambda np, a: np.arctan(a))
+)
 def arctan(a):
     """Inverse tangent, in (-pi/2, pi/2)."""
 
 
-@defop(lambda g, out, a: g / sqrt(a * a + 1), kernel=np.arcsinh,
-       spec=unary_spec(lambda np, a: np.arcsinh(a)))
+@defop(
+    lambda g, out, a: g / sqrt(a * a + 1),
+    kernel=np.arcsinh,
+    spec=unary_spec(lambda np, a: np.arcsinh(a)),
+)
 def arcsinh(a):
     """Inverse hyperbolic sine."""
 
 
 # (a - 1)(a + 1) rather than a * a - 1: no cancellation just above 1.
-@defop(lambda g, out, a: g / sqrt((a - 1) * (a + 1)), kernel=np.arccosh,
-       spec=unary_spec(lambda np, a: np.arccosh(a), domain=(1.1, 3.0)))
+@defop(
+    lambda g, out, a: g / sqrt((a - 1) * (a + 1)),
+    kernel=np.arccosh,
+    spec=unary_spec(lambda np, a: np.arccosh(a), domain=(1.1, 3.0)),
+)
 def arccosh(a):
     """Inverse hyperbolic cosine, for a >= 1."""
 
 
-@defop(lambda g, out, a: g / ((1 - a) * (1 + a)), kernel=np.arctanh,
-       spec=unary_spec(lambda np, a: np.arctanh(a), domain=(-0.9, 0.9)))
+@defop(
+    lambda g, out, a: g / ((1 - a) * (1 + a)),
+    kernel=np.arctanh,
+    spec=unary_spec(lambda np, a: np.arctanh(a), domain=(-0.9, 0.9)),
+)
 def arctanh(a):
     """Inverse hyperbolic tangent, for |a| < 1."""
 
 
-@defop(lambda g, out, a, b: g * b / (a * a + b * b),
-       lambda g, out, a, b: -g * a / (a * a + b * b),
-       kernel=np.arctan2,
-       # Coordinates away from 0: no point near the origin or on the cut (a = 0, b < 0).
-       spec=binary_spec(lambda np, a, b: np.arctan2(a, b), domain=_away_from_zero))
+@defop(
+    lambda g, out, a, b: g * b / (a * a + b * b),
+    lambda g, out, a, b: -g * a / (a * a + b * b),
+    kernel=np.arctan2,
+    # Coordinates away from 0: no point near the origin or on the cut (a = 0, b < 0).
+    spec=binary_spec(lambda np, a, b: np.arctan2(a, b), domain=_away_from_zero),
+)
 def arctan2(a, b):
     """The angle of the point (b, a) (a is y, b is x), in [-pi, pi].
 
@@ -87,8 +131,13 @@ def arctan2(a, b):
     """
 
 
-@defop(lambda g, out, a, b: g * a / out, lambda g, out, a, b: g * b / out, saves_out=True,
-       kernel=np.hypot, spec=binary_spec(lambda np, a, b: np.hypot(a, b), domain=_away_from_zero))
+@defop(
+    lambda g, out, a, b: g * a / out,
+    lambda g, out, a, b: g * b / out,
+    saves_out=True,
+    kernel=np.hypot,
+    spec=binary_spec(lambda np, a, b: np.hypot(a, b), domain=_away_from_zero),
+)
 def hypot(a, b):
     """sqrt(a ** 2 + b ** 2), without overflow or underflow in the squares."""
 
@@ -147,10 +196,11 @@ def _sinc_ref(np, x, order):
     return (-np.pi * np.sin(np.pi * x) - 2 * s1) / x
 
 
-_SINC_CASES = ([Case((shape,), {"order": 0}) for shape in [(3, 4), (), (0, 3), (2, 1, 3)]]
-               # Both sides of the switch from series to recurrence (pi |x| = max(1, order)).
-               + [Case(((3, 4),), {"order": order}, domain=_away_from_zero)
-                  for order in (1, 2)])
+_SINC_CASES = (
+    [Case((shape,), {"order": 0}) for shape in [(3, 4), (), (0, 3), (2, 1, 3)]]
+    # Both sides of the switch from series to recurrence (pi |x| = max(1, order)).
+    + [Case(((3, 4),), {"order": order}, domain=_away_from_zero) for order in (1, 2)]
+)
 
 
 # NOTE: a primitive, with every derivative order one op: sin(pi x) / (pi x) composed would
@@ -163,7 +213,7 @@ def _sinc(x, order):
     array = np.asarray(x)
     dtype = array.dtype if np.issubdtype(array.dtype, np.floating) else np.float64
     y = math.pi * array.astype(np.float64)
-    return (math.pi ** order * _sin_over_derivative(y, order)).astype(dtype)
+    return (math.pi**order * _sin_over_derivative(y, order)).astype(dtype)
 
 
 def sinc(x):
@@ -180,19 +230,32 @@ def sinc(x):
 
 
 # ----------------------------------------------------------------------- angles
-@defop(lambda g, out, a: g * _DEGREE, kernel=np.deg2rad,
-       spec=unary_spec(lambda np, a: np.deg2rad(a), domain=(-360.0, 360.0)))
+@defop(
+    lambda g, out, a: g * _DEGREE,
+    kernel=np.deg2rad,
+    spec=unary_spec(lambda np, a: np.deg2rad(a), domain=(-360.0, 360.0)),
+)
 def deg2rad(a):
     """Degrees to radians."""
 
 
-@defop(lambda g, out, a: g * (1 / _DEGREE), kernel=np.rad2deg,
-       spec=unary_spec(lambda np, a: np.rad2deg(a)))
+@defop(
+    lambda g, out, a: g * (1 / _DEGREE),
+    kernel=np.rad2deg,
+    spec=unary_spec(lambda np, a: np.rad2deg(a)),
+)
 def rad2deg(a):
     """Radians to degrees."""
 
 
 radians, degrees = deg2rad, rad2deg
 # PyTorch's (and the array API's) names.
-asin, acos, atan, asinh, acosh, atanh, atan2 = (arcsin, arccos, arctan, arcsinh, arccosh,
-                                                arctanh, arctan2)
+asin, acos, atan, asinh, acosh, atanh, atan2 = (
+    arcsin,
+    arccos,
+    arctan,
+    arcsinh,
+    arccosh,
+    arctanh,
+    arctan2,
+)

@@ -14,6 +14,14 @@ from .rmsprop import RMSprop
 from .sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "clip_grad_norm_",
-    "lr_scheduler", "flatten_state_dict", "unflatten_state_dict",
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "clip_grad_norm_",
+    "lr_scheduler",
+    "flatten_state_dict",
+    "unflatten_state_dict",
 ]

@@ -34,14 +34,18 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return 0.0
     # Accumulate in float64: squares of large float32 gradients overflow float32.
     # Empty gradients add nothing (and would break the max of the inf-norm).
-    norms = [np.linalg.norm(np.asarray(p.grad.data, dtype=np.float64).reshape(-1), norm_type)
-             for p in with_grad if p.grad.data.size]
+    norms = [
+        np.linalg.norm(np.asarray(p.grad.data, dtype=np.float64).reshape(-1), norm_type)
+        for p in with_grad
+        if p.grad.data.size
+    ]
     if not norms:
         return 0.0
     total_norm = float(np.linalg.norm(np.array(norms), norm_type))
     if error_if_nonfinite and not math.isfinite(total_norm):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the "
-                           f"gradients is {total_norm}")
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total_norm}"
+        )
     clip_coef = float(max_norm) / (total_norm + 1e-6)
     if clip_coef < 1.0:
         for p in with_grad:

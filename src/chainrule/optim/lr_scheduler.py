@@ -18,8 +18,9 @@ class _Scheduler:
 
     def __init__(self, optimizer):
         if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{type(self).__name__}: expected an Optimizer, "
-                            f"got {type(optimizer).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
         self.optimizer = optimizer
         self.last_epoch = 0
         self._last_lr = self._current_lrs()
@@ -91,16 +92,19 @@ class StepLR(LRScheduler):
 
     def __init__(self, optimizer, step_size, gamma=0.1):
         if int(step_size) != step_size or step_size < 1:
-            raise ValueError(f"StepLR: invalid step_size={step_size!r}, "
-                             f"expected a positive integer")
+            raise ValueError(
+                f"StepLR: invalid step_size={step_size!r}, expected a positive integer"
+            )
         self.step_size = int(step_size)
         self.gamma = float(gamma)
         super().__init__(optimizer)
 
     def _next_lrs(self):
         decay = self.last_epoch % self.step_size == 0
-        return [float(group["lr"]) * self.gamma if decay else float(group["lr"])
-                for group in self.optimizer.param_groups]
+        return [
+            float(group["lr"]) * self.gamma if decay else float(group["lr"])
+            for group in self.optimizer.param_groups
+        ]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -138,10 +142,13 @@ class CosineAnnealingLR(LRScheduler):
         if (epoch - 1 - period) % (2 * period) == 0:
             # The ratio below would divide by 1 + cos(pi) = 0 here: add the
             # rise of the first epoch of the next half period instead.
-            return [float(group["lr"]) + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
-                    for base_lr, group in zip(self.base_lrs, groups)]
-        ratio = ((1 + math.cos(math.pi * epoch / period))
-                 / (1 + math.cos(math.pi * (epoch - 1) / period)))
+            return [
+                float(group["lr"]) + (base_lr - eta_min) * (1 - math.cos(math.pi / period)) / 2
+                for base_lr, group in zip(self.base_lrs, groups)
+            ]
+        ratio = (1 + math.cos(math.pi * epoch / period)) / (
+            1 + math.cos(math.pi * (epoch - 1) / period)
+        )
         return [ratio * (float(group["lr"]) - eta_min) + eta_min for group in groups]
 
 
@@ -168,18 +175,39 @@ class ReduceLROnPlateau(_Scheduler):
     """
 
     _state_keys = _Scheduler._state_keys + (
-        "mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs",
-        "eps", "best", "num_bad_epochs", "cooldown_counter")
+        "mode",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_mode",
+        "cooldown",
+        "min_lrs",
+        "eps",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
 
-    def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
-                 threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):
+    def __init__(
+        self,
+        optimizer,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0,
+        eps=1e-8,
+    ):
         super().__init__(optimizer)
         name = type(self).__name__
         if mode not in ("min", "max"):
             raise ValueError(f"{name}: invalid mode={mode!r}, expected 'min' or 'max'")
         if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"{name}: invalid threshold_mode={threshold_mode!r}, "
-                             f"expected 'rel' or 'abs'")
+            raise ValueError(
+                f"{name}: invalid threshold_mode={threshold_mode!r}, expected 'rel' or 'abs'"
+            )
         if not factor < 1.0:
             raise ValueError(f"{name}: invalid factor={factor!r}, expected < 1.0")
         for option, value in (("patience", patience), ("cooldown", cooldown)):
@@ -188,8 +216,10 @@ class ReduceLROnPlateau(_Scheduler):
         n_groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n_groups:
-                raise ValueError(f"{name}: expected {n_groups} min_lr values (one per "
-                                 f"param group), got {len(min_lr)}")
+                raise ValueError(
+                    f"{name}: expected {n_groups} min_lr values (one per "
+                    f"param group), got {len(min_lr)}"
+                )
             self.min_lrs = [float(v) for v in min_lr]
         else:
             self.min_lrs = [float(min_lr)] * n_groups
@@ -238,8 +268,10 @@ class ReduceLROnPlateau(_Scheduler):
     def _reduce_lrs(self):
         groups = self.optimizer.param_groups
         if len(groups) != len(self.min_lrs):
-            raise RuntimeError(f"{type(self).__name__}: the optimizer has {len(groups)} param "
-                               f"groups but min_lrs has {len(self.min_lrs)}")
+            raise RuntimeError(
+                f"{type(self).__name__}: the optimizer has {len(groups)} param "
+                f"groups but min_lrs has {len(self.min_lrs)}"
+            )
         for group, min_lr in zip(groups, self.min_lrs):
             old_lr = float(group["lr"])
             new_lr = max(old_lr * self.factor, min_lr)

@@ -61,16 +61,16 @@ class Optimizer:
     def add_param_group(self, param_group):
         """Add a group of parameters; options it leaves out take the defaults."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"{self._name}: a param group must be a dict, "
-                            f"got {type(param_group).__name__}")
+            raise TypeError(
+                f"{self._name}: a param group must be a dict, got {type(param_group).__name__}"
+            )
         if "params" not in param_group:
             raise ValueError(f"{self._name}: a param group needs a 'params' entry")
         params = param_group["params"]
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"{self._name}: can only optimize Tensors, "
-                                f"got {type(p).__name__}")
+                raise TypeError(f"{self._name}: can only optimize Tensors, got {type(p).__name__}")
             if not p.is_leaf:
                 raise ValueError(f"{self._name}: can't optimize a non-leaf Tensor")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
@@ -108,8 +108,10 @@ class Optimizer:
                 grad = p.grad.data if isinstance(p.grad, Tensor) else p.grad
                 grad = np.asarray(grad, dtype=p.data.dtype)
                 if grad.shape != p.data.shape:
-                    raise ValueError(f"{self._name}: gradient of shape {grad.shape} for a "
-                                     f"parameter of shape {p.data.shape}")
+                    raise ValueError(
+                        f"{self._name}: gradient of shape {grad.shape} for a "
+                        f"parameter of shape {p.data.shape}"
+                    )
                 state = self.state.setdefault(p, {})
                 if not state:
                     self._init_state(state, p.data, group)
@@ -150,7 +152,8 @@ class Optimizer:
             groups.append(packed)
         state = {
             index[id(p)]: {name: _to_plain(value) for name, value in s.items()}
-            for p, s in self.state.items() if id(p) in index
+            for p, s in self.state.items()
+            if id(p) in index
         }
         return {"state": state, "param_groups": groups}
 
@@ -162,32 +165,37 @@ class Optimizer:
         """
         saved_groups = _as_list(state_dict["param_groups"])
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"{self._name}.load_state_dict: the state dict has "
-                             f"{len(saved_groups)} param groups, the optimizer has "
-                             f"{len(self.param_groups)}")
+            raise ValueError(
+                f"{self._name}.load_state_dict: the state dict has "
+                f"{len(saved_groups)} param groups, the optimizer has "
+                f"{len(self.param_groups)}"
+            )
         by_index = {}
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             indices = [int(k) for k in np.asarray(saved["params"]).reshape(-1)]
             if len(indices) != len(group["params"]):
-                raise ValueError(f"{self._name}.load_state_dict: param group {i} has "
-                                 f"{len(indices)} params in the state dict, "
-                                 f"{len(group['params'])} in the optimizer")
+                raise ValueError(
+                    f"{self._name}.load_state_dict: param group {i} has "
+                    f"{len(indices)} params in the state dict, "
+                    f"{len(group['params'])} in the optimizer"
+                )
             by_index.update(zip(indices, group["params"]))
             # Options missing from the state dict keep their current values.
             new_group = dict(group)
-            new_group.update((k, _from_plain(v, like=group.get(k)))
-                             for k, v in saved.items() if k != "params")
+            new_group.update(
+                (k, _from_plain(v, like=group.get(k))) for k, v in saved.items() if k != "params"
+            )
             self._check_group(new_group)
             new_groups.append(new_group)
         new_state = {}
         for key, saved in state_dict.get("state", {}).items():
             if int(key) not in by_index:
-                raise ValueError(f"{self._name}.load_state_dict: state for unknown "
-                                 f"parameter index {key}")
+                raise ValueError(
+                    f"{self._name}.load_state_dict: state for unknown parameter index {key}"
+                )
             p = by_index[int(key)]
-            new_state[p] = {name: self._load_value(name, value, p)
-                            for name, value in saved.items()}
+            new_state[p] = {name: self._load_value(name, value, p) for name, value in saved.items()}
         self.param_groups = new_groups
         self.state = new_state
 
@@ -196,8 +204,10 @@ class Optimizer:
             return int(np.asarray(value))
         array = np.array(value, dtype=p.data.dtype)
         if array.shape != p.data.shape:
-            raise ValueError(f"{self._name}.load_state_dict: state {name!r} has shape "
-                             f"{array.shape}, its parameter has shape {p.data.shape}")
+            raise ValueError(
+                f"{self._name}.load_state_dict: state {name!r} has shape "
+                f"{array.shape}, its parameter has shape {p.data.shape}"
+            )
         return array
 
 
@@ -256,8 +266,10 @@ def flatten_state_dict(state_dict, sep="."):
         else:
             array = np.asarray(value)
             if array.dtype == object:
-                raise TypeError(f"flatten_state_dict: {prefix!r} holds {type(value).__name__},"
-                                f" which cannot be stored without pickle")
+                raise TypeError(
+                    f"flatten_state_dict: {prefix!r} holds {type(value).__name__},"
+                    f" which cannot be stored without pickle"
+                )
             flat[prefix] = array
 
     visit("", state_dict)

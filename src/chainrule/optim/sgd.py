@@ -25,10 +25,25 @@ class SGD(Optimizer):
     array([0.71, 2.29])
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
-                 nesterov=False, *, maximize=False):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+    def __init__(
+        self,
+        params,
+        lr=1e-3,
+        momentum=0,
+        dampening=0,
+        weight_decay=0,
+        nesterov=False,
+        *,
+        maximize=False,
+    ):
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _check_group(self, group):
@@ -36,9 +51,11 @@ class SGD(Optimizer):
         self._require(group["momentum"] >= 0, "momentum", group["momentum"], ">= 0")
         self._require(group["weight_decay"] >= 0, "weight_decay", group["weight_decay"], ">= 0")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(f"{self._name}: nesterov=True requires momentum > 0 and "
-                             f"dampening == 0, got momentum={group['momentum']!r}, "
-                             f"dampening={group['dampening']!r}")
+            raise ValueError(
+                f"{self._name}: nesterov=True requires momentum > 0 and "
+                f"dampening == 0, got momentum={group['momentum']!r}, "
+                f"dampening={group['dampening']!r}"
+            )
 
     def _update(self, param, grad, state, group):
         lr = float(group["lr"])

@@ -23,5 +23,16 @@ from .groups import GroupedGraph, group_graph
 from .model import Graph, trace
 from .views import GraphView, explain, graph, render, to_dot
 
-__all__ = ["Graph", "GraphView", "GroupedGraph", "explain", "graph", "group_graph", "record_scopes",
-           "render", "scope", "to_dot", "trace"]
+__all__ = [
+    "Graph",
+    "GraphView",
+    "GroupedGraph",
+    "explain",
+    "graph",
+    "group_graph",
+    "record_scopes",
+    "render",
+    "scope",
+    "to_dot",
+    "trace",
+]

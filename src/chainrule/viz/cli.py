@@ -49,38 +49,58 @@ def register(subparsers):
     The parsed namespace's ``func`` runs it: ``sys.exit(args.func(args))``.
     """
     parser = subparsers.add_parser(
-        "graph", help="draw and explain the graph of an expression",
+        "graph",
+        help="draw and explain the graph of an expression",
         description="Run an expression forward and backward, draw its graph and print the "
-                    "chain rule edge by edge.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "chain rule edge by edge.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _configure(parser)
     return parser
 
 
 def _configure(parser):
     parser.add_argument("expression", help='e.g. "(x + y) * z" or "q = x + y; f = q * z"')
-    parser.add_argument("--out", metavar="PATH",
-                        help="write the picture: .svg, .png, .html or .dot")
-    parser.add_argument("--html", nargs="?", const="", metavar="PATH",
-                        help="also write the interactive page (default: next to --out)")
+    parser.add_argument(
+        "--out", metavar="PATH", help="write the picture: .svg, .png, .html or .dot"
+    )
+    parser.add_argument(
+        "--html",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="also write the interactive page (default: next to --out)",
+    )
     # Checked by _option, as when they follow the expression: one line, not a usage text.
     parser.add_argument("--seed", default="0", help="seed for shape=... values (default 0)")
-    parser.add_argument("--engine", default="auto",
-                        help="dot (Graphviz), python (no Graphviz) or auto (the default: dot "
-                             "when installed and the graph is small enough for it)")
-    parser.add_argument("--rankdir", default="LR",
-                        help="inputs on the left (LR, the default) or at the top (TB)")
+    parser.add_argument(
+        "--engine",
+        default="auto",
+        help="dot (Graphviz), python (no Graphviz) or auto (the default: dot "
+        "when installed and the graph is small enough for it)",
+    )
+    parser.add_argument(
+        "--rankdir", default="LR", help="inputs on the left (LR, the default) or at the top (TB)"
+    )
     # Variables have the user's names, so they cannot be declared: they are read from here.
-    parser.add_argument("variables", nargs=argparse.REMAINDER, metavar="--NAME VALUE",
-                        help="a value for each variable of the expression")
+    parser.add_argument(
+        "variables",
+        nargs=argparse.REMAINDER,
+        metavar="--NAME VALUE",
+        help="a value for each variable of the expression",
+    )
     parser.set_defaults(func=run)
 
 
 def main(argv=None):
     """Run ``chainrule graph`` with ``argv`` (the arguments after ``graph``)."""
     parser = argparse.ArgumentParser(
-        prog="chainrule graph", description="Draw and explain the graph of an expression.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="chainrule graph",
+        description="Draw and explain the graph of an expression.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _configure(parser)
     return run(parser.parse_args(argv))
 
@@ -157,8 +177,10 @@ def _outputs(options):
     try:
         program = dot_program(options.engine)
     except RuntimeError:
-        raise ExpressionError("--engine dot: Graphviz's dot is not on the PATH; install "
-                              "Graphviz, or use --engine auto to draw without it") from None
+        raise ExpressionError(
+            "--engine dot: Graphviz's dot is not on the PATH; install "
+            "Graphviz, or use --engine auto to draw without it"
+        ) from None
     for path, page in paths:
         try:
             suffix = picture_format(path)
@@ -173,26 +195,35 @@ def _outputs(options):
             raise ExpressionError(f"the folder of {quote(path)} does not exist")
         if not os.access(folder, os.W_OK):
             raise ExpressionError(f"cannot write into the folder of {quote(path)}")
-        if suffix == ".png" and program is None and importlib.util.find_spec(
-                "matplotlib") is None:
-            raise ExpressionError("a .png without Graphviz's dot needs matplotlib (pip install "
-                                  "'chainrule[train]'); or write .svg or .html, which need "
-                                  "nothing more")
+        if suffix == ".png" and program is None and importlib.util.find_spec("matplotlib") is None:
+            raise ExpressionError(
+                "a .png without Graphviz's dot needs matplotlib (pip install "
+                "'chainrule[train]'); or write .svg or .html, which need "
+                "nothing more"
+            )
     return [path for path, _ in paths]
 
 
 def _note_not_finite(traced):
     """Point to where nan or inf first appears: forward, else backward from the output."""
+
     def bad(array):
-        return (array is not None and np.issubdtype(np.asarray(array).dtype, np.number)
-                and not np.all(np.isfinite(array)))
+        return (
+            array is not None
+            and np.issubdtype(np.asarray(array).dtype, np.number)
+            and not np.all(np.isfinite(array))
+        )
 
     first = next(((node, "value") for node in traced.nodes if bad(node.value)), None)
-    first = first or next(((node, "gradient") for node in reversed(traced.nodes)
-                           if bad(node.grad)), None)
+    first = first or next(
+        ((node, "gradient") for node in reversed(traced.nodes) if bad(node.grad)), None
+    )
     if first is not None:
-        print(f"chainrule graph: note: the {first[1]} of {first[0].name} is not finite (nan "
-              "or inf); the picture shows the rest", file=sys.stderr)
+        print(
+            f"chainrule graph: note: the {first[1]} of {first[0].name} is not finite (nan "
+            "or inf); the picture shows the rest",
+            file=sys.stderr,
+        )
 
 
 def _beside(path, suffix):
@@ -233,8 +264,9 @@ def _split(args):
 def _check_variable(name, value):
     """``value``, once ``name`` is one the expression can use for a variable."""
     if len(name) > MAX_NAME:
-        raise ExpressionError(f"--{name[:20]}...: a variable's name has at most {MAX_NAME} "
-                              "characters")
+        raise ExpressionError(
+            f"--{name[:20]}...: a variable's name has at most {MAX_NAME} characters"
+        )
     if name in FUNCTIONS or name == "T" or keyword.iskeyword(name):
         what = "a function" if name in FUNCTIONS else "taken" if name == "T" else "a keyword"
         raise ExpressionError(f"--{name}: {name} is {what}, so it cannot name a variable")
@@ -278,8 +310,9 @@ nested list of numbers (or shape=2,3)
         try:
             shape = tuple(int(n) for n in text[6:].split(",") if n.strip())
         except ValueError:
-            raise ExpressionError(f"--{name}: bad shape in {quote(text, 40)}: use "
-                                  "shape=2,3") from None
+            raise ExpressionError(
+                f"--{name}: bad shape in {quote(text, 40)}: use shape=2,3"
+            ) from None
         size = math.prod(shape)
         if any(n < 0 for n in shape) or len(shape) > 32:
             raise ExpressionError(f"--{name}: shape {quote(text[6:], 40)[1:-1]} is not a shape")
@@ -287,7 +320,8 @@ nested list of numbers (or shape=2,3)
             raise ExpressionError(
                 f"--{name}: shape {quote(text[6:], 40)[1:-1]} has {size:,} numbers, more than "
                 f"chainrule graph allows ({LIMITS.elements:,} in one array, "
-                f"{LIMITS.total:,} in all); draw bigger graphs from Python with cr.viz")
+                f"{LIMITS.total:,} in all); draw bigger graphs from Python with cr.viz"
+            )
         return (rng or np.random.default_rng()).standard_normal(shape)
     try:
         # literal_eval reads literals only (numbers, lists); it never runs code.
@@ -295,11 +329,14 @@ nested list of numbers (or shape=2,3)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         value = None
     if value is None or value.dtype.kind not in "iuf":  # None, True, text, complex, ragged
-        raise ExpressionError(f"--{name}: cannot read {quote(text, 40)} as a number or a "
-                              "nested list of numbers (or shape=2,3)")
+        raise ExpressionError(
+            f"--{name}: cannot read {quote(text, 40)} as a number or a "
+            "nested list of numbers (or shape=2,3)"
+        )
     if value.size > min(LIMITS.elements, room):
-        raise ExpressionError(f"--{name}: {value.size:,} numbers are more than chainrule "
-                              "graph allows")
+        raise ExpressionError(
+            f"--{name}: {value.size:,} numbers are more than chainrule graph allows"
+        )
     return value.astype(np.float64)
 
 

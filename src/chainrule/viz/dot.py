@@ -33,9 +33,17 @@ def _node_attributes(node, max_elements):
     fill, border = style.colours(node)
     attributes = {"id": node.id, "tooltip": node.name}
     if style.small(node):
-        attributes.update(shape="ellipse", style="dashed,filled", fillcolor=fill, color=border,
-                          fontsize="9", margin="0.03", width="0.3", height="0.25",
-                          label=node.name)
+        attributes.update(
+            shape="ellipse",
+            style="dashed,filled",
+            fillcolor=fill,
+            color=border,
+            fontsize="9",
+            margin="0.03",
+            width="0.3",
+            height="0.25",
+            label=node.name,
+        )
         return attributes
     rows = []
     for text, role in label_lines(node, max_elements):
@@ -47,10 +55,12 @@ def _node_attributes(node, max_elements):
         rows.append(f'<TR><TD ALIGN="LEFT">{cell}</TD></TR>')
     width = 3 if node.is_output else 1
     # The rows sit in a padded cell, clear of the rounded border.
-    table = (f'<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4" '
-             f'STYLE="ROUNDED" BGCOLOR="{fill}" COLOR="{border}"><TR><TD>'
-             f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>'
-             '</TD></TR></TABLE>')
+    table = (
+        f'<TABLE BORDER="{width}" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4" '
+        f'STYLE="ROUNDED" BGCOLOR="{fill}" COLOR="{border}"><TR><TD>'
+        f'<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>'
+        "</TD></TR></TABLE>"
+    )
     attributes["label"] = _Html(table)
     return attributes
 

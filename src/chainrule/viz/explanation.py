@@ -85,8 +85,10 @@ def explain_grouped(grouped):
     lines = ["forward"]
     for unit in grouped.nodes:
         if unit.kind == "group":
-            made = ", ".join(_summary(m.value) if len(unit.outputs) == 1
-                             else f"{m.name} = {_summary(m.value)}" for m in unit.outputs)
+            made = ", ".join(
+                _summary(m.value) if len(unit.outputs) == 1 else f"{m.name} = {_summary(m.value)}"
+                for m in unit.outputs
+            )
             lines.append(f"  [{unit.name}] {op_summary(unit.members)} -> {made}")
         elif unit.kind == "op":
             lines.append(f"  {unit.name} = {expression(unit)} = {_summary(unit.value)}")
@@ -96,9 +98,10 @@ def explain_grouped(grouped):
     lines += ["backward", f"  d {out.name}/d {out.name} = {_seed(full.seed)}"]
     arrived = defaultdict(list)  # node -> what its gradient came as (edges or group shares)
     for unit in reversed(grouped.nodes):
-        for node in (unit.outputs if unit.kind == "group" else [unit]):
+        for node in unit.outputs if unit.kind == "group" else [unit]:
             inside = unit.kind == "group" and any(  # then part of it never arrives here
-                grouped.unit[e.dst] is unit for e in full.out_edges(node))
+                grouped.unit[e.dst] is unit for e in full.out_edges(node)
+            )
             if len(arrived[node]) > 1 and not inside:
                 lines.append(_sum_line(out, node, arrived[node], output_name(grouped, node)))
         if unit.kind == "group":
@@ -130,12 +133,15 @@ def group_lines(grouped, box):
     lines = []
     for src, grad in sums.items():
         assign = "+=" if full.gradient_paths(src) > uses[src] else "="
-        lines.append(f"  d {out.name}/d {output_name(grouped, src)} {assign} {through} = "
-                     f"{_summary(grad)}")
+        lines.append(
+            f"  d {out.name}/d {output_name(grouped, src)} {assign} {through} = {_summary(grad)}"
+        )
     for _, leaf in box.params:
         if leaf.grad is not None:
-            lines.append(f"  d {out.name}/d {leaf.name} = {through} = {_summary(leaf.grad)}, "
-                         f"norm {format_number(norm(leaf.grad))}")
+            lines.append(
+                f"  d {out.name}/d {leaf.name} = {through} = {_summary(leaf.grad)}, "
+                f"norm {format_number(norm(leaf.grad))}"
+            )
     return lines, list(sums.items())
 
 
@@ -175,10 +181,13 @@ def _summary(a):
 
 
 def _sum_line(out, node, edges, name=None):
-    terms = " + ".join(_summary(e.grad) if e.grad.size == 1 else f"({format_shape(e.grad.shape)})"
-                       for e in edges)
-    return (f"  d {out.name}/d {name or node.name} = {terms} = {_summary(node.grad)}"
-            f"   (used {len(edges)} times: the gradients add)")
+    terms = " + ".join(
+        _summary(e.grad) if e.grad.size == 1 else f"({format_shape(e.grad.shape)})" for e in edges
+    )
+    return (
+        f"  d {out.name}/d {name or node.name} = {terms} = {_summary(node.grad)}"
+        f"   (used {len(edges)} times: the gradients add)"
+    )
 
 
 def edge_line(graph, edge, name=None):
@@ -195,8 +204,10 @@ def edge_line(graph, edge, name=None):
         formula = _local_formula(edge)
         local = format_number(np.asarray(edge.local).item()) if edge.local is not None else "?"
         written = local if formula in (None, local) else f"{formula} = {local}"
-        text = (f"upstream ({format_number(dst.grad.item())}) x local d {dst.name}/d {src.name} "
-                f"({written}) = {format_number(edge.grad.item())}")
+        text = (
+            f"upstream ({format_number(dst.grad.item())}) x local d {dst.name}/d {src.name} "
+            f"({written}) = {format_number(edge.grad.item())}"
+        )
     else:
         text, rule = _tensor_rule(edge)
         note = rule or note
@@ -227,18 +238,21 @@ def _tensor_rule(edge):
     if op == "matmul" and src.value.ndim == 2 and all(n.value.ndim == 2 for n in dst.inputs):
         a, b = dst.inputs
         if i == 0:
-            return (f"{up} @ {b.name}^T ({format_shape(b.value.shape[::-1])})",
-                    "matmul: dX = dY W^T")
+            return (
+                f"{up} @ {b.name}^T ({format_shape(b.value.shape[::-1])})",
+                "matmul: dX = dY W^T",
+            )
         return f"{a.name}^T ({format_shape(a.value.shape[::-1])}) @ {up}", "matmul: dW = X^T dY"
     if op == "linear" and dst.value.ndim == 2 and dst.inputs[0].value.ndim == 2:
         x, w, _ = dst.inputs  # x @ W^T + b, W of shape (out, in) as in PyTorch
         if i == 0:
             return f"{up} @ {w.name} ({format_shape(w.value.shape)})", "linear: dX = dY W"
         if i == 1:
-            return (f"{up}^T @ {x.name} ({format_shape(x.value.shape)})",
-                    "linear: dW = dY^T X")
-        return (f"{up}, summed over axis 0 to ({format_shape(src.value.shape)})",
-                "linear: the bias gets the sum over the batch")
+            return (f"{up}^T @ {x.name} ({format_shape(x.value.shape)})", "linear: dW = dY^T X")
+        return (
+            f"{up}, summed over axis 0 to ({format_shape(src.value.shape)})",
+            "linear: the bias gets the sum over the batch",
+        )
     if op == "sum":
         return f"{up} copied over the summed axes to ({format_shape(src.value.shape)})", None
     if edge.local_kind == "elementwise":
@@ -255,6 +269,7 @@ def _tensor_rule(edge):
 def _broadcast_axes(small, big):
     """The axes of ``big`` that broadcasting ``small`` stretched: summed in the gradient."""
     lead = len(big) - len(small)
-    axes = list(range(lead)) + [lead + k for k, n in enumerate(small)
-                                if n == 1 and big[lead + k] != 1]
+    axes = list(range(lead)) + [
+        lead + k for k, n in enumerate(small) if n == 1 and big[lead + k] != 1
+    ]
     return axes[0] if len(axes) == 1 else tuple(axes)

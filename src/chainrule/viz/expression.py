@@ -26,30 +26,60 @@ from ..tensor import Tensor
 
 #: The functions an expression may call: name -> (positional arguments, keywords).
 SIGNATURES = {
-    **{name: (1, ()) for name in (
-        "exp", "log", "log1p", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu",
-        "softplus", "trace", "transpose", "flatten")},
-    **{name: (1, ("axis", "keepdims")) for name in (
-        "sum", "mean", "max", "min", "prod", "logsumexp")},
-    "softmax": (1, ("axis",)), "log_softmax": (1, ("axis",)), "reshape": (1, ("shape",)),
-    "maximum": (2, ()), "minimum": (2, ()),
+    **{
+        name: (1, ())
+        for name in (
+            "exp",
+            "log",
+            "log1p",
+            "sqrt",
+            "abs",
+            "sin",
+            "cos",
+            "tanh",
+            "sigmoid",
+            "relu",
+            "softplus",
+            "trace",
+            "transpose",
+            "flatten",
+        )
+    },
+    **{
+        name: (1, ("axis", "keepdims"))
+        for name in ("sum", "mean", "max", "min", "prod", "logsumexp")
+    },
+    "softmax": (1, ("axis",)),
+    "log_softmax": (1, ("axis",)),
+    "reshape": (1, ("shape",)),
+    "maximum": (2, ()),
+    "minimum": (2, ()),
 }
 FUNCTIONS = {name: getattr(ops, name) for name in SIGNATURES}
 MAX_NAME = 64  # characters
 QUOTE = 80  # characters of the expression an error message quotes
 
-_BINARY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-           "**": operator.pow, "@": operator.matmul}
+_BINARY = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "**": operator.pow,
+    "@": operator.matmul,
+}
 _UNARY = {"-": operator.neg, "+": operator.pos}
 # Python's precedence: ** binds tighter than a unary minus on its left (-x ** 2 is
 # -(x ** 2)), a unary minus tighter than * / @, those tighter than + -.
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "@": 2, "unary": 3, "**": 4}
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>[ \t\r\f]+)
   | (?P<number>(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)
   | (?P<name>[^\W\d]\w*)
   | (?P<op>\*\*|[-+*/@(),.;=\n\[\]])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class ExpressionError(ValueError):
@@ -104,8 +134,13 @@ class _Tokens:
             match = _TOKEN.match(self.source, self.pos)
             if match is None or self.source.startswith("==", self.pos):
                 char = self.source[self.pos]
-                what = ("text in quotes" if char in "'\"" else
-                        "a comparison" if char in "<>!=" else f"the character {char!r}")
+                what = (
+                    "text in quotes"
+                    if char in "'\""
+                    else "a comparison"
+                    if char in "<>!="
+                    else f"the character {char!r}"
+                )
                 raise ExpressionError(f"{what} is not allowed (at character {self.pos + 1})")
             start, self.pos = self.pos, match.end()
             if match.lastgroup != "space":
@@ -160,11 +195,15 @@ def parse(source):
 
 def _check_name(token):
     if keyword.iskeyword(token.text) or keyword.issoftkeyword(token.text):
-        raise ExpressionError(f"{token.text!r} is not allowed (at character {token.at}): "
-                              "only arithmetic and function calls are")
+        raise ExpressionError(
+            f"{token.text!r} is not allowed (at character {token.at}): "
+            "only arithmetic and function calls are"
+        )
     if len(token.text) > MAX_NAME:
-        raise ExpressionError(f"the name {quote(token.text, 20)} at character {token.at} is "
-                              f"longer than {MAX_NAME} characters")
+        raise ExpressionError(
+            f"the name {quote(token.text, 20)} at character {token.at} is "
+            f"longer than {MAX_NAME} characters"
+        )
 
 
 def _expression(tokens):
@@ -182,9 +221,11 @@ def _expression(tokens):
                 _check_name(token)
                 if tokens.peek().text == "(":
                     if text not in FUNCTIONS:
-                        raise ExpressionError(f"{quote(text, 20)} is not a function an "
-                                              f"expression may call (at character "
-                                              f"{token.at})")
+                        raise ExpressionError(
+                            f"{quote(text, 20)} is not a function an "
+                            f"expression may call (at character "
+                            f"{token.at})"
+                        )
                     tokens.take()
                     stack.append(_Call(text, token.at))
                     operand = not _arguments(stack, tokens, out)
@@ -210,8 +251,9 @@ def _expression(tokens):
         elif text == ".":
             attribute = tokens.take()
             if attribute.text != "T":
-                raise ExpressionError(f"the attribute after '.' at character {token.at} is "
-                                      "not allowed: only .T is")
+                raise ExpressionError(
+                    f"the attribute after '.' at character {token.at} is not allowed: only .T is"
+                )
             out.append(("T", None, token.at))
         elif text in (")", ","):
             _close_operators(stack, out)
@@ -224,8 +266,10 @@ def _expression(tokens):
                     out.append(_call_item(opened))
                 continue
             if not isinstance(stack[-1], _Call):
-                raise ExpressionError(f"',' at character {token.at} is outside a function "
-                                      "call: tuples are not allowed")
+                raise ExpressionError(
+                    f"',' at character {token.at} is outside a function "
+                    "call: tuples are not allowed"
+                )
             stack[-1].args += 1
             operand = not _arguments(stack, tokens, out)
         elif text in (";", "\n") or token.kind == "end":
@@ -236,8 +280,10 @@ def _expression(tokens):
                 raise ExpressionError(f"{what} at character {at} is never closed")
             return out
         elif text == "=":
-            raise ExpressionError(f"'=' at character {token.at}: only 'name = expression' "
-                                  "may assign, at the start of a statement")
+            raise ExpressionError(
+                f"'=' at character {token.at}: only 'name = expression' "
+                "may assign, at the start of a statement"
+            )
         else:
             raise ExpressionError(f"expected an operator, got {token}")
 
@@ -259,9 +305,10 @@ def _arguments(stack, tokens, out):
         tokens.take()
         allowed = SIGNATURES[call.name][1]
         if name.text not in allowed:
-            raise ExpressionError(f"keyword {quote(name.text, 20)} is not allowed in "
-                                  f"{call.name}()" + (f"; use {', '.join(allowed)}"
-                                                      if allowed else ""))
+            raise ExpressionError(
+                f"keyword {quote(name.text, 20)} is not allowed in "
+                f"{call.name}()" + (f"; use {', '.join(allowed)}" if allowed else "")
+            )
         if name.text in call.kwargs:
             raise ExpressionError(f"{name.text}= is given twice in {call.name}()")
         call.kwargs[name.text] = _literal(tokens, name.text)
@@ -273,8 +320,10 @@ def _arguments(stack, tokens, out):
     else:
         if tokens.peek().text != ")":
             if call.kwargs:
-                raise ExpressionError(f"in {call.name}(), an argument follows the keyword "
-                                      f"arguments, at character {tokens.peek().at}")
+                raise ExpressionError(
+                    f"in {call.name}(), an argument follows the keyword "
+                    f"arguments, at character {tokens.peek().at}"
+                )
             return False
         tokens.take()
     stack.pop()
@@ -286,8 +335,10 @@ def _call_item(call):
     wanted, keywords = SIGNATURES[call.name]
     if call.args != wanted:
         by_name = f"; give {', '.join(k + '=' for k in keywords)} by name" if keywords else ""
-        raise ExpressionError(f"{call.name}() at character {call.at} takes {wanted} "
-                              f"argument{'s' if wanted > 1 else ''}, not {call.args}{by_name}")
+        raise ExpressionError(
+            f"{call.name}() at character {call.at} takes {wanted} "
+            f"argument{'s' if wanted > 1 else ''}, not {call.args}{by_name}"
+        )
     return ("call", (call.name, call.args, call.kwargs), call.at)
 
 
@@ -309,8 +360,7 @@ def _literal(tokens, name):
             if tokens.peek().text != close:
                 separator = tokens.take()
                 if separator.text != ",":
-                    raise ExpressionError(f"expected ',' or {close!r} in {name}=, got "
-                                          f"{separator}")
+                    raise ExpressionError(f"expected ',' or {close!r} in {name}=, got {separator}")
         tokens.take()
         return tuple(items)
     if token.text in ("None", "True", "False"):
@@ -326,8 +376,10 @@ def _integer(tokens, name):
         sign = -1
     token = tokens.take()
     if token.kind != "number" or not token.text.isdigit() or len(token.text) > 18:
-        raise ExpressionError(f"{name}= takes whole numbers, None, True or False, or a "
-                              f"tuple of whole numbers; got {token}")
+        raise ExpressionError(
+            f"{name}= takes whole numbers, None, True or False, or a "
+            f"tuple of whole numbers; got {token}"
+        )
     return sign * int(token.text)
 
 
@@ -377,11 +429,17 @@ class _Run:
     def assign(self, target, value):
         name = target.text
         if name in self.names or name in FUNCTIONS:
-            what = ("a function" if name in FUNCTIONS else
-                    "already a node" if name in self.assigned else "a variable")
+            what = (
+                "a function"
+                if name in FUNCTIONS
+                else "already a node"
+                if name in self.assigned
+                else "a variable"
+            )
             raise ExpressionError(
                 f"{name!r} at character {target.at} is {what}: give the new node a name of "
-                f"its own (every node of the picture has one), e.g. {name}2 = ...")
+                f"its own (every node of the picture has one), e.g. {name}2 = ..."
+            )
         if isinstance(value, Tensor) and value.name is None and not value.is_leaf:
             value.name = name  # q = x + y names the node q
         self.names[name] = value
@@ -403,8 +461,8 @@ class _Run:
                 values.append(self.apply(_transpose, "'.T'", at, values.pop()))
             else:
                 name, count, kwargs = value
-                args = values[len(values) - count:]
-                del values[len(values) - count:]
+                args = values[len(values) - count :]
+                del values[len(values) - count :]
                 values.append(self.apply(FUNCTIONS[name], f"{name}()", at, *args, **kwargs))
         return values.pop()
 
@@ -418,8 +476,9 @@ class _Run:
             return value
         if name in FUNCTIONS:
             raise ExpressionError(f"{name} is a function: call it, e.g. {name}(x)")
-        raise ExpressionError(f"no value for {quote(name, 20)} (at character {at}): pass "
-                              f"--{name} VALUE")
+        raise ExpressionError(
+            f"no value for {quote(name, 20)} (at character {at}): pass --{name} VALUE"
+        )
 
     def apply(self, fn, what, at, *args, **kwargs):
         """``fn(*args)``, once the limits allow what it would make."""
@@ -428,15 +487,18 @@ class _Run:
         try:
             result = fn(*args, **kwargs)
         except OverflowError:
-            raise ExpressionError(f"{what} at character {at}: the number is too large "
-                                  "(OverflowError)") from None
+            raise ExpressionError(
+                f"{what} at character {at}: the number is too large (OverflowError)"
+            ) from None
         except ZeroDivisionError:
-            raise ExpressionError(f"{what} at character {at}: division by zero "
-                                  "(ZeroDivisionError)") from None
+            raise ExpressionError(
+                f"{what} at character {at}: division by zero (ZeroDivisionError)"
+            ) from None
         except (ArithmeticError, ValueError, TypeError, IndexError, RuntimeError) as exc:
             lines = str(exc).strip().splitlines()  # the first line says what went wrong
-            raise ExpressionError(f"{what} at character {at}: "
-                                  f"{lines[0] if lines else type(exc).__name__}") from None
+            raise ExpressionError(
+                f"{what} at character {at}: {lines[0] if lines else type(exc).__name__}"
+            ) from None
         if isinstance(result, complex):  # (-8) ** 0.5 in Python
             raise ExpressionError(f"{what} at character {at} gives a complex number")
         if isinstance(result, Tensor):
@@ -448,23 +510,29 @@ class _Run:
         size = math.prod(shape) if shape is not None else 0
         if size > self.limits.elements or self.total + size > self.limits.total:
             described = "x".join(map(str, shape)) if shape else "scalar"
-            limit = (f"more than the {self.limits.elements:,} numbers one array may hold"
-                     if size > self.limits.elements else
-                     f"more than the {self.limits.total:,} numbers all arrays together may "
-                     "hold")
-            raise ExpressionError(f"{what} at character {at} would make an array of "
-                                  f"{size:,} numbers ({described}), {limit} in chainrule "
-                                  f"graph; {_FROM_PYTHON}")
+            limit = (
+                f"more than the {self.limits.elements:,} numbers one array may hold"
+                if size > self.limits.elements
+                else f"more than the {self.limits.total:,} numbers all arrays together may hold"
+            )
+            raise ExpressionError(
+                f"{what} at character {at} would make an array of "
+                f"{size:,} numbers ({described}), {limit} in chainrule "
+                f"graph; {_FROM_PYTHON}"
+            )
         self.total += size
 
     def _check_nodes(self):
         if self.nodes + len(self.used) > self.limits.nodes:
-            raise ExpressionError(f"the expression makes more than {self.limits.nodes:,} "
-                                  f"nodes, the most chainrule graph draws; {_FROM_PYTHON}")
+            raise ExpressionError(
+                f"the expression makes more than {self.limits.nodes:,} "
+                f"nodes, the most chainrule graph draws; {_FROM_PYTHON}"
+            )
 
 
-_FROM_PYTHON = ("draw bigger graphs from Python: cr.viz.render(output, 'graph.svg') "
-                "(see docs/viz.md)")
+_FROM_PYTHON = (
+    "draw bigger graphs from Python: cr.viz.render(output, 'graph.svg') (see docs/viz.md)"
+)
 
 
 def _transpose(x):

@@ -30,8 +30,7 @@ import numpy as np
 
 from ..autograd.scopes import recorded
 from ..nn.module import Parameter
-from .model import (Edge, Graph, Node, _prefixed, format_number, format_shape, postorder,
-                    value_lines)
+from .model import Edge, Graph, Node, _prefixed, format_number, format_shape, postorder, value_lines
 
 #: Distinct op names listed in a box, before "..." (the expansion shows them all).
 OP_SUMMARY = 48
@@ -87,8 +86,10 @@ class GroupedGraph(Graph):
     by: object = "module"
 
     def __repr__(self):
-        return (f"<GroupedGraph of {self.output.name}: {len(self.groups)} groups, "
-                f"{len(self.nodes)} nodes, {len(self.edges)} edges>")
+        return (
+            f"<GroupedGraph of {self.output.name}: {len(self.groups)} groups, "
+            f"{len(self.nodes)} nodes, {len(self.edges)} edges>"
+        )
 
 
 def norm(a):
@@ -115,11 +116,9 @@ def op_summary(nodes):
 
 def check_grouping(group):
     """``group`` if it names a grouping, else a ValueError."""
-    if group == "module" or (isinstance(group, int) and not isinstance(group, bool)
-                             and group >= 0):
+    if group == "module" or (isinstance(group, int) and not isinstance(group, bool) and group >= 0):
         return group
-    raise ValueError(f"group must be None, 'module' or a scope depth (an int >= 0), "
-                     f"got {group!r}")
+    raise ValueError(f"group must be None, 'module' or a scope depth (an int >= 0), got {group!r}")
 
 
 def group_graph(graph, group="module"):
@@ -136,7 +135,8 @@ def group_graph(graph, group="module"):
     if not any(k >= 0 for k in chosen.values()):  # some scope with ops calls no other
         raise ValueError(
             f"group={group!r}: no scopes were recorded while this graph was built; "
-            "run the forward inside `with cr.viz.record_scopes():` (or cr.viz.scope)")
+            "run the forward inside `with cr.viz.record_scopes():` (or cr.viz.scope)"
+        )
     paths = _paths(scopes, parent)
 
     groups, unit = {}, {}
@@ -163,8 +163,16 @@ def group_graph(graph, group="module"):
     nodes, edges = _fold(graph, unit)
     for k, box in enumerate((n for n in nodes if isinstance(n, Group)), start=1):
         box.id = f"g{k}"
-    return GroupedGraph(nodes, edges, unit[graph.output], graph.seed, full=graph,
-                        groups=[n for n in nodes if isinstance(n, Group)], unit=unit, by=group)
+    return GroupedGraph(
+        nodes,
+        edges,
+        unit[graph.output],
+        graph.seed,
+        full=graph,
+        groups=[n for n in nodes if isinstance(n, Group)],
+        unit=unit,
+        by=group,
+    )
 
 
 def _seq(node):
@@ -268,8 +276,7 @@ def _holdable(node):
     Parameters, constants and unnamed leaves (what an op made without a graph, such as a
     convolution's im2col columns) go inside; a tensor the user named (``x``) stays out.
     """
-    return (node.kind == "const" or isinstance(node.tensor, Parameter)
-            or node.tensor.name is None)
+    return node.kind == "const" or isinstance(node.tensor, Parameter) or node.tensor.name is None
 
 
 def _finish(box, graph, unit):
@@ -283,8 +290,11 @@ def _finish(box, graph, unit):
     local = {}
     if box.module_type is not None:
         local = {id(p): name for name, p in box.owner.named_parameters()}
-    box.params = [(local.get(id(n.tensor), n.name), n) for n in box.held
-                  if n.kind == "leaf" and n.requires_grad]
+    box.params = [
+        (local.get(id(n.tensor), n.name), n)
+        for n in box.held
+        if n.kind == "leaf" and n.requires_grad
+    ]
 
 
 def _fold(graph, unit):

@@ -143,8 +143,10 @@ def node_data(graph):
                 label += " (elementwise)"
             elif edge.local_kind == "jacobian":
                 text = full_text(edge.local)
-                label += (f" (Jacobian, {format_shape(node.value.shape)} by "
-                          f"{format_shape(edge.src.value.shape)})")
+                label += (
+                    f" (Jacobian, {format_shape(node.value.shape)} by "
+                    f"{format_shape(edge.src.value.shape)})"
+                )
             elif edge.src.requires_grad and node.grad is not None:
                 text = f"too large to write out; applied as the vjp of {node.op_name}"
             else:
@@ -181,8 +183,9 @@ def group_data(grouped):
             "ops": [title(node) for node in box.members],
             "value": full_text(box.value),
             "grad": None if box.grad is None else full_text(box.grad),
-            "chain": ([line.strip() for line in group_lines(grouped, box)[0]]
-                      if grouped.has_grads else []),
+            "chain": (
+                [line.strip() for line in group_lines(grouped, box)[0]] if grouped.has_grads else []
+            ),
             "output": grouped.full.output.name,
         }
     return data
@@ -197,7 +200,8 @@ def expansions(grouped, max_elements=10, rankdir="LR"):
             f'<div class="cr-expansion" id="cr-x-{box.id}" hidden>'
             f'<div class="cr-expansion-head"><b>{escape(box.name)}</b> '
             f'{len(box.members)} ops<button type="button" class="cr-close" '
-            f'data-group="{box.id}">close</button></div>\n{svg}</div>')
+            f'data-group="{box.id}">close</button></div>\n{svg}</div>'
+        )
     return "\n".join(parts)
 
 
@@ -220,17 +224,17 @@ def page(graph, svg, max_elements=10, rankdir="LR"):
     name = escape((graph if full is None else full).output.name)
     hint = "" if full is None else " Click a module's box to show or hide its ops."
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>chainrule graph of {name}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<main id=\"cr-graph\">\n{svg}\n{extra}<details><summary>The chain rule, edge by edge"
-        f"</summary><pre id=\"cr-explanation\">{explanation}</pre></details>\n</main>\n"
-        "<aside id=\"cr-detail\"><p class=\"cr-hint\">Hover over a node to see its value, "
+        f'<main id="cr-graph">\n{svg}\n{extra}<details><summary>The chain rule, edge by edge'
+        f'</summary><pre id="cr-explanation">{explanation}</pre></details>\n</main>\n'
+        '<aside id="cr-detail"><p class="cr-hint">Hover over a node to see its value, '
         f"local gradient and gradient; click to pin it.{hint}</p></aside>\n"
-        f"<script type=\"application/json\" id=\"cr-data\">{data}</script>\n"
+        f'<script type="application/json" id="cr-data">{data}</script>\n'
         f"<script>{_SCRIPT}</script>\n</body>\n</html>\n"
     )
 
 
 def strip_prolog(svg):
     """The ``<svg>`` element alone, without an XML declaration, doctype or comments."""
-    return re.sub(r"<!--.*?-->", "", svg[svg.index("<svg"):], flags=re.S)
+    return re.sub(r"<!--.*?-->", "", svg[svg.index("<svg") :], flags=re.S)

@@ -97,8 +97,10 @@ def layered(nodes, edges, sizes, max_span=MAX_SPAN):
 
     along = {node: coords[v] for v, node in enumerate(nodes)}
     rank = {node: middle[layer[v]] for v, node in enumerate(nodes)}
-    routes = {pair: [(coords[v], middle[vertex_layer[v]]) for v in chain]
-              for pair, chain in chains.items()}
+    routes = {
+        pair: [(coords[v], middle[vertex_layer[v]]) for v in chain]
+        for pair, chain in chains.items()
+    }
     lanes = {}  # one lane per source, past the far side, where the bend points went too
     high = max((coords[v] + extent[v] / 2 for v in range(len(vertex_layer))), default=0.0)
     for a, b in pairs:
@@ -107,10 +109,21 @@ def layered(nodes, edges, sizes, max_span=MAX_SPAN):
             i, j = index[a], index[b]
             leave = middle[layer[i]] + thickness[layer[i]] / 2 + LAYER_GAP / 2
             arrive = middle[layer[j]] - thickness[layer[j]] / 2 - LAYER_GAP / 2
-            routes[(a, b)] = [(along[a], rank[a]), (lane, leave), (lane, arrive),
-                              (along[b], rank[b])]
-    return Layered(along, rank, {node: layer[v] for v, node in enumerate(nodes)}, routes,
-                   bus, len(vertex_layer) - len(nodes), work)
+            routes[(a, b)] = [
+                (along[a], rank[a]),
+                (lane, leave),
+                (lane, arrive),
+                (along[b], rank[b]),
+            ]
+    return Layered(
+        along,
+        rank,
+        {node: layer[v] for v, node in enumerate(nodes)},
+        routes,
+        bus,
+        len(vertex_layer) - len(nodes),
+        work,
+    )
 
 
 def bends(nodes, edges):
@@ -207,8 +220,9 @@ def _place(rows, up, down, extent):
                 for v in row:
                     near = up[v] + down[v] if last else links[v]
                     weight = sum(degree[u] for u in near)
-                    wanted.append(sum(coords[u] * degree[u] for u in near) / weight if near
-                                  else coords[v])
+                    wanted.append(
+                        sum(coords[u] * degree[u] for u in near) / weight if near else coords[v]
+                    )
                     work += 1 + len(near)
                 placed = _closest(wanted, [extent[v] for v in row], [degree[v] for v in row])
                 for v, c in zip(row, placed):

@@ -17,11 +17,33 @@ from ..ops.reduce import sum_to
 from ..tensor import Tensor
 
 #: Ops whose Jacobian is diagonal (after broadcasting): a vjp of ones gives the local derivative.
-ELEMENTWISE = frozenset({
-    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "log1p", "sqrt", "abs", "sin",
-    "cos", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "clip", "maximum", "minimum",
-    "where", "astype",
-})
+ELEMENTWISE = frozenset(
+    {
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "pow",
+        "neg",
+        "exp",
+        "log",
+        "log1p",
+        "sqrt",
+        "abs",
+        "sin",
+        "cos",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "leaky_relu",
+        "softplus",
+        "clip",
+        "maximum",
+        "minimum",
+        "where",
+        "astype",
+    }
+)
 #: Infix spelling of binary ops, so a node reads ``q = x + y``.
 INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@"}
 #: The largest Jacobian (output size x input size) worked out element by element.
@@ -81,8 +103,7 @@ class Graph:
     seed: np.ndarray = None
 
     def __repr__(self):
-        return (f"<Graph of {self.output.name}: {len(self.nodes)} nodes, "
-                f"{len(self.edges)} edges>")
+        return f"<Graph of {self.output.name}: {len(self.nodes)} nodes, {len(self.edges)} edges>"
 
     @property
     def has_grads(self):
@@ -142,21 +163,30 @@ def trace(output, gradient=None, grads=True):
     for t in tensors:
         kind = "leaf" if t._op is None else "op"
         base = "leaf" if kind == "leaf" else t._op.name
-        node = Node(f"n{next(ids)}", kind, t.name or _fresh(base, counts, taken), t.data, t,
-                    t._op, dict(t._params or {}))
+        node = Node(
+            f"n{next(ids)}",
+            kind,
+            t.name or _fresh(base, counts, taken),
+            t.data,
+            t,
+            t._op,
+            dict(t._params or {}),
+        )
         for i, x in enumerate(t._inputs or ()):
             if isinstance(x, Tensor):
                 src = by_tensor[x]
             else:
-                src = Node(f"n{next(ids)}", "const", _const_name(x, counts, taken),
-                           np.asarray(x))
+                src = Node(f"n{next(ids)}", "const", _const_name(x, counts, taken), np.asarray(x))
                 nodes.append(src)
             node.inputs.append(src)
             edges.append(Edge(src, node, i))
         if kind == "op":
             saved = getattr(t, "_arrays", None)  # the inputs' arrays, then what the op kept
-            node.arrays = (list(saved[:len(node.inputs)]) if saved is not None
-                           else [n.value for n in node.inputs])
+            node.arrays = (
+                list(saved[: len(node.inputs)])
+                if saved is not None
+                else [n.value for n in node.inputs]
+            )
         by_tensor[t] = node
         nodes.append(node)
     out = by_tensor[output]
@@ -192,7 +222,8 @@ def _tensor_inputs(t):
     if t._op is not None and t._inputs is None:
         raise RuntimeError(
             f"the graph behind '{t._op.name}' was freed by backward(); draw or check it "
-            "before backward, or call backward(retain_graph=True)")
+            "before backward, or call backward(retain_graph=True)"
+        )
     return [x for x in t._inputs or () if isinstance(x, Tensor)]
 
 
@@ -222,11 +253,11 @@ def _gradients(graph, gradient):
     if gradient is None:
         seed = np.ones_like(output.data)
     else:
-        seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
-                        dtype=output.dtype)
+        seed = np.array(
+            gradient.data if isinstance(gradient, Tensor) else gradient, dtype=output.dtype
+        )
     wanted = [n for n in graph.nodes if n.requires_grad]
-    found = engine.backward([output], [seed], retain_graph=True,
-                            inputs=[n.tensor for n in wanted])
+    found = engine.backward([output], [seed], retain_graph=True, inputs=[n.tensor for n in wanted])
     for node, g in zip(wanted, found):
         if g is not None:
             node.grad = np.asarray(g.data if isinstance(g, Tensor) else g)
@@ -309,8 +340,10 @@ def value_lines(a, max_elements=10):
     if a.size > max_elements:
         if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
             return [f"{a.size} elements"]
-        return [f"min {format_number(a.min())}, mean {format_number(a.mean())}, "
-                f"max {format_number(a.max())}"]
+        return [
+            f"min {format_number(a.min())}, mean {format_number(a.mean())}, "
+            f"max {format_number(a.max())}"
+        ]
     if a.ndim == 2 and a.shape[1] == 1 and a.shape[0] > 1:  # a column reads best lying down
         return ["[" + ", ".join(format_number(v) for v in a.ravel()) + "].T"]
     rows = a.reshape(-1, a.shape[-1])
@@ -326,8 +359,14 @@ def full_text(a, limit=10_000):
     """Every element of ``a`` (up to ``limit`` elements, then NumPy's summary)."""
     a = np.asarray(a)
     threshold = a.size + 1 if a.size <= limit else 1000
-    return np.array2string(a, separator=", ", threshold=threshold, max_line_width=100,
-                           precision=6, suppress_small=False)
+    return np.array2string(
+        a,
+        separator=", ",
+        threshold=threshold,
+        max_line_width=100,
+        precision=6,
+        suppress_small=False,
+    )
 
 
 def format_param(value):
@@ -352,8 +391,11 @@ def expression(node):
         return f"{names[0]} {INFIX[op]} {names[1]}"
     if op == "neg" and len(names) == 1:
         return f"-{names[0]}"
-    params = [f"{k}={format_param(v)}" for k, v in node.params.items()
-              if not (k == "axis" and v is None) and not (k == "keepdims" and v is False)]
+    params = [
+        f"{k}={format_param(v)}"
+        for k, v in node.params.items()
+        if not (k == "axis" and v is None) and not (k == "keepdims" and v is False)
+    ]
     return f"{op}({', '.join(names + params)})"
 
 
@@ -380,10 +422,13 @@ def label_lines(node, max_elements=10):
         meta = f"{format_shape(node.value.shape)} {node.value.dtype}"
         scalar = node.value.size == 1 and node.kind == "const"
         return [(node.name, "title")] + ([] if scalar else [(meta, "meta")])
-    kind = node.op_name if node.kind == "op" else (
-        "leaf" if node.requires_grad else "leaf, no grad")
-    lines = [(title(node), "title"),
-             (f"{kind}  {format_shape(node.value.shape)} {node.value.dtype}", "meta")]
+    kind = (
+        node.op_name if node.kind == "op" else ("leaf" if node.requires_grad else "leaf, no grad")
+    )
+    lines = [
+        (title(node), "title"),
+        (f"{kind}  {format_shape(node.value.shape)} {node.value.dtype}", "meta"),
+    ]
     lines += _prefixed("value ", value_lines(node.value, max_elements), "value")
     if node.grad is not None:
         lines += _prefixed("grad  ", value_lines(node.grad, max_elements), "grad")

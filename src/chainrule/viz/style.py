@@ -7,8 +7,13 @@ CHAR_WIDTH = 0.61 * FONT_SIZE  # a monospace advance, close to DejaVu Sans Mono'
 PAD_X, PAD_Y = 8, 5
 
 EDGE = "#6b7280"
-TEXT = {"title": "#111827", "meta": "#6b7280", "value": "#1f2937", "grad": "#dc2626",
-        "param": "#1e40af"}
+TEXT = {
+    "title": "#111827",
+    "meta": "#6b7280",
+    "value": "#1f2937",
+    "grad": "#dc2626",
+    "param": "#1e40af",
+}
 
 # (fill, border) per kind of node.
 FILL = {

@@ -58,8 +58,10 @@ def _size(node, lines):
     chars = max(len(text) for text, _ in lines)
     if style.small(node):
         return chars * CONST_FONT * 0.61 + 16, 12 + 13 * len(lines)
-    return (chars * style.CHAR_WIDTH + 2 * style.PAD_X,
-            len(lines) * style.LINE_HEIGHT + 2 * style.PAD_Y)
+    return (
+        chars * style.CHAR_WIDTH + 2 * style.PAD_X,
+        len(lines) * style.LINE_HEIGHT + 2 * style.PAD_Y,
+    )
 
 
 def layout(graph, max_elements=10, rankdir="LR"):
@@ -78,8 +80,9 @@ def layout(graph, max_elements=10, rankdir="LR"):
         w, h = _size(node, lines)
         boxes[node.id] = Box(node, 0.0, 0.0, w, h, lines)
         sizes[node.id] = (h, w) if across else (w, h)
-    placed = layered([n.id for n in graph.nodes],
-                     [(e.src.id, e.dst.id) for e in graph.edges], sizes)
+    placed = layered(
+        [n.id for n in graph.nodes], [(e.src.id, e.dst.id) for e in graph.edges], sizes
+    )
     for node_id, box in boxes.items():
         box.x, box.y = flip(placed.along[node_id], placed.rank[node_id])
     routes = {pair: [flip(a, r) for a, r in points] for pair, points in placed.routes.items()}
@@ -92,10 +95,22 @@ def layout(graph, max_elements=10, rankdir="LR"):
         box.y += MARGIN - top
     paths = []
     for edge in graph.edges:
-        points = [(x + MARGIN - left, y + MARGIN - top)
-                  for x, y in routes[(edge.src.id, edge.dst.id)]]
-        paths.append((edge, _ends(points, boxes[edge.src.id], boxes[edge.dst.id], edge,
-                                  len(edge.dst.inputs), across)))
+        points = [
+            (x + MARGIN - left, y + MARGIN - top) for x, y in routes[(edge.src.id, edge.dst.id)]
+        ]
+        paths.append(
+            (
+                edge,
+                _ends(
+                    points,
+                    boxes[edge.src.id],
+                    boxes[edge.dst.id],
+                    edge,
+                    len(edge.dst.inputs),
+                    across,
+                ),
+            )
+        )
     width = max(b.right for b in boxes.values()) + MARGIN
     height = max(b.y + b.h / 2 for b in boxes.values()) + MARGIN
     return Layout(boxes, paths, width, height, across, placed)
@@ -108,8 +123,7 @@ def _ends(points, src, dst, edge, n_inputs, across):
     shift = (edge.index - (n_inputs - 1) / 2) * spread
     if across:
         return [(src.right, src.y)] + points[1:-1] + [(dst.left - 1, dst.y + shift)]
-    return ([(src.x, src.y + src.h / 2)] + points[1:-1]
-            + [(dst.x + shift, dst.y - dst.h / 2 - 1)])
+    return [(src.x, src.y + src.h / 2)] + points[1:-1] + [(dst.x + shift, dst.y - dst.h / 2 - 1)]
 
 
 def _controls(p0, p1, across):
@@ -148,10 +162,12 @@ def svg_text(graph, max_elements=10, rankdir="LR", prefix=""):
         '<rect class="background" width="100%" height="100%" fill="white"/>',
     ]
     for k, (edge, points) in enumerate(lay.paths, start=1):
-        out.append(f'<g class="edge" id="{prefix}e{k}"><title>{escape(edge.src.name)} -&gt; '
-                   f'{escape(edge.dst.name)}</title><path d="{_curve(points, lay.across)}" '
-                   f'fill="none" stroke="{style.EDGE}" stroke-width="1.2" '
-                   f'marker-end="url(#{prefix}cr-arrow)"/></g>')
+        out.append(
+            f'<g class="edge" id="{prefix}e{k}"><title>{escape(edge.src.name)} -&gt; '
+            f'{escape(edge.dst.name)}</title><path d="{_curve(points, lay.across)}" '
+            f'fill="none" stroke="{style.EDGE}" stroke-width="1.2" '
+            f'marker-end="url(#{prefix}cr-arrow)"/></g>'
+        )
     for box in lay.boxes.values():
         out.append(_svg_node(box))
     out.append("</svg>")
@@ -161,28 +177,38 @@ def svg_text(graph, max_elements=10, rankdir="LR", prefix=""):
 def _svg_node(box):
     node = box.node
     fill, border = style.colours(node)
-    head = (f'<g class="node" id="{node.id}" data-name="{escape(node.name)}">'
-            f"<title>{escape(node.name)}</title>")
+    head = (
+        f'<g class="node" id="{node.id}" data-name="{escape(node.name)}">'
+        f"<title>{escape(node.name)}</title>"
+    )
     if style.small(node):
-        shape = (f'<ellipse cx="{box.x:.1f}" cy="{box.y:.1f}" rx="{box.w / 2:.1f}" '
-                 f'ry="{box.h / 2:.1f}" fill="{fill}" stroke="{border}" '
-                 f'stroke-dasharray="3,2"/>')
+        shape = (
+            f'<ellipse cx="{box.x:.1f}" cy="{box.y:.1f}" rx="{box.w / 2:.1f}" '
+            f'ry="{box.h / 2:.1f}" fill="{fill}" stroke="{border}" '
+            f'stroke-dasharray="3,2"/>'
+        )
         top = box.y - (len(box.lines) - 1) * 13 / 2
-        texts = [f'<text x="{box.x:.1f}" y="{top + 13 * k:.1f}" text-anchor="middle" '
-                 f'dominant-baseline="central" font-size="{CONST_FONT}" '
-                 f'fill="{style.TEXT["meta"]}">{escape(text)}</text>'
-                 for k, (text, _) in enumerate(box.lines)]
+        texts = [
+            f'<text x="{box.x:.1f}" y="{top + 13 * k:.1f}" text-anchor="middle" '
+            f'dominant-baseline="central" font-size="{CONST_FONT}" '
+            f'fill="{style.TEXT["meta"]}">{escape(text)}</text>'
+            for k, (text, _) in enumerate(box.lines)
+        ]
         return head + shape + "".join(texts) + "</g>"
     width = 3 if node.is_output else 1.2
-    shape = (f'<rect x="{box.left:.1f}" y="{box.y - box.h / 2:.1f}" width="{box.w:.1f}" '
-             f'height="{box.h:.1f}" rx="7" fill="{fill}" stroke="{border}" '
-             f'stroke-width="{width}"/>')
+    shape = (
+        f'<rect x="{box.left:.1f}" y="{box.y - box.h / 2:.1f}" width="{box.w:.1f}" '
+        f'height="{box.h:.1f}" rx="7" fill="{fill}" stroke="{border}" '
+        f'stroke-width="{width}"/>'
+    )
     texts = []
     for k, (text, role) in enumerate(box.lines):
         y = box.y - box.h / 2 + style.PAD_Y + (k + 0.75) * style.LINE_HEIGHT
         weight = ' font-weight="bold"' if role == "title" else ""
-        texts.append(f'<text class="{role}" x="{box.left + style.PAD_X:.1f}" y="{y:.1f}" '
-                     f'fill="{style.TEXT[role]}"{weight}>{escape(_keep_spaces(text))}</text>')
+        texts.append(
+            f'<text class="{role}" x="{box.left + style.PAD_X:.1f}" y="{y:.1f}" '
+            f'fill="{style.TEXT[role]}"{weight}>{escape(_keep_spaces(text))}</text>'
+        )
     return head + shape + "".join(texts) + "</g>"
 
 
@@ -204,21 +230,29 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
         from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
         from matplotlib.path import Path
     except ImportError:
-        raise ImportError("PNG without Graphviz needs matplotlib: pip install "
-                          "'chainrule[train]' (or install Graphviz's dot)") from None
+        raise ImportError(
+            "PNG without Graphviz needs matplotlib: pip install "
+            "'chainrule[train]' (or install Graphviz's dot)"
+        ) from None
     if len(graph.nodes) > PNG_NODES:
-        raise ValueError(f"a PNG of {len(graph.nodes)} nodes without Graphviz would take "
-                         f"matplotlib minutes (it draws up to {PNG_NODES}); write .svg or "
-                         ".html instead, or install Graphviz")
+        raise ValueError(
+            f"a PNG of {len(graph.nodes)} nodes without Graphviz would take "
+            f"matplotlib minutes (it draws up to {PNG_NODES}); write .svg or "
+            ".html instead, or install Graphviz"
+        )
     lay = layout(graph, max_elements, rankdir)
     px = 1 / 100  # the layout is in SVG pixels; 100 of them to an inch
     # matplotlib draws at most 2**16 pixels a side, and time goes with the pixels.
-    fits = min(PNG_SIDE / (max(lay.width, lay.height) * px),
-               (PNG_PIXELS / (lay.width * lay.height * px * px)) ** 0.5)
+    fits = min(
+        PNG_SIDE / (max(lay.width, lay.height) * px),
+        (PNG_PIXELS / (lay.width * lay.height * px * px)) ** 0.5,
+    )
     if fits < MIN_DPI:
-        raise ValueError(f"this graph of {len(graph.nodes)} nodes is too large for a PNG "
-                         f"({lay.width:.0f} x {lay.height:.0f} pixels at 100 dpi); write .svg "
-                         "or .html instead")
+        raise ValueError(
+            f"this graph of {len(graph.nodes)} nodes is too large for a PNG "
+            f"({lay.width:.0f} x {lay.height:.0f} pixels at 100 dpi); write .svg "
+            "or .html instead"
+        )
     dpi = min(dpi, fits)
     fig = Figure(figsize=(lay.width * px, lay.height * px), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -232,26 +266,59 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
         for p0, p1 in zip(pts, pts[1:]):
             vertices += [*_controls(p0, p1, lay.across), p1]
             codes += [Path.CURVE4] * 3
-        ax.add_patch(FancyArrowPatch(path=Path(vertices, codes), arrowstyle="-|>",
-                                     mutation_scale=10, color=style.EDGE, linewidth=1.0))
+        ax.add_patch(
+            FancyArrowPatch(
+                path=Path(vertices, codes),
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color=style.EDGE,
+                linewidth=1.0,
+            )
+        )
     for box in lay.boxes.values():
         node = box.node
         fill, border = style.colours(node)
         if style.small(node):
-            ax.add_patch(Ellipse((box.x, box.y), box.w, box.h, facecolor=fill,
-                                 edgecolor=border, linestyle="--"))
+            ax.add_patch(
+                Ellipse(
+                    (box.x, box.y), box.w, box.h, facecolor=fill, edgecolor=border, linestyle="--"
+                )
+            )
             top = box.y - (len(box.lines) - 1) * 13 / 2
             for k, (text, _) in enumerate(box.lines):
-                ax.text(box.x, top + 13 * k, text, ha="center", va="center",
-                        family="monospace", fontsize=CONST_FONT * points_per_pixel,
-                        color=style.TEXT["meta"])
+                ax.text(
+                    box.x,
+                    top + 13 * k,
+                    text,
+                    ha="center",
+                    va="center",
+                    family="monospace",
+                    fontsize=CONST_FONT * points_per_pixel,
+                    color=style.TEXT["meta"],
+                )
             continue
-        ax.add_patch(FancyBboxPatch((box.left, box.y - box.h / 2), box.w, box.h,
-                                    boxstyle="round,pad=0,rounding_size=7", facecolor=fill,
-                                    edgecolor=border, linewidth=2.5 if node.is_output else 1))
+        ax.add_patch(
+            FancyBboxPatch(
+                (box.left, box.y - box.h / 2),
+                box.w,
+                box.h,
+                boxstyle="round,pad=0,rounding_size=7",
+                facecolor=fill,
+                edgecolor=border,
+                linewidth=2.5 if node.is_output else 1,
+            )
+        )
         for k, (text, role) in enumerate(box.lines):
             y = box.y - box.h / 2 + style.PAD_Y + (k + 0.75) * style.LINE_HEIGHT
-            ax.text(box.left + style.PAD_X, y, text, ha="left", va="baseline",
-                    family="monospace", fontsize=style.FONT_SIZE * points_per_pixel,
-                    color=style.TEXT[role], weight="bold" if role == "title" else "normal")
+            ax.text(
+                box.left + style.PAD_X,
+                y,
+                text,
+                ha="left",
+                va="baseline",
+                family="monospace",
+                fontsize=style.FONT_SIZE * points_per_pixel,
+                color=style.TEXT[role],
+                weight="bold" if role == "title" else "normal",
+            )
     fig.savefig(path, dpi=dpi, facecolor="white", format="png")

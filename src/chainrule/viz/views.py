@@ -41,8 +41,10 @@ def dot_program(engine="auto"):
         return None
     program = shutil.which("dot")
     if program is None and engine == "dot":
-        raise RuntimeError("engine='dot' but Graphviz's dot is not on the PATH; install "
-                           "Graphviz or use engine='auto' to draw without it")
+        raise RuntimeError(
+            "engine='dot' but Graphviz's dot is not on the PATH; install "
+            "Graphviz or use engine='auto' to draw without it"
+        )
     return program
 
 
@@ -55,18 +57,23 @@ def quick_for_dot(graph):
 def _run_dot(program, source, fmt, dpi=144):
     args = [program, "-q", f"-T{fmt}"] + ([f"-Gdpi={dpi}"] if fmt == "png" else [])
     try:
-        result = subprocess.run(args, input=source.encode(), capture_output=True,
-                                timeout=DOT_TIMEOUT)
+        result = subprocess.run(
+            args, input=source.encode(), capture_output=True, timeout=DOT_TIMEOUT
+        )
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"Graphviz's dot did not finish within {DOT_TIMEOUT} s; draw this "
-                           "graph with engine='python' (or 'auto')") from None
+        raise RuntimeError(
+            f"Graphviz's dot did not finish within {DOT_TIMEOUT} s; draw this "
+            "graph with engine='python' (or 'auto')"
+        ) from None
     except OSError as exc:
         raise RuntimeError(f"cannot run Graphviz's dot ({program}): {exc}") from None
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError("Graphviz's dot failed: " + (
-            message[0] if message else f"exit status {result.returncode}") +
-            "; draw with engine='python' instead")
+        raise RuntimeError(
+            "Graphviz's dot failed: "
+            + (message[0] if message else f"exit status {result.returncode}")
+            + "; draw with engine='python' instead"
+        )
     return result.stdout
 
 
@@ -155,18 +162,24 @@ class GraphView:
         return path
 
     def __repr__(self):
-        grouped = "" if self.group is None else ", grouped by " + (
-            "module" if self.group == "module" else f"depth {self.group}")
-        return (f"<chainrule graph of {self.full.output.name}: {len(self.graph.nodes)} nodes, "
-                f"{len(self.graph.edges)} edges{grouped}>")
+        grouped = (
+            ""
+            if self.group is None
+            else ", grouped by " + ("module" if self.group == "module" else f"depth {self.group}")
+        )
+        return (
+            f"<chainrule graph of {self.full.output.name}: {len(self.graph.nodes)} nodes, "
+            f"{len(self.graph.edges)} edges{grouped}>"
+        )
 
 
 def picture_format(path):
     """The suffix of ``path`` when it names a format :meth:`GraphView.render` writes."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"cannot tell the format of {str(path)!r}: use one of "
-                         f"{', '.join(FORMATS)}")
+        raise ValueError(
+            f"cannot tell the format of {str(path)!r}: use one of {', '.join(FORMATS)}"
+        )
     return suffix
 
 
@@ -182,8 +195,11 @@ def graph(output, gradient=None, max_elements=10, rankdir="LR", engine="auto", g
     if group is not None:
         check_grouping(group)  # before tracing: a typo should not cost a backward pass
     if isinstance(output, GraphView):
-        return output if group is None else GraphView(output.full, output.max_elements,
-                                                       output.rankdir, output.engine, group)
+        return (
+            output
+            if group is None
+            else GraphView(output.full, output.max_elements, output.rankdir, output.engine, group)
+        )
     traced = output if isinstance(output, Graph) else trace(output, gradient)
     return GraphView(traced, max_elements, rankdir, engine, group)
 
@@ -202,8 +218,9 @@ def to_dot(output, gradient=None, max_elements=10, rankdir="LR", group=None):
     return graph(output, gradient, max_elements, rankdir, group=group).source
 
 
-def render(output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144,
-           group=None):
+def render(
+    output, path, engine="auto", gradient=None, max_elements=10, rankdir="LR", dpi=144, group=None
+):
     """Draw the graph of ``output`` to ``path`` (.svg, .png, .html or .dot) and return the path.
 
     With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH (and the graph
