@@ -316,6 +316,73 @@ def test_numpy_of_a_tensor_that_requires_grad_is_read_only():
     assert cr.tensor([1.0]).numpy().flags.writeable  # no graph: the array itself
 
 
+STALE = "modified by an in-place operation"
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda d: d.__setitem__(0, 5.0),
+        lambda d: d.__iadd__(1.0),
+        lambda d: np.multiply(d, 2.0, out=d),
+        lambda d: np.copyto(d, np.zeros(2)),
+        lambda d: d.fill(0.0),
+        lambda d: d[::-1].__setitem__(slice(None), 1.0),  # a view of the watched view
+        lambda d: d.reshape(2, 1).__setitem__((0, 0), 1.0),
+    ],
+    ids=["setitem", "iadd", "ufunc out=", "copyto", "fill", "view", "reshape"],
+)
+def test_writes_through_data_are_seen_by_the_graph_that_saved_it(write):
+    # Issue #15: writing into .data while a graph holds the values must not silently
+    # give a gradient computed from the changed values; PyTorch misses these writes.
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    write(x.data)
+    with pytest.raises(RuntimeError, match=STALE):
+        y.backward()
+
+
+def test_writes_through_data_of_inputs_and_intermediates_are_seen():
+    batch = cr.tensor(np.ones((2, 2)))  # no grad of its own, but matmul saved it for dW
+    w = cr.tensor(np.eye(2), requires_grad=True)
+    loss = (batch @ w).sum()
+    batch.data[:] = 3.0
+    with pytest.raises(RuntimeError, match=STALE):
+        loss.backward()
+    x = cr.tensor(np.ones(3), requires_grad=True)
+    e = cr.exp(x)  # saves its output
+    total = e.sum()
+    e.data += 1.0
+    with pytest.raises(RuntimeError, match=STALE):
+        total.backward()
+
+
+def test_data_outside_a_live_graph_is_the_plain_array():
+    # The training loop's update after backward costs nothing extra and gives exact values.
+    w = cr.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    for _ in range(3):
+        loss = (w * w).sum()
+        assert type(w.data) is not np.ndarray  # saved by the live graph: watched
+        loss.backward()
+        assert type(w.data) is np.ndarray
+        w.data -= 0.25 * w.grad.data
+        w.grad = None
+    np.testing.assert_array_equal(w.data, np.array([1.0, -2.0]) * 0.5**3)
+    assert w._version == 0  # nothing saved the values when they changed
+
+
+def test_values_read_from_watched_data_are_plain_arrays():
+    x = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (x * x).sum()
+    d = x.data
+    for value in (d * 2, np.exp(d), d.copy(), d.astype(np.float32), np.zeros_like(d)):
+        assert type(value) is np.ndarray
+    x.data = np.array([7.0, 8.0])  # replacing the array leaves the saved one intact
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])  # from the saved values
+    assert x.data.tolist() == [7.0, 8.0]
+
+
 def test_numpy_index_helpers_refuse_tracked_tensors():
     t = cr.tensor(np.array([1.0, 2.0]), requires_grad=True)
     for build in (lambda: np.r_[t, t], lambda: np.c_[t, t]):

@@ -176,7 +176,9 @@ def test_intermediate_buffers_are_freed_after_backward():
     h = x * 2
     e = h.exp()
     y = e.sum()
-    refs = [weakref.ref(t) for t in (h, e)] + [weakref.ref(t.data) for t in (h, e)]
+    refs = [weakref.ref(t) for t in (h, e)] + [
+        weakref.ref(t.numpy(force_writable=True)) for t in (h, e)
+    ]
     del h, e
     assert all(r() is not None for r in refs)  # the graph holds them until backward
     y.backward()
@@ -189,7 +191,7 @@ def test_retain_graph_keeps_buffers_until_the_last_backward():
     x = leaf(RNG.standard_normal(10))
     h = x.tanh()
     y = (h * h).sum()
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h.numpy(force_writable=True))
     del h
     y.backward(retain_graph=True)
     assert ref() is not None

@@ -18,7 +18,7 @@ def _float64_inputs(inputs):
         inputs = (inputs,)
     copies, checked = [], []
     for x in inputs:
-        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        data = x._data if isinstance(x, Tensor) else np.asarray(x)
         floating = np.issubdtype(data.dtype, np.floating)
         wanted = floating and (x.requires_grad if isinstance(x, Tensor) else True)
         copies.append(np.array(data, dtype=np.float64 if floating else data.dtype))
@@ -39,11 +39,11 @@ def _analytic(f, arrays, checked):
     if not isinstance(out, Tensor):
         raise TypeError("gradcheck: the function must return a Tensor")
     variables = [t for t, c in zip(tensors, checked) if c]
-    jac = [np.zeros((out.data.size, v.data.size)) for v in variables]
+    jac = [np.zeros((out._data.size, v._data.size)) for v in variables]
     if not variables or not out.requires_grad:
-        return out.data, jac
-    for k in range(out.data.size):
-        seed = np.zeros(out.data.size)
+        return out._data, jac
+    for k in range(out._data.size):
+        seed = np.zeros(out._data.size)
         seed[k] = 1.0
         grads = engine.grad(
             out,
@@ -58,8 +58,8 @@ def _analytic(f, arrays, checked):
                     raise GradcheckError(
                         f"gradcheck: a gradient has shape {g.shape}, its input has shape {v.shape}"
                     )
-                rows[k] = g.data.ravel()
-    return out.data, jac
+                rows[k] = g._data.ravel()
+    return out._data, jac
 
 
 def _numeric(f, arrays, checked, eps, out_size):
@@ -73,9 +73,9 @@ def _numeric(f, arrays, checked, eps, out_size):
             shifted = [x.copy() for x in arrays]
             flat = shifted[i].reshape(-1)
             flat[j] = a.flat[j] + eps
-            plus = _call(f, shifted, checked)[0].data
+            plus = _call(f, shifted, checked)[0]._data
             flat[j] = a.flat[j] - eps
-            minus = _call(f, shifted, checked)[0].data
+            minus = _call(f, shifted, checked)[0]._data
             cols[:, j] = ((plus - minus) / (2 * eps)).ravel()
         jac.append(cols)
     return jac
@@ -166,7 +166,7 @@ def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5
         raise ValueError(f"check_grads: modes must be 'fwd' and/or 'rev', got {modes!r}")
 
     def check(*args, **kwargs):
-        arrays = [np.array(a.data if isinstance(a, Tensor) else a, dtype=np.float64) for a in args]
+        arrays = [np.array(a._data if isinstance(a, Tensor) else a, dtype=np.float64) for a in args]
 
         def flat_f(*xs):
             out = f(*xs, **kwargs)
@@ -181,7 +181,7 @@ def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5
 
 
 def _values(y):
-    return np.asarray(y.data if isinstance(y, Tensor) else y, dtype=np.float64)
+    return np.asarray(y._data if isinstance(y, Tensor) else y, dtype=np.float64)
 
 
 def _flat(pieces):

@@ -17,7 +17,7 @@ _DEFAULT_FLOAT = np.float32
 def _as_array(data, dtype=None):
     """Python numbers and lists of floats become float32; ndarrays keep their dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if isinstance(data, (np.ndarray, np.generic)):  # NumPy scalars keep their dtype too
         return np.array(data, dtype=dtype, copy=True)
     if dtype is not None:
@@ -50,7 +50,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
+        "_data",
         "grad",
         "requires_grad",
         "name",
@@ -65,6 +65,7 @@ class Tensor:
         "_arrays",
         "__weakref__",
         "_before",  # set only by _inplace inside a graph: the tensor as it was before
+        "_consumers",  # weak references to the nodes recorded with this tensor as an input
     )
     # NumPy hands its ufuncs and functions on Tensors to chainrule (see numpy_dispatch).
     __array_priority__ = 1000
@@ -78,7 +79,7 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
         array = _as_array(data, dtype)
-        self.data = array
+        self._data = array
         self.grad = None
         self.requires_grad = False
         self.name = name
@@ -91,6 +92,7 @@ class Tensor:
         self._retains_grad = False
         self._seq = -1
         self._arrays = None
+        self._consumers = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -98,7 +100,7 @@ class Tensor:
     def _new(cls, array):
         """Wrap an ndarray without copying (ops record nodes in ``ops.registry.apply``)."""
         t = object.__new__(cls)
-        t.data = array
+        t._data = array
         t.grad = None
         t.requires_grad = False
         t.name = None
@@ -111,24 +113,54 @@ class Tensor:
         t._retains_grad = False
         t._seq = -1  # leaves come after every op in backward order
         t._arrays = None
+        t._consumers = None
         return t
 
     # ------------------------------------------------------------------ attributes
     @property
+    def data(self):
+        """The underlying ndarray; assigning to it replaces the values outside autograd.
+
+        While a recorded graph may have saved these values (the tensor was an input of a
+        node that backward has not freed yet, or is such a node itself), it is returned as
+        a view that counts every write into it (``t.data[...] = v``, ``t.data += v``,
+        ``out=``) as an in-place change: backward through that graph then raises instead
+        of using the changed values.
+
+        >>> import chainrule as cr
+        >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> loss = (w * w).sum()
+        >>> w.data[0] = 5.0
+        >>> loss.backward()  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        RuntimeError: backward of 'mul': input 0 (shape (2,)) was modified by an in-place ...
+        """
+        if self._inputs is not None or (self._consumers and _saved_by_live_graph(self)):
+            return _WatchedArray.over(self)
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        # A watched view handed back (``t.data -= v`` ends by assigning it) is the same
+        # memory, already counted; anything else replaces the values, as in PyTorch.
+        self._data = value.view(np.ndarray) if type(value) is _WatchedArray else value
+
+    @property
     def shape(self):
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self):
-        return self.data.size
+        return self._data.size
 
     @property
     def is_leaf(self):
@@ -166,7 +198,7 @@ class Tensor:
         return swapaxes(self, -1, -2)
 
     def __len__(self):
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -191,9 +223,9 @@ class Tensor:
                 )
             if dtype is None or np.dtype(dtype).kind not in "biu":  # an int cast has no grad
                 self._refuse_to_leave_the_graph("np.asarray (or np.array)")
-        if dtype is not None and dtype != self.data.dtype:
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
 
     def numpy(self, force_writable=False):
         """The underlying ndarray (shared, not copied).
@@ -203,10 +235,10 @@ class Tensor:
         ``force_writable=True`` for the array itself, or use ``t.detach().numpy().copy()``.
         """
         if self.requires_grad and not force_writable:
-            view = self.data.view()
+            view = self._data.view()
             view.flags.writeable = False
             return view
-        return self.data
+        return self._data
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
@@ -216,22 +248,22 @@ class Tensor:
 
     def item(self):
         self._refuse_to_leave_the_graph(".item()")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def detach(self):
         """A new leaf sharing this tensor's data and version counter, cut from the graph."""
         if self._counter is None:
             self._counter = [0]
-        t = Tensor._new(self.data)
+        t = Tensor._new(self._data)
         t._counter = self._counter
         return t
 
     def requires_grad_(self, requires_grad=True):
         if requires_grad:
-            _check_differentiable(self.data.dtype)
+            _check_differentiable(self._data.dtype)
         elif self._op is not None:
             raise RuntimeError(
                 "requires_grad can only be switched off on leaf tensors; use detach()"
@@ -260,10 +292,10 @@ class Tensor:
         engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self):
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
-            extras.append(f"dtype={self.data.dtype}")
+        if self._data.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype={self._data.dtype}")
         if self._op is not None:
             extras.append(f"grad_fn=<{self._op.name}>")
         elif self.requires_grad:
@@ -329,22 +361,22 @@ class Tensor:
 
     # Comparisons give boolean tensors outside the graph.
     def __lt__(self, other):
-        return Tensor._new(self.data < _data(other))
+        return Tensor._new(self._data < _data(other))
 
     def __le__(self, other):
-        return Tensor._new(self.data <= _data(other))
+        return Tensor._new(self._data <= _data(other))
 
     def __gt__(self, other):
-        return Tensor._new(self.data > _data(other))
+        return Tensor._new(self._data > _data(other))
 
     def __ge__(self, other):
-        return Tensor._new(self.data >= _data(other))
+        return Tensor._new(self._data >= _data(other))
 
     def __eq__(self, other):
-        return Tensor._new(np.asarray(self.data == _data(other)))
+        return Tensor._new(np.asarray(self._data == _data(other)))
 
     def __ne__(self, other):
-        return Tensor._new(np.asarray(self.data != _data(other)))
+        return Tensor._new(np.asarray(self._data != _data(other)))
 
     # Bitwise on integers, logical on booleans, as in NumPy and PyTorch (no gradient).
     def __invert__(self):
@@ -369,17 +401,17 @@ class Tensor:
         return _logic.bitwise_xor(other, self)
 
     def __bool__(self):
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self):
         self._refuse_to_leave_the_graph("float()")
-        return float(self.data)
+        return float(self._data)
 
     def __int__(self):
-        return int(self.data)
+        return int(self._data)
 
     def __index__(self):
-        return self.data.__index__()
+        return self._data.__index__()
 
     # ------------------------------------------------------------------ in-place
     def _inplace(self, op, *args, **params):
@@ -398,7 +430,7 @@ class Tensor:
                     "wrap the update in cr.no_grad() or use an out-of-place op"
                 )
             Tensor.inplace_ops += 1
-            old = Tensor._new(self.data)
+            old = Tensor._new(self._data)
             for slot in (
                 "requires_grad",
                 "_op",
@@ -419,7 +451,7 @@ class Tensor:
             # An argument that is this tensor itself means its value before the change.
             result = apply(op, (old,) + tuple(old if a is self else a for a in args), params)
             for slot in (
-                "data",
+                "_data",
                 "requires_grad",
                 "_op",
                 "_inputs",
@@ -436,9 +468,9 @@ class Tensor:
             return self
         else:
             Tensor.inplace_ops += 1
-            arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-            value = op.forward(self.data, *arrays, **params)
-            np.copyto(self.data, value, casting="same_kind")
+            arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+            value = op.forward(self._data, *arrays, **params)
+            np.copyto(self._data, value, casting="same_kind")
         self._version += 1
         return self
 
@@ -565,10 +597,10 @@ class Tensor:
         return _N.log_softmax(self, axis, **aliases)
 
     def argmax(self, axis=None, keepdims=False):
-        return Tensor._new(np.asarray(np.argmax(self.data, axis=axis, keepdims=keepdims)))
+        return Tensor._new(np.asarray(np.argmax(self._data, axis=axis, keepdims=keepdims)))
 
     def argmin(self, axis=None, keepdims=False):
-        return Tensor._new(np.asarray(np.argmin(self.data, axis=axis, keepdims=keepdims)))
+        return Tensor._new(np.asarray(np.argmin(self._data, axis=axis, keepdims=keepdims)))
 
     def matmul(self, other):
         return _L.matmul(self, other)
@@ -1146,7 +1178,102 @@ class _HookHandle:
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _saved_by_live_graph(tensor):
+    """Whether a node that took ``tensor`` as an input can still run its backward
+    (it is alive and backward has not freed it); forgets the nodes that cannot."""
+    live = [ref for ref in tensor._consumers if (node := ref()) is not None and node._inputs]
+    tensor._consumers = live or None
+    return bool(live)
+
+
+class _WatchedArray(np.ndarray):
+    """A view of a Tensor's values that counts each write into it as an in-place change
+    of the tensor (its version), so that graphs which saved the values refuse to use
+    them. Views taken of it (slices, reshapes, ``.T``) are watched too; results of
+    computations on it and copies are plain ndarrays."""
+
+    _WRITERS = frozenset(
+        (np.copyto, np.put, np.place, np.putmask, np.fill_diagonal, np.put_along_axis)
+    )
+
+    @classmethod
+    def over(cls, tensor):
+        view = tensor._data.view(cls)
+        view.owner = tensor
+        return view
+
+    def __array_finalize__(self, parent):
+        # Views of a watched array write into the same tensor; new memory belongs to none.
+        self.owner = getattr(parent, "owner", None) if self.base is not None else None
+
+    def _written(self):
+        if self.owner is not None:
+            self.owner._version += 1
+
+    def __setitem__(self, index, value):
+        self._written()
+        super().__setitem__(index, value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        if out is not None:
+            for array in out:
+                if type(array) is _WatchedArray:
+                    array._written()
+            kwargs["out"] = tuple(_plain(array) for array in out)
+        result = getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)
+        # In-place operators return their target: hand back the watched view itself.
+        if out is not None and len(out) == 1 and result is kwargs["out"][0]:
+            return out[0]
+        return result
+
+    def __array_function__(self, func, types, args, kwargs):
+        if func in self._WRITERS and type(args[0]) is _WatchedArray:
+            args[0]._written()
+        out = kwargs.get("out")
+        for array in out if isinstance(out, tuple) else (out,):
+            if type(array) is _WatchedArray:
+                array._written()
+        args = tuple(_plain(a) for a in args)
+        kwargs = {k: _plain(v) for k, v in kwargs.items()}
+        return func(*args, **kwargs)
+
+    def fill(self, value):
+        self._written()
+        super().fill(value)
+
+    def sort(self, *args, **kwargs):
+        self._written()
+        super().sort(*args, **kwargs)
+
+    def put(self, *args, **kwargs):
+        self._written()
+        super().put(*args, **kwargs)
+
+    def partition(self, *args, **kwargs):
+        self._written()
+        super().partition(*args, **kwargs)
+
+    def copy(self, order="C"):
+        return _plain(self).copy(order)
+
+    def astype(self, *args, **kwargs):
+        return _plain(self).astype(*args, **kwargs)
+
+    def __reduce__(self):
+        return _plain(self).__reduce__()
+
+
+def _plain(x):
+    """An ndarray view of a watched array (anything else unchanged), including the
+    arrays in a list or tuple argument."""
+    if type(x) is _WatchedArray:
+        return x.view(np.ndarray)
+    if type(x) in (list, tuple):
+        return type(x)(_plain(item) for item in x)
+    return x
 
 
 def _listed(dims):

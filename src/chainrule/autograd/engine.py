@@ -70,7 +70,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             if create_graph:
                 args, out = node_inputs, node
             else:
-                args, out = node._arrays, node.data
+                args, out = node._arrays, node._data
             vjps = op.vjps
             if op.variadic is not None:  # rules bound to all the inputs: no unpacking per call
                 vjps, args, params = op.variadic_rules(args, params), (), None
@@ -88,7 +88,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                     if share is None:
                         continue
                 if not op.fitted_shares:
-                    data = x.data
+                    data = x._data
                     if share.shape != data.shape or share.dtype != data.dtype:
                         share = _fit(share, x)
                 if anomaly:
@@ -135,9 +135,9 @@ def _seed(root, gradient, create_graph):
             "backward: the output does not require grad and has no grad_fn "
             "(no input of its graph has requires_grad=True)"
         )
-    shape, dtype = root.data.shape, root.data.dtype
+    shape, dtype = root._data.shape, root._data.dtype
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"backward: a gradient can be implied only for a scalar output; "
                 f"this output has shape {shape}, pass gradient="
@@ -147,8 +147,8 @@ def _seed(root, gradient, create_graph):
     elif create_graph and isinstance(gradient, Tensor):
         seed = gradient
     else:
-        data = gradient.data if isinstance(gradient, Tensor) else gradient
-        if np.iscomplexobj(data) and not np.iscomplexobj(root.data):
+        data = gradient._data if isinstance(gradient, Tensor) else gradient
+        if np.iscomplexobj(data) and not np.iscomplexobj(root._data):
             raise TypeError(
                 f"backward: a complex gradient for a real output of dtype {dtype} "
                 "(its imaginary part would be dropped)"
@@ -163,7 +163,7 @@ def _seed(root, gradient, create_graph):
 
 def _fit(share, x):
     """Sum a gradient back to its input's shape and give it the input's dtype."""
-    data = x.data
+    data = x._data
     if share.shape != data.shape:
         share = sum_to(share, data.shape)
     if share.dtype != data.dtype:
@@ -185,7 +185,7 @@ def _accumulate(tensor, g, stored):
     if id(owner) in stored or not g.flags.writeable:
         g = owner = g.copy()
     stored.add(id(owner))
-    tensor.grad = _new(g) if tensor.grad is None else _new(tensor.grad.data + g)
+    tensor.grad = _new(g) if tensor.grad is None else _new(tensor.grad._data + g)
 
 
 def _run_hooks(node, g):
@@ -197,10 +197,10 @@ def _run_hooks(node, g):
         if result is None:
             continue
         g = result if graph else np.asarray(data_of(result))
-        if g.shape != node.data.shape:
+        if g.shape != node._data.shape:
             raise ShapeError(
                 f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
-                f"of shape {g.shape} for a tensor of shape {node.data.shape}"
+                f"of shape {g.shape} for a tensor of shape {node._data.shape}"
             )
         g = _fit(g, node)  # the shape is right by now: this restores the dtype
     return g
@@ -243,7 +243,7 @@ def _check_versions(node, inputs):
 
 
 def _check_finite(share, op, i):
-    values = share.data if isinstance(share, Tensor) else np.asarray(share)
+    values = share._data if isinstance(share, Tensor) else np.asarray(share)
     if not np.all(np.isfinite(values)):
         kind = "nan" if np.isnan(values).any() else "inf"
         raise RuntimeError(

@@ -41,7 +41,7 @@ def _as_variable(x):
     if isinstance(x, Tensor):
         if x.requires_grad:
             return x + 0, True  # a fresh node on x's graph: nested transforms see through it
-        return Tensor._new(x.data).requires_grad_(), True
+        return Tensor._new(x._data).requires_grad_(), True
     array = np.asarray(x)
     if not np.issubdtype(array.dtype, np.floating):
         if np.iscomplexobj(array):
@@ -95,7 +95,7 @@ def _depends(out):
 
 
 def _data(x):
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _zeros_like(x, dtype=None):
@@ -115,7 +115,7 @@ def _outward(value, as_tensor):
         return value
     if as_tensor:
         return value if isinstance(value, Tensor) else Tensor._new(np.asarray(value))
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+    return value._data if isinstance(value, Tensor) else np.asarray(value)
 
 
 def _value(out, as_tensor, nested):
@@ -242,7 +242,7 @@ def jvp(f, primals, tangents):
     outputs, structure = _leaves(out)
     # vjp(u) = J^T u is linear in u; differentiating <J^T u, t> with respect to u gives J t.
     seeds = [
-        Tensor._new(np.zeros_like(o.data)).requires_grad_() if _depends(o) else None
+        Tensor._new(np.zeros_like(o._data)).requires_grad_() if _depends(o) else None
         for o in outputs
     ]
     pulled = _pull(outputs, seeds, variables, True)
@@ -317,7 +317,7 @@ def _jacobians(out, variables, tensors_in, nested):
 
             jac = reshape(stack(row), shape)
         else:
-            jac = np.stack([r.data for r in row]).reshape(shape)
+            jac = np.stack([r._data for r in row]).reshape(shape)
         jacobians.append(_outward(jac, as_tensor))
     return jacobians
 

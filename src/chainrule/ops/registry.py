@@ -15,6 +15,7 @@ gradient back to its input's shape in one place (``autograd.engine``).
 """
 
 import itertools
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -225,7 +226,7 @@ def composite(spec, name=None):
 
 
 def _shapes(args):
-    return ", ".join(str(np.shape(a.data if isinstance(a, Tensor) else a)) for a in args)
+    return ", ".join(str(np.shape(a._data if isinstance(a, Tensor) else a)) for a in args)
 
 
 def apply(op, args, params=_NO_PARAMS):
@@ -234,7 +235,7 @@ def apply(op, args, params=_NO_PARAMS):
     record = False
     for a in args:
         if isinstance(a, Tensor):
-            arrays.append(a.data)
+            arrays.append(a._data)
             if a.requires_grad:
                 record = True
         else:
@@ -256,7 +257,7 @@ def apply(op, args, params=_NO_PARAMS):
     if record:
         # The node, made here without __init__ or a call: every slot written once.
         t = new_tensor(Tensor)
-        t.data = out
+        t._data = out
         t.grad = None
         t.requires_grad = True
         t.name = None
@@ -269,6 +270,8 @@ def apply(op, args, params=_NO_PARAMS):
         t._retains_grad = False
         t._seq = next(_sequence)
         t._arrays = arrays  # what the vjps read on the plain-array path (and what is kept)
+        t._consumers = None
+        _note_consumer(t, args)
     else:
         t = _new(out)
     if not op.fresh_output and (out.base is not None or (arrays and out is arrays[0])):
@@ -276,11 +279,26 @@ def apply(op, args, params=_NO_PARAMS):
     return t
 
 
+def _note_consumer(node, args):
+    """Tell each input tensor that ``node`` saved its values, so that its ``.data`` watches
+    writes while the node can still run backward (see ``Tensor.data``)."""
+    ref = weakref.ref(node)
+    for a in args:
+        if isinstance(a, Tensor):
+            consumers = a._consumers
+            if consumers is None:
+                a._consumers = [ref]
+            else:
+                consumers.append(ref)
+                if len(consumers) > 16:  # a parameter used step after step: drop the dead
+                    a._consumers = [r for r in consumers if (n := r()) is not None and n._inputs]
+
+
 def _share_counter(t, out, args):
     """A view shares the version counter of the tensor it looks into, so that in-place
     changes made through either are seen by the graphs that saved the other."""
     for a in args:
-        if isinstance(a, Tensor) and np.may_share_memory(out, a.data):
+        if isinstance(a, Tensor) and np.may_share_memory(out, a._data):
             if a._counter is None:
                 a._counter = [0]
             t._counter = a._counter
@@ -322,4 +340,4 @@ def binary_spec(ref, domain=(-2.0, 2.0), **options):
 
 def data_of(x):
     """The ndarray behind a Tensor (or the value itself): for masks that carry no gradient."""
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
