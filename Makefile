@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: train test bench clean
+.PHONY: train test bench docs clean
 
 $(BIN)/chainrule: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,9 @@ test: $(BIN)/chainrule
 bench: $(BIN)/chainrule
 	$(BIN)/python -m bench
 
+# The documentation site, into site/; --strict: a broken link or reference fails it.
+docs: $(BIN)/chainrule
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .bench-venv .pytest_cache runs
+	rm -rf $(VENV) .bench-venv .pytest_cache runs site

@@ -5,11 +5,15 @@ element) with the numeric one; ``gradgradcheck`` does the same for the gradient
 itself, so second-order rules are checked too.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from .autograd import engine
 from .errors import GradcheckError
 from .tensor import Tensor
+from .typing import ArrayLike, TensorLike
 
 
 def _float64_inputs(inputs):
@@ -81,7 +85,13 @@ def _numeric(f, arrays, checked, eps, out_size):
     return jac
 
 
-def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+def gradcheck(
+    f: Callable[..., Any],
+    inputs: TensorLike | Sequence[TensorLike],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
     """Check ``f``'s gradients at ``inputs`` against central differences in float64.
 
     Returns True, or raises :class:`GradcheckError` naming the input, the worst
@@ -116,7 +126,15 @@ def gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     return True
 
 
-def gradgradcheck(f, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+def gradgradcheck(
+    f: Callable[..., Any],
+    inputs: TensorLike | Sequence[TensorLike],
+    grad_outputs: ArrayLike | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
     """Check the second-order gradients of ``f``: gradcheck applied to its vjp.
 
     ``grad_outputs`` (random by default) is the fixed cotangent of the vjp.
@@ -146,7 +164,15 @@ def gradgradcheck(f, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3, 
     return gradcheck(first_order, wrapped, eps=eps, atol=atol, rtol=rtol)
 
 
-def check_grads(f, modes=("fwd", "rev"), order=2, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
+def check_grads(
+    f: Callable[..., Any],
+    modes: str | Sequence[str] = ("fwd", "rev"),
+    order: int = 2,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    seed: int = 0,
+) -> Callable[..., bool]:
     """``f`` -> a function of ``*args`` that checks f's derivatives there, in random directions.
 
     As HIPS autograd's ``check_grads``: a forward product (``jvp``) and a backward one

@@ -1,10 +1,13 @@
-"""The ``chainrule`` command: ``train``, ``evaluate`` and, with the viz package, ``graph``.
+"""The ``chainrule`` command: ``train``, ``evaluate``, ``sample`` and, with the viz
+package, ``graph``.
 
     chainrule train                              # MLP on digits, results in runs/digits
     chainrule train --model cnn --dataset mnist --epochs 5
     chainrule train --hidden 128,64 --optimizer momentum --lr 0.05 --epochs 20
     chainrule train --resume runs/digits/checkpoint.npz --epochs 40
     chainrule evaluate runs/digits/checkpoint.npz
+    chainrule train --model lstm --dataset text  # character-level LSTM, in runs/text
+    chainrule sample runs/text/checkpoint.npz --prompt "def " --length 200
 
 Every failure (a bad option, a damaged checkpoint, an output directory that cannot be
 written, a full disk) prints one line naming the problem and exits non-zero: 2 for
@@ -13,11 +16,12 @@ settings, 1 for the rest.
 
 import argparse
 import json
+import math
 import os
 import sys
 
 from . import __version__
-from .data import available_datasets
+from .data import TEXT_DATASETS, DatasetFileError, available_datasets
 from .data.datasets import MissingDependencyError
 from .errors import CheckpointError
 
@@ -30,6 +34,12 @@ examples:
   chainrule train --model cnn --channels 16,32 --kernel 3 --dataset fashion_mnist \\
       --data-dir ~/data/FashionMNIST/raw
   chainrule train --resume runs/digits/checkpoint.npz --epochs 40
+  chainrule train --model lstm --dataset text --epochs 1
+  chainrule train --model lstm --text book.txt --hidden 512 --layers 2 --seq-len 64
+
+--model lstm trains a character-level language model on the characters of --text FILE
+(default: Python sources of the standard library; the last tenth is the test text) and
+reports bits per character; generate text from it with chainrule sample.
 
 Every epoch rewrites OUT/checkpoint.npz and OUT/metrics.json; OUT/curves.png is drawn
 at the end. An OUT that already holds a run is refused: continue it with --resume, or
@@ -54,15 +64,19 @@ def build_parser():
     """The argument parser of the ``chainrule`` command, with every subcommand."""
     from .train import (
         ACTIVATIONS,
+        CLASSIFIER_DEFAULTS,
         CNN_DEFAULTS,
         CNN_LR,
         LOSSES,
+        LSTM_DEFAULTS,
+        LSTM_LR,
         MLP_HIDDEN,
         MODELS,
         OPTIMIZERS,
         WEIGHT_DECAY,
         TrainConfig,
     )
+    from .train_text import CLIP_NORM
 
     parser = _Parser(
         prog="chainrule",
@@ -75,31 +89,32 @@ def build_parser():
     defaults = TrainConfig()
     train = subparsers.add_parser(
         "train",
-        help="train an MLP or a CNN on an offline dataset (default: digits)",
-        description="Train a multi-layer perceptron or a convolutional network, "
-        "checkpointing after every epoch.",
+        help="train an MLP, a CNN or an LSTM language model offline (default: MLP on digits)",
+        description="Train a multi-layer perceptron, a convolutional network or a "
+        "character-level LSTM language model, checkpointing after every epoch.",
         epilog=TRAIN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # Defaults are None so that a resumed run can tell the flags given from those left out.
     train.add_argument(
         "--dataset",
-        choices=available_datasets(),
-        help=f"dataset to train on (default: {defaults.dataset})",
+        choices=[*available_datasets(), *TEXT_DATASETS],
+        help=f"dataset to train on; text is for lstm (default: {defaults.dataset}, "
+        f"{LSTM_DEFAULTS['dataset']} for lstm)",
     )
     train.add_argument(
         "--model",
         choices=MODELS,
         help="mlp: Linear layers; cnn: conv blocks (conv, activation, 2x2 "
-        f"max-pool) before them, for image datasets (default: "
-        f"{defaults.model})",
+        "max-pool) before them, for image datasets; lstm: a character-level language "
+        f"model (embedding, LSTM, Linear) on a text (default: {defaults.model})",
     )
     train.add_argument(
         "--hidden",
         metavar="SIZES",
-        help="hidden Linear layer sizes, comma separated (default: "
-        f"{_join(MLP_HIDDEN)} for mlp, {_join(CNN_DEFAULTS['hidden'])} "
-        "for cnn)",
+        help="hidden Linear layer sizes, comma separated; for lstm the one size of the "
+        f"LSTM layers (default: {_join(MLP_HIDDEN)} for mlp, "
+        f"{_join(CNN_DEFAULTS['hidden'])} for cnn, {_join(LSTM_DEFAULTS['hidden'])} for lstm)",
     )
     train.add_argument(
         "--channels",
@@ -119,6 +134,29 @@ def build_parser():
         "training images (default: on)",
     )
     train.add_argument(
+        "--text",
+        metavar="FILE",
+        help="lstm: the UTF-8 text to learn, its last tenth held out for testing "
+        "(default: Python source files of the standard library)",
+    )
+    train.add_argument(
+        "--layers",
+        type=int,
+        help=f"lstm: number of stacked LSTM layers (default: {LSTM_DEFAULTS['layers']})",
+    )
+    train.add_argument(
+        "--embedding",
+        type=int,
+        help=f"lstm: size of each character's embedding (default: {LSTM_DEFAULTS['embedding']})",
+    )
+    train.add_argument(
+        "--seq-len",
+        type=int,
+        help="lstm: time steps backpropagated through per update; the state carries on "
+        f"into the next chunk, detached (default: {LSTM_DEFAULTS['seq_len']}); gradients "
+        f"are clipped to norm {CLIP_NORM:g}",
+    )
+    train.add_argument(
         "--data-dir",
         metavar="DIR",
         help="read mnist, fashion_mnist or cifar10 from the files downloaded "
@@ -127,7 +165,7 @@ def build_parser():
     train.add_argument(
         "--activation",
         choices=list(ACTIVATIONS),
-        help=f"activation between layers (default: {defaults.activation})",
+        help=f"mlp, cnn: activation between layers (default: {CLASSIFIER_DEFAULTS['activation']})",
     )
     train.add_argument("--loss", choices=LOSSES, help=f"training loss (default: {defaults.loss})")
     train.add_argument(
@@ -143,13 +181,21 @@ def build_parser():
         + ", ".join(f"{k} {v:g}" for k, v in OPTIMIZERS.items())
         + "; for cnn "
         + ", ".join(f"{k} {v:g}" for k, v in CNN_LR.items())
+        + "; for lstm "
+        + ", ".join(f"{k} {v:g}" for k, v in LSTM_LR.items())
         + ")",
     )
     train.add_argument(
-        "--batch-size", type=int, help=f"samples per mini-batch (default: {defaults.batch_size})"
+        "--batch-size",
+        type=int,
+        help="samples per mini-batch; for lstm the number of streams through the text "
+        f"read side by side (default: {defaults.batch_size})",
     )
     train.add_argument(
-        "--epochs", type=int, help=f"total number of epochs (default: {defaults.epochs})"
+        "--epochs",
+        type=int,
+        help=f"total number of epochs (default: {defaults.epochs}, "
+        f"{LSTM_DEFAULTS['epochs']} for lstm)",
     )
     train.add_argument(
         "--seed", type=int, help=f"seed of initialisation and shuffling (default: {defaults.seed})"
@@ -159,7 +205,7 @@ def build_parser():
         type=float,
         help="L2 penalty, decoupled for adamw (default: "
         + ", ".join(f"{k} {v:g}" for k, v in WEIGHT_DECAY.items())
-        + ", 0 for the others and for cnn)",
+        + ", 0 for the others and for cnn and lstm)",
     )
     train.add_argument(
         "--out",
@@ -179,7 +225,8 @@ def build_parser():
         "evaluate",
         help="score a saved model on its dataset",
         description="Rebuild the model saved in a training checkpoint and report its loss, "
-        "accuracy and confusion matrix.",
+        "accuracy and confusion matrix (for a language model: loss, bits per character "
+        "and accuracy of the next character).",
     )
     evaluate.add_argument("checkpoint", help="a checkpoint.npz written by chainrule train")
     evaluate.add_argument(
@@ -193,11 +240,36 @@ def build_parser():
     )
     evaluate.set_defaults(func=run_evaluate)
 
+    sample = subparsers.add_parser(
+        "sample",
+        help="generate text from a saved language model",
+        description="Print PROMPT followed by the characters a language model trained with "
+        "--model lstm generates after it, one at a time.",
+    )
+    sample.add_argument(
+        "checkpoint", help="a checkpoint.npz written by chainrule train --model lstm"
+    )
+    sample.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
+    sample.add_argument(
+        "--length", type=int, default=200, help="characters to generate (default: 200)"
+    )
+    sample.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="below 1 picks likelier characters, above 1 more varied ones; 0 always the "
+        "likeliest (default: 1)",
+    )
+    sample.add_argument(
+        "--seed", type=int, help="seed of the draws, to repeat a sample (default: fresh each run)"
+    )
+    sample.set_defaults(func=run_sample)
+
     try:
         from .viz import cli as viz_cli
     except ImportError:  # the graph command is optional
-        viz_cli = None
-    if viz_cli is not None:
+        pass
+    else:
         viz_cli.register(subparsers)
     return parser
 
@@ -229,6 +301,10 @@ def run_train(args):
             "kernel",
             "augment",
             "data_dir",
+            "text",
+            "layers",
+            "embedding",
+            "seq_len",
             "activation",
             "loss",
             "optimizer",
@@ -286,9 +362,13 @@ def run_train(args):
     from .distributed import init
 
     if init().is_root:  # under mpiexec every rank trains; one reports
+        bits = ""
+        if result.config.model == "lstm":
+            bits = f"test bits/char {result.test_loss / math.log(2):.3f}, "
         print(
-            f"test accuracy {result.test_accuracy:.4f}, test loss {result.test_loss:.4f} "
-            f"after {result.epoch} epochs ({result.seconds:.1f} s); wrote {result.out}"
+            f"{bits}test accuracy {result.test_accuracy:.4f}, test loss "
+            f"{result.test_loss:.4f} after {result.epoch} epochs ({result.seconds:.1f} s); "
+            f"wrote {result.out}"
         )
     return 0
 
@@ -303,8 +383,17 @@ def run_evaluate(args):
         scores = evaluate_checkpoint(args.checkpoint, split=args.split)
     except MemoryError as exc:
         return _fail("evaluate", f"out of memory ({exc or 'an allocation failed'})", 1)
-    except (CheckpointError, MissingDependencyError, OSError) as exc:
+    except (CheckpointError, MissingDependencyError, DatasetFileError, OSError) as exc:
         return _fail("evaluate", exc, 1)
+    if "bits_per_char" in scores:  # a language model
+        if args.json:
+            print(json.dumps(scores))
+            return 0
+        print(
+            f"{args.split} loss {scores['loss']:.4f}  bits/char {scores['bits_per_char']:.3f}  "
+            f"accuracy {scores['accuracy']:.4f}  ({scores['num_samples']} characters)"
+        )
+        return 0
     if args.json:
         print(json.dumps({**scores, "confusion": scores["confusion"].tolist()}))
         return 0
@@ -314,6 +403,34 @@ def run_evaluate(args):
     )
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(_format_confusion(scores["confusion"]))
+    return 0
+
+
+def run_sample(args):
+    """``chainrule sample``: print the prompt and the text a language model continues it with."""
+    from .train import sample_checkpoint
+
+    if not args.checkpoint:
+        return _fail("sample", "CHECKPOINT needs a path, got ''", 2)
+    if args.length < 0:
+        return _fail("sample", f"--length must be >= 0, got {args.length}", 2)
+    if not 0 <= args.temperature < math.inf:
+        return _fail(
+            "sample", f"--temperature must be a finite number >= 0, got {args.temperature}", 2
+        )
+    if args.seed is not None and args.seed < 0:
+        return _fail("sample", f"--seed must be >= 0, got {args.seed}", 2)
+    try:
+        text = sample_checkpoint(
+            args.checkpoint, args.prompt, args.length, args.temperature, args.seed
+        )
+    except MemoryError as exc:
+        return _fail("sample", f"out of memory ({exc or 'an allocation failed'})", 1)
+    except (CheckpointError, OSError) as exc:
+        return _fail("sample", exc, 1)
+    except ValueError as exc:  # the prompt
+        return _fail("sample", exc, 2)
+    print(text)
     return 0
 
 

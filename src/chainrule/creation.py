@@ -1,6 +1,8 @@
 """Making tensors: from data, filled, random, ranges."""
 
 import operator
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -9,23 +11,29 @@ from .ops.elementwise import astype, where
 from .ops.logic import floor, ones_like, zeros_like  # noqa: F401  (NumPy's, as cr.*_like)
 from .ops.registry import Case, Spec, composite, data_of
 from .tensor import _DEFAULT_FLOAT, Tensor
+from .typing import ArrayLike, DTypeLike, NDArray, ShapeLike, TensorLike
 
 _rng = np.random.default_rng()
 
 
-def manual_seed(seed):
+def manual_seed(seed: int | None) -> None:
     """Seed the generator behind :func:`randn` and :func:`rand`."""
     global _rng
     _rng = np.random.default_rng(seed)
 
 
-def _make(array, requires_grad, name=None):
+def _make(array: NDArray[Any], requires_grad: bool, name: str | None = None) -> Tensor:
     t = Tensor._new(array)
     t.name = name
     return t.requires_grad_(True) if requires_grad else t
 
 
-def tensor(data, dtype=None, requires_grad=False, name=None):
+def tensor(
+    data: TensorLike,
+    dtype: DTypeLike | None = None,
+    requires_grad: bool = False,
+    name: str | None = None,
+) -> Tensor:
     """A new tensor holding a copy of ``data``; Python floats become float32.
 
     >>> import chainrule as cr
@@ -35,40 +43,59 @@ def tensor(data, dtype=None, requires_grad=False, name=None):
     return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
 
 
-def from_numpy(array, requires_grad=False, name=None):
+def from_numpy(array: NDArray[Any], requires_grad: bool = False, name: str | None = None) -> Tensor:
     """A tensor sharing memory with ``array`` (its dtype kept)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects an ndarray, got {type(array).__name__}")
     return _make(array, requires_grad, name)
 
 
-def _shape(shape):
+def _shape(shape: tuple[Any, ...]) -> tuple[int, ...]:
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else shape
 
 
-def zeros(*shape, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def zeros(
+    *shape: int | Sequence[int], dtype: DTypeLike = _DEFAULT_FLOAT, requires_grad: bool = False
+) -> Tensor:
     return _make(np.zeros(_shape(shape), dtype=dtype), requires_grad)
 
 
-def ones(*shape, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def ones(
+    *shape: int | Sequence[int], dtype: DTypeLike = _DEFAULT_FLOAT, requires_grad: bool = False
+) -> Tensor:
     return _make(np.ones(_shape(shape), dtype=dtype), requires_grad)
 
 
-def full(shape, value, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def full(
+    shape: ShapeLike,
+    value: ArrayLike,
+    dtype: DTypeLike = _DEFAULT_FLOAT,
+    requires_grad: bool = False,
+) -> Tensor:
     return _make(np.full(shape, value, dtype=dtype), requires_grad)
 
 
-def randn(*shape, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def randn(
+    *shape: int | Sequence[int], dtype: DTypeLike = _DEFAULT_FLOAT, requires_grad: bool = False
+) -> Tensor:
     """Standard normal samples (seed with :func:`manual_seed`)."""
     return _make(_rng.standard_normal(_shape(shape)).astype(dtype), requires_grad)
 
 
-def rand(*shape, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def rand(
+    *shape: int | Sequence[int], dtype: DTypeLike = _DEFAULT_FLOAT, requires_grad: bool = False
+) -> Tensor:
     """Uniform samples in [0, 1)."""
     return _make(_rng.random(_shape(shape)).astype(dtype), requires_grad)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
+def arange(
+    start: float,
+    stop: float | None = None,
+    step: float = 1,
+    dtype: DTypeLike | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Evenly spaced values; float arguments give float32, as ``np.arange`` otherwise."""
     array = np.arange(start, stop, step) if stop is not None else np.arange(start)
     if dtype is None and array.dtype == np.float64:
@@ -76,7 +103,9 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False):
     return _make(array.astype(dtype) if dtype else array, requires_grad)
 
 
-def eye(n, m=None, dtype=_DEFAULT_FLOAT, requires_grad=False):
+def eye(
+    n: int, m: int | None = None, dtype: DTypeLike = _DEFAULT_FLOAT, requires_grad: bool = False
+) -> Tensor:
     return _make(np.eye(n, m, dtype=dtype), requires_grad)
 
 

@@ -25,15 +25,15 @@ class NodeCheck:
     node: str
     op: str
     input: int
-    shape: tuple
+    shape: tuple[int, ...]
     checked: int  # elements compared (a random sample for large inputs)
     max_error: float  # the largest |analytic - numeric| over the checked elements
-    index: tuple = ()  # where the worst element is
+    index: tuple[int, ...] = ()  # where the worst element is
     analytic: float = 0.0
     numeric: float = 0.0
     ok: bool = True
 
-    def describe(self):
+    def describe(self) -> str:
         return (
             f"backward of op '{self.op}' (node '{self.node}') disagrees with finite "
             f"differences for input {self.input} (shape {self.shape}): worst element "
@@ -45,20 +45,20 @@ class NodeCheck:
 class GraphCheck:
     """Every check made by :func:`check_graph`, in backward order."""
 
-    checks: list = field(default_factory=list)
+    checks: list[NodeCheck] = field(default_factory=list)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
     @property
-    def failures(self):
+    def failures(self) -> list[NodeCheck]:
         return [c for c in self.checks if not c.ok]
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.ok
 
-    def __str__(self):
+    def __str__(self) -> str:
         failures = self.failures
         ops = len({c.node for c in self.checks})
         head = (
@@ -81,8 +81,14 @@ class GraphCheck:
 
 
 def check_graph(
-    output, eps=1e-6, atol=1e-5, rtol=1e-3, max_elements=64, seed=0, raise_on_error=True
-):
+    output: Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    max_elements: int = 64,
+    seed: int | None = 0,
+    raise_on_error: bool = True,
+) -> GraphCheck:
     """Check every op node behind ``output``: its vjps against central differences.
 
     Each op's forward is re-run alone on float64 copies of its recorded inputs, so

@@ -1,6 +1,11 @@
 """The exceptions chainrule raises, each a subclass of the built-in a caller would expect."""
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .diagnose import GraphCheck
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -22,7 +27,12 @@ class AxisError(ShapeError, np.exceptions.AxisError):
 
 
 class GradcheckError(AssertionError):
-    """An analytic gradient disagrees with finite differences."""
+    """An analytic gradient disagrees with finite differences.
+
+    Raised by ``check_graph``, it carries the whole ``report`` (a ``GraphCheck``).
+    """
+
+    report: "GraphCheck"  # set only by check_graph
 
 
 class CheckpointError(OSError):

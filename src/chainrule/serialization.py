@@ -30,6 +30,8 @@ import secrets
 import stat
 import struct
 import zipfile
+from collections.abc import Callable
+from typing import Any, BinaryIO, TypeAlias
 
 import numpy as np
 
@@ -38,9 +40,12 @@ from .errors import CheckpointError
 try:
     import fcntl
 except ImportError:  # Windows: there, a file open in another process cannot be removed
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["save", "load", "check_structure", "write_atomically", "MAX_DEPTH"]
+
+#: A file path: text, bytes or a path object.
+StrPath: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
 FORMAT = "chainrule-checkpoint"
 VERSION = 1
@@ -61,7 +66,7 @@ _TMP_SUFFIX = ".chainrule-tmp"
 # ------------------------------------------------------------------------------ save
 
 
-def save(obj, path):
+def save(obj: Any, path: StrPath) -> None:
     """Write ``obj`` (a dict, list or tuple of arrays and plain values) to ``path``.
 
     Dict keys must be strings or ints; they come back with the same type. Arrays keep
@@ -70,7 +75,7 @@ def save(obj, path):
     container that holds itself, or nesting deeper than :data:`MAX_DEPTH`, raises
     ValueError. ``path`` is replaced atomically (see :func:`write_atomically`).
     """
-    arrays = []
+    arrays: list[np.ndarray] = []
     tree = _encode(obj, arrays, "obj", set())
     write_atomically(path, lambda f: _write_archive(f, tree, arrays))
 
@@ -185,7 +190,7 @@ def _latin1(text):
 # ------------------------------------------------------------------ atomic writes
 
 
-def write_atomically(path, write):
+def write_atomically(path: StrPath, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(f)`` on a new file that then replaces ``path`` in one step.
 
     The data goes to a temporary file ``.NAME.<random>.chainrule-tmp`` in the same
@@ -362,7 +367,7 @@ def _fsync_directory(directory):
 # ------------------------------------------------------------------------------ load
 
 
-def load(path, schema=None):
+def load(path: StrPath, schema: Any = None) -> Any:
     """Read a checkpoint written by :func:`save` and verify its checksum.
 
     Raises :class:`~chainrule.errors.CheckpointError` (an OSError) naming the file
@@ -481,6 +486,7 @@ def _check_entries(archive, size, path):
         raise CheckpointError(f"{path}: not a chainrule checkpoint (no {_META!r} metadata entry)")
     expected = {_META} | {f"a{i}" for i in range(len(infos) - 1)}
     unexpected = sorted(name for name in entries if name not in expected)
+    what: str | None
     if len(entries) != len(infos) or unexpected:
         what = f"unexpected entry {unexpected[0]!r}" if unexpected else "duplicate entries"
         raise CheckpointError(f"{path}: corrupted checkpoint ({_shorten(what, 80)})")
@@ -534,14 +540,15 @@ def _read_npy(archive, info, size, path):
                 f"{info.file_size - f.tell()})"
             )
         flat = np.empty(count, dtype)
-        buffer = flat.reshape(-1).view(np.uint8) if nbytes else None
-        done = 0
-        while done < nbytes:
-            piece = f.read(min(_CHUNK, nbytes - done))
-            if not piece:
-                raise CheckpointError(f"{where} is truncated)")
-            buffer[done : done + len(piece)] = np.frombuffer(piece, np.uint8)
-            done += len(piece)
+        if nbytes:  # (a dtype of itemsize 0 has no byte view)
+            buffer = flat.reshape(-1).view(np.uint8)
+            done = 0
+            while done < nbytes:
+                piece = f.read(min(_CHUNK, nbytes - done))
+                if not piece:
+                    raise CheckpointError(f"{where} is truncated)")
+                buffer[done : done + len(piece)] = np.frombuffer(piece, np.uint8)
+                done += len(piece)
     return flat.reshape(shape, order="F" if fortran_order else "C")
 
 
@@ -647,7 +654,7 @@ def _pieces(array):
 # ------------------------------------------------------------ structure of a checkpoint
 
 
-def check_structure(obj, schema, path, name="checkpoint"):
+def check_structure(obj: Any, schema: Any, path: StrPath, name: str = "checkpoint") -> None:
     """Check that ``obj``, loaded from ``path``, has the structure ``schema`` describes.
 
     Raises :class:`~chainrule.errors.CheckpointError` naming the file and the first
@@ -671,7 +678,7 @@ def check_structure(obj, schema, path, name="checkpoint"):
     """
     problem = _mismatch(obj, schema, name)
     if problem:
-        raise CheckpointError(f"{os.fspath(path)}: {problem}")
+        raise CheckpointError(f"{os.fsdecode(path)}: {problem}")
 
 
 def _mismatch(value, schema, where):

@@ -4,12 +4,20 @@ A Tensor made by an op *is* its graph node: it keeps the op, its inputs and the
 op's parameters until backward frees them. Leaves (made by the user) have no op.
 """
 
+from __future__ import annotations
+
+import builtins
 import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from .autograd.mode import GradMode
 from .errors import ShapeError
+
+if TYPE_CHECKING:
+    from .typing import Axis, DTypeLike, TensorLike
 
 _DEFAULT_FLOAT = np.float32
 
@@ -67,6 +75,23 @@ class Tensor:
         "_before",  # set only by _inplace inside a graph: the tensor as it was before
         "_consumers",  # weak references to the nodes recorded with this tensor as an input
     )
+    # What the slots hold, for type checkers (the graph's own slots are internal).
+    _data: np.ndarray
+    grad: Tensor | None
+    requires_grad: bool
+    name: str | None
+    _op: Any
+    _inputs: Any
+    _params: Any
+    _versions: Any
+    _counter: Any
+    _hooks: Any
+    _retains_grad: bool
+    _seq: int
+    _arrays: Any
+    _consumers: Any
+    _before: Any
+
     # NumPy hands its ufuncs and functions on Tensors to chainrule (see numpy_dispatch).
     __array_priority__ = 1000
     # Comparisons are elementwise, so hashing stays by identity (graph dicts key on nodes).
@@ -77,7 +102,13 @@ class Tensor:
     # How many tensors have been changed in place inside a graph (see _inplace, _before).
     rebased = 0
 
-    def __init__(self, data, requires_grad=False, name=None, dtype=None):
+    def __init__(
+        self,
+        data: TensorLike,
+        requires_grad: bool = False,
+        name: str | None = None,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         array = _as_array(data, dtype)
         self._data = array
         self.grad = None
@@ -118,7 +149,7 @@ class Tensor:
 
     # ------------------------------------------------------------------ attributes
     @property
-    def data(self):
+    def data(self) -> np.ndarray:
         """The underlying ndarray; assigning to it replaces the values outside autograd.
 
         While a recorded graph may have saved these values (the tensor was an input of a
@@ -141,29 +172,29 @@ class Tensor:
         return self._data
 
     @data.setter
-    def data(self, value):
+    def data(self, value: np.ndarray) -> None:
         # A watched view handed back (``t.data -= v`` ends by assigning it) is the same
         # memory, already counted; anything else replaces the values, as in PyTorch.
         self._data = value.view(np.ndarray) if type(value) is _WatchedArray else value
 
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self._data.shape
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self._data.dtype
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self._data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self._data.size
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         return self._op is None
 
     @property
@@ -185,22 +216,22 @@ class Tensor:
         Tensor.inplace_ops += 1  # from now on ops record versions and backward checks them
 
     @property
-    def grad_fn(self):
+    def grad_fn(self) -> GradFn | None:
         """The node that made this tensor (None for leaves), with ``name`` and ``inputs``."""
         return None if self._op is None else GradFn(self)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         return transpose(self)
 
     @property
-    def mT(self):
+    def mT(self) -> Tensor:
         return swapaxes(self, -1, -2)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._data)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Tensor]:
         return (self[i] for i in range(len(self)))
 
     def _refuse_to_leave_the_graph(self, how):
@@ -227,7 +258,7 @@ class Tensor:
             return self._data.astype(dtype)
         return self._data.copy() if copy else self._data
 
-    def numpy(self, force_writable=False):
+    def numpy(self, force_writable: bool = False) -> np.ndarray:
         """The underlying ndarray (shared, not copied).
 
         For a tensor that requires grad it is a read-only view: a graph may have saved these
@@ -246,14 +277,14 @@ class Tensor:
     def __array_function__(self, func, types, args, kwargs):
         return numpy_dispatch.function(func, args, kwargs)
 
-    def item(self):
+    def item(self) -> Any:
         self._refuse_to_leave_the_graph(".item()")
         return self._data.item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self._data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data and version counter, cut from the graph."""
         if self._counter is None:
             self._counter = [0]
@@ -261,7 +292,7 @@ class Tensor:
         t._counter = self._counter
         return t
 
-    def requires_grad_(self, requires_grad=True):
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         if requires_grad:
             _check_differentiable(self._data.dtype)
         elif self._op is not None:
@@ -271,14 +302,14 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def retain_grad(self):
+    def retain_grad(self) -> Self:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         self._retains_grad = True
         return self
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Any:
         """Call ``hook(grad) -> Tensor | None`` when this tensor's gradient is computed."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
@@ -287,11 +318,16 @@ class Tensor:
         self._hooks.append(hook)
         return _HookHandle(self._hooks, hook)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(
+        self,
+        gradient: TensorLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
         """Accumulate d self / d leaf into every leaf's ``.grad``."""
         engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", prefix="tensor(")
         extras = []
         if self._data.dtype not in (np.float32, np.int64, np.bool_):
@@ -305,112 +341,112 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other):
+    def __add__(self, other: TensorLike) -> Tensor:
         return apply(_E.add, (self, other))
 
-    def __radd__(self, other):
+    def __radd__(self, other: TensorLike) -> Tensor:
         return apply(_E.add, (other, self))
 
-    def __sub__(self, other):
+    def __sub__(self, other: TensorLike) -> Tensor:
         return apply(_E.sub, (self, other))
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: TensorLike) -> Tensor:
         return apply(_E.sub, (other, self))
 
-    def __mul__(self, other):
+    def __mul__(self, other: TensorLike) -> Tensor:
         return apply(_E.mul, (self, other))
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: TensorLike) -> Tensor:
         return apply(_E.mul, (other, self))
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: TensorLike) -> Tensor:
         return apply(_E._div, (self, other))
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
         return apply(_E._div, (other, self))
 
-    def __floordiv__(self, other):
+    def __floordiv__(self, other: TensorLike) -> Tensor:
         return _logic.floor_divide(self, other)
 
-    def __rfloordiv__(self, other):
+    def __rfloordiv__(self, other: TensorLike) -> Tensor:
         return _logic.floor_divide(other, self)
 
-    def __pow__(self, other):
+    def __pow__(self, other: TensorLike) -> Tensor:
         return apply(_E.pow, (self, other))
 
-    def __rpow__(self, other):
+    def __rpow__(self, other: TensorLike) -> Tensor:
         return apply(_E.pow, (other, self))
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: TensorLike) -> Tensor:
         return apply(_L._matmul, (self, _L._as_operand(other)))
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
         return apply(_L._matmul, (_L._as_operand(other), self))
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return apply(_E.neg, (self,))
 
-    def __pos__(self):
+    def __pos__(self) -> Tensor:
         return self
 
-    def __abs__(self):
+    def __abs__(self) -> Tensor:
         return apply(_E.abs, (self,))
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         return _S.getitem(self, index)
 
     # Comparisons give boolean tensors outside the graph.
-    def __lt__(self, other):
+    def __lt__(self, other: TensorLike) -> Tensor:
         return Tensor._new(self._data < _data(other))
 
-    def __le__(self, other):
+    def __le__(self, other: TensorLike) -> Tensor:
         return Tensor._new(self._data <= _data(other))
 
-    def __gt__(self, other):
+    def __gt__(self, other: TensorLike) -> Tensor:
         return Tensor._new(self._data > _data(other))
 
-    def __ge__(self, other):
+    def __ge__(self, other: TensorLike) -> Tensor:
         return Tensor._new(self._data >= _data(other))
 
-    def __eq__(self, other):
+    def __eq__(self, other: TensorLike) -> Tensor:  # type: ignore[override]
         return Tensor._new(np.asarray(self._data == _data(other)))
 
-    def __ne__(self, other):
+    def __ne__(self, other: TensorLike) -> Tensor:  # type: ignore[override]
         return Tensor._new(np.asarray(self._data != _data(other)))
 
     # Bitwise on integers, logical on booleans, as in NumPy and PyTorch (no gradient).
-    def __invert__(self):
+    def __invert__(self) -> Tensor:
         return _logic.invert(self)
 
-    def __and__(self, other):
+    def __and__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_and(self, other)
 
-    def __rand__(self, other):
+    def __rand__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_and(other, self)
 
-    def __or__(self, other):
+    def __or__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_or(self, other)
 
-    def __ror__(self, other):
+    def __ror__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_or(other, self)
 
-    def __xor__(self, other):
+    def __xor__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_xor(self, other)
 
-    def __rxor__(self, other):
+    def __rxor__(self, other: TensorLike) -> Tensor:
         return _logic.bitwise_xor(other, self)
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return bool(self._data)
 
-    def __float__(self):
+    def __float__(self) -> builtins.float:
         self._refuse_to_leave_the_graph("float()")
         return float(self._data)
 
-    def __int__(self):
+    def __int__(self) -> int:
         return int(self._data)
 
-    def __index__(self):
+    def __index__(self) -> int:
         return self._data.__index__()
 
     # ------------------------------------------------------------------ in-place
@@ -474,25 +510,25 @@ class Tensor:
         self._version += 1
         return self
 
-    def add_(self, other):
+    def add_(self, other: TensorLike) -> Tensor:
         return self._inplace(_E.add, other)
 
-    def sub_(self, other):
+    def sub_(self, other: TensorLike) -> Tensor:
         return self._inplace(_E.sub, other)
 
-    def mul_(self, other):
+    def mul_(self, other: TensorLike) -> Tensor:
         return self._inplace(_E.mul, other)
 
-    def div_(self, other):
+    def div_(self, other: TensorLike) -> Tensor:
         return self._inplace(_E._div, other)
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
         return self._inplace(_S.setitem, 0, index=Ellipsis)  # not a product: inf * 0 is nan
 
-    def fill_(self, value):
+    def fill_(self, value: Any) -> Tensor:
         return self._inplace(_S.setitem, value, index=Ellipsis)
 
-    def copy_(self, source):
+    def copy_(self, source: TensorLike) -> Tensor:
         return self._inplace(_S.setitem, source, index=Ellipsis)
 
     __iadd__ = add_
@@ -500,326 +536,358 @@ class Tensor:
     __imul__ = mul_
     __itruediv__ = div_
 
-    def __setitem__(self, index, value):
+    def __setitem__(self, index: Any, value: Any) -> None:
         self._inplace(_S.setitem, value, index=_S.normalize_index(index))
 
     # ------------------------------------------------------------------ methods
-    def exp(self):
+    def exp(self) -> Tensor:
         return apply(_E.exp, (self,))
 
-    def log(self):
+    def log(self) -> Tensor:
         return apply(_E.log, (self,))
 
-    def log1p(self):
+    def log1p(self) -> Tensor:
         return apply(_E.log1p, (self,))
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         return apply(_E.sqrt, (self,))
 
-    def abs(self):
+    def abs(self) -> Tensor:
         return apply(_E.abs, (self,))
 
-    def sin(self):
+    def sin(self) -> Tensor:
         return apply(_E.sin, (self,))
 
-    def cos(self):
+    def cos(self) -> Tensor:
         return apply(_E.cos, (self,))
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         return apply(_E.tanh, (self,))
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         return apply(_E.sigmoid, (self,))
 
-    def relu(self):
+    def relu(self) -> Tensor:
         return apply(_E.relu, (self,))
 
-    def leaky_relu(self, negative_slope=0.01):
+    def leaky_relu(self, negative_slope: builtins.float = 0.01) -> Tensor:
         return _E.leaky_relu(self, negative_slope)
 
-    def softplus(self):
+    def softplus(self) -> Tensor:
         return apply(_E.softplus, (self,))
 
-    def clip(self, min=None, max=None):
+    def clip(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
         return _E.clip(self, min, max)
 
     clamp = clip
 
-    def maximum(self, other):
+    def maximum(self, other: TensorLike) -> Tensor:
         return _E.maximum(self, other)
 
-    def minimum(self, other):
+    def minimum(self, other: TensorLike) -> Tensor:
         return _E.minimum(self, other)
 
-    def astype(self, dtype):
+    def astype(self, dtype: DTypeLike) -> Tensor:
         return _E.astype(self, dtype)
 
-    def float(self):
+    def float(self) -> Tensor:
         return _E.astype(self, np.float32)
 
-    def double(self):
+    def double(self) -> Tensor:
         return _E.astype(self, np.float64)
 
-    def sum(self, axis=None, keepdims=False, **aliases):
+    def sum(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _R.sum(self, axis, keepdims, **aliases)
 
-    def mean(self, axis=None, keepdims=False, **aliases):
+    def mean(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _R.mean(self, axis, keepdims, **aliases)
 
-    def var(self, dim=None, keepdim=False, *, correction=None, **options):
+    def var(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+        **options: Any,
+    ) -> Tensor:
         """As ``torch.Tensor.var``: the unbiased variance (``correction=1``) by default;
         NumPy's ``axis``, ``keepdims`` and ``ddof`` are accepted too (``cr.var`` is NumPy's,
         with ``ddof=0``)."""
         options = _R.torch_spread_options(dim, keepdim, correction, options, "var")
         return _R.var(self, *options)
 
-    def std(self, dim=None, keepdim=False, *, correction=None, **options):
+    def std(
+        self,
+        dim: int | None = None,
+        keepdim: bool = False,
+        *,
+        correction: int | None = None,
+        **options: Any,
+    ) -> Tensor:
         """As ``torch.Tensor.std``: unbiased (``correction=1``) by default, like ``var``."""
         options = _R.torch_spread_options(dim, keepdim, correction, options, "std")
         return _R.std(self, *options)
 
-    def max(self, axis=None, keepdims=False, **aliases):
+    def max(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _R.max(self, axis, keepdims, **aliases)
 
-    def min(self, axis=None, keepdims=False, **aliases):
+    def min(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _R.min(self, axis, keepdims, **aliases)
 
-    def prod(self, axis=None, keepdims=False, **aliases):
+    def prod(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _R.prod(self, axis, keepdims, **aliases)
 
-    def logsumexp(self, axis=None, keepdims=False, **aliases):
+    def logsumexp(self, axis: Axis | None = None, keepdims: bool = False, **aliases: Any) -> Tensor:
         return _N.logsumexp(self, axis, keepdims, **aliases)
 
-    def softmax(self, axis=-1, **aliases):
+    def softmax(self, axis: Axis = -1, **aliases: Any) -> Tensor:
         return _N.softmax(self, axis, **aliases)
 
-    def log_softmax(self, axis=-1, **aliases):
+    def log_softmax(self, axis: Axis = -1, **aliases: Any) -> Tensor:
         return _N.log_softmax(self, axis, **aliases)
 
-    def argmax(self, axis=None, keepdims=False):
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._new(np.asarray(np.argmax(self._data, axis=axis, keepdims=keepdims)))
 
-    def argmin(self, axis=None, keepdims=False):
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         return Tensor._new(np.asarray(np.argmin(self._data, axis=axis, keepdims=keepdims)))
 
-    def matmul(self, other):
+    def matmul(self, other: TensorLike) -> Tensor:
         return _L.matmul(self, other)
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: Any) -> Tensor:
         """NumPy's (a permutation, or reversed axes) or, with two axes of an N-d tensor,
         PyTorch's ``transpose(dim0, dim1)``, which swaps them."""
         if len(axes) == 2 and all(isinstance(a, int) for a in axes) and self.ndim != 2:
             return swapaxes(self, *axes)
         return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def permute(self, *dims):
+    def permute(self, *dims: Any) -> Tensor:
         return _pytorch.permute(self, dims[0] if len(dims) == 1 and _listed(dims[0]) else dims)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: Any) -> Tensor:
         return _S.reshape(self, shape[0] if len(shape) == 1 else shape)
 
     view = reshape
 
-    def flatten(self, start_dim=0, end_dim=-1):
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _S.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, dim=None, **aliases):
+    def squeeze(self, dim: int | None = None, **aliases: Any) -> Tensor:
         """Drop length-1 dims; as PyTorch, a named dim of another length stays."""
         return _pytorch.torch_squeeze(self, dim, **aliases)
 
-    def expand_dims(self, axis):
+    def expand_dims(self, axis: Axis) -> Tensor:
         return _S.expand_dims(self, axis)
 
     unsqueeze = expand_dims
 
-    def broadcast_to(self, shape):
+    def broadcast_to(self, shape: Any) -> Tensor:
         return _S.broadcast_to(self, shape)
 
-    def swapaxes(self, axis1, axis2):
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return swapaxes(self, axis1, axis2)
 
     # ------------------------------------------------------------------ NumPy surface
     # Each calls the chainrule function of the same name with this tensor first.
-    def tan(self):
+    def tan(self) -> Tensor:
         return _ops.tan(self)
 
-    def sinh(self):
+    def sinh(self) -> Tensor:
         return _ops.sinh(self)
 
-    def cosh(self):
+    def cosh(self) -> Tensor:
         return _ops.cosh(self)
 
-    def arcsin(self):
+    def arcsin(self) -> Tensor:
         return _ops.arcsin(self)
 
-    def arccos(self):
+    def arccos(self) -> Tensor:
         return _ops.arccos(self)
 
-    def arctan(self):
+    def arctan(self) -> Tensor:
         return _ops.arctan(self)
 
-    def arcsinh(self):
+    def arcsinh(self) -> Tensor:
         return _ops.arcsinh(self)
 
-    def arccosh(self):
+    def arccosh(self) -> Tensor:
         return _ops.arccosh(self)
 
-    def arctanh(self):
+    def arctanh(self) -> Tensor:
         return _ops.arctanh(self)
 
-    def asin(self):
+    def asin(self) -> Tensor:
         return _ops.asin(self)
 
-    def acos(self):
+    def acos(self) -> Tensor:
         return _ops.acos(self)
 
-    def atan(self):
+    def atan(self) -> Tensor:
         return _ops.atan(self)
 
-    def asinh(self):
+    def asinh(self) -> Tensor:
         return _ops.asinh(self)
 
-    def acosh(self):
+    def acosh(self) -> Tensor:
         return _ops.acosh(self)
 
-    def atanh(self):
+    def atanh(self) -> Tensor:
         return _ops.atanh(self)
 
-    def sinc(self):
+    def sinc(self) -> Tensor:
         return _ops.sinc(self)
 
-    def deg2rad(self):
+    def deg2rad(self) -> Tensor:
         return _ops.deg2rad(self)
 
-    def rad2deg(self):
+    def rad2deg(self) -> Tensor:
         return _ops.rad2deg(self)
 
-    def exp2(self):
+    def exp2(self) -> Tensor:
         return _ops.exp2(self)
 
-    def expm1(self):
+    def expm1(self) -> Tensor:
         return _ops.expm1(self)
 
-    def log2(self):
+    def log2(self) -> Tensor:
         return _ops.log2(self)
 
-    def log10(self):
+    def log10(self) -> Tensor:
         return _ops.log10(self)
 
-    def rsqrt(self):
+    def rsqrt(self) -> Tensor:
         return _ops.rsqrt(self)
 
-    def square(self):
+    def square(self) -> Tensor:
         return _ops.square(self)
 
-    def reciprocal(self):
+    def reciprocal(self) -> Tensor:
         return _ops.reciprocal(self)
 
-    def sign(self):
+    def sign(self) -> Tensor:
         return _ops.sign(self)
 
-    def arctan2(self, other):
+    def arctan2(self, other: TensorLike) -> Tensor:
         return _ops.arctan2(self, other)
 
-    def atan2(self, other):
+    def atan2(self, other: TensorLike) -> Tensor:
         return _ops.atan2(self, other)
 
-    def hypot(self, other):
+    def hypot(self, other: TensorLike) -> Tensor:
         return _ops.hypot(self, other)
 
-    def logaddexp(self, other):
+    def logaddexp(self, other: TensorLike) -> Tensor:
         return _ops.logaddexp(self, other)
 
-    def logaddexp2(self, other):
+    def logaddexp2(self, other: TensorLike) -> Tensor:
         return _ops.logaddexp2(self, other)
 
-    def fmod(self, other):
+    def fmod(self, other: TensorLike) -> Tensor:
         return _ops.fmod(self, other)
 
-    def fmax(self, other):
+    def fmax(self, other: TensorLike) -> Tensor:
         return _ops.fmax(self, other)
 
-    def fmin(self, other):
+    def fmin(self, other: TensorLike) -> Tensor:
         return _ops.fmin(self, other)
 
-    def remainder(self, other):
+    def remainder(self, other: TensorLike) -> Tensor:
         return _ops.remainder(self, other)
 
-    def dot(self, other):
+    def dot(self, other: TensorLike) -> Tensor:
         return _ops.dot(self, other)
 
-    def vdot(self, other):
+    def vdot(self, other: TensorLike) -> Tensor:
         return _ops.vdot(self, other)
 
-    def inner(self, other):
+    def inner(self, other: TensorLike) -> Tensor:
         return _ops.inner(self, other)
 
-    def kron(self, other):
+    def kron(self, other: TensorLike) -> Tensor:
         return _ops.kron(self, other)
 
-    def outer(self, other):
+    def outer(self, other: TensorLike) -> Tensor:
         return _ops.outer(self, other)
 
-    def __mod__(self, other):
+    def __mod__(self, other: TensorLike) -> Tensor:
         return _ops.remainder(self, other)
 
-    def __rmod__(self, other):
+    def __rmod__(self, other: TensorLike) -> Tensor:
         return _ops.remainder(other, self)
 
-    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+    def nan_to_num(
+        self,
+        nan: builtins.float = 0.0,
+        posinf: builtins.float | None = None,
+        neginf: builtins.float | None = None,
+    ) -> Tensor:
         return _ops.nan_to_num(self, nan=nan, posinf=posinf, neginf=neginf)
 
-    def tril(self, diagonal=0):
+    def tril(self, diagonal: int = 0) -> Tensor:
         return _ops.tril(self, diagonal)
 
-    def triu(self, diagonal=0):
+    def triu(self, diagonal: int = 0) -> Tensor:
         return _ops.triu(self, diagonal)
 
-    def diag(self, diagonal=0):
+    def diag(self, diagonal: int = 0) -> Tensor:
         return _ops.diag(self, diagonal)
 
-    def diagonal(self, offset=0, axis1=0, axis2=1, **aliases):
+    def diagonal(self, offset: int = 0, axis1: int = 0, axis2: int = 1, **aliases: Any) -> Tensor:
         return _ops.diagonal(self, offset, axis1, axis2, **aliases)
 
-    def trace(self, offset=0, axis1=0, axis2=1, dtype=None):
+    def trace(
+        self, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: DTypeLike | None = None
+    ) -> Tensor:
         return _ops.trace(self, offset, axis1, axis2, dtype)
 
-    def cross(self, other, dim=None):
+    def cross(self, other: TensorLike, dim: int | None = None) -> Tensor:
         return _ops.cross(self, other, axis=dim)
 
-    def cumsum(self, axis=None, dtype=None, **aliases):
+    def cumsum(
+        self, axis: Axis | None = None, dtype: DTypeLike | None = None, **aliases: Any
+    ) -> Tensor:
         return _ops.cumsum(self, axis, dtype, **aliases)
 
-    def cumprod(self, axis=None, dtype=None, **aliases):
+    def cumprod(
+        self, axis: Axis | None = None, dtype: DTypeLike | None = None, **aliases: Any
+    ) -> Tensor:
         return _ops.cumprod(self, axis, dtype, **aliases)
 
-    def diff(self, n=1, axis=-1, prepend=None, append=None, **aliases):
+    def diff(
+        self,
+        n: int = 1,
+        axis: Axis = -1,
+        prepend: TensorLike | None = None,
+        append: TensorLike | None = None,
+        **aliases: Any,
+    ) -> Tensor:
         return _ops.diff(self, n, axis, prepend, append, **aliases)
 
-    def sort(self, dim=-1, descending=False, stable=False):
+    def sort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Any:
         """``(values, indices)`` sorted along ``dim``, as ``torch.Tensor.sort`` (NumPy's
         method sorts in place and returns None; ``cr.sort`` gives NumPy's values)."""
         return _order.torch_sort(self, dim, descending, stable)
 
-    def argsort(self, dim=-1, descending=False, stable=False):
+    def argsort(self, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
         return _ops.argsort(self, dim, descending=descending)
 
-    def topk(self, k, dim=-1, largest=True, sorted=True):
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> Any:
         return _ops.topk(self, k, dim, largest, sorted)
 
-    def gather(self, dim, index):
+    def gather(self, dim: int, index: Any) -> Tensor:
         return _ops.gather(self, dim, index)
 
-    def scatter_add(self, dim, index, src):
+    def scatter_add(self, dim: int, index: Any, src: TensorLike) -> Tensor:
         return _ops.scatter_add(self, dim, index, src)
 
-    def take_along_dim(self, indices, dim=None):
+    def take_along_dim(self, indices: TensorLike, dim: int | None = None) -> Tensor:
         return _pytorch.take_along_dim(self, indices, dim)
 
-    def take(self, index):
+    def take(self, index: Any) -> Tensor:
         return _ops.take(self, index)
 
-    def repeat(self, *sizes):
+    def repeat(self, *sizes: Any) -> Tensor:
         """The tensor tiled ``sizes`` times per axis, as ``torch.Tensor.repeat`` (NumPy's
         ``repeat`` is ``repeat_interleave`` here, and ``cr.repeat``)."""
         sizes = tuple(sizes[0]) if len(sizes) == 1 and not isinstance(sizes[0], int) else sizes
@@ -830,13 +898,13 @@ class Tensor:
             )
         return _ops.tile(self, sizes)
 
-    def repeat_interleave(self, repeats, dim=None):
+    def repeat_interleave(self, repeats: int | TensorLike, dim: int | None = None) -> Tensor:
         return _ops.repeat(self, repeats, axis=dim)
 
-    def tile(self, *dims):
+    def tile(self, *dims: Any) -> Tensor:
         return _ops.tile(self, dims[0] if len(dims) == 1 else dims)
 
-    def roll(self, shifts, dims=None):
+    def roll(self, shifts: int | Sequence[int], dims: Any | None = None) -> Tensor:
         """As ``torch.Tensor.roll``: one shift per dim (NumPy's ``cr.roll`` broadcasts)."""
         count = len(shifts) if isinstance(shifts, (tuple, list)) else 1
         wanted = 1 if dims is None else len(dims) if isinstance(dims, (tuple, list)) else 1
@@ -847,61 +915,61 @@ class Tensor:
             )
         return _ops.roll(self, shifts, dims)
 
-    def flip(self, *dims):
+    def flip(self, *dims: Any) -> Tensor:
         """Reverse the given dims (``flip()`` with none given: all of them, as NumPy)."""
         if not dims:
             return _ops.flip(self, None)
         dims = dims[0] if len(dims) == 1 and not isinstance(dims[0], int) else dims
         return _ops.flip(self, tuple(dims))
 
-    def fliplr(self):
+    def fliplr(self) -> Tensor:
         return _ops.fliplr(self)
 
-    def flipud(self):
+    def flipud(self) -> Tensor:
         return _ops.flipud(self)
 
-    def rot90(self, k=1, dims=(0, 1)):
+    def rot90(self, k: int = 1, dims: Any = (0, 1)) -> Tensor:
         return _ops.rot90(self, k, dims)
 
-    def moveaxis(self, source, destination):
+    def moveaxis(self, source: TensorLike, destination: Any) -> Tensor:
         return _ops.moveaxis(self, source, destination)
 
     movedim = moveaxis
 
-    def expand(self, *sizes):
+    def expand(self, *sizes: Any) -> Tensor:
         return _ops.expand(self, *sizes)
 
-    def expand_as(self, other):
+    def expand_as(self, other: Tensor) -> Tensor:
         return _ops.expand(self, *other.shape)
 
-    def clone(self):
+    def clone(self) -> Tensor:
         return _ops.clone(self)
 
     copy = clone
 
-    def ravel(self):
+    def ravel(self) -> Tensor:
         return _ops.ravel(self)
 
-    def det(self):
+    def det(self) -> Tensor:
         return _linalg.det(self)
 
-    def inverse(self):
+    def inverse(self) -> Tensor:
         return _linalg.inv(self)
 
-    def slogdet(self):
+    def slogdet(self) -> Any:
         return _linalg.slogdet(self)
 
-    def pinverse(self, rcond=1e-15):
+    def pinverse(self, rcond: Any = 1e-15) -> Tensor:
         return _linalg.pinv(self, rcond)
 
-    def matrix_power(self, n):
+    def matrix_power(self, n: int) -> Tensor:
         return _linalg.matrix_power(self, n)
 
-    def cholesky(self, upper=False):
+    def cholesky(self, upper: Any = False) -> Tensor:
         lower = _linalg.cholesky(self)
         return swapaxes(lower, -1, -2) if upper else lower
 
-    def norm(self, p="fro", dim=None, keepdim=False):
+    def norm(self, p: Any = "fro", dim: Any | None = None, keepdim: bool = False) -> Tensor:
         """As ``torch.Tensor.norm``: the Frobenius (2-) norm of all elements by default."""
         if p in ("fro", "nuc") and dim is not None and len(tuple(dim)) == 2:
             return _linalg.matrix_norm(self, p, tuple(dim), keepdim)
@@ -913,232 +981,250 @@ class Tensor:
     # that does it, with PyTorch's argument names and defaults.
 
     # arithmetic
-    def add(self, other, *, alpha=1):
+    def add(self, other: TensorLike, *, alpha: Any = 1) -> Tensor:
         return _E.add(self, other if alpha == 1 else other * alpha)
 
-    def sub(self, other, *, alpha=1):
+    def sub(self, other: TensorLike, *, alpha: Any = 1) -> Tensor:
         return _E.sub(self, other if alpha == 1 else other * alpha)
 
-    def mul(self, other):
+    def mul(self, other: TensorLike) -> Tensor:
         return _E.mul(self, other)
 
-    def div(self, other, *, rounding_mode=None):
+    def div(self, other: TensorLike, *, rounding_mode: Any | None = None) -> Tensor:
         return _E.div(self, other, rounding_mode)
 
-    def true_divide(self, other):
+    def true_divide(self, other: TensorLike) -> Tensor:
         return _E.div(self, other)
 
-    def floor_divide(self, other):
+    def floor_divide(self, other: TensorLike) -> Tensor:
         return _logic.floor_divide(self, other)
 
-    def neg(self):
+    def neg(self) -> Tensor:
         return _E.neg(self)
 
-    def pow(self, exponent):
+    def pow(self, exponent: Any) -> Tensor:
         return _E.pow(self, exponent)
 
     subtract, multiply, divide, negative = sub, mul, div, neg
 
-    def lerp(self, end, weight):
+    def lerp(self, end: Any, weight: Any) -> Tensor:
         return _ops.lerp(self, end, weight)
 
-    def copysign(self, other):
+    def copysign(self, other: TensorLike) -> Tensor:
         return _ops.copysign(self, other)
 
-    def xlogy(self, other):
+    def xlogy(self, other: TensorLike) -> Tensor:
         return _ops.xlogy(self, other)
 
-    def logit(self, eps=None):
+    def logit(self, eps: Any | None = None) -> Tensor:
         return _ops.logit(self, eps)
 
-    def clamp_min(self, min):
+    def clamp_min(self, min: TensorLike) -> Tensor:
         return _pytorch.clamp_min(self, min)
 
-    def clamp_max(self, max):
+    def clamp_max(self, max: TensorLike) -> Tensor:
         return _pytorch.clamp_max(self, max)
 
     # rounding, signs and tests (constants, but frac and sgn)
-    def floor(self):
+    def floor(self) -> Tensor:
         return _logic.floor(self)
 
-    def ceil(self):
+    def ceil(self) -> Tensor:
         return _logic.ceil(self)
 
-    def trunc(self):
+    def trunc(self) -> Tensor:
         return _logic.trunc(self)
 
-    def round(self, decimals=0):
+    def round(self, decimals: Any = 0) -> Tensor:
         return _logic.round(self, decimals)
 
-    def frac(self):
+    def frac(self) -> Tensor:
         return _ops.frac(self)
 
-    def sgn(self):
+    def sgn(self) -> Tensor:
         return _ops.sgn(self)
 
-    def signbit(self):
+    def signbit(self) -> Tensor:
         return _logic.signbit(self)
 
-    def isinf(self):
+    def isinf(self) -> Tensor:
         return _logic.isinf(self)
 
-    def isnan(self):
+    def isnan(self) -> Tensor:
         return _logic.isnan(self)
 
-    def isfinite(self):
+    def isfinite(self) -> Tensor:
         return _logic.isfinite(self)
 
-    def conj(self):
+    def conj(self) -> Tensor:
         return _ops.conj(self)
 
-    def angle(self):
+    def angle(self) -> Tensor:
         return _logic.angle(self)
 
     # comparisons and logic (no gradient)
-    def eq(self, other):
+    def eq(self, other: TensorLike) -> Tensor:
         return _logic.equal(self, other)
 
-    def ne(self, other):
+    def ne(self, other: TensorLike) -> Tensor:
         return _logic.not_equal(self, other)
 
-    def lt(self, other):
+    def lt(self, other: TensorLike) -> Tensor:
         return _logic.less(self, other)
 
-    def le(self, other):
+    def le(self, other: TensorLike) -> Tensor:
         return _logic.less_equal(self, other)
 
-    def gt(self, other):
+    def gt(self, other: TensorLike) -> Tensor:
         return _logic.greater(self, other)
 
-    def ge(self, other):
+    def ge(self, other: TensorLike) -> Tensor:
         return _logic.greater_equal(self, other)
 
-    def equal(self, other):
+    def equal(self, other: TensorLike) -> bool:
         return _logic.array_equal(self, other)
 
-    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    def isclose(
+        self, other: TensorLike, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False
+    ) -> Tensor:
         return _logic.isclose(self, other, rtol, atol, equal_nan)
 
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    def allclose(
+        self, other: TensorLike, rtol: Any = 1e-05, atol: Any = 1e-08, equal_nan: Any = False
+    ) -> bool:
         return _logic.allclose(self, other, rtol, atol, equal_nan)
 
-    def logical_not(self):
+    def logical_not(self) -> Tensor:
         return _logic.logical_not(self)
 
-    def logical_and(self, other):
+    def logical_and(self, other: TensorLike) -> Tensor:
         return _logic.logical_and(self, other)
 
-    def logical_or(self, other):
+    def logical_or(self, other: TensorLike) -> Tensor:
         return _logic.logical_or(self, other)
 
-    def logical_xor(self, other):
+    def logical_xor(self, other: TensorLike) -> Tensor:
         return _logic.logical_xor(self, other)
 
-    def all(self, dim=None, keepdim=False):
+    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _logic.all(self, dim, keepdims=keepdim)
 
-    def any(self, dim=None, keepdim=False):
+    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _logic.any(self, dim, keepdims=keepdim)
 
-    def count_nonzero(self, dim=None):
+    def count_nonzero(self, dim: int | None = None) -> Tensor:
         return _constant(_logic.count_nonzero(self, dim))
 
-    def nonzero(self, *, as_tuple=False):
+    def nonzero(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
         return _logic.nonzero(self) if as_tuple else _logic.argwhere(self)
 
     # choosing by a mask
-    def where(self, condition, other):
+    def where(self, condition: Any, other: TensorLike) -> Tensor:
         return _E.where(condition, self, other)
 
-    def masked_fill(self, mask, value):
+    def masked_fill(self, mask: Any, value: Any) -> Tensor:
         return _pytorch.masked_fill(self, mask, value)
 
-    def masked_select(self, mask):
+    def masked_select(self, mask: Any) -> Tensor:
         return _pytorch.masked_select(self, mask)
 
     # reductions and scans
-    def amax(self, dim=(), keepdim=False):
+    def amax(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
         return _R.max(self, None if dim == () else dim, keepdim)
 
-    def amin(self, dim=(), keepdim=False):
+    def amin(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
         return _R.min(self, None if dim == () else dim, keepdim)
 
-    def logcumsumexp(self, dim):
+    def logcumsumexp(self, dim: int) -> Tensor:
         return _ops.logcumsumexp(self, dim)
 
-    def cummax(self, dim):
+    def cummax(self, dim: int) -> Any:
         return _ops.cummax(self, dim)
 
-    def cummin(self, dim):
+    def cummin(self, dim: int) -> Any:
         return _ops.cummin(self, dim)
 
     # shapes
-    def unflatten(self, dim, sizes):
+    def unflatten(self, dim: int, sizes: Any) -> Tensor:
         return _pytorch.unflatten(self, dim, sizes)
 
-    def view_as(self, other):
+    def view_as(self, other: Tensor) -> Tensor:
         return _S.reshape(self, other.shape)
 
     reshape_as = view_as
 
-    def type_as(self, other):
+    def type_as(self, other: Tensor) -> Tensor:
         return _E.astype(self, other.dtype)
 
-    def t(self):
+    def t(self) -> Tensor:
         return _pytorch.t(self)
 
-    def swapdims(self, dim0, dim1):
+    def swapdims(self, dim0: Any, dim1: Any) -> Tensor:
         return swapaxes(self, dim0, dim1)
 
-    def split(self, split_size_or_sections, dim=0):
+    def split(self, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _pytorch.torch_split(self, split_size_or_sections, dim)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _pytorch.chunk(self, chunks, dim)
 
-    def tensor_split(self, indices_or_sections, dim=0):
+    def tensor_split(self, indices_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
         return _pytorch.tensor_split(self, indices_or_sections, dim)
 
-    def unbind(self, dim=0):
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
         return _pytorch.unbind(self, dim)
 
-    def unfold(self, dimension, size, step):
+    def unfold(self, dimension: Any, size: Any, step: Any) -> Tensor:
         return _pytorch.torch_unfold(self, dimension, size, step)
 
     # selecting along a dim
-    def narrow(self, dim, start, length):
+    def narrow(self, dim: int, start: Any, length: Any) -> Tensor:
         return _pytorch.narrow(self, dim, start, length)
 
-    def select(self, dim, index):
+    def select(self, dim: int, index: Any) -> Tensor:
         return _pytorch.torch_select(self, dim, index)
 
-    def index_select(self, dim, index):
+    def index_select(self, dim: int, index: Any) -> Tensor:
         return _pytorch.index_select(self, dim, index)
 
     # matrix products of fixed ranks
-    def mm(self, mat2):
+    def mm(self, mat2: Any) -> Tensor:
         return _pytorch.mm(self, mat2)
 
-    def bmm(self, mat2):
+    def bmm(self, mat2: Any) -> Tensor:
         return _pytorch.bmm(self, mat2)
 
-    def mv(self, vec):
+    def mv(self, vec: Any) -> Tensor:
         return _pytorch.mv(self, vec)
 
     # new tensors like this one (its dtype unless told otherwise), outside the graph
-    def new_tensor(self, data, dtype=None, requires_grad=False):
+    def new_tensor(
+        self, data: TensorLike, dtype: DTypeLike | None = None, requires_grad: bool = False
+    ) -> Tensor:
         return _creation.tensor(_data(data), dtype or self.dtype, requires_grad)
 
-    def new_zeros(self, *size, dtype=None, requires_grad=False):
+    def new_zeros(
+        self, *size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False
+    ) -> Tensor:
         return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_ones(self, *size, dtype=None, requires_grad=False):
+    def new_ones(
+        self, *size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False
+    ) -> Tensor:
         return _creation.ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
-    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        dtype: DTypeLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _creation.full(size, fill_value, dtype or self.dtype, requires_grad)
 
-    def new_empty(self, *size, dtype=None, requires_grad=False):
+    def new_empty(
+        self, *size: Any, dtype: DTypeLike | None = None, requires_grad: bool = False
+    ) -> Tensor:
         return _creation.zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 

@@ -8,6 +8,7 @@ what the input has already received (fan-out adds, out of place).
 """
 
 import heapq
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
         memory.apply_policy()
     if retain_graph is None:
         retain_graph = create_graph
-    grads = {}
+    grads: dict[Tensor, Any] = {}
     for root, gradient in zip(roots, gradients):
         seed = _seed(root, gradient, create_graph)
         grads[root] = grads[root] + seed if root in grads else seed
@@ -67,6 +68,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             if check_versions:
                 node_inputs = recorded_inputs(node)
                 _check_versions(node, node_inputs)
+            out: Any  # the node itself when the rules record a graph, else its array
             if create_graph:
                 args, out = node_inputs, node
             else:
@@ -113,7 +115,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             else:
                 node = heappushpop(heap, (-following._seq, following))[1]
         # What is left are leaves, each with its complete gradient.
-        stored = set()  # ids of arrays handed to leaves, so no two leaves share one
+        stored: set[int] = set()  # ids of arrays handed to leaves, so no two leaves share one
         for leaf, g in grads.items():
             if leaf._hooks:
                 g = _run_hooks(leaf, g)
@@ -142,6 +144,7 @@ def _seed(root, gradient, create_graph):
                 f"backward: a gradient can be implied only for a scalar output; "
                 f"this output has shape {shape}, pass gradient="
             )
+        seed: Any
         # Fresh, so no copy; np.array makes the usual 0-d seed in a quarter of np.ones' time.
         seed = np.array(1, dtype) if shape == () else np.ones(shape, dtype)
     elif create_graph and isinstance(gradient, Tensor):

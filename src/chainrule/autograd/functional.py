@@ -8,17 +8,25 @@ of arrays (vjp, jvp and jacobian follow that structure); one that ignores its in
 has zero derivatives.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias
+
 import numpy as np
 
 from ..errors import OutputError
 from ..tensor import Tensor
+from ..typing import TensorLike
 from . import engine
+
+#: Which positional arguments a transform differentiates: one position (the result is
+#: that argument's gradient) or several (a tuple, one gradient each).
+ArgNums: TypeAlias = int | Sequence[int]
 
 # How many transforms are running their function right now (see the module doc).
 _tracing = 0
 
 
-def tracing():
+def tracing() -> bool:
     """Whether a transform is running its function (so values must stay on the graph)."""
     return _tracing > 0
 
@@ -146,7 +154,7 @@ def _pull(outputs, cotangents, variables, graph):
 
 
 # ----------------------------------------------------------------------- transforms
-def value_and_grad(f, argnums=0):
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
     """``f`` -> a function returning ``(f(*args), gradient)`` for a scalar-valued ``f``.
 
     >>> import numpy as np, chainrule as cr
@@ -155,7 +163,7 @@ def value_and_grad(f, argnums=0):
     (10.0, array([2., 6.]))
     """
 
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
         data = np.asarray(_data(out)) if not isinstance(out, (tuple, list)) else None
@@ -180,7 +188,7 @@ def value_and_grad(f, argnums=0):
     return wrapped
 
 
-def grad(f, argnums=0):
+def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     """``f`` -> its gradient function (``f`` scalar-valued).
 
     >>> import chainrule as cr
@@ -191,13 +199,15 @@ def grad(f, argnums=0):
     """
     vg = value_and_grad(f, argnums)
 
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
         return vg(*args, **kwargs)[1]
 
     return wrapped
 
 
-def vjp(f, *primals):
+def vjp(
+    f: Callable[..., Any], *primals: TensorLike
+) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one gradient per primal.
 
     For a function returning a tuple, the cotangent is a tuple of the same structure.
@@ -205,7 +215,7 @@ def vjp(f, *primals):
     out, variables, tensors_in, nested = _trace(f, primals, {}, range(len(primals)))
     outputs, structure = _leaves(out)
 
-    def vjp_fn(cotangent):
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         cotangents = _leaves(cotangent)[0] if structure is not None else [cotangent]
         if len(cotangents) != len(outputs):
             raise ValueError(f"vjp: {len(cotangents)} cotangents for {len(outputs)} outputs")
@@ -225,7 +235,9 @@ def vjp(f, *primals):
     return _value(out, any(tensors_in), nested), vjp_fn
 
 
-def jvp(f, primals, tangents):
+def jvp(
+    f: Callable[..., Any], primals: Sequence[TensorLike], tangents: Sequence[TensorLike]
+) -> tuple[Any, Any]:
     """``(f(*primals), J @ tangents)``: forward-mode product, by differentiating a vjp."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(tangents) != len(primals):
@@ -248,7 +260,7 @@ def jvp(f, primals, tangents):
     pulled = _pull(outputs, seeds, variables, True)
     pairs = [(g, t) for g, t in zip(pulled, tangents) if g is not None and g.requires_grad]
     live = [s for s in seeds if s is not None]
-    pushed = [None] * len(live)
+    pushed: Sequence[Any] = [None] * len(live)
     if pairs and live:
         pushed = engine.grad(
             [g for g, _ in pairs],
@@ -260,23 +272,23 @@ def jvp(f, primals, tangents):
             create_graph=nested,
             allow_unused=True,
         )
-    pushed = iter(pushed)
+    pushed_tangents = iter(pushed)
     as_tensor = any(tensors_in)
     tangents_out = []
     for o, s in zip(outputs, seeds):
-        t = next(pushed) if s is not None else None
-        tangents_out.append(_outward(_zeros_like(o) if t is None else t, as_tensor))
+        product = next(pushed_tangents) if s is not None else None
+        tangents_out.append(_outward(_zeros_like(o) if product is None else product, as_tensor))
     return _value(out, as_tensor, nested), _rebuild(tangents_out, structure)
 
 
-def jacobian(f, argnums=0):
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     """``f`` -> a function giving d f / d x with shape ``f(x).shape + x.shape``.
 
     Several ``argnums`` give a tuple (one per argument); a function returning a tuple
     gives a tuple of those (one per output).
     """
 
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums(argnums, len(args))
         out, variables, tensors_in, nested = _trace(f, args, kwargs, nums)
         outputs, structure = _leaves(out)
@@ -293,7 +305,7 @@ def jacobian(f, argnums=0):
 def _jacobians(out, variables, tensors_in, nested):
     """d out / d v for every variable: one backward per element of ``out``."""
     data = np.asarray(_data(out))
-    rows = [[] for _ in variables]
+    rows: list[list[Any]] = [[] for _ in variables]
     for k in range(data.size if _depends(out) else 0):
         seed = np.zeros(data.size, dtype=data.dtype)
         seed[k] = 1
@@ -322,6 +334,6 @@ def _jacobians(out, variables, tensors_in, nested):
     return jacobians
 
 
-def hessian(f, argnums=0):
+def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     """``f`` -> its matrix of second derivatives, shape ``x.shape + x.shape``."""
     return jacobian(grad(f, argnums), argnums)

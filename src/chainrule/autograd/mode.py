@@ -1,6 +1,10 @@
 """Switches that change how operations record: no_grad, enable_grad, detect_anomaly."""
 
 import functools
+from collections.abc import Callable
+from typing import Any, Literal, Self, TypeVar
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 class GradMode:
@@ -16,22 +20,22 @@ class _Switch:
     flag = "enabled"
     value = True
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self._previous = getattr(GradMode, self.flag)
         setattr(GradMode, self.flag, self.value)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         setattr(GradMode, self.flag, self._previous)
         return False
 
-    def __call__(self, fn):
+    def __call__(self, fn: _F) -> _F:
         @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             with type(self)():
                 return fn(*args, **kwargs)
 
-        return wrapper
+        return wrapper  # type: ignore[return-value]  # functools.wraps keeps fn's signature
 
 
 class no_grad(_Switch):
@@ -61,5 +65,5 @@ class detect_anomaly(_Switch):
     value = True
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     return GradMode.enabled

@@ -30,7 +30,7 @@ recording = False
 #: Closed scopes as ``(start, end, owner)``, in the order they closed. Past
 #: :data:`LIMIT` the older half is dropped, so recording left on through a training run
 #: holds bounded memory (the last few thousand steps' scopes).
-_closed = []
+_closed: list[tuple[int, int, object]] = []
 LIMIT = 200_000
 _NOTHING = nullcontext()
 

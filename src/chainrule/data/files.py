@@ -22,15 +22,16 @@ _CIFAR_SIDE, _CIFAR_CHANNELS, _NUM_CLASSES = 32, 3, 10
 _CIFAR_RECORD = 1 + _CIFAR_CHANNELS * _CIFAR_SIDE * _CIFAR_SIDE
 
 # name -> (file names by split, subfolders that downloaders use, where to get them)
-_IDX_FILES = {
+_IDX_FILES: dict[str, tuple[str, ...]] = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-_CIFAR_FILES = {
+_CIFAR_FILES: dict[str, tuple[str, ...]] = {
     "train": tuple(f"data_batch_{i}.bin" for i in range(1, 6)),
     "test": ("test_batch.bin",),
 }
-SOURCES = {
+# name -> (the files of each split, subfolders to look in, where to get them)
+SOURCES: dict[str, tuple[dict[str, tuple[str, ...]], tuple[str, ...], str]] = {
     "mnist": (_IDX_FILES, ("MNIST/raw", "raw"), "https://yann.lecun.com/exdb/mnist/"),
     "fashion_mnist": (
         _IDX_FILES,

@@ -91,8 +91,8 @@ class Standardizer:
 
     def __init__(self, min_std=1e-12):
         self.min_std = min_std
-        self.mean = None
-        self.std = None
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
 
     def fit(self, x, axis=0):
         """Compute the mean and standard deviation of ``x`` over ``axis``; returns self.
@@ -151,7 +151,7 @@ class Standardizer:
 
     def state_dict(self):
         """The fitted statistics as plain float64 arrays (``mean`` and ``std``)."""
-        if self.mean is None:
+        if self.mean is None or self.std is None:
             raise RuntimeError("Standardizer.state_dict: call fit() first")
         return {"mean": self.mean.copy(), "std": self.std.copy()}
 

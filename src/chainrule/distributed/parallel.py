@@ -52,7 +52,7 @@ class World:
         from mpi4py import MPI
 
         self.agree(what, items)
-        results = [None] * len(arrays)
+        results: list[np.ndarray | None] = [None] * len(arrays)
         # One message per dtype, in the same order on every rank (a set's order is not).
         for dtype in sorted({a.dtype for a in arrays}, key=lambda d: d.str):
             group = [i for i, a in enumerate(arrays) if a.dtype == dtype]
@@ -158,7 +158,7 @@ def _first_difference(calls):
     )
 
 
-def init():
+def init() -> World:
     """The world this process runs in: MPI's COMM_WORLD under mpiexec, else one rank.
 
     Called once per job (later calls return the same world). Under ``mpiexec`` it
@@ -181,7 +181,7 @@ def init():
     return _world
 
 
-_world = None
+_world: World | None = None
 
 
 class DataParallel:

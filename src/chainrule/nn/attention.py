@@ -14,13 +14,19 @@ PyTorch's, so a PyTorch state_dict loads once converted to arrays
 ['linear1.bias', 'linear1.weight', 'linear2.bias']
 """
 
+from __future__ import annotations
+
 import copy
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..ops import relu, swapaxes
 from ..ops.attention import multi_head_attention_forward
 from ..ops.registry import data_of
+from ..tensor import Tensor
+from ..typing import DTypeLike, Seed, TensorLike
 from . import init
 from .layers import Dropout, Linear
 from .module import Module, Parameter
@@ -54,19 +60,19 @@ class MultiheadAttention(Module):
 
     def __init__(
         self,
-        embed_dim,
-        num_heads,
-        dropout=0.0,
-        bias=True,
-        add_bias_kv=False,
-        add_zero_attn=False,
-        kdim=None,
-        vdim=None,
-        batch_first=False,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+        add_bias_kv: bool = False,
+        add_zero_attn: bool = False,
+        kdim: int | None = None,
+        vdim: int | None = None,
+        batch_first: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         if embed_dim <= 0 or num_heads <= 0:
             raise ValueError(
@@ -100,6 +106,8 @@ class MultiheadAttention(Module):
         self.out_proj = NonDynamicallyQuantizableLinear(
             embed_dim, embed_dim, bias=bias, dtype=dtype, rng=self.rng
         )
+        self.bias_k: Parameter | None
+        self.bias_v: Parameter | None
         if add_bias_kv:
             self.bias_k, self.bias_v = empty(1, 1, embed_dim), empty(1, 1, embed_dim)
         else:
@@ -114,9 +122,9 @@ class MultiheadAttention(Module):
             weight = getattr(self, name)
             if weight is not None:
                 init.xavier_uniform_(weight.data, generator=self.rng)
-        if self.in_proj_bias is not None:
-            self.in_proj_bias.data[...] = 0
-            self.out_proj.bias.data[...] = 0
+        for bias in (self.in_proj_bias, self.out_proj.bias):  # both there, or neither
+            if bias is not None:
+                bias.data[...] = 0
         for name in ("bias_k", "bias_v"):
             weight = getattr(self, name)
             if weight is not None:
@@ -124,15 +132,15 @@ class MultiheadAttention(Module):
 
     def forward(
         self,
-        query,
-        key,
-        value,
-        key_padding_mask=None,
-        need_weights=True,
-        attn_mask=None,
-        average_attn_weights=True,
-        is_causal=False,
-    ):
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        key_padding_mask: TensorLike | None = None,
+        need_weights: bool = True,
+        attn_mask: TensorLike | None = None,
+        average_attn_weights: bool = True,
+        is_causal: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
         batched = len(np.shape(data_of(query))) == 3
         if self.batch_first and batched:
             # Self-attention stays recognisable (one input projection) after the transpose.
@@ -182,7 +190,7 @@ def _gelu(x):
     return functional.gelu(x)
 
 
-_ACTIVATIONS = {"relu": relu, "gelu": _gelu}
+_ACTIVATIONS: dict[str, Callable[..., Any]] = {"relu": relu, "gelu": _gelu}
 
 
 class TransformerEncoderLayer(Module):
@@ -196,19 +204,19 @@ class TransformerEncoderLayer(Module):
 
     def __init__(
         self,
-        d_model,
-        nhead,
-        dim_feedforward=2048,
-        dropout=0.1,
-        activation="relu",
-        layer_norm_eps=1e-5,
-        batch_first=False,
-        norm_first=False,
-        bias=True,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str | Callable[..., Any] = "relu",
+        layer_norm_eps: float = 1e-5,
+        batch_first: bool = False,
+        norm_first: bool = False,
+        bias: bool = True,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         rng = init.as_generator(rng)
         self.self_attn = MultiheadAttention(
@@ -234,7 +242,13 @@ class TransformerEncoderLayer(Module):
             activation = _ACTIVATIONS[activation]
         self.activation = activation
 
-    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+    def forward(
+        self,
+        src: Tensor,
+        src_mask: TensorLike | None = None,
+        src_key_padding_mask: TensorLike | None = None,
+        is_causal: bool = False,
+    ) -> Tensor:
         x = src
         if self.norm_first:
             x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
@@ -266,8 +280,13 @@ class TransformerEncoder(Module):
     """
 
     def __init__(
-        self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True
-    ):
+        self,
+        encoder_layer: TransformerEncoderLayer,
+        num_layers: int,
+        norm: Module | None = None,
+        enable_nested_tensor: bool = True,
+        mask_check: bool = True,
+    ) -> None:
         super().__init__()
         from .layers import Sequential
 
@@ -275,7 +294,13 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
 
-    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+    def forward(
+        self,
+        src: Tensor,
+        mask: TensorLike | None = None,
+        src_key_padding_mask: TensorLike | None = None,
+        is_causal: bool | None = None,
+    ) -> Tensor:
         out = src
         for layer in self.layers:
             out = layer(

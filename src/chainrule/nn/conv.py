@@ -13,12 +13,17 @@ from U(-1/sqrt(fan_in), 1/sqrt(fan_in)). PyTorch's state dicts load through
 ((2, 8, 5, 5), (8, 3, 3, 3), dtype('float32'))
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..ops import conv as C
 from ..ops.registry import data_of
+from ..tensor import Tensor
+from ..typing import DTypeLike, Seed
 from . import init
 from .module import Module, Parameter
 
@@ -33,19 +38,19 @@ class _ConvNd(Module):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        groups,
-        bias,
-        padding_mode,
-        dtype,
-        rng,
-        output_padding=0,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...],
+        padding: int | tuple[int, ...] | str,
+        dilation: int | tuple[int, ...],
+        groups: int,
+        bias: bool,
+        padding_mode: str,
+        dtype: DTypeLike,
+        rng: Seed,
+        output_padding: int | tuple[int, ...] = 0,
+    ) -> None:
         super().__init__()
         name, n = type(self).__name__, self._dims
         if not isinstance(groups, (int, np.integer)) or groups < 1:
@@ -88,13 +93,13 @@ class _ConvNd(Module):
         if bias:
             fan_in = init.fans(shape)[0]
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            self.bias = Parameter(
+            self.bias: Parameter | None = Parameter(
                 init.uniform_(np.empty(out_channels, dtype=dtype), -bound, bound, generator)
             )
         else:
             self.bias = None
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = (
             f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}"
@@ -119,18 +124,18 @@ class Conv1d(_ConvNd):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        dtype=np.float32,
-        rng=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(
             in_channels,
             out_channels,
@@ -145,7 +150,7 @@ class Conv1d(_ConvNd):
             rng,
         )
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return C.conv1d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -157,18 +162,18 @@ class Conv2d(_ConvNd):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups=1,
-        bias=True,
-        padding_mode="zeros",
-        dtype=np.float32,
-        rng=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] | str = 0,
+        dilation: int | tuple[int, ...] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(
             in_channels,
             out_channels,
@@ -183,7 +188,7 @@ class Conv2d(_ConvNd):
             rng,
         )
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return C.conv2d(
             input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
         )
@@ -197,19 +202,19 @@ class ConvTranspose2d(_ConvNd):
 
     def __init__(
         self,
-        in_channels,
-        out_channels,
-        kernel_size,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups=1,
-        bias=True,
-        dilation=1,
-        padding_mode="zeros",
-        dtype=np.float32,
-        rng=None,
-    ):
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        output_padding: int | tuple[int, ...] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int, ...] = 1,
+        padding_mode: str = "zeros",
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(
             in_channels,
             out_channels,
@@ -225,7 +230,7 @@ class ConvTranspose2d(_ConvNd):
             output_padding,
         )
 
-    def forward(self, input, output_size=None):
+    def forward(self, input: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
         output_padding = self.output_padding
         if output_size is not None:
             output_padding = self._output_padding(np.shape(data_of(input))[-2:], output_size)

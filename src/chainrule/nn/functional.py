@@ -346,7 +346,8 @@ def pad(input, pad, mode="constant", value=None):
             f"in mode {mode!r}: every padded axis would be empty"
         )
     for axis in axes:
-        input = _pad_axis(input, axis, *pairs[axis], mode, shape)
+        before, after = pairs[axis]
+        input = _pad_axis(input, axis, before, after, mode, shape)
     return input
 
 

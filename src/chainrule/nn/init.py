@@ -13,26 +13,32 @@ this module's default generator, which :func:`seed` resets.
 """
 
 import math
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
 
 from ..tensor import Tensor
+from ..typing import Seed
+
+#: What the initialisers fill, and return: a Tensor (Parameter) or an ndarray.
+Filled = TypeVar("Filled", Tensor, np.ndarray)
 
 _generator = np.random.default_rng()
 
 
-def seed(s):
+def seed(s: int | None) -> None:
     """Reset the default generator used by initialisers and Dropout."""
     global _generator
     _generator = np.random.default_rng(s)
 
 
-def default_generator():
+def default_generator() -> np.random.Generator:
     """The generator used when none is given."""
     return _generator
 
 
-def as_generator(rng=None):
+def as_generator(rng: Seed = None) -> np.random.Generator:
     """``rng`` as a Generator: None -> the default one, an int -> a new seeded one."""
     if rng is None:
         return _generator
@@ -41,7 +47,7 @@ def as_generator(rng=None):
     return np.random.default_rng(rng)
 
 
-def _fill(tensor, values):
+def _fill(tensor: Filled, values: object) -> Filled:
     data = tensor.data if isinstance(tensor, Tensor) else tensor
     data[...] = values  # cast to the tensor's own dtype
     if isinstance(tensor, Tensor):
@@ -49,11 +55,11 @@ def _fill(tensor, values):
     return tensor
 
 
-def _shape(tensor):
+def _shape(tensor: Tensor | np.ndarray) -> tuple[int, ...]:
     return np.shape(tensor.data if isinstance(tensor, Tensor) else tensor)
 
 
-def calculate_gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for ``nonlinearity`` (PyTorch's table)."""
     if nonlinearity in ("linear", "identity", "sigmoid") or nonlinearity.startswith("conv"):
         return 1.0
@@ -69,7 +75,7 @@ def calculate_gain(nonlinearity, param=None):
     raise ValueError(f"calculate_gain: unsupported nonlinearity {nonlinearity!r}")
 
 
-def fans(shape):
+def fans(shape: Sequence[int]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight of ``shape`` (out, in, *receptive field)."""
     if len(shape) < 2:
         raise ValueError(
@@ -79,27 +85,27 @@ def fans(shape):
     return shape[1] * receptive, shape[0] * receptive
 
 
-def uniform_(tensor, a=0.0, b=1.0, generator=None):
+def uniform_(tensor: Filled, a: float = 0.0, b: float = 1.0, generator: Seed = None) -> Filled:
     """Fill with samples from U(a, b)."""
     return _fill(tensor, as_generator(generator).uniform(a, b, _shape(tensor)))
 
 
-def normal_(tensor, mean=0.0, std=1.0, generator=None):
+def normal_(tensor: Filled, mean: float = 0.0, std: float = 1.0, generator: Seed = None) -> Filled:
     """Fill with samples from N(mean, std^2)."""
     return _fill(tensor, as_generator(generator).normal(mean, std, _shape(tensor)))
 
 
-def constant_(tensor, value):
+def constant_(tensor: Filled, value: float) -> Filled:
     """Fill with ``value``."""
     return _fill(tensor, value)
 
 
-def zeros_(tensor):
+def zeros_(tensor: Filled) -> Filled:
     """Fill with zeros."""
     return _fill(tensor, 0)
 
 
-def ones_(tensor):
+def ones_(tensor: Filled) -> Filled:
     """Fill with ones."""
     return _fill(tensor, 1)
 
@@ -112,25 +118,37 @@ def _kaiming_std(tensor, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan) if fan else 0.0
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_uniform_(
+    tensor: Filled,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Seed = None,
+) -> Filled:
     """He init: U(-b, b) with b = gain * sqrt(3 / fan); ``a`` is the leaky slope."""
     bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
     return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_normal_(
+    tensor: Filled,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: Seed = None,
+) -> Filled:
     """He init: N(0, std^2) with std = gain / sqrt(fan)."""
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
 
 
-def xavier_uniform_(tensor, gain=1.0, generator=None):
+def xavier_uniform_(tensor: Filled, gain: float = 1.0, generator: Seed = None) -> Filled:
     """Glorot init: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = fans(_shape(tensor))
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain=1.0, generator=None):
+def xavier_normal_(tensor: Filled, gain: float = 1.0, generator: Seed = None) -> Filled:
     """Glorot init: N(0, std^2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = fans(_shape(tensor))
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)

@@ -7,13 +7,18 @@ not trained, such as BatchNorm's running statistics: they sit beside the paramet
 ``state_dict()`` (persistent ones only) but not in ``parameters()``.
 """
 
+from __future__ import annotations
+
 import weakref
 from collections import OrderedDict, namedtuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Self
 
 import numpy as np
 
 from ..autograd import scopes as _scopes
 from ..tensor import Tensor, _as_array
+from ..typing import DTypeLike, TensorLike
 
 
 class Parameter(Tensor):
@@ -30,7 +35,9 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data, requires_grad=True, name=None):
+    def __init__(
+        self, data: TensorLike, requires_grad: bool = True, name: str | None = None
+    ) -> None:
         if isinstance(data, Tensor):
             name = data.name if name is None else name
             array = data.data
@@ -42,16 +49,16 @@ class Parameter(Tensor):
         if requires_grad:
             self.requires_grad_(True)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
 
 # Parameters whose name was given by registration (not by the user), keyed by id: a
 # Tensor compares elementwise, so it cannot be a key of a weak-keyed dict.
-_AUTO_NAMED = weakref.WeakValueDictionary()
+_AUTO_NAMED: weakref.WeakValueDictionary[int, Tensor] = weakref.WeakValueDictionary()
 
 
-def _name_after_path(param, path, old_path=None):
+def _name_after_path(param: Tensor, path: str, old_path: str | None = None) -> None:
     """Name ``param`` after its path unless the user named it."""
     if param.name is None or (_AUTO_NAMED.get(id(param)) is param and param.name == old_path):
         param.name = path
@@ -83,7 +90,14 @@ class Module:
     ['scale', 'inner.weight', 'inner.bias']
     """
 
-    def __init__(self):
+    # Set in __init__ through object.__setattr__ (declared here for type checkers).
+    _parameters: OrderedDict[str, Parameter | None]
+    _buffers: OrderedDict[str, Tensor | None]
+    _non_persistent_buffers_set: set[str]
+    _modules: OrderedDict[str, Module | None]
+    training: bool
+
+    def __init__(self) -> None:
         # Set through object.__setattr__: our own __setattr__ needs these to exist.
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -92,24 +106,24 @@ class Module:
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------------ registration
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: Any) -> None:
         params = self.__dict__.get("_parameters")
         modules = self.__dict__.get("_modules")
         buffers = self.__dict__.get("_buffers")
-        if isinstance(value, (Parameter, Module)) and params is None:
-            raise AttributeError(
-                f"cannot assign {type(value).__name__} {name!r} before Module.__init__() is called"
-            )
-        if isinstance(value, Parameter):
+        if isinstance(value, (Parameter, Module)):
+            if params is None or modules is None:
+                raise AttributeError(
+                    f"cannot assign {type(value).__name__} {name!r} before Module.__init__() is "
+                    "called"
+                )
             self.__dict__.pop(name, None)
-            modules.pop(name, None)
             self._forget_buffer(name)
-            self.register_parameter(name, value)
-        elif isinstance(value, Module):
-            self.__dict__.pop(name, None)
-            params.pop(name, None)
-            self._forget_buffer(name)
-            self.add_module(name, value)
+            if isinstance(value, Parameter):
+                modules.pop(name, None)
+                self.register_parameter(name, value)
+            else:
+                params.pop(name, None)
+                self.add_module(name, value)
         elif buffers is not None and name in buffers:
             buffers[name] = value = self._as_buffer(name, value)
             if value is not None:
@@ -131,7 +145,7 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Only called when ordinary lookup fails: parameters, buffers and modules live in dicts.
         for store in ("_parameters", "_buffers", "_modules"):
             members = self.__dict__.get(store)
@@ -139,7 +153,7 @@ class Module:
                 return members[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __delattr__(self, name):
+    def __delattr__(self, name: str) -> None:
         for store in (self._parameters, self._modules):
             if name in store:
                 del store[name]
@@ -156,7 +170,7 @@ class Module:
             self._non_persistent_buffers_set.discard(name)
 
     @staticmethod
-    def _as_buffer(name, value):
+    def _as_buffer(name: str, value: Tensor | np.ndarray | None) -> Tensor | None:
         """A buffer's value: a Tensor, None, or an ndarray (wrapped without a copy)."""
         if value is None or isinstance(value, Tensor):
             return value
@@ -167,7 +181,9 @@ class Module:
             "an ndarray or None is expected)"
         )
 
-    def register_buffer(self, name, tensor, persistent=True):
+    def register_buffer(
+        self, name: str, tensor: Tensor | np.ndarray | None, persistent: bool = True
+    ) -> None:
         """Register ``tensor`` (a Tensor, an ndarray or None) as the buffer ``name``: state
         that is not trained, such as BatchNorm's running statistics.
 
@@ -190,16 +206,16 @@ class Module:
             raise KeyError(f"buffer name must be a non-empty string without '.', got {name!r}")
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute {name!r} already exists")
-        tensor = self._as_buffer(name, tensor)
-        if tensor is not None:
-            _name_after_path(tensor, name)
-        self._buffers[name] = tensor
+        buffer = self._as_buffer(name, tensor)
+        if buffer is not None:
+            _name_after_path(buffer, name)
+        self._buffers[name] = buffer
         if persistent:
             self._non_persistent_buffers_set.discard(name)
         else:
             self._non_persistent_buffers_set.add(name)
 
-    def register_parameter(self, name, param):
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (a Parameter or None) as ``name``; it is named if unnamed."""
         if "." in name or not name:
             raise KeyError(f"parameter name must be a non-empty string without '.', got {name!r}")
@@ -212,7 +228,7 @@ class Module:
             _name_after_path(param, name)
         self._parameters[name] = param
 
-    def add_module(self, name, module):
+    def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` (or None) as the child ``name``.
 
         Parameters the child named after their own path (``weight``, ``0.bias``) are
@@ -229,7 +245,9 @@ class Module:
                 _name_after_path(tensor, f"{name}.{path}", old_path=path)
 
     # ------------------------------------------------------------------ traversal
-    def named_modules(self, prefix="", remove_duplicate=True, memo=None):
+    def named_modules(
+        self, prefix: str = "", remove_duplicate: bool = True, memo: set[int] | None = None
+    ) -> Iterator[tuple[str, Module]]:
         """``(dotted name, module)`` for this module and every descendant (shared ones once)."""
         memo = set() if memo is None else memo
         if remove_duplicate:
@@ -243,23 +261,25 @@ class Module:
                     f"{prefix}.{name}" if prefix else name, remove_duplicate, memo
                 )
 
-    def modules(self):
+    def modules(self) -> Iterator[Module]:
         """This module and every descendant, each once."""
         for _, module in self.named_modules():
             yield module
 
-    def named_children(self):
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         """``(name, module)`` for the direct children."""
         for name, module in self._modules.items():
             if module is not None:
                 yield name, module
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         """The direct children."""
         for _, module in self.named_children():
             yield module
 
-    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """``(dotted name, Parameter)`` in registration order, e.g. ``0.weight``."""
         seen = set()
         modules = self.named_modules(prefix, remove_duplicate) if recurse else [(prefix, self)]
@@ -270,12 +290,14 @@ class Module:
                 seen.add(id(param))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), param
 
-    def parameters(self, recurse=True):
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """The Parameters, each once, in registration order (what optimizers take)."""
         for _, param in self.named_parameters(recurse=recurse):
             yield param
 
-    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
         """``(dotted name, Tensor)`` for every buffer (None ones left out), e.g.
         ``0.running_mean``."""
         seen = set()
@@ -287,7 +309,7 @@ class Module:
                 seen.add(id(buffer))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), buffer
 
-    def buffers(self, recurse=True):
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """The buffers, each once, in registration order."""
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
@@ -305,7 +327,7 @@ class Module:
                 if buffer is not None and name not in module._non_persistent_buffers_set:
                     yield dot + name, buffer
 
-    def state_dict(self):
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """An ordered ``name -> ndarray`` copy of every parameter and persistent buffer."""
         return OrderedDict((name, tensor.data.copy()) for name, tensor in self._named_state())
 
@@ -313,7 +335,7 @@ class Module:
         """Fill in, in ``state_dict`` (a copy), entries that older checkpoints lack and that
         this module can do without (BatchNorm's ``num_batches_tracked``, as in PyTorch)."""
 
-    def load_state_dict(self, state_dict, strict=True):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
         """Copy values from ``state_dict`` into the parameters and persistent buffers (all
         or nothing), each in its own dtype (``num_batches_tracked`` stays int64).
 
@@ -363,17 +385,17 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and grads
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> Self:
         """Set training mode here and in every descendant; returns self."""
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
         return self
 
-    def eval(self):
+    def eval(self) -> Self:
         """Set evaluation mode (Dropout becomes the identity); returns self."""
         return self.train(False)
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros)."""
         for param in self.parameters():
             if set_to_none or param.grad is None:
@@ -381,14 +403,14 @@ class Module:
             else:
                 param.grad = Tensor._new(np.zeros_like(param.data))
 
-    def apply(self, fn):
+    def apply(self, fn: Callable[[Module], object]) -> Self:
         """Call ``fn`` on every descendant, then on this module (e.g. custom init)."""
         for module in self.children():
             module.apply(fn)
         fn(self)
         return self
 
-    def to(self, dtype):
+    def to(self, dtype: DTypeLike) -> Self:
         """Convert every parameter's data, and every floating-point buffer's, to ``dtype``
         in place (gradients are cleared; integer buffers such as counts stay as they are)."""
         for param in self.parameters():
@@ -399,27 +421,27 @@ class Module:
                 buffer.data = buffer.data.astype(dtype)
         return self
 
-    def double(self):
+    def double(self) -> Self:
         return self.to(np.float64)
 
-    def float(self):
+    def float(self) -> Self:
         return self.to(np.float32)
 
     # ------------------------------------------------------------------ calling
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if _scopes.recording:  # cr.viz.record_scopes(): note which ops this call makes
             return _scopes.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # ------------------------------------------------------------------ repr
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         """The text inside this module's parentheses (its settings)."""
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
         child_lines = [

@@ -13,10 +13,16 @@ PyTorch state_dict loads once converted to arrays (``{k: v.numpy()}``).
 (1, dtype('float32'))
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 import numpy as np
 
 from ..ops.norm import batch_norm, dropout2d, group_norm, layer_norm
 from ..ops.registry import data_of
+from ..tensor import Tensor
+from ..typing import DTypeLike, Seed
 from . import init
 from .module import Module, Parameter
 
@@ -54,19 +60,19 @@ class _BatchNorm(Module):
     (zeros); ``track_running_stats=False``: batch statistics in both modes, no buffers.
     """
 
-    _expected_dims = ()
+    _expected_dims: tuple[int, ...] = ()
 
     def __init__(
         self,
-        num_features,
-        eps=1e-5,
-        momentum=0.1,
-        affine=True,
-        track_running_stats=True,
-        dtype=np.float32,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype: DTypeLike = np.float32,
         *,
-        bias=True,
-    ):
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         dtype = _dtype(dtype)
         self.num_features = num_features
@@ -83,14 +89,14 @@ class _BatchNorm(Module):
             for name in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(name, None)
 
-    def reset_running_stats(self):
+    def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batch seen."""
         if self.track_running_stats:
             self.running_mean.data = np.zeros_like(self.running_mean.data)
             self.running_var.data = np.ones_like(self.running_var.data)
             self.num_batches_tracked.data = np.zeros_like(self.num_batches_tracked.data)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Reset the running statistics, and the weight to ones and the bias to zeros."""
         self.reset_running_stats()
         _reset_affine(self)
@@ -104,7 +110,7 @@ class _BatchNorm(Module):
                 f"input of shape {np.shape(data_of(x))})"
             )
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -132,7 +138,7 @@ class _BatchNorm(Module):
         if self.num_batches_tracked is not None and key not in state_dict:
             state_dict[key] = self.num_batches_tracked.data
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, bias={self.bias is not None}, "
@@ -169,8 +175,13 @@ class LayerNorm(Module):
     """
 
     def __init__(
-        self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32
-    ):
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype: DTypeLike = np.float32,
+    ) -> None:
         super().__init__()
         dtype = _dtype(dtype)
         if isinstance(normalized_shape, (int, np.integer)):
@@ -180,14 +191,14 @@ class LayerNorm(Module):
         self.elementwise_affine = elementwise_affine
         _register_affine(self, self.normalized_shape, dtype, elementwise_affine, bias)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Weight to ones, bias to zeros."""
         _reset_affine(self)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
@@ -205,8 +216,15 @@ class GroupNorm(Module):
     """
 
     def __init__(
-        self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32, *, bias=True
-    ):
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        dtype: DTypeLike = np.float32,
+        *,
+        bias: bool = True,
+    ) -> None:
         super().__init__()
         if num_channels % num_groups:
             raise ValueError(
@@ -220,14 +238,14 @@ class GroupNorm(Module):
         self.affine = affine
         _register_affine(self, num_channels, dtype, affine, bias)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Weight to ones, bias to zeros."""
         _reset_affine(self)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return (
             f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
             f"affine={self.affine}, bias={self.bias is not None}"
@@ -242,7 +260,14 @@ class Dropout2d(Module):
     accepted like the other layers' (there is nothing to create).
     """
 
-    def __init__(self, p=0.5, inplace=False, rng=None, *, dtype=None):
+    def __init__(
+        self,
+        p: float = 0.5,
+        inplace: bool = False,
+        rng: Seed = None,
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
@@ -250,8 +275,8 @@ class Dropout2d(Module):
         self.inplace = inplace
         self.rng = init.as_generator(rng)
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return dropout2d(input, self.p, self.training, rng=self.rng)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

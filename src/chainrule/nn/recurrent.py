@@ -28,9 +28,12 @@ projection is one product.
 ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']
 """
 
+from __future__ import annotations
+
 import math
 import warnings
 from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +43,7 @@ from ..ops import concatenate, getitem, matmul, relu, reshape, stack, swapaxes, 
 from ..ops.recurrent import _gru_cell, _lstm_cell, _lstm_step, step_linear
 from ..ops.registry import Case, Spec, composite, data_of
 from ..tensor import Tensor
+from ..typing import DTypeLike, Seed
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -47,7 +51,7 @@ from .module import Module, Parameter
 try:  # per-step boxes in grouped graph pictures
     from ..autograd import scopes as _scopes
 except ImportError:  # pragma: no cover - the views that draw them are optional
-    _scopes = None
+    _scopes = None  # type: ignore[assignment]
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase"]
 
@@ -156,6 +160,8 @@ class _Direction:
     """One layer's parameters in one direction, as the loops read them."""
 
     __slots__ = ("b_hh", "b_ih", "bias", "w_hh", "w_hr", "w_ih")
+    b_ih: Any  # Parameters, or None when the module has no biases
+    b_hh: Any
 
     def __init__(self, module, suffix, mode):
         def get(name):
@@ -174,19 +180,19 @@ class RNNBase(Module):
 
     def __init__(
         self,
-        mode,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         if (
@@ -236,7 +242,10 @@ class RNNBase(Module):
             width = input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                shapes = {"weight_ih": (gates, width), "weight_hh": (gates, real_hidden)}
+                shapes: dict[str, tuple[int, ...]] = {
+                    "weight_ih": (gates, width),
+                    "weight_hh": (gates, real_hidden),
+                }
                 if bias:
                     shapes.update(bias_ih=(gates,), bias_hh=(gates,))
                 if proj_size:
@@ -248,11 +257,11 @@ class RNNBase(Module):
                     setattr(self, kind + suffix, Parameter(values))
                     self._flat_weights_names.append(kind + suffix)
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         _reset(self, self.hidden_size)
 
-    def flatten_parameters(self):
+    def flatten_parameters(self) -> None:
         """Nothing to do here (PyTorch packs its weights for cuDNN)."""
 
     @property
@@ -262,7 +271,7 @@ class RNNBase(Module):
         names = self._flat_weights_names
         return [[getattr(self, n) for n in names[k : k + per]] for k in range(0, len(names), per)]
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.proj_size:
             text += f", proj_size={self.proj_size}"
@@ -400,18 +409,18 @@ class RNN(RNNBase):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        nonlinearity="tanh",
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'."
@@ -430,7 +439,7 @@ class RNN(RNNBase):
             rng=rng,
         )
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         initial = None
         if hx is not None:
             x_shape = _shape(input)
@@ -469,18 +478,18 @@ class LSTM(RNNBase):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
-        proj_size=0,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(
             "LSTM",
             input_size,
@@ -495,7 +504,9 @@ class LSTM(RNNBase):
             rng=rng,
         )
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         initial = None
         if hx is not None:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
@@ -569,17 +580,17 @@ class GRU(RNNBase):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(
             "GRU",
             input_size,
@@ -624,14 +635,25 @@ class RNNCellBase(Module):
     (G * hidden, hidden), ``bias_ih`` and ``bias_hh`` (G * hidden), from
     U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
 
-    def __init__(self, input_size, hidden_size, bias, num_chunks, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        num_chunks: int,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         dtype = _dtype(dtype)
         self.rng = init.as_generator(rng)
         gates = num_chunks * hidden_size
         bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0.0
-        shapes = {"weight_ih": (gates, input_size), "weight_hh": (gates, hidden_size)}
+        shapes: dict[str, tuple[int, ...]] = {
+            "weight_ih": (gates, input_size),
+            "weight_hh": (gates, hidden_size),
+        }
         if bias:
             shapes.update(bias_ih=(gates,), bias_hh=(gates,))
         else:
@@ -643,11 +665,11 @@ class RNNCellBase(Module):
                 Parameter(init.uniform_(np.empty(shape, dtype), -bound, bound, self.rng)),
             )
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """Every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)), as PyTorch."""
         _reset(self, self.hidden_size)
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = f"{self.input_size}, {self.hidden_size}"
         if self.bias is not True:
             text += f", bias={self.bias}"
@@ -706,14 +728,21 @@ class RNNCell(RNNCellBase):
     ``forward(input, hx=None)`` returns ``h'``."""
 
     def __init__(
-        self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None
-    ):
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, 1, dtype, rng)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._batched(input)
         h = self._state(hx, x, _shape(x)[0], batched)
         pre = self._gates(x, h)
@@ -724,10 +753,20 @@ class LSTMCell(RNNCellBase):
     """One LSTM step (gates i, f, g, o, one fused ``lstm_cell``);
     ``forward(input, hx=None)`` with ``hx = (h, c)`` returns ``(h', c')``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, 4, dtype, rng)
 
-    def forward(self, input, hx=None):
+    def forward(
+        self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
         x, batched = self._batched(input)
         batch = _shape(x)[0]
         if hx is None:
@@ -745,10 +784,18 @@ class GRUCell(RNNCellBase):
     """One GRU step (gates r, z, n, one fused ``gru_cell``); ``forward(input, hx=None)``
     returns ``h'``."""
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, 3, dtype, rng)
 
-    def forward(self, input, hx=None):
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, batched = self._batched(input)
         h = self._state(hx, x, _shape(x)[0], batched)
         gx = _project(x, self.weight_ih, self.bias_ih)

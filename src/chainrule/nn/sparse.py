@@ -11,10 +11,14 @@ and leaves the padding row alone.
 ((1, 3, 3), [0.0, 0.0, 0.0])
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 from ..ops.recurrent import embedding
 from ..ops.registry import data_of
+from ..tensor import Tensor
+from ..typing import DTypeLike, Seed, TensorLike
 from . import init
 from .module import Module, Parameter
 
@@ -45,19 +49,19 @@ class Embedding(Module):
 
     def __init__(
         self,
-        num_embeddings,
-        embedding_dim,
-        padding_idx=None,
-        max_norm=None,
-        norm_type=2.0,
-        scale_grad_by_freq=False,
-        sparse=False,
-        _weight=None,
-        _freeze=False,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+        _weight: TensorLike | None = None,
+        _freeze: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-    ):
+        dtype: DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = _padding_index(padding_idx, num_embeddings)
@@ -87,11 +91,11 @@ class Embedding(Module):
             values[self.padding_idx] = 0
         return values
 
-    def reset_parameters(self):
+    def reset_parameters(self) -> None:
         """N(0, 1) again, the padding row zeroed (new memory: graphs keep the old values)."""
         self.weight.data = self._initial(np.empty_like(self.weight.data))
 
-    def forward(self, input):
+    def forward(self, input: Tensor) -> Tensor:
         return embedding(
             input,
             self.weight,
@@ -102,7 +106,7 @@ class Embedding(Module):
             self.sparse,
         )
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             text += f", padding_idx={self.padding_idx}"
@@ -119,14 +123,14 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(
         cls,
-        embeddings,
-        freeze=True,
-        padding_idx=None,
-        max_norm=None,
-        norm_type=2.0,
-        scale_grad_by_freq=False,
-        sparse=False,
-    ):
+        embeddings: TensorLike,
+        freeze: bool = True,
+        padding_idx: int | None = None,
+        max_norm: float | None = None,
+        norm_type: float = 2.0,
+        scale_grad_by_freq: bool = False,
+        sparse: bool = False,
+    ) -> Embedding:
         """An Embedding holding a copy of the 2-D ``embeddings``; constant with ``freeze``.
 
         >>> import numpy as np

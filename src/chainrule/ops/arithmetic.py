@@ -346,19 +346,21 @@ def real_if_close(a, tol=100):
 
 # ----------------------------------------------------------------------- choosing
 def _select_call(f, *xs, condlist, default=0.0, default_is_input=False):
+    choices = list(xs)
     if default_is_input:
-        *xs, default = xs
-    return f(condlist, list(xs), default=default)
+        default = choices.pop()
+    return f(condlist, choices, default=default)
 
 
 def _select_ref(np_, *xs, condlist, default=0.0, default_is_input=False):
+    choices = list(xs)
     if default_is_input:
-        *xs, default = xs
+        default = choices.pop()
     # Everything broadcast first (by a product, whose vjp sums back): autograd's where
     # does not sum its gradients back to its operands' shapes.
-    ones = np.ones(np.broadcast_shapes(*map(np.shape, [*condlist, *xs, default])))
+    ones = np.ones(np.broadcast_shapes(*map(np.shape, [*condlist, *choices, default])))
     result = default * ones
-    for condition, choice in reversed(list(zip(condlist, xs))):
+    for condition, choice in reversed(list(zip(condlist, choices))):
         result = np_.where(condition, choice * ones, result)
     return result
 
@@ -478,7 +480,7 @@ def _spacings(varargs, shape, axes):
         raise TypeError(
             f"gradient: invalid number of arguments: {len(values)} spacings for {len(axes)} axes"
         )
-    spacings = []
+    spacings: list[float | np.ndarray] = []
     for v, axis in zip(values, axes):
         if v.ndim == 0:
             spacings.append(float(v))

@@ -229,7 +229,7 @@ def roll(a, shift, axis=None):
         pairs = np.broadcast(np.array(shifts), np.array(axes))
     except ValueError:
         raise ShapeError(f"roll: shift {shift} and axis {axis} do not broadcast") from None
-    by_axis = {}
+    by_axis: dict[int, int] = {}
     for s, ax in pairs:
         ax = one_axis(int(ax), a.ndim, "roll")
         by_axis[ax] = by_axis.get(ax, 0) + int(s)

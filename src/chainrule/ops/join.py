@@ -470,7 +470,8 @@ def _leaves(obj):
     elif isinstance(obj, (Tensor, np.ndarray, np.generic)):
         yield obj.dtype
     elif isinstance(obj, numbers.Number):
-        yield type(obj)(0)
+        # Python's number types take a value; the numbers.Number stub declares none.
+        yield type(obj)(0)  # type: ignore[call-arg]
     else:
         yield np.asarray(obj).dtype
 
@@ -558,7 +559,7 @@ def _range(item, ndmin, trans1d):
     start = 0 if item.start is None else item.start
     step = 1 if item.step is None else item.step
     if isinstance(step, (complex, np.complexfloating)):
-        values = np.linspace(start, item.stop, num=int(abs(step)))
+        values = np.linspace(start, item.stop, num=int(abs(complex(step))))
     else:
         values = np.arange(start, item.stop, step)
     if ndmin > 1:

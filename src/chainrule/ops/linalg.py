@@ -400,12 +400,8 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, **aliases):
             f"cross: shapes {shape_a} and {shape_b} do not broadcast "
             f"(vectors along axes {axisa} and {axisb})"
         ) from None
-    a0, a1, a2 = [
-        getitem(a, (slice(None),) * axisa + (i,)) if i < size_a else None for i in range(3)
-    ]
-    b0, b1, b2 = [
-        getitem(b, (slice(None),) * axisb + (i,)) if i < size_b else None for i in range(3)
-    ]
+    a0, a1, a2 = [_component(a, axisa, size_a, i) for i in range(3)]
+    b0, b1, b2 = [_component(b, axisb, size_b, i) for i in range(3)]
     z = a0 * b1 - a1 * b0
     if size_a == size_b == 2:
         return z
@@ -413,6 +409,11 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None, **aliases):
     y = _difference(_times(a2, b0), _times(a0, b2))
     axisc = one_axis(axisc, len(batch) + 1, "cross", "axisc")
     return stack([x, y, z], axis=axisc)  # each component has the broadcast batch shape
+
+
+def _component(v, axis, size, i):
+    """Component ``i`` of the vectors along ``axis``; None past ``size`` (it counts as 0)."""
+    return getitem(v, (slice(None),) * axis + (i,)) if i < size else None
 
 
 # ----------------------------------------------------------------------- einsum
@@ -529,9 +530,9 @@ def _parse_einsum(subscripts, shapes):
 
 def _letter_sizes(terms, shapes, subscripts=None):
     """Each letter's length, broadcast over the operands (a length 1 stretches)."""
-    sizes = {}
+    sizes: dict[str, int] = {}
     for i, (term, shape) in enumerate(zip(terms, shapes)):
-        own = {}
+        own: dict[str, int] = {}
         for c, n in zip(term, shape):
             if own.setdefault(c, n) != n:
                 raise ShapeError(

@@ -158,7 +158,8 @@ def _wrap(function, doc, name=None, weights=()):
     run.__module__ = __name__
     run.__doc__ = f"{doc} (NumPy's ``np.{function.__name__}``; no gradient)."
     try:
-        run.__signature__ = inspect.signature(function)
+        # inspect reads the attribute; the function type's stub does not declare it.
+        run.__signature__ = inspect.signature(function)  # type: ignore[attr-defined]
     except (TypeError, ValueError):  # some ufuncs have none
         pass
     return run

@@ -54,7 +54,8 @@ def _triangle(m, k, lower, op):
     if not shape:
         raise ShapeError(f"{op}: expected an array of at least 1 dimension, got shape ()")
     # As NumPy: the mask covers the last two axes (a 1-D input is broadcast to a square).
-    mask = np.tri(*shape[-2:], k=k if lower else k - 1, dtype=bool)
+    rows = shape[-2] if len(shape) > 1 else shape[-1]
+    mask = np.tri(rows, shape[-1], k=k if lower else k - 1, dtype=bool)
     zero = np.zeros((), np.asarray(data_of(m)).dtype)  # keeps bool and int dtypes, as PyTorch
     return where(mask, m, zero) if lower else where(mask, zero, m)
 

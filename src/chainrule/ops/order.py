@@ -33,10 +33,11 @@ __all__ = [
     "topk",
 ]
 
+# The type names are PyTorch's (lowercase), so that the reprs read the same.
 #: What ``topk`` returns, as ``torch.topk`` does: ``values`` and their ``indices``.
-TopK = namedtuple("topk", ["values", "indices"])
+TopK = namedtuple("topk", ["values", "indices"])  # type: ignore[name-match]
 #: What PyTorch-style sorting returns (``Tensor.sort``): ``values`` and ``indices``.
-SortResult = namedtuple("sort", ["values", "indices"])
+SortResult = namedtuple("sort", ["values", "indices"])  # type: ignore[name-match]
 
 
 def _operand(x):

@@ -23,8 +23,9 @@ from .shape import _concatenate, _getitem, broadcast_to, concatenate, reshape
 __all__ = ["cummax", "cummin", "cumprod", "cumsum", "diff", "logcumsumexp"]
 
 #: What ``cummax`` and ``cummin`` return, as PyTorch's: the values and their indices.
-Cummax = namedtuple("cummax", ["values", "indices"])
-Cummin = namedtuple("cummin", ["values", "indices"])
+# The type names are PyTorch's (lowercase), so that the reprs read the same.
+Cummax = namedtuple("cummax", ["values", "indices"])  # type: ignore[name-match]
+Cummin = namedtuple("cummin", ["values", "indices"])  # type: ignore[name-match]
 
 
 def _operand(x):
@@ -43,9 +44,9 @@ def _shift(x, axis, by, fill):
     data = data_of(x)
     n = data.shape[axis]
     step = min(abs(by), n)
-    block = list(data.shape)
-    block[axis] = step
-    block = np.full(block, fill, dtype=data.dtype)
+    block_shape = list(data.shape)
+    block_shape[axis] = step
+    block = np.full(block_shape, fill, dtype=data.dtype)
     if by > 0:
         return _concatenate(_getitem(x, index=_along(axis, slice(step, None))), block, axis=axis)
     return _concatenate(block, _getitem(x, index=_along(axis, slice(0, n - step))), axis=axis)
@@ -340,8 +341,8 @@ def _diff_call(f, a, *ends, n=1, axis=-1, ends_are=()):
     return f(a, n=n, axis=axis, **dict(zip(ends_are, ends)))
 
 
-def _diff_ref(xp, a, *ends, n=1, axis=-1, ends_are=()):
-    ends = dict(zip(ends_are, ends))
+def _diff_ref(xp, a, *end_values, n=1, axis=-1, ends_are=()):
+    ends = dict(zip(ends_are, end_values))
     shape = list(a.shape)
     shape[axis] = 1
     parts = [a]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 
 
 class Adagrad(Optimizer):
@@ -27,15 +27,15 @@ class Adagrad(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-2,
-        lr_decay=0,
-        weight_decay=0,
-        initial_accumulator_value=0,
-        eps=1e-10,
+        params: Params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
         *,
-        maximize=False,
-    ):
+        maximize: bool = False,
+    ) -> None:
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,

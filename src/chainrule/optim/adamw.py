@@ -1,6 +1,7 @@
 """AdamW: Adam with weight decay decoupled from the gradient."""
 
 from .adam import Adam
+from .optimizer import Params
 
 
 class AdamW(Adam):
@@ -24,15 +25,15 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        betas=(0.9, 0.999),
-        eps=1e-8,
-        weight_decay=1e-2,
-        amsgrad=False,
+        params: Params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
         *,
-        maximize=False,
-    ):
+        maximize: bool = False,
+    ) -> None:
         super().__init__(
             params,
             lr=lr,

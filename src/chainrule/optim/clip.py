@@ -1,13 +1,19 @@
 """Gradient clipping by global norm."""
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
 from ..tensor import Tensor
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> float:
     """Scale the gradients so that their joint norm is at most ``max_norm``.
 
     The norm is taken over all gradients as if they were one vector; when it
@@ -29,15 +35,15 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: invalid norm_type={norm_type!r}, expected > 0 or inf")
-    with_grad = [p for p in parameters if p.grad is not None]
+    with_grad = [(p, p.grad.data) for p in parameters if p.grad is not None]
     if not with_grad:
         return 0.0
     # Accumulate in float64: squares of large float32 gradients overflow float32.
     # Empty gradients add nothing (and would break the max of the inf-norm).
     norms = [
-        np.linalg.norm(np.asarray(p.grad.data, dtype=np.float64).reshape(-1), norm_type)
-        for p in with_grad
-        if p.grad.data.size
+        np.linalg.norm(np.asarray(grad, dtype=np.float64).reshape(-1), norm_type)
+        for _, grad in with_grad
+        if grad.size
     ]
     if not norms:
         return 0.0
@@ -48,7 +54,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         )
     clip_coef = float(max_norm) / (total_norm + 1e-6)
     if clip_coef < 1.0:
-        for p in with_grad:
+        for p, grad in with_grad:
             # A new Tensor, not an in-place scale: gradients may share memory.
-            p.grad = Tensor(p.grad.data * clip_coef)
+            p.grad = Tensor(grad * clip_coef)
     return total_norm

@@ -6,6 +6,8 @@ one optimizer, and give the same numbers as PyTorch.
 """
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from .optimizer import Optimizer, _from_plain, _to_plain
 
@@ -14,9 +16,9 @@ class _Scheduler:
     """What all schedules share: the optimizer, the last lrs and a state dict."""
 
     # Attributes saved by state_dict; subclasses extend.
-    _state_keys = ("last_epoch", "_last_lr")
+    _state_keys: tuple[str, ...] = ("last_epoch", "_last_lr")
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(
                 f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
@@ -25,18 +27,18 @@ class _Scheduler:
         self.last_epoch = 0
         self._last_lr = self._current_lrs()
 
-    def _current_lrs(self):
+    def _current_lrs(self) -> list[float]:
         return [float(group["lr"]) for group in self.optimizer.param_groups]
 
-    def get_last_lr(self):
+    def get_last_lr(self) -> list[float]:
         """Return the learning rates (one per param group) set by the last step."""
         return list(self._last_lr)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Return the schedule's state as Python scalars, strings and lists."""
         return {key: _to_plain(getattr(self, key)) for key in self._state_keys}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a dict from :meth:`state_dict` (or from ``unflatten_state_dict``)."""
         for key in self._state_keys:
             if key in state_dict:
@@ -52,13 +54,13 @@ class LRScheduler(_Scheduler):
 
     _state_keys = _Scheduler._state_keys + ("base_lrs",)
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer: Optimizer) -> None:
         super().__init__(optimizer)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [float(group["initial_lr"]) for group in optimizer.param_groups]
 
-    def step(self):
+    def step(self) -> None:
         """Advance one epoch and set the new learning rates."""
         self.last_epoch += 1
         lrs = self._next_lrs()
@@ -66,7 +68,7 @@ class LRScheduler(_Scheduler):
             group["lr"] = lr
         self._last_lr = self._current_lrs()
 
-    def _next_lrs(self):
+    def _next_lrs(self) -> list[float]:
         raise NotImplementedError
 
 
@@ -90,7 +92,7 @@ class StepLR(LRScheduler):
 
     _state_keys = LRScheduler._state_keys + ("step_size", "gamma")
 
-    def __init__(self, optimizer, step_size, gamma=0.1):
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
         if int(step_size) != step_size or step_size < 1:
             raise ValueError(
                 f"StepLR: invalid step_size={step_size!r}, expected a positive integer"
@@ -129,7 +131,7 @@ class CosineAnnealingLR(LRScheduler):
 
     _state_keys = LRScheduler._state_keys + ("T_max", "eta_min")
 
-    def __init__(self, optimizer, T_max, eta_min=0):
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0) -> None:
         if not T_max > 0:
             raise ValueError(f"CosineAnnealingLR: invalid T_max={T_max!r}, expected > 0")
         self.T_max = T_max
@@ -190,16 +192,16 @@ class ReduceLROnPlateau(_Scheduler):
 
     def __init__(
         self,
-        optimizer,
-        mode="min",
-        factor=0.1,
-        patience=10,
-        threshold=1e-4,
-        threshold_mode="rel",
-        cooldown=0,
-        min_lr=0,
-        eps=1e-8,
-    ):
+        optimizer: Optimizer,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: float | list[float] | tuple[float, ...] = 0,
+        eps: float = 1e-8,
+    ) -> None:
         super().__init__(optimizer)
         name = type(self).__name__
         if mode not in ("min", "max"):
@@ -235,7 +237,7 @@ class ReduceLROnPlateau(_Scheduler):
         self.cooldown_counter = 0
 
     @property
-    def in_cooldown(self):
+    def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
     def _is_better(self, value):
@@ -247,7 +249,7 @@ class ReduceLROnPlateau(_Scheduler):
             return value > self.best * (1 + self.threshold)
         return value > self.best + self.threshold
 
-    def step(self, metrics):
+    def step(self, metrics: float) -> None:
         """Record one epoch's metric and reduce the learning rates if it has plateaued."""
         current = float(metrics)
         self.last_epoch += 1

@@ -5,9 +5,15 @@ the parameter's own dtype. Gradients are read, never written: ``p.grad`` may
 share memory with other arrays, so updates always build new arrays from it.
 """
 
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
+
 import numpy as np
 
 from ..tensor import Tensor
+
+#: What an optimizer is given: Tensors, or dicts with a ``"params"`` entry (param groups).
+Params: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
 class Optimizer:
@@ -30,16 +36,16 @@ class Optimizer:
     # State entries that are counters, not arrays shaped like the parameter.
     _scalar_state = ("step",)
 
-    def __init__(self, params, defaults):
+    def __init__(self, params: Params, defaults: Mapping[str, Any]) -> None:
         self.defaults = dict(defaults)
-        self.param_groups = []
-        self.state = {}
+        self.param_groups: list[dict[str, Any]] = []
+        self.state: dict[Tensor, dict[str, Any]] = {}
         if isinstance(params, (Tensor, dict)):
             raise TypeError(
                 f"{self._name}: params must be an iterable of Tensors or of dicts, "
                 f"got a single {type(params).__name__}"
             )
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError(f"{self._name}: got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -48,7 +54,7 @@ class Optimizer:
             self.add_param_group(group)
 
     @property
-    def _name(self):
+    def _name(self) -> str:
         return type(self).__name__
 
     def __repr__(self):
@@ -58,7 +64,7 @@ class Optimizer:
             lines.append(f"  group {i}: {len(group['params'])} params, {options}")
         return "\n".join(lines + [")"])
 
-    def add_param_group(self, param_group):
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters; options it leaves out take the defaults."""
         if not isinstance(param_group, dict):
             raise TypeError(
@@ -88,7 +94,7 @@ class Optimizer:
         if not ok:
             raise ValueError(f"{self._name}: invalid {name}={value!r}, expected {expected}")
 
-    def zero_grad(self, set_to_none=True):
+    def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients: set them to None, or to new zero Tensors."""
         for group in self.param_groups:
             for p in group["params"]:
@@ -98,7 +104,7 @@ class Optimizer:
                 # array may be shared with other tensors.
                 p.grad = None if set_to_none else Tensor(np.zeros_like(p.data))
 
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()`` if given."""
         loss = None if closure is None else closure()
         for group in self.param_groups:
@@ -137,14 +143,14 @@ class Optimizer:
         return grad
 
     # ------------------------------------------------------------------ checkpoints
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """Return ``{"state": {index: {name: value}}, "param_groups": [...]}``.
 
         Parameters are numbered in the order of the groups, as in PyTorch; values
         are copies made of NumPy arrays, Python scalars and lists only, so
         :func:`flatten_state_dict` can store them without pickle.
         """
-        index = {}
+        index: dict[int, int] = {}
         groups = []
         for group in self.param_groups:
             packed = {k: _to_plain(v) for k, v in group.items() if k != "params"}
@@ -157,7 +163,7 @@ class Optimizer:
         }
         return {"state": state, "param_groups": groups}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load a dict from :meth:`state_dict` (or from :func:`unflatten_state_dict`).
 
         The groups must hold as many parameters as when it was saved. Arrays are
@@ -170,7 +176,7 @@ class Optimizer:
                 f"{len(saved_groups)} param groups, the optimizer has "
                 f"{len(self.param_groups)}"
             )
-        by_index = {}
+        by_index: dict[int, Tensor] = {}
         new_groups = []
         for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
             indices = [int(k) for k in np.asarray(saved["params"]).reshape(-1)]
@@ -240,7 +246,7 @@ def _as_list(groups):
     return list(groups)
 
 
-def flatten_state_dict(state_dict, sep="."):
+def flatten_state_dict(state_dict: Mapping[str, Any], sep: str = ".") -> dict[str, np.ndarray]:
     """Flatten a nested state dict into ``{"a.b.c": ndarray}``, ready for ``np.savez``.
 
     Lists of dicts are numbered; lists of numbers become arrays.
@@ -276,12 +282,12 @@ def flatten_state_dict(state_dict, sep="."):
     return flat
 
 
-def unflatten_state_dict(flat, sep="."):
+def unflatten_state_dict(flat: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
     """Nest the output of :func:`flatten_state_dict` again (keys stay strings).
 
     ``load_state_dict`` of optimizers and schedulers accepts the result as is.
     """
-    nested = {}
+    nested: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = key.split(sep)
         node = nested

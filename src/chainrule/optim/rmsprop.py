@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 
 
 class RMSprop(Optimizer):
@@ -31,16 +31,16 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-2,
-        alpha=0.99,
-        eps=1e-8,
-        weight_decay=0,
-        momentum=0,
-        centered=False,
+        params: Params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
         *,
-        maximize=False,
-    ):
+        maximize: bool = False,
+    ) -> None:
         defaults = dict(
             lr=lr,
             alpha=alpha,

@@ -1,6 +1,6 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, Params
 
 
 class SGD(Optimizer):
@@ -27,15 +27,15 @@ class SGD(Optimizer):
 
     def __init__(
         self,
-        params,
-        lr=1e-3,
-        momentum=0,
-        dampening=0,
-        weight_decay=0,
-        nesterov=False,
+        params: Params,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
         *,
-        maximize=False,
-    ):
+        maximize: bool = False,
+    ) -> None:
         defaults = dict(
             lr=lr,
             momentum=momentum,

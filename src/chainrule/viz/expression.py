@@ -18,6 +18,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -143,8 +144,9 @@ class _Tokens:
                 )
                 raise ExpressionError(f"{what} is not allowed (at character {self.pos + 1})")
             start, self.pos = self.pos, match.end()
-            if match.lastgroup != "space":
-                return _Token(match.lastgroup, match.group(), start + 1)
+            kind = match.lastgroup
+            if kind is not None and kind != "space":  # every alternative is a named group
+                return _Token(kind, match.group(), start + 1)
 
     def peek(self, k=0):
         while len(self.ahead) <= k:
@@ -208,7 +210,9 @@ def _check_name(token):
 
 def _expression(tokens):
     """One statement's expression in postfix order; reads its ``;``, new line or end."""
-    out, stack = [], []  # stack: ("unary"/"binary", symbol, at), ("paren", "(", at), _Call
+    # stack: ("unary"/"binary", symbol, at), ("paren", "(", at), _Call
+    out: list[Any] = []
+    stack: list[Any] = []
     operand = True  # expecting an operand (else an operator)
     while True:
         token = tokens.take()

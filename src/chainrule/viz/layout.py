@@ -55,8 +55,9 @@ def layered(nodes, edges, sizes, max_span=MAX_SPAN):
 
     # The vertices ordered in the layers: the nodes, then one bend point per skipped layer.
     extent = [sizes[node][0] for node in nodes]
-    up = [[] for _ in nodes]  # neighbours one layer up and down, bend points included
-    down = [[] for _ in nodes]
+    # Neighbours one layer up and down, bend points included.
+    up: list[list[int]] = [[] for _ in nodes]
+    down: list[list[int]] = [[] for _ in nodes]
     chains, bus = {}, set()
     vertex_layer = list(layer)
     for a, b in pairs:
@@ -79,7 +80,7 @@ def layered(nodes, edges, sizes, max_span=MAX_SPAN):
         chains[(a, b)] = chain
 
     n_layers = max(vertex_layer, default=-1) + 1
-    rows = [[] for _ in range(n_layers)]
+    rows: list[list[int]] = [[] for _ in range(n_layers)]
     for v in _initial_order(len(nodes), len(vertex_layer), chains.values()):
         rows[vertex_layer[v]].append(v)
     work = _order(rows, up, down)
@@ -101,7 +102,8 @@ def layered(nodes, edges, sizes, max_span=MAX_SPAN):
         pair: [(coords[v], middle[vertex_layer[v]]) for v in chain]
         for pair, chain in chains.items()
     }
-    lanes = {}  # one lane per source, past the far side, where the bend points went too
+    # One lane per source, past the far side, where the bend points went too.
+    lanes: dict[int, float] = {}
     high = max((coords[v] + extent[v] / 2 for v in range(len(vertex_layer))), default=0.0)
     for a, b in pairs:
         if (a, b) in bus:
@@ -140,8 +142,8 @@ def _layering(nodes, edges):
     """Node indexes, the connected pairs (each once) and each node's layer."""
     index = {node: k for k, node in enumerate(nodes)}
     pairs = list(dict.fromkeys(edges))  # one route per connected pair (x * x has two edges)
-    preds = [[] for _ in nodes]
-    succs = [[] for _ in nodes]
+    preds: list[list[int]] = [[] for _ in nodes]
+    succs: list[list[int]] = [[] for _ in nodes]
     for a, b in pairs:
         preds[index[b]].append(index[a])
         succs[index[a]].append(index[b])

@@ -8,6 +8,7 @@ local derivative. DOT, SVG, HTML and the explanation all read this one structure
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -58,12 +59,12 @@ class Node:
     kind: str  # "op", "leaf" or "const"; grouped views add "group" and "ref" (viz.groups)
     name: str
     value: np.ndarray
-    tensor: Tensor = None
-    op: object = None
+    tensor: Tensor | None = None
+    op: Any = None
     params: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)
-    arrays: list = None  # what the op's forward received (its vjps read these)
-    grad: np.ndarray = None
+    arrays: list | None = None  # what the op's forward received (its vjps read these)
+    grad: np.ndarray | None = None
     is_output: bool = False
 
     def __repr__(self):  # not the dataclass's: that one walks every input, recursively
@@ -85,8 +86,8 @@ class Edge:
     src: Node
     dst: Node
     index: int
-    grad: np.ndarray = None
-    local: np.ndarray = None  # d dst / d src: elementwise (dst's shape) or a full Jacobian
+    grad: np.ndarray | None = None
+    local: np.ndarray | None = None  # d dst / d src: elementwise (dst's shape) or a full Jacobian
     local_kind: str = ""  # "elementwise", "jacobian" or "" (too large to write out)
 
     def __repr__(self):
@@ -100,7 +101,7 @@ class Graph:
     nodes: list
     edges: list
     output: Node
-    seed: np.ndarray = None
+    seed: np.ndarray | None = None
 
     def __repr__(self):
         return f"<Graph of {self.output.name}: {len(self.nodes)} nodes, {len(self.edges)} edges>"
@@ -110,7 +111,9 @@ class Graph:
         return self.seed is not None
 
     def __post_init__(self):
-        self._in, self._out, self._paths = {}, {}, None
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
+        self._paths = None
         for e in self.edges:
             self._in.setdefault(e.dst.id, []).append(e)
             self._out.setdefault(e.src.id, []).append(e)
@@ -157,8 +160,11 @@ def trace(output, gradient=None, grads=True):
     if not isinstance(output, Tensor):
         raise TypeError(f"expected a Tensor, got {type(output).__name__}")
     tensors = _topological(output)
-    nodes, edges, by_tensor = [], [], {}
-    counts, ids = {}, itertools.count(1)
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    by_tensor: dict[Tensor, Node] = {}
+    counts: dict[str, int] = {}
+    ids = itertools.count(1)
     taken = {t.name for t in tensors if t.name}
     for t in tensors:
         kind = "leaf" if t._op is None else "op"
