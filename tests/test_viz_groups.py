@@ -352,7 +352,12 @@ def test_time_steps_as_scopes_give_one_box_per_step():
     for t in range(3):
         line = next(s for s in text.splitlines() if s.startswith(f"  d sum1/d [t={t}] ="))
         assert f"back through [t={t + 1}]" in line
-        shown = [float(v) for v in line.rsplit("= [", 1)[1].rstrip("]").split(", ")]
+        assert line.endswith(
+            f"(recurrent edge, t={t + 1} -> t={t}: the gradient with respect "
+            f"to the state of step {t})"
+        )
+        values = line.rsplit("= [", 1)[1].split("]")[0]
+        shown = [float(v) for v in values.split(", ")]
         # Printed to 4 significant digits: within 5e-4 relative (1e-4 near zero).
         assert np.allclose(shown, np.asarray(found[t]).ravel(), rtol=5e-4, atol=1e-4)
     assert "d sum1/d W = (3x3) + (3x3) + (3x3) + (3x3) =" in text

@@ -5,12 +5,13 @@ written out, as in the CS231n walkthrough; for tensors the line names the rule
 (dX = dY W^T, dW = X^T dY, the sum over a broadcast batch) and the shapes.
 """
 
+import re
 from collections import defaultdict
 from types import SimpleNamespace
 
 import numpy as np
 
-from .groups import norm, op_summary
+from .groups import Group, norm, op_summary
 from .model import expression, format_number, format_shape, value_lines
 
 # Local derivative of an op's output with respect to input i, over its input names
@@ -53,6 +54,19 @@ GATES = {
 }
 
 
+# The state an unrolled recurrent layer carries from one time step's box to the next, and
+# how its gradient is made from the later step's (column vectors, as the notes write them;
+# dgates: the gradient at the step's gate pre-activations). Keyed by the layer's kind:
+# the module's class without "Cell", and the RNN's nonlinearity.
+RECURRENT = {
+    "RNN": ("h_{s}", "dh_{s} = W_hh^T (dh_{t} * (1 - h_{t}^2))"),
+    "RNN relu": ("h_{s}", "dh_{s} = W_hh^T (dh_{t} * [h_{t} > 0])"),
+    "LSTM": ("(h_{s}, c_{s})", "dh_{s} = W_hh^T dgates_{t}, dc_{s} = f_{t} * dc_{t}"),
+    "GRU": ("h_{s}", "dh_{s} = z_{t} * dh_{t} + W_hh^T dgates_{t}"),
+}
+_STEP = re.compile(r"t=(\d+)")
+
+
 def explain_graph(graph):
     """The lines of :func:`chainrule.viz.explain` for a traced (or grouped) graph."""
     if getattr(graph, "full", None) is not None:
@@ -65,7 +79,7 @@ def explain_graph(graph):
         return lines + ["backward", "  (nothing to explain: the output needs no gradient)"]
     out = graph.output
     lines += ["backward", f"  d {out.name}/d {out.name} = {_seed(graph.seed)}"]
-    arrived = defaultdict(list)  # node -> the edges its gradient came along
+    arrived: defaultdict = defaultdict(list)  # node -> the edges its gradient came along
     for node in reversed(graph.nodes):
         if len(arrived[node]) > 1:
             lines.append(_sum_line(out, node, arrived[node]))
@@ -96,7 +110,7 @@ def explain_grouped(grouped):
         return lines + ["backward", "  (nothing to explain: the output needs no gradient)"]
     out = full.output
     lines += ["backward", f"  d {out.name}/d {out.name} = {_seed(full.seed)}"]
-    arrived = defaultdict(list)  # node -> what its gradient came as (edges or group shares)
+    arrived: defaultdict = defaultdict(list)  # node -> what its gradient came as (edges or shares)
     for unit in reversed(grouped.nodes):
         for node in unit.outputs if unit.kind == "group" else [unit]:
             inside = unit.kind == "group" and any(  # then part of it never arrives here
@@ -124,7 +138,8 @@ def group_lines(grouped, box):
     out = full.output
     upstream = ", ".join(format_shape(m.grad.shape) for m in box.outputs if m.grad is not None)
     through = f"upstream ({upstream}) back through [{box.name}]"
-    sums, uses = {}, {}
+    sums: dict = {}  # an input read from outside -> the gradient it gets from this box
+    uses: dict = {}  # and how many of this box's edges it comes along
     for node in box.members:
         for edge in full.in_edges(node):
             if edge.grad is not None and unit[edge.src] is not box:
@@ -133,8 +148,10 @@ def group_lines(grouped, box):
     lines = []
     for src, grad in sums.items():
         assign = "+=" if full.gradient_paths(src) > uses[src] else "="
+        note = recurrent_note(grouped, unit[src], box)
         lines.append(
             f"  d {out.name}/d {output_name(grouped, src)} {assign} {through} = {_summary(grad)}"
+            + (f"   ({note})" if note else "")
         )
     for _, leaf in box.params:
         if leaf.grad is not None:
@@ -143,6 +160,55 @@ def group_lines(grouped, box):
                 f"norm {format_number(norm(leaf.grad))}"
             )
     return lines, list(sums.items())
+
+
+def recurrent_note(grouped, src, box):
+    """What the gradient from time step ``box`` back to time step ``src`` is, when the two
+    are consecutive steps of one unrolled loop (paths that differ in one ``t=K`` scope,
+    by one step); else "".
+
+    The note names the state the later step read (h_K, or (h_K, c_K) for an LSTM) and,
+    for chainrule's recurrent layers and cells, the rule that makes its gradient.
+    """
+    if not isinstance(src, Group):
+        return ""
+    steps = _steps_apart(src.path, box.path)
+    if steps is None:
+        return ""
+    s, t = steps
+    state, rule = RECURRENT.get(_recurrent_kind(grouped, box), ("the state of step {s}", ""))
+    text = f"recurrent edge, t={t} -> t={s}: the gradient with respect to {state}"
+    return (text + (", " + rule if rule else "")).format(s=s, t=t)
+
+
+def _steps_apart(earlier, later):
+    """(s, t) when two paths are steps s and t = s +- 1 of one loop: the same scopes but
+    for one ``t=K`` segment."""
+    a, b = earlier.split("/"), later.split("/")
+    if len(a) != len(b):
+        return None
+    differ = [(x, y) for x, y in zip(a, b) if x != y]
+    if len(differ) != 1:
+        return None
+    x, y = (_STEP.fullmatch(part) for part in differ[0])
+    if x is None or y is None or abs(int(x[1]) - int(y[1])) != 1:
+        return None
+    return int(x[1]), int(y[1])
+
+
+def _recurrent_kind(grouped, box):
+    """The kind of recurrent layer (a key of :data:`RECURRENT`) that made ``box``: the
+    box's module, or the nearest module around it; None for a loop of the user's own."""
+    owners = [box.owner]
+    frame = grouped.frame_of.get(box)
+    while frame is not None:
+        owners.append(frame.owner)
+        frame = frame.parent
+    module = next((o for o in owners if not isinstance(o, str)), None)
+    kind = type(module).__name__.removesuffix("Cell")
+    if kind == "RNN" and getattr(module, "nonlinearity", "tanh") == "relu":
+        return "RNN relu"
+    return kind if kind in RECURRENT else None
 
 
 def output_name(grouped, node):

@@ -9,7 +9,11 @@ inside it, and edges join the boxes. Every step is one pass over the nodes and e
 ``group="module"`` puts each op in the innermost scope that made it, when that scope
 called no other scope that made ops of this graph: a ``Sequential``'s children become
 boxes, and an op the container itself made (a ``flatten`` between two children) stays
-an op node. ``group=d`` (an int) stops ``d`` calls deep: 0 boxes the outermost scopes
+an op node. A scope that is not a box but holds boxes or ops is a :class:`Frame`: the
+pictures draw it as an outline around them (an RNN around its time steps' boxes), with
+the parameters and constants that only its contents use.
+
+``group=d`` (an int) stops ``d`` calls deep: 0 boxes the outermost scopes
 (the whole model), 1 their children, and so on; a shallower scope that calls no other
 is a box as with ``"module"``.
 
@@ -44,7 +48,9 @@ class Group(Node):
     path: str = ""  # e.g. features.0, rnn/t=3 ("" for the outermost module)
     members: list = field(default_factory=list)  # its op nodes, inputs first
     held: list = field(default_factory=list)  # leaves and constants only its ops use
-    params: list = field(default_factory=list)  # (name, node): held leaves with gradients
+    # (name, node): held leaves with gradients (a box's parameters, where an op node
+    # keeps its op's keyword arguments)
+    params: list = field(default_factory=list)  # type: ignore[assignment]
     outputs: list = field(default_factory=list)  # members used outside (or the output)
 
     @property
@@ -71,19 +77,41 @@ class Group(Node):
         return lines
 
 
+@dataclass(eq=False)
+class Frame:
+    """A scope drawn around the boxes and ops it made (its ``units``, in drawing order):
+    a module that called others, or a named scope such as an RNN's layer."""
+
+    name: str
+    owner: object  # the Module called, or the scope's name
+    path: str
+    parent: "Frame | None" = None  # the frame around this one
+    id: str = ""
+    units: list = field(default_factory=list)
+
+    module_type = Group.module_type
+
+    def __repr__(self):
+        return f"<Frame {self.id} {self.name!r}: {len(self.units)} units>"
+
+
 @dataclass(eq=False, repr=False)
 class GroupedGraph(Graph):
     """A graph whose nodes are groups and the nodes left outside them.
 
     ``full`` is the traced graph it folds; ``groups`` its groups in drawing order;
     ``unit`` maps every node of ``full`` to the node that shows it here (its group,
-    or itself).
+    or itself); ``frames`` are the scopes drawn around units (outer ones first) and
+    ``frame_of`` maps a unit to the innermost frame around it (units outside every
+    frame are not in it).
     """
 
-    full: Graph = None
+    full: Graph = field(kw_only=True)
     groups: list = field(default_factory=list)
     unit: dict = field(default_factory=dict)
     by: object = "module"
+    frames: list = field(default_factory=list)
+    frame_of: dict = field(default_factory=dict)
 
     def __repr__(self):
         return (
@@ -102,7 +130,7 @@ def norm(a):
 
 def op_summary(nodes):
     """The ops' names in order, repeats counted: ``reshape x2, conv_matmul, transpose``."""
-    counts = {}
+    counts: dict[str, int] = {}
     for node in nodes:
         counts[node.op_name] = counts.get(node.op_name, 0) + 1
     text = ""
@@ -146,7 +174,8 @@ def group_graph(graph, group="module"):
             unit[node] = node
             continue
         if k not in groups:
-            groups[k] = Group("", "group", "", None, owner=scopes[k].owner, path=paths[k])
+            # Named, given a value and the rest once all its members are known.
+            groups[k] = Group("", "group", "", np.empty(0), owner=scopes[k].owner, path=paths[k])
         groups[k].members.append(node)
         unit[node] = groups[k]
     _name([groups[k] for k in sorted(groups)])  # in call order, for the #2 of a second call
@@ -163,6 +192,7 @@ def group_graph(graph, group="module"):
     nodes, edges = _fold(graph, unit)
     for k, box in enumerate((n for n in nodes if isinstance(n, Group)), start=1):
         box.id = f"g{k}"
+    frames, frame_of = _frames(graph, nodes, unit, scopes, parent, inner, chosen, paths)
     return GroupedGraph(
         nodes,
         edges,
@@ -172,6 +202,8 @@ def group_graph(graph, group="module"):
         groups=[n for n in nodes if isinstance(n, Group)],
         unit=unit,
         by=group,
+        frames=frames,
+        frame_of=frame_of,
     )
 
 
@@ -186,7 +218,8 @@ def _nest(scopes, ops):
     stack: scopes nest as the calls did.
     """
     parent, inner = [-1] * len(scopes), {}
-    stack, k = [], 0
+    stack: list[int] = []
+    k = 0
     for node in ops:
         number = _seq(node)
         while k < len(scopes) and scopes[k].start < number:
@@ -231,7 +264,9 @@ def _paths(scopes, parent):
     A module is named as its nearest calling module names it (``features.0``); one that
     module does not hold is named by its type; the outermost module adds nothing.
     """
-    paths, module_last, module_of = [], [], []
+    paths: list[str] = []
+    module_last: list[bool] = []
+    module_of: list = []
     names = {}  # id(module) -> {id(descendant): its dotted name}
     for k, s in enumerate(scopes):
         p = parent[k]
@@ -262,12 +297,67 @@ def _paths(scopes, parent):
 def _name(groups):
     """Name each group ``path: Type`` (a module) or ``path`` (a named scope), with ``#2``,
     ``#3`` for a module called again."""
-    calls = {}
+    calls: dict[str, int] = {}
     for box in groups:
         kind = box.module_type
         name = box.path if kind is None else (f"{box.path}: {kind}" if box.path else kind)
         calls[name] = calls.get(name, 0) + 1
         box.name = name if calls[name] == 1 else f"{name} #{calls[name]}"
+
+
+def _frames(graph, units, unit, scopes, parent, inner, chosen, paths):
+    """The scopes around the units (outer ones first, each with its units) and each
+    unit's innermost frame.
+
+    A box's frame is its scope's parent, a loose op's the scope that made it. A leaf or
+    constant outside the boxes goes in the innermost frame around every op that reads it
+    (an RNN's hidden weight, read by every step), unless it is a tensor the user named.
+    """
+    around = {}  # unit -> the index of its innermost enclosing scope
+    for node in graph.nodes:
+        if node.kind == "op" and unit[node] is node:
+            around[node] = inner.get(node, -1)
+    for box in units:
+        if isinstance(box, Group):
+            around[box] = parent[chosen[box.members[0]]]
+    made: dict[int, Frame] = {}  # made outer ones first (parents start earlier)
+    for k in sorted({p for innermost in around.values() for p in _chain(innermost, parent)}):
+        made[k] = Frame("", scopes[k].owner, paths[k], made.get(parent[k]))
+    frames = list(made.values())
+    frame_of = {u: made[k] for u, k in around.items() if k >= 0}
+    for node in units:
+        if node.kind in ("leaf", "const") and _holdable(node):
+            users = [frame_of.get(unit[e.dst]) for e in graph.out_edges(node)]
+            common = _common(users) if users and all(users) else None
+            if common is not None:
+                frame_of[node] = common
+    for node in units:  # drawing order
+        if node in frame_of:
+            frame_of[node].units.append(node)
+    _name(frames)
+    for k, frame in enumerate(frames, start=1):
+        frame.id = f"f{k}"
+    return frames, frame_of
+
+
+def _chain(k, parent):
+    """Scope ``k`` and the scopes around it, inner first (nothing for -1)."""
+    while k >= 0:
+        yield k
+        k = parent[k]
+
+
+def _common(frames):
+    """The innermost frame around all of ``frames`` (each a Frame), or None."""
+    common = frames[0]
+    for frame in frames[1:]:
+        outer = set()
+        while frame is not None:
+            outer.add(frame)
+            frame = frame.parent
+        while common is not None and common not in outer:
+            common = common.parent
+    return common
 
 
 def _holdable(node):
@@ -300,7 +390,7 @@ def _finish(box, graph, unit):
 def _fold(graph, unit):
     """The units (groups and the nodes outside them) in topological order, and one edge
     per pair of joined units. Iterative, like :func:`~chainrule.viz.model.trace`."""
-    sources = {}  # unit -> the units it reads, in input order, each once
+    sources: dict = {}  # unit -> the units it reads, in input order, each once
     for node in graph.nodes:
         box = unit[node]
         reads = sources.setdefault(box, {})
@@ -325,7 +415,9 @@ def inner_graph(box, grouped):
     read, "to ..." for where its outputs go.
     """
     full, unit = grouped.full, grouped.unit
-    refs, nodes, edges = {}, [], []
+    refs: dict = {}
+    nodes: list = []
+    edges: list = []
 
     def ref(key, text, value):
         if key not in refs:

@@ -25,6 +25,8 @@ FILL = {
     "group": ("#ccfbf1", "#0d9488"),  # teal: a module's ops in one box (viz.groups)
     "ref": ("#ffffff", "#0d9488"),  # a node outside an expanded box
 }
+# (fill, border) of a frame: the dashed outline of a call around its boxes (viz.groups).
+FRAME = ("#f0fdfa", "#14b8a6")
 
 
 def colours(node):

@@ -19,6 +19,8 @@ PNG_NODES = 300  # matplotlib takes about 10 ms a node, mostly drawing text
 PNG_SIDE = 32000  # pixels
 PNG_PIXELS = 20_000_000  # a larger PNG is drawn at a lower dpi
 MIN_DPI = 24  # below this a PNG's text cannot be read
+FRAME_PAD = 8  # between a frame's outline and what it holds
+FRAME_LABEL = 18  # room above a frame's contents for its name
 
 
 @dataclass
@@ -50,7 +52,8 @@ class Layout:
     width: float
     height: float
     across: bool  # True when inputs are on the left (rankdir LR)
-    placed: Layered = None  # the layered layout, with its bends, bus edges and work
+    placed: Layered  # the layered layout, with its bends, bus edges and work
+    frames: list  # (frame, (left, top, right, bottom)), outer frames first
 
 
 def _size(node, lines):
@@ -86,13 +89,18 @@ def layout(graph, max_elements=10, rankdir="LR"):
     for node_id, box in boxes.items():
         box.x, box.y = flip(placed.along[node_id], placed.rank[node_id])
     routes = {pair: [flip(a, r) for a, r in points] for pair, points in placed.routes.items()}
-    xs = [x for points in routes.values() for x, _ in points]
-    ys = [y for points in routes.values() for _, y in points]
+    frames = _frame_outlines(graph, boxes)
+    xs = [x for points in routes.values() for x, _ in points] + [r[0] for _, r in frames]
+    ys = [y for points in routes.values() for _, y in points] + [r[1] for _, r in frames]
     left = min([b.left for b in boxes.values()] + xs)
     top = min([b.y - b.h / 2 for b in boxes.values()] + ys)
     for box in boxes.values():
         box.x += MARGIN - left
         box.y += MARGIN - top
+    frames = [
+        (frame, (x0 + MARGIN - left, y0 + MARGIN - top, x1 + MARGIN - left, y1 + MARGIN - top))
+        for frame, (x0, y0, x1, y1) in frames
+    ]
     paths = []
     for edge in graph.edges:
         points = [
@@ -111,9 +119,34 @@ def layout(graph, max_elements=10, rankdir="LR"):
                 ),
             )
         )
-    width = max(b.right for b in boxes.values()) + MARGIN
-    height = max(b.y + b.h / 2 for b in boxes.values()) + MARGIN
-    return Layout(boxes, paths, width, height, across, placed)
+    width = max([b.right for b in boxes.values()] + [r[2] for _, r in frames]) + MARGIN
+    height = max([b.y + b.h / 2 for b in boxes.values()] + [r[3] for _, r in frames]) + MARGIN
+    return Layout(boxes, paths, width, height, across, placed, frames)
+
+
+def _frame_outlines(graph, boxes):
+    """Each frame of a grouped graph with the rectangle around its units and inner
+    frames (padded, with room for its name on top), outer frames first."""
+    around: dict = {}  # frame -> the rectangles it goes around
+    outlines = []
+    for frame in reversed(getattr(graph, "frames", ())):  # inner frames come later
+        parts = around.pop(frame, [])
+        parts += [_edges(boxes[unit.id]) for unit in frame.units]
+        if not parts:
+            continue
+        x0, y0 = min(p[0] for p in parts), min(p[1] for p in parts)
+        x1, y1 = max(p[2] for p in parts), max(p[3] for p in parts)
+        # Wide enough for its name, which sits inside the top edge.
+        x1 = max(x1, x0 + len(frame.name) * style.CHAR_WIDTH + 2 * FRAME_PAD)
+        rect = (x0 - FRAME_PAD, y0 - FRAME_PAD - FRAME_LABEL, x1 + FRAME_PAD, y1 + FRAME_PAD)
+        outlines.append((frame, rect))
+        if frame.parent is not None:
+            around.setdefault(frame.parent, []).append(rect)
+    return outlines[::-1]
+
+
+def _edges(box):
+    return box.left, box.y - box.h / 2, box.right, box.y + box.h / 2
 
 
 def _ends(points, src, dst, edge, n_inputs, across):
@@ -161,6 +194,7 @@ def svg_text(graph, max_elements=10, rankdir="LR", prefix=""):
         f'<path d="M0,0 L10,5 L0,10 z" fill="{style.EDGE}"/></marker></defs>',
         '<rect class="background" width="100%" height="100%" fill="white"/>',
     ]
+    out += [_svg_frame(frame, rect) for frame, rect in lay.frames]
     for k, (edge, points) in enumerate(lay.paths, start=1):
         out.append(
             f'<g class="edge" id="{prefix}e{k}"><title>{escape(edge.src.name)} -&gt; '
@@ -172,6 +206,21 @@ def svg_text(graph, max_elements=10, rankdir="LR", prefix=""):
         out.append(_svg_node(box))
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+def _svg_frame(frame, rect):
+    """A frame: a dashed outline behind the boxes it holds, its name inside the top edge."""
+    x0, y0, x1, y1 = rect
+    fill, border = style.FRAME
+    return (
+        f'<g class="frame" id="{frame.id}" data-name="{escape(frame.name)}">'
+        f"<title>{escape(frame.name)}</title>"
+        f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
+        f'rx="10" fill="{fill}" stroke="{border}" stroke-width="1.2" '
+        f'stroke-dasharray="6,4"/>'
+        f'<text class="frame-title" x="{x0 + FRAME_PAD:.1f}" y="{y0 + FRAME_LABEL - 4:.1f}" '
+        f'fill="{border}" font-weight="bold">{escape(_keep_spaces(frame.name))}</text></g>'
+    )
 
 
 def _svg_node(box):
@@ -261,6 +310,31 @@ def png_matplotlib(graph, path, max_elements=10, rankdir="LR", dpi=150):
     ax.set_ylim(lay.height, 0)
     ax.axis("off")
     points_per_pixel = 72 * px
+    fill, border = style.FRAME
+    for frame, (x0, y0, x1, y1) in lay.frames:
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, y0),
+                x1 - x0,
+                y1 - y0,
+                boxstyle="round,pad=0,rounding_size=10",
+                facecolor=fill,
+                edgecolor=border,
+                linestyle="--",
+                linewidth=1,
+            )
+        )
+        ax.text(
+            x0 + FRAME_PAD,
+            y0 + FRAME_LABEL - 4,
+            frame.name,
+            ha="left",
+            va="baseline",
+            family="monospace",
+            fontsize=style.FONT_SIZE * points_per_pixel,
+            color=border,
+            weight="bold",
+        )
     for _, pts in lay.paths:
         vertices, codes = [pts[0]], [Path.MOVETO]
         for p0, p1 in zip(pts, pts[1:]):

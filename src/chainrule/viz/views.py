@@ -226,7 +226,9 @@ def render(
     With ``engine="auto"`` Graphviz's ``dot`` draws when it is on the PATH (and the graph
     is one it lays out quickly), else chainrule lays the graph out and writes the SVG
     (or matplotlib draws the PNG). ``group="module"`` draws one box per module call
-    (see :func:`graph`); in the .html page a click on a box shows its ops.
+    (see :func:`graph`), inside a dashed outline of each call that made boxes (an RNN's
+    outline around one box per time step); in the .html page a click on a box shows its
+    ops.
     """
     view = graph(output, gradient, max_elements, rankdir, engine, group)
     return view.render(path, dpi=dpi)
@@ -236,7 +238,9 @@ def explain(output, gradient=None, show=False, group=None):
     """The chain rule for ``output``, one line per edge in backward order; printed if ``show``.
 
     With ``group`` (see :func:`graph`) a module's box is one step: the gradient it sends
-    back to each of its inputs and parameters.
+    back to each of its inputs and parameters. Between two time steps of an unrolled
+    recurrent layer (boxes ``t=K`` and ``t=K-1``) it says which gradient the recurrent edge
+    carries: the one with respect to the earlier step's state, and how it is made.
 
     >>> import chainrule as cr
     >>> x = cr.tensor(-2.0, requires_grad=True, name="x")
