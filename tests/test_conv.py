@@ -107,6 +107,52 @@ def test_conv_transpose2d_matches_pytorch_on_larger_inputs(params):
     )
 
 
+@pytest.mark.parametrize("block_bytes", [1, 3000])  # one image a block; blocks of 1 to 3
+@pytest.mark.parametrize(
+    "function, shapes, params",
+    [
+        (C.conv2d, [(5, 4, 9, 8), (6, 4, 3, 3), (6,)], {"padding": 1}),  # a kernel row
+        (C.conv2d, [(5, 1, 9, 8), (12, 1, 2, 2), (12,)], {"padding": (1, 0)}),  # all rows
+        (C.conv2d, [(5, 4, 9, 8), (6, 2, 3, 2), (6,)], {"stride": 2, "groups": 2}),
+        (C.conv_transpose2d, [(5, 4, 4, 5), (4, 3, 3, 3), (3,)], {"padding": 1}),
+        (C.conv_transpose2d, [(5, 4, 4, 5), (4, 3, 2, 3), (6,)], {"stride": 2, "groups": 2}),
+    ],
+)
+def test_blocks_of_images_give_the_whole_batch_result(
+    function, shapes, params, block_bytes, monkeypatch
+):
+    """The primitives run a block of images at a time: split into blocks (the last one
+    shorter), values and gradients are still PyTorch's."""
+    monkeypatch.setattr(C, "_BLOCK_BYTES", block_bytes)
+    _compare_with_torch(function, getattr(TF, function.__name__), shapes, params, seed=6)
+    # The gradient's gradient runs the three primitives on blocks too.
+    inputs = [np.random.default_rng(7).standard_normal(s) for s in shapes]
+    assert cr.gradgradcheck(lambda *xs: function(*xs, **params), inputs)
+
+
+def test_a_convolution_keeps_its_input_and_weight_not_its_columns():
+    """#17's memory target: backward makes the im2col columns again, a block at a time,
+    so neither the graph nor the step ever holds all of them."""
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    x = cr.tensor(rng.standard_normal((32, 4, 32, 32)), requires_grad=True)
+    w = cr.tensor(rng.standard_normal((8, 4, 5, 5)), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(8), requires_grad=True)
+    columns = 4 * 5 * 5 * 32 * 28 * 28 * 8  # bytes: 20 MB in float64
+    tracemalloc.start()
+    try:
+        out = C.conv2d(x, w, b)
+        assert [a.shape for a in out._arrays] == [x.shape, w.shape, b.shape]
+        out.backward(np.ones(out.shape))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The output, the gradient given and its copy, the input gradient (1.6 * 3 + 1 MB)
+    # and a block's temporaries; all the columns (and their gradient, as many) would be 2x.
+    assert peak < columns / 2
+
+
 def test_unfold_and_fold_are_adjoint():
     rng = np.random.default_rng(3)
     x, cols = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((2, 27, 15))

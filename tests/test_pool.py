@@ -409,3 +409,17 @@ def test_fast_path_float32_unbatched_channel_major_and_1d():
     expected, expected_index = TF.max_pool1d(torch.tensor(line), 4, return_indices=True)
     np.testing.assert_array_equal(out, expected.numpy())
     np.testing.assert_array_equal(index, expected_index.numpy())
+
+
+def test_fast_path_keeps_a_byte_per_window_in_the_input_memory_order():
+    """#17's memory target: the graph keeps each window's tap (one byte), not a mask of the
+    input's size; the gradient comes back in the input's (channel-major) memory order."""
+    x = np.random.default_rng(25).standard_normal((4, 3, 8, 6))
+    channel_major = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    tensor = cr.tensor(channel_major, requires_grad=True)
+    out = P.max_pool2d(tensor, 2)
+    _, kept = out._arrays
+    assert kept.dtype == np.uint8 and kept.shape == out.shape == (4, 3, 4, 3)
+    routed = P._window_route(np.ones(out.shape), tap=kept, kernel=(2, 2))
+    assert routed.shape == x.shape and routed.transpose(1, 0, 2, 3).flags.c_contiguous
+    np.testing.assert_array_equal(routed.reshape(4, 3, 4, 2, 3, 2).sum(axis=(3, 5)), 1.0)

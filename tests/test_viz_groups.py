@@ -160,7 +160,7 @@ def test_the_small_cnn_grouped_has_one_box_per_module():
     names = [f"{name}: {type(m).__name__}" for name, m in net.named_children()]
     boxes = [n for n in view.graph.nodes if n.kind == "group"]
     assert [b.name for b in boxes] == names  # in forward order
-    assert [n.name for n in view.graph.nodes if n.kind != "group"] == ["loss"]
+    assert [n.name for n in view.graph.nodes if n.kind != "group"] == ["x", "loss"]
     # Every op of the full graph is in exactly one box, or drawn on its own.
     ops = [n for n in view.full.nodes if n.kind == "op"]
     assert sorted(n.id for b in boxes for n in b.members) == sorted(
@@ -168,11 +168,11 @@ def test_the_small_cnn_grouped_has_one_box_per_module():
     )
     # The boxes form the chain conv -> relu -> pool -> flatten -> linear -> loss.
     pairs = [(e.src.name, e.dst.name) for e in view.graph.edges]
-    assert pairs == list(zip(names, names[1:] + ["loss"]))
+    assert pairs == list(zip(["x"] + names, names + ["loss"]))
 
     svg = view.svg(engine="python")
     drawn = _svg_nodes(svg)
-    assert set(drawn) == {b.id for b in boxes} | {view.graph.output.id}
+    assert set(drawn) == {n.id for n in view.graph.nodes}  # the boxes, x and the loss
     grads = cr.autograd.grad(loss, list(net.parameters()), retain_graph=True)
     norms = {
         name: np.linalg.norm(g.data if isinstance(g, cr.Tensor) else g)
@@ -189,7 +189,7 @@ def test_the_small_cnn_grouped_has_one_box_per_module():
             shown = float(line.rsplit(" ", 1)[1])  # 4 significant digits: within 5e-4
             assert shown == pytest.approx(norms[f"{box.path}.{name}"], rel=5e-4)
     conv = dict(zip(names, boxes))["0: Conv2d"]
-    assert "reshape x2, conv_matmul, transpose" in _texts(drawn[conv.id])
+    assert "convolution" in _texts(drawn[conv.id])
 
 
 @pytest.mark.parametrize("engine", ["python", "dot"])
@@ -239,7 +239,7 @@ def test_clicking_a_box_in_the_browser_toggles_its_ops(browser, tmp_path):  # no
     assert detail.find_element(By.TAG_NAME, "h2").text == "0: Conv2d"
     assert "weight 4x1x3x3" in detail.find_element(By.CSS_SELECTOR, "pre.cr-params").text
     # The ops inside show their own numbers on hover.
-    matmul = next(n for n in conv.members if n.op_name == "conv_matmul")
+    matmul = next(n for n in conv.members if n.op_name == "convolution")
     inner = expansion.find_element(By.CSS_SELECTOR, f"g.node#{matmul.id}")
     assert inner.is_displayed()
     ActionChains(browser).move_to_element(inner).perform()
@@ -258,13 +258,13 @@ def test_grouped_dot_png_and_explanation_of_the_small_cnn(tmp_path):
     net, loss = small_cnn()
     source = cr.viz.to_dot(loss, group="module")
     assert len(re.findall(r"^\s*g\d+ \[", source, re.M)) == 5
-    assert "0: Conv2d" in source and "conv_matmul1" not in source
+    assert "0: Conv2d" in source and "convolution1" not in source
     png = cr.viz.render(loss, tmp_path / "cnn.png", group="module")
     assert png.read_bytes().startswith(b"\x89PNG")
 
     text = cr.viz.explain(loss, group="module")
     lines = text.splitlines()
-    assert lines[1].startswith("  [0: Conv2d] reshape x2, conv_matmul, transpose -> (2x4x6x6)")
+    assert lines[1].startswith("  [0: Conv2d] convolution -> (2x4x6x6)")
     weight = next(p for name, p in net.named_parameters() if name == "0.weight")
     (g,) = cr.autograd.grad(loss, [weight], retain_graph=True)
     line = next(t for t in lines if t.startswith("  d loss/d 0.weight ="))

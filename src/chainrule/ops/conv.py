@@ -5,18 +5,20 @@ tricks (one strided copy, no Python loop over positions), the columns of all ima
 by side: ``cols[k, n, l]`` with k = (channel, kernel row, kernel column) and l the window
 (PyTorch's ``unfold`` is its (N, K, L) transpose). ``col2im`` (``fold``) adds columns back
 into an image. Each is the other's gradient, so both are differentiable to any order. A
-convolution is then im2col and ONE matrix product for the whole batch (groups are the
-product's batch axis), the bias added in place:
+convolution is then im2col and a matrix product (groups are the product's batch axis),
+the bias added in place:
 
     out[o, (n, l)] = sum_k weight[o, k] * cols[k, (n, l)] + bias[o]
 
 Its input gradient, ``weight^T @ g`` then col2im, is the transposed convolution, and the
-transposed convolution (a product, then col2im) has the convolution as its input
-gradient; the weight gradient ``g @ cols^T`` is a product again. The product leaves the
-output channel-major in memory, (C_out, N, H, W); the result is its (N, C_out, H, W)
-view, not a reordered copy (elementwise ops and pooling keep that layout, and the next
-gradient comes back in it). Every window count comes from :func:`output_size` (pooling
-uses it too).
+transposed convolution has the convolution as its input gradient; the weight gradient
+``g @ cols^T`` is a product again. These three are primitives, each the others' gradient,
+that work a block of images at a time (the block's columns stay in cache for the product
+that reads them) and keep no columns for backward: the weight gradient makes them again.
+The product leaves the output channel-major in memory, (C_out, N, H, W); the result is its
+(N, C_out, H, W) view, not a reordered copy (elementwise ops and pooling keep that layout,
+and the next gradient comes back in it). Every window count comes from
+:func:`output_size` (pooling uses it too).
 
 >>> import chainrule as cr
 >>> x = cr.ones(1, 1, 4, 4)
@@ -32,10 +34,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..errors import ShapeError
-from .linalg import matmul
 from .reduce import sum as _sum
 from .registry import Case, Spec, composite, data_of, defop
-from .shape import reshape, swapaxes, transpose
+from .shape import reshape, transpose
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "fold", "unfold"]
 
@@ -178,7 +179,7 @@ def _col2im_ref(xp, cols, output_size, kernel_size, dilation, padding, stride):
     n, k, _ = cols.shape
     matrix = _selection(output_size, kernel_size, dilation, padding, stride)
     c = k // (kernel_size[0] * kernel_size[1])
-    image = xp.dot(xp.reshape(cols, (n * c, -1)), matrix)
+    image = xp.dot(xp.reshape(cols, (n * c, matrix.shape[0])), matrix)
     return xp.reshape(image, (n, c) + tuple(output_size))
 
 
@@ -251,30 +252,38 @@ def _col2im(cols, output_size, kernel_size, dilation, padding, stride):
     The image is built channel-major, (C, N, H, W) in memory, and returned as its
     (N, C, H, W) view: no copy to reorder it.
     """
-    (kh, kw), (dh, dw), (sh, sw) = kernel_size, dilation, stride
+    (kh, kw) = kernel_size
     rows, n, _ = cols.shape
     c = rows // (kh * kw)
     counts = grid("col2im", output_size, kernel_size, dilation, padding, stride)
+    image = _padded_zeros((c, n) + tuple(output_size), padding, cols.dtype)
+    _add_columns(image, cols.reshape((c, kh, kw, n) + counts), dilation, stride)
+    return _unpad2(image, padding, output_size).transpose(1, 0, 2, 3)
+
+
+def _padded_zeros(shape, padding, dtype):
+    """Zeros of ``shape`` (.., H, W) with ``padding`` added around the last two axes."""
     (top, bottom), (left, right) = padding
-    image = np.zeros(
-        (c, n, output_size[0] + top + bottom, output_size[1] + left + right), dtype=cols.dtype
-    )
-    blocks = cols.reshape((c, kh, kw, n) + counts)
-    if _disjoint(kernel_size, dilation, stride):
+    return np.zeros(shape[:-2] + (shape[-2] + top + bottom, shape[-1] + left + right), dtype)
+
+
+def _add_columns(image, blocks, dilation, stride):
+    """Add the columns ``blocks`` (C, kh, kw, N, oh, ow) into the padded ``image``
+    (C, N, H, W) where im2col took them from (col2im)."""
+    (kh, kw), (dh, dw), (sh, sw), (oh, ow) = blocks.shape[1:3], dilation, stride, blocks.shape[-2:]
+    if _disjoint((kh, kw), dilation, stride):
         # Every element is written at most once: one strided assignment.
         sc, sn, sy, sx = image.strides
         as_strided(image, blocks.shape, (sc, sy * dh, sx * dw, sn, sy * sh, sx * sw))[...] = blocks
-    else:
-        # One strided add per kernel tap (kh * kw of them), never one per position.
-        (oh, ow) = counts
-        for i, j in itertools.product(range(kh), range(kw)):
-            image[
-                :,
-                :,
-                i * dh : i * dh + sh * (oh - 1) + 1 : sh,
-                j * dw : j * dw + sw * (ow - 1) + 1 : sw,
-            ] += blocks[:, i, j]
-    return _unpad2(image, padding, output_size).transpose(1, 0, 2, 3)
+        return
+    # One strided add per kernel tap (kh * kw of them), never one per position.
+    for i, j in itertools.product(range(kh), range(kw)):
+        image[
+            :,
+            :,
+            i * dh : i * dh + sh * (oh - 1) + 1 : sh,
+            j * dw : j * dw + sw * (ow - 1) + 1 : sw,
+        ] += blocks[:, i, j]
 
 
 # ----------------------------------------------------------------------- unfold / fold
@@ -456,67 +465,278 @@ def _check_conv(op, x_shape, w_shape, bias, groups, transposed):
     return channels, out_channels
 
 
-def _add_bias(out, bias):
-    if bias is None:
-        return out
-    return out + reshape(bias, (-1, 1, 1))
+# ----------------------------------------------------------------------- the primitives
+# NOTE: the convolution, its transpose and its weight gradient are primitives, for memory
+# and speed. Each runs im2col (or col2im) on a block of images at a time, about
+# _BLOCK_BYTES of columns that stay in cache for the matrix product reading them, and
+# none keeps columns for backward: the convolution saves its input and weight only, and
+# its weight gradient makes the columns again, block by block. Each is the others'
+# gradient (DeZero's conv2d, deconv2d and conv2d_grad_w), so all orders come free.
+_BLOCK_BYTES = 1 << 19
 
 
-def _product_bias(w, cols, bias):
-    out = np.matmul(w, cols)
-    if out.dtype == np.result_type(out, bias):
-        out += bias[..., None]
-        return out
-    return out + bias[..., None]
+def _image_blocks(n, per_image):
+    """(start, stop) of blocks of the n images, each about ``_BLOCK_BYTES`` at
+    ``per_image`` bytes an image, at least one image."""
+    step = max(1, _BLOCK_BYTES // max(per_image, 1))
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
 
 
-# NOTE: a primitive for speed: the bias is added in place to the fresh product, so the
-# convolution's output (the largest array of a CNN step) is allocated once, not twice.
-@defop(
-    lambda g, out, w, cols, bias: matmul(g, swapaxes(cols, -1, -2)),
-    lambda g, out, w, cols, bias: matmul(swapaxes(w, -1, -2), g),
-    lambda g, out, w, cols, bias: _sum(g, axis=-1),
-    name="conv_matmul",
-    spec=Spec(
-        [
-            Case(((4, 3), (3, 5), (4,))),
-            Case(((2, 3, 4), (2, 4, 5), (2, 3))),
-            Case(((4, 3), (3, 0), (4,))),
-        ],
-        ref=lambda np, w, cols, bias: np.matmul(w, cols) + bias[..., None],
-    ),
-)
-def _conv_matmul(w, cols, bias):
-    """``w @ cols + bias[..., None]``: a matrix product with one bias per row (per output
-    channel), the convolution's one product."""
-    return _product_bias(w, cols, bias)
+def _channel_rows(a, start, stop):
+    """Images ``start:stop`` of the NCHW array ``a`` as rows (C, images * H * W): a view
+    when ``a`` is channel-major in memory (as convolutions return it), else a copy."""
+    return a[start:stop].transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
 
 
-def _grouped_product(left, right, groups, bias=None):
-    """``left @ right (+ bias per row)`` per group: left (G * a, b) as (G, a, b) and right
-    (G * b, c) as (G, b, c), giving (G * a, c). One BLAS product for the whole batch (the
-    columns), one per group."""
-    if groups > 1:
-        rows, inner = np.shape(data_of(left))
-        left = reshape(left, (groups, rows // groups, inner))
-        right = reshape(right, (groups, inner, -1))
-        bias = None if bias is None else reshape(bias, (groups, rows // groups))
-    out = matmul(left, right) if bias is None else _conv_matmul(left, right, bias)
-    return out if groups == 1 else reshape(out, (rows, -1))
+def _column_blocks(x, kernel_size, dilation, padding, stride, counts, dtype):
+    """im2col of x a block of images at a time: (start, stop, columns (C * kh * kw,
+    images * windows)) in ``dtype``."""
+    c = x.shape[1]
+    rows = c * kernel_size[0] * kernel_size[1]
+    # One padded copy and one strided view of every window; each block copies its part.
+    windows = _windows(_pad2(x, padding), kernel_size, dilation, stride, counts)
+    per_image = rows * counts[0] * counts[1] * dtype.itemsize
+    for start, stop in _image_blocks(x.shape[0], per_image):
+        cols = np.empty((c,) + tuple(kernel_size) + (stop - start,) + tuple(counts), dtype)
+        np.copyto(cols, windows[start:stop].transpose(1, 2, 3, 0, 4, 5))
+        yield start, stop, cols.reshape(rows, -1)
 
 
-def _conv2d_ref(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def _by_group(a, groups):
+    """(G * a, b) rows as (G, a, b): one matrix per group (a view)."""
+    return a.reshape((groups, a.shape[0] // groups) + a.shape[1:])
+
+
+def _convolution_vjp(i, g, out, inputs, dilation, padding, stride, groups):
+    x, weight = inputs[:2]
+    geometry = {"dilation": dilation, "padding": padding, "stride": stride, "groups": groups}
+    if i == 0:
+        return _convolution_transpose(g, weight, size=_spatial(x), **geometry)
+    if i == 1:
+        kernel_size = np.shape(data_of(weight))[2:]
+        return _convolution_weight(x, g, kernel_size=kernel_size, **geometry)
+    return _sum(g, axis=(0, 2, 3))
+
+
+def _convolution_ref(xp, x, weight, *bias, dilation, padding, stride, groups):
     k = weight.shape[2:]
-    s, d = ntuple(stride, 2, "", ""), ntuple(dilation, 2, "", "")
-    pads = _conv_padding("", padding, k, d, s, 2)
     n, o = x.shape[0], weight.shape[0]
-    cols = _im2col_ref(xp, x, k, d, pads, s)
-    cols = xp.reshape(cols, (n, groups, -1, cols.shape[-1]))
+    cols = _im2col_ref(xp, x, k, dilation, padding, stride)
+    cols = xp.reshape(cols, (n, groups, cols.shape[1] // groups, cols.shape[-1]))
     w = xp.reshape(weight, (groups, o // groups, -1))
-    out = xp.reshape(
-        xp.einsum("gok,ngkl->ngol", w, cols), (n, o) + grid("", x.shape[2:], k, d, pads, s)
+    counts = grid("", x.shape[2:], k, dilation, padding, stride)
+    out = xp.reshape(xp.einsum("gok,ngkl->ngol", w, cols), (n, o) + counts)
+    return out + xp.reshape(bias[0], (-1, 1, 1)) if bias else out
+
+
+# (x, weight) shapes of a convolution and its geometry, for the three primitives' cases.
+_PRIMITIVE_CASES = [
+    ((2, 3, 5, 6), (4, 3, 3, 3), ((1, 1), (1, 1)), (1, 1), (1, 1), 1),
+    ((1, 4, 7, 6), (6, 2, 2, 3), ((1, 0), (2, 1)), (2, 1), (2, 1), 2),
+    ((2, 2, 5, 6), (2, 2, 3, 3), ((1, 0), (1, -1)), (2, 2), (1, 1), 1),  # a crop after
+    ((0, 2, 4, 4), (3, 2, 2, 2), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),  # no images
+]
+
+
+def _primitive_cases(op):
+    """The cases of ``op`` ('convolution', 'transpose' or 'weight') for every geometry of
+    _PRIMITIVE_CASES; the convolution and its transpose with a bias where the batch is
+    not 1."""
+    cases = []
+    for x, w, padding, stride, dilation, groups in _PRIMITIVE_CASES:
+        y = (x[0], w[0]) + grid("", x[2:], w[2:], dilation, padding, stride)
+        params = {"dilation": dilation, "padding": padding, "stride": stride, "groups": groups}
+        if op == "convolution":
+            shapes = (x, w) + (((w[0],),) if x[0] != 1 else ())
+        elif op == "transpose":
+            shapes = (y, w) + (((x[1],),) if x[0] != 1 else ())
+            params["size"] = x[2:]
+        else:
+            shapes = (x, y)
+            params["kernel_size"] = w[2:]
+        cases.append(Case(shapes, params))
+    return cases
+
+
+@defop(
+    variadic=_convolution_vjp,
+    name="convolution",
+    spec=Spec(_primitive_cases("convolution"), ref=_convolution_ref),
+)
+def _convolution(x, weight, *bias, dilation, padding, stride, groups):
+    """The convolution of the NCHW images x with ``weight`` (C_out, C_in / G, kh, kw)
+    (plus ``bias`` per output channel, when given), ``padding`` as
+    ``((top, bottom), (left, right))``: im2col and one product per block of images.
+
+    The result is built channel-major, (C_out, N, H, W) in memory, and returned as its
+    (N, C_out, H, W) view: every block's product is written where it belongs.
+    """
+    n = x.shape[0]
+    channels, kernel_size = weight.shape[0], weight.shape[2:]
+    counts = grid("convolution", x.shape[2:], kernel_size, dilation, padding, stride)
+    dtype = np.result_type(x, weight, *bias)
+    windows = counts[0] * counts[1]
+    out = np.empty((channels, n * windows), dtype)
+    w = _by_group(weight.reshape(channels, -1).astype(dtype, copy=False), groups)
+    shift = _by_group(bias[0].astype(dtype, copy=False)[:, None], groups) if bias else None
+    grouped_out = _by_group(out, groups)
+    for start, stop, cols in _column_blocks(
+        x, kernel_size, dilation, padding, stride, counts, dtype
+    ):
+        block = grouped_out[:, :, start * windows : stop * windows]  # a view: written in place
+        np.matmul(w, _by_group(cols, groups), out=block)
+        if shift is not None:
+            block += shift  # while the block is in cache
+    return out.reshape((channels, n) + counts).transpose(1, 0, 2, 3)
+
+
+def _convolution_transpose_vjp(i, g, out, inputs, size, dilation, padding, stride, groups):
+    y, weight = inputs[:2]
+    geometry = {"dilation": dilation, "padding": padding, "stride": stride, "groups": groups}
+    if i == 0:
+        return _convolution(g, weight, **geometry)
+    if i == 1:
+        kernel_size = np.shape(data_of(weight))[2:]
+        return _convolution_weight(g, y, kernel_size=kernel_size, **geometry)
+    return _sum(g, axis=(0, 2, 3))
+
+
+def _convolution_transpose_ref(xp, y, weight, *bias, size, dilation, padding, stride, groups):
+    n, o = y.shape[:2]
+    w = xp.reshape(weight, (groups, o // groups, -1))
+    windows = y.shape[2] * y.shape[3]
+    cols = xp.einsum("gok,ngol->ngkl", w, xp.reshape(y, (n, groups, o // groups, windows)))
+    k = weight.shape[2:]
+    out = _col2im_ref(
+        xp,
+        xp.reshape(cols, (n, weight.size // o * groups, windows)),
+        size,
+        k,
+        dilation,
+        padding,
+        stride,
     )
-    return out if bias is None else out + xp.reshape(bias, (-1, 1, 1))
+    return out + xp.reshape(bias[0], (-1, 1, 1)) if bias else out
+
+
+@defop(
+    variadic=_convolution_transpose_vjp,
+    name="convolution_transpose",
+    spec=Spec(_primitive_cases("transpose"), ref=_convolution_transpose_ref),
+)
+def _convolution_transpose(y, weight, *bias, size, dilation, padding, stride, groups):
+    """The adjoint of :func:`_convolution` with ``weight``, for an input of spatial
+    ``size``: y (N, C_out, oh, ow) to (N, C_in, *size), the product ``weight^T @ y`` then
+    col2im per block of images (plus ``bias`` per channel, when given). Channel-major in
+    memory, as the convolution's result.
+    """
+    n, channels = y.shape[:2]
+    kernel_size = weight.shape[2:]
+    c = weight.shape[1] * groups
+    counts = grid("convolution_transpose", size, kernel_size, dilation, padding, stride)
+    dtype = np.result_type(y, weight, *bias)
+    image = np.empty((c, n) + tuple(size), dtype)
+    # weight^T per group: (G, C_in / G * kh * kw, C_out / G).
+    w = _by_group(weight.reshape(channels, -1).astype(dtype, copy=False), groups)
+    w = w.transpose(0, 2, 1)
+    # With stride 1, col2im's additions take most of the time unless the product's inner
+    # dimension (C_out / G) outweighs its rows (C_in / G * kh * kw): then the columns of
+    # one kernel row at a time, in blocks of kh times more images, pay.
+    kernel_rows = 1 if stride == (1, 1) and channels <= w.shape[1] * groups else kernel_size[0]
+    made = c * kernel_rows * kernel_size[1]  # rows of columns at a time
+    for start, stop in _image_blocks(n, made * counts[0] * counts[1] * dtype.itemsize):
+        target = image[:, start:stop]
+        if stride == (1, 1):
+            _transpose_rows(target, w, y[start:stop], kernel_size, dilation, padding, kernel_rows)
+        else:
+            product = np.matmul(w, _by_group(_channel_rows(y, start, stop), groups))
+            blocks = product.reshape((c,) + tuple(kernel_size) + (stop - start,) + counts)
+            padded = _padded_zeros(target.shape, padding, dtype)
+            _add_columns(padded, blocks, dilation, stride)
+            target[...] = _unpad2(padded, padding, size)
+        if bias:
+            target += bias[0].reshape(-1, 1, 1, 1)
+    return image.transpose(1, 0, 2, 3)
+
+
+def _transpose_rows(target, w, y, kernel_size, dilation, padding, kernel_rows):
+    """col2im(w @ y) into ``target`` (C_in, N, H, W) for stride 1, where a window's rows
+    follow each other in the padded image: y's rows are widened to the padded width
+    (zeros after each), so that every kernel tap adds one run of oh * width elements per
+    image and channel, not oh runs of ow (short rows are most of col2im's time). The
+    product makes the columns of ``kernel_rows`` kernel rows at a time."""
+    (kh, kw), (dh, dw) = kernel_size, dilation
+    c, n = target.shape[:2]
+    channels, (oh, ow) = y.shape[1], y.shape[2:]
+    (top, bottom), (left, right) = padding
+    height, width = target.shape[2] + top + bottom, target.shape[3] + left + right
+    wide = np.zeros((channels, n, oh, width), target.dtype)
+    wide[..., :ow] = y.transpose(1, 0, 2, 3)
+    groups = w.shape[0]
+    wide = _by_group(wide.reshape(channels, -1), groups)
+    # w's rows are (channel, kernel row, kernel column) in each group.
+    by_row = w.reshape((groups, c // groups) + tuple(kernel_size) + (w.shape[-1],))
+    # The last taps' runs end (kw - 1) * dw elements past the last row: zeros there.
+    planes = np.zeros((c, n, height * width + (kw - 1) * dw), target.dtype)
+    for first in range(0, kh, kernel_rows):
+        rows = by_row[:, :, first : first + kernel_rows].reshape(groups, -1, w.shape[-1])
+        cols = np.matmul(rows, wide).reshape(c, kernel_rows, kw, n, oh * width)
+        for i, j in itertools.product(range(kernel_rows), range(kw)):
+            offset = (first + i) * dh * width + j * dw
+            planes[:, :, offset : offset + oh * width] += cols[:, i, j]
+    padded = planes[:, :, : height * width].reshape(c, n, height, width)
+    target[...] = _unpad2(padded, padding, target.shape[2:])
+
+
+def _convolution_weight_vjp(i, g, out, inputs, kernel_size, dilation, padding, stride, groups):
+    x, y = inputs
+    geometry = {"dilation": dilation, "padding": padding, "stride": stride, "groups": groups}
+    if i == 0:
+        return _convolution_transpose(y, g, size=_spatial(x), **geometry)
+    return _convolution(x, g, **geometry)
+
+
+def _convolution_weight_ref(xp, x, y, kernel_size, dilation, padding, stride, groups):
+    n, o = y.shape[:2]
+    cols = _im2col_ref(xp, x, kernel_size, dilation, padding, stride)
+    cols = xp.reshape(cols, (n, groups, cols.shape[1] // groups, cols.shape[-1]))
+    rows = xp.reshape(y, (n, groups, o // groups, cols.shape[-1]))
+    w = xp.einsum("ngol,ngkl->gok", rows, cols)
+    return xp.reshape(w, (o, x.shape[1] // groups) + tuple(kernel_size))
+
+
+@defop(
+    variadic=_convolution_weight_vjp,
+    name="convolution_weight",
+    spec=Spec(_primitive_cases("weight"), ref=_convolution_weight_ref),
+)
+def _convolution_weight(x, y, kernel_size, dilation, padding, stride, groups):
+    """The gradient of :func:`_convolution` for its weight: the upstream gradient y
+    (N, C_out, oh, ow) times x's columns, ``y @ cols^T`` (C_out, C_in / G, *kernel_size),
+    the columns made a block of images at a time and never all at once.
+    """
+    channels = y.shape[1]
+    c = x.shape[1]
+    dtype = np.result_type(x, y)
+    total = np.zeros(
+        (groups, c // groups * kernel_size[0] * kernel_size[1], channels // groups), dtype
+    )
+    for start, stop, cols in _column_blocks(
+        x, kernel_size, dilation, padding, stride, y.shape[2:], dtype
+    ):
+        rows = _by_group(_channel_rows(y, start, stop), groups)
+        # cols @ rows^T, not rows @ cols^T: BLAS runs this order faster (the long inner
+        # dimension is contiguous in both), and the sum comes out transposed.
+        total += np.matmul(_by_group(cols, groups), rows.transpose(0, 2, 1))
+    return total.transpose(0, 2, 1).reshape((channels, c // groups) + tuple(kernel_size))
+
+
+# ----------------------------------------------------------------------- convolution
+def _conv2d_ref(xp, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    s, d = ntuple(stride, 2, "", ""), ntuple(dilation, 2, "", "")
+    pads = _conv_padding("", padding, weight.shape[2:], d, s, 2)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return _convolution_ref(xp, *inputs, dilation=d, padding=pads, stride=s, groups=groups)
 
 
 _CONV2D_CASES = [
@@ -554,15 +774,9 @@ def _conv(x, weight, bias, stride, padding, dilation, groups, op):
     dilation = ntuple(dilation, 2, op, "dilation")
     padding = _conv_padding(op, padding, kernel_size, dilation, stride, 2)
     _check_geometry(op, kernel_size, dilation, stride, padding)
-    counts = grid(op, x_shape[2:], kernel_size, dilation, padding, stride)
-    cols = _im2col(x, kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
-    n, channels = x_shape[0], w_shape[0]
-    # (C_out, C_in / G * kh * kw) @ (C_in * kh * kw, N * windows): the whole batch at once.
-    out = _grouped_product(
-        reshape(weight, (channels, -1)), reshape(cols, (cols.shape[0], -1)), groups, bias
-    )
-    # Channel-major in memory, (C_out, N, H, W); the result is its (N, C_out, H, W) view.
-    return transpose(reshape(out, (channels, n) + counts), (1, 0, 2, 3))
+    grid(op, x_shape[2:], kernel_size, dilation, padding, stride)  # an error here names op
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return _convolution(*inputs, dilation=dilation, padding=padding, stride=stride, groups=groups)
 
 
 def _to_2d(op, x, weight, stride, padding, dilation, output_padding=None):
@@ -665,48 +879,23 @@ def _conv_transpose(x, weight, bias, stride, padding, output_padding, groups, di
     # The output padding shortens the crop after (bottom, right): the extra rows are the
     # ones a stride-s convolution of a larger image would also have skipped.
     pads = tuple((p, p - q) for p, q in zip(padding, output_padding))
-    n, channels = x_shape[:2]
-    # The convolution's adjoint: weight^T (C_out / G * kh * kw, C_in / G) per group, times
-    # the input with its channels first (C_in, N * H * W), then col2im.
-    if groups == 1:
-        w = transpose(reshape(weight, (channels, -1)))
-    else:
-        w = reshape(
-            transpose(reshape(weight, (groups, channels // groups, -1)), (0, 2, 1)),
-            (-1, channels // groups),
-        )
-    rows = reshape(transpose(x, (1, 0, 2, 3)), (channels, -1))
-    cols = _grouped_product(w, rows, groups)
-    out = _col2im(
-        reshape(cols, (cols.shape[0], n, x_shape[2] * x_shape[3])),
-        output_size=size,
-        kernel_size=kernel_size,
-        dilation=dilation,
-        padding=pads,
-        stride=stride,
+    # weight (C_in, C_out / G, kh, kw) is the weight of the convolution this transposes.
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return _convolution_transpose(
+        *inputs, size=size, dilation=dilation, padding=pads, stride=stride, groups=groups
     )
-    return _add_bias(out, bias)
 
 
 def _conv_transpose2d_ref(
     xp, x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
 ):
-    k = weight.shape[2:]
     s, p, q, d = (ntuple(v, 2, "", "") for v in (stride, padding, output_padding, dilation))
-    size = tuple(map(transposed_size, x.shape[2:], k, s, p, q, d))
-    n, cin = x.shape[:2]
-    w = xp.reshape(weight, (groups, cin // groups, -1))
-    cols = xp.einsum("gik,ngil->ngkl", w, xp.reshape(x, (n, groups, cin // groups, -1)))
-    out = _col2im_ref(
-        xp,
-        xp.reshape(cols, (n, -1, cols.shape[-1])),
-        size,
-        k,
-        d,
-        tuple((a, a - b) for a, b in zip(p, q)),
-        s,
+    size = tuple(map(transposed_size, x.shape[2:], weight.shape[2:], s, p, q, d))
+    pads = tuple((a, a - b) for a, b in zip(p, q))
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return _convolution_transpose_ref(
+        xp, *inputs, size=size, dilation=d, padding=pads, stride=s, groups=groups
     )
-    return out if bias is None else out + xp.reshape(bias, (-1, 1, 1))
 
 
 @composite(

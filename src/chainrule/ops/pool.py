@@ -6,11 +6,11 @@ PyTorch's flat index into each H x W plane) and reads the values there with ``ge
 the gradient is routed to those positions alone (``index_add``, repeated positions of
 overlapping windows accumulate) and the gradient's gradient reads with the same indices
 again. Windows side by side that tile the input (``kernel_size == stride``, no padding,
-the sizes divisible by the kernel, as the usual 2 x 2 pooling) take a faster path: a
-one-hot mask of the input's shape marks the same first maxima, and two ops that are each
-other's VJPs read the marked elements and write the gradient there (no gather, no
-scatter). Average pooling sums im2col's windows (its gradient is col2im) and divides by
-PyTorch's divisor. Window counts come from :func:`chainrule.ops.conv.output_size`.
+the sizes divisible by the kernel, as the usual 2 x 2 pooling) take a faster path: one
+byte per window names the same first maxima's places, and two ops that are each other's
+VJPs read the named elements and write the gradient there (no gather, no scatter).
+Average pooling sums im2col's windows (its gradient is col2im) and divides by PyTorch's
+divisor. Window counts come from :func:`chainrule.ops.conv.output_size`.
 
 >>> import chainrule as cr
 >>> x = cr.tensor([[[[1.0, 2.0], [4.0, 3.0]]]], requires_grad=True)
@@ -158,106 +158,164 @@ def _first_inside(count, stride, before, kernel, dilation, size):
 
 # ----------------------------------------------------------------------- side by side
 # Windows side by side (kernel_size == stride, no padding, dilation 1, sizes divisible by
-# the kernel) tile the input: a one-hot boolean mask ``hot`` of the input's shape marks each
-# window's chosen element. Reading the marked elements (``window_pick``) and writing a
-# gradient to them (``window_route``) are each other's VJPs, so the gradient's gradient
-# reads with the same mask again, and no gather or scatter (np.add.at) is needed. Both
-# select with bit masks rather than np.where or products: NumPy's masked selections are
-# several times slower, and a product turns an unselected inf or NaN into NaN.
-def _bits(hot, dtype):
-    """``hot`` as an unsigned integer mask of ``dtype``'s width: all ones where True."""
-    unsigned = np.dtype(f"u{np.dtype(dtype).itemsize}")
-    return np.multiply(hot.view(np.uint8), np.iinfo(unsigned).max, dtype=unsigned)
+# the kernel) tile the input. Each window's chosen element is named by its tap, its place
+# in the window in row-major order: one byte per window, in the input's memory order.
+# ``window_max`` finds the first maxima and keeps their taps for its gradient;
+# ``window_route`` writes a gradient to the tapped elements and ``window_pick`` reads them.
+# Route and pick are each other's VJPs, so every order of derivative uses the same taps,
+# and no gather or scatter (np.add.at) is needed. The work runs on contiguous copies of
+# the taps' strided views and selects with bit masks: NumPy's np.where and masked copies
+# are several times slower, and a product turns an unselected inf or NaN into NaN.
+def _taps(x, kernel):
+    """The kh * kw strided views of x (N, C, H, W), each holding every window's element at
+    one tap, in row-major order of the taps."""
+    (kh, kw) = kernel
+    return [x[..., i::kh, j::kw] for i in range(kh) for j in range(kw)]
 
 
-def _window_reduce(values, kernel, ufunc=np.add):
-    """``ufunc`` over the (kh, kw) windows of an (N, C, H, W) array: (N, C, H/kh, W/kw)."""
-    (kh, kw), (n, c, height, width) = kernel, values.shape
-    rows = values.reshape(n, c, height // kh, kh, width)
-    total = np.array(rows[:, :, :, 0])  # whole rows first: contiguous, so fast
-    for i in range(1, kh):
-        ufunc(total, rows[:, :, :, i], out=total)
-    out = np.array(total[..., 0::kw])
-    for j in range(1, kw):
-        ufunc(out, total[..., j::kw], out=out)
+def _unsigned(dtype):
+    return np.dtype(f"u{np.dtype(dtype).itemsize}")
+
+
+def _mask(hit, dtype):
+    """The bool array ``hit`` as an unsigned integer mask of ``dtype``'s width: all ones
+    where True."""
+    unsigned = _unsigned(dtype)
+    return np.multiply(hit.view(np.uint8), np.iinfo(unsigned).max, dtype=unsigned)
+
+
+def _select(target, values, hit):
+    """``target[hit] = values[hit]`` in place, bit for bit (``values`` an array laid out
+    as ``target``, or a scalar)."""
+    unsigned = _unsigned(target.dtype)
+    bits = target.view(unsigned)
+    change = np.bitwise_xor(bits, np.asarray(values, target.dtype).view(unsigned))
+    change &= _mask(hit, target.dtype)
+    bits ^= change
+
+
+def _window_maxima(x, kernel):
+    """Each window's first maximum (its last NaN, if it holds any, as PyTorch), moved bit
+    for bit (-0.0 too), and its tap, both in x's memory order."""
+    taps = _taps(x, kernel)
+    best = np.array(taps[0], order="K")
+    tap = np.zeros_like(best, dtype=np.min_scalar_type(len(taps) - 1))  # a byte up to 16 x 16
+    # PyTorch takes every NaN it meets: the comparisons below only see NaN-free data then.
+    nan = x.size > 0 and np.isnan(np.min(x))
+    for number, view in enumerate(taps[1:], 1):
+        values = np.array(view, order="K")  # contiguous, as best: the passes vectorise
+        later = values > best
+        if nan:
+            later |= np.isnan(values)
+        _select(best, values, later)
+        _select(tap, number, later)
+    return best, tap
+
+
+def _window_pick_forward(x, tap, kernel):
+    x = np.asarray(x)
+    unsigned = _unsigned(x.dtype)
+    out = np.zeros_like(tap, dtype=unsigned)
+    for number, view in enumerate(_taps(x.view(unsigned), kernel)):
+        out |= view & _mask(tap == number, x.dtype)
+    return out.view(x.dtype)
+
+
+def _window_route_forward(g, tap, kernel):
+    g = np.asarray(g)
+    (kh, kw), (n, c, oh, ow) = kernel, tap.shape
+    out = np.empty_like(tap, dtype=g.dtype, shape=(n, c, oh * kh, ow * kw))
+    unsigned = _unsigned(g.dtype)
+    # The taps partition the input: every element is written once, g's bits or zeros.
+    for number, view in enumerate(_taps(out.view(unsigned), kernel)):
+        np.bitwise_and(g.view(unsigned), _mask(tap == number, g.dtype), out=view)
     return out
 
 
-def _window_pick_forward(x, hot, kernel):
-    x = np.asarray(x)
-    unsigned = np.dtype(f"u{x.dtype.itemsize}")
-    # The marked element's bits, zero bits elsewhere: OR-ing a window gives exactly them
-    # (-0.0, inf and NaN included).
-    chosen = np.ascontiguousarray(x).view(unsigned) & _bits(hot, x.dtype)
-    return _window_reduce(chosen, kernel, np.bitwise_or).view(x.dtype)
-
-
-def _window_route_forward(g, hot, kernel):
-    g = np.asarray(g)
-    (kh, kw), (n, c, height, width) = kernel, hot.shape
-    unsigned = np.dtype(f"u{g.dtype.itemsize}")
-    spread = np.repeat(g, kw, axis=-1).view(unsigned)  # (N, C, H / kh, W)
-    bits = _bits(hot, g.dtype).reshape(n, c, height // kh, kh, width)
-    return (bits & spread[:, :, :, None, :]).view(g.dtype).reshape(hot.shape)
-
-
-def _hot_case(shape, kernel):
-    """A fixed one-hot mask for the spec cases: tap (window number mod taps) per window."""
+def _tap_case(shape, kernel):
+    """A fixed tap per window for the spec cases: the window's number mod the taps."""
     n, c, h, w = shape
-    oh, ow = h // kernel[0], w // kernel[1]
-    tap = np.arange(n * c * oh * ow).reshape(n, c, oh, ow) % (kernel[0] * kernel[1])
-    hot = np.zeros((n, c, oh) + (kernel[0], ow, kernel[1]), dtype=bool)
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            hot[:, :, :, i, :, j] = tap == i * kernel[1] + j
-    return hot.reshape(shape)
+    count = n * c * (h // kernel[0]) * (w // kernel[1])
+    return (
+        (np.arange(count) % (kernel[0] * kernel[1]))
+        .astype(np.uint8)
+        .reshape(n, c, h // kernel[0], w // kernel[1])
+    )
 
 
-def _blocks(xp, x, hot, kernel):
-    n, c, h, w = hot.shape
+def _one_hot(tap, kernel):
+    """The (N, C, oh, kh, ow, kw) mask of the tapped elements."""
+    (kh, kw) = kernel
+    number = np.arange(kh * kw).reshape(kh, 1, kw)
+    return tap[:, :, :, None, :, None] == number
+
+
+def _blocks(xp, x, kernel):
+    n, c, h, w = x.shape
     return xp.reshape(x, (n, c, h // kernel[0], kernel[0], w // kernel[1], kernel[1]))
 
 
-def _pick_ref(xp, x, hot, kernel):
-    return xp.sum(_blocks(xp, xp.where(hot, x, 0.0), hot, kernel), axis=(3, 5))
+def _pick_ref(xp, x, tap, kernel):
+    return xp.sum(xp.where(_one_hot(tap, kernel), _blocks(xp, x, kernel), 0.0), axis=(3, 5))
 
 
-def _route_ref(xp, g, hot, kernel):
+def _route_ref(xp, g, tap, kernel):
     n, c, oh, ow = g.shape
-    g = xp.reshape(g, (n, c, oh, 1, ow, 1)) * np.ones((1, 1, 1, kernel[0], 1, kernel[1]))
-    return xp.where(hot, xp.reshape(g, hot.shape), 0.0)
+    blocks = xp.reshape(g, (n, c, oh, 1, ow, 1)) * np.ones((1, 1, 1, kernel[0], 1, kernel[1]))
+    spread = xp.where(_one_hot(tap, kernel), blocks, 0.0)
+    return xp.reshape(spread, (n, c, oh * kernel[0], ow * kernel[1]))
+
+
+def _max_ref(xp, x, kernel):
+    return xp.max(_blocks(xp, x, kernel), axis=(3, 5))
 
 
 _PICK_CASES = [((2, 3, 4, 6), (2, 2)), ((1, 2, 3, 6), (1, 3)), ((1, 1, 6, 2), (3, 2))]
 
 
+def _window_max_vjp(g, out, x, *kept, kernel):
+    tap = kept[0] if kept else _window_maxima(np.asarray(data_of(x)), kernel)[1]
+    return _window_route(g, tap=tap, kernel=kernel)
+
+
 @defop(
-    lambda g, out, x, hot, kernel: _window_route(g, hot=hot, kernel=kernel),
+    _window_max_vjp,
+    name="window_max",
+    keeps=_window_maxima,
+    spec=Spec([Case((shape,), {"kernel": k}) for shape, k in _PICK_CASES], ref=_max_ref),
+)
+def _window_max(x, kernel):
+    """Each (kh, kw) window's first maximum; its gradient goes to that element alone."""
+    return _window_maxima(x, kernel)[0]
+
+
+@defop(
+    lambda g, out, x, tap, kernel: _window_route(g, tap=tap, kernel=kernel),
     name="window_pick",
     spec=Spec(
-        [Case((shape,), {"hot": _hot_case(shape, k), "kernel": k}) for shape, k in _PICK_CASES],
+        [Case((shape,), {"tap": _tap_case(shape, k), "kernel": k}) for shape, k in _PICK_CASES],
         ref=_pick_ref,
     ),
 )
-def _window_pick(x, hot, kernel):
-    """Each (kh, kw) window's element of x marked by the one-hot mask ``hot``."""
-    return _window_pick_forward(x, hot, kernel)
+def _window_pick(x, tap, kernel):
+    """Each (kh, kw) window's element of x at its ``tap`` (row-major place in the window)."""
+    return _window_pick_forward(x, tap, kernel)
 
 
 @defop(
-    lambda g, out, x, hot, kernel: _window_pick(g, hot=hot, kernel=kernel),
+    lambda g, out, x, tap, kernel: _window_pick(g, tap=tap, kernel=kernel),
     name="window_route",
     spec=Spec(
         [
-            Case(((s[0], s[1], s[2] // k[0], s[3] // k[1]),), {"hot": _hot_case(s, k), "kernel": k})
+            Case(((s[0], s[1], s[2] // k[0], s[3] // k[1]),), {"tap": _tap_case(s, k), "kernel": k})
             for s, k in _PICK_CASES
         ],
         ref=_route_ref,
     ),
 )
-def _window_route(g, hot, kernel):
-    """Zeros of ``hot``'s shape holding each window's ``g`` where ``hot`` marks it."""
-    return _window_route_forward(g, hot, kernel)
+def _window_route(g, tap, kernel):
+    """Zeros of the tiled input's shape holding each window's ``g`` at its ``tap``."""
+    return _window_route_forward(g, tap, kernel)
 
 
 def _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
@@ -270,51 +328,17 @@ def _side_by_side(shape, kernel_size, stride, dilation, counts, pads):
     )
 
 
-def _first_maxima_mask(data, kernel):
-    """The one-hot mask, of data's shape, of every window's first maximum (its last NaN,
-    if it holds any, as PyTorch and :func:`_first_maxima`)."""
-    (kh, kw), (n, c, height, width) = kernel, data.shape
-    rows = data.reshape(n, c, height // kh, kh, width)
-    across = np.array(rows[:, :, :, 0])  # whole rows first: contiguous, so fast
-    for i in range(1, kh):
-        np.maximum(across, rows[:, :, :, i], out=across)  # a NaN stays
-    best = np.array(across[..., 0::kw])
-    for j in range(1, kw):
-        np.maximum(best, across[..., j::kw], out=best)
-    hot = rows == np.repeat(best, kw, axis=-1)[:, :, :, None, :]  # NaN windows: none
-    hot = hot.reshape(n, c, height // kh, kh, width // kw, kw)
-    taps = [(i, j) for i in range(kh) for j in range(kw)]
-    nan = np.isnan(best)
-    # As many marks as windows and no NaN window (none marked yet): no ties to undo.
-    if nan.any() or np.count_nonzero(hot) != best.size:
-        _keep_first(hot, taps)
-    if nan.any():
-        marks = np.isnan(data).reshape(hot.shape) & nan[:, :, :, None, :, None]
-        _keep_first(marks, taps[::-1])  # the last NaN
-        hot |= marks
-    return hot.reshape(data.shape)
-
-
-def _keep_first(marks, taps):
-    """Keep, in every window of the (N, C, oh, kh, ow, kw) mask, the first mark in the
-    order of ``taps`` alone (in place): one pass per kernel tap, never per window."""
-    seen = np.array(marks[:, :, :, taps[0][0], :, taps[0][1]])  # the first tap stays
-    for i, j in taps[1:]:
-        tap = marks[:, :, :, i, :, j]
-        tap &= ~seen
-        seen |= tap
-
-
 def _max_pool_side_by_side(x, added, kernel_size, return_indices):
-    data = np.asarray(data_of(x))
-    hot = _first_maxima_mask(data, kernel_size)
-    out = _unbatched(_window_pick(x, hot=hot, kernel=kernel_size), added)
+    out = _unbatched(_window_max(x, kernel=kernel_size), added)
     if not return_indices:
         return out
-    # The flat position in its plane of each window's marked element.
-    height, width = data.shape[2:]
-    position = np.arange(height * width, dtype=np.int64).reshape(1, 1, height, width)
-    index = _window_reduce(np.where(hot, position, 0), kernel_size)
+    # The taps again (indices are seldom asked for): each one's flat position in its plane.
+    data = np.asarray(data_of(x))
+    row, column = np.divmod(_window_maxima(data, kernel_size)[1].astype(np.int64), kernel_size[1])
+    oh, ow = row.shape[2:]
+    row += (np.arange(oh) * kernel_size[0])[:, None]
+    column += np.arange(ow) * kernel_size[1]
+    index = np.ascontiguousarray(row * data.shape[3] + column)
     index = _unbatched(index, added)
     return out, Tensor._new(index) if isinstance(out, Tensor) else index
 

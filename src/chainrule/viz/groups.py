@@ -129,7 +129,7 @@ def norm(a):
 
 
 def op_summary(nodes):
-    """The ops' names in order, repeats counted: ``reshape x2, conv_matmul, transpose``."""
+    """The ops' names in order, repeats counted: ``reshape x2, convolution, add``."""
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node.op_name] = counts.get(node.op_name, 0) + 1
@@ -363,8 +363,8 @@ def _common(frames):
 def _holdable(node):
     """Whether a leaf or constant may be drawn inside the box of the ops that use it.
 
-    Parameters, constants and unnamed leaves (what an op made without a graph, such as a
-    convolution's im2col columns) go inside; a tensor the user named (``x``) stays out.
+    Parameters, constants and unnamed leaves (what an op made without a graph) go inside;
+    a tensor the user named (``x``) stays out.
     """
     return node.kind == "const" or isinstance(node.tensor, Parameter) or node.tensor.name is None
 
