@@ -14,6 +14,7 @@ from bench.workloads import (
     GEMM_SIZES,
     MEMORY_BATCH,
     MLP_BATCHES,
+    SEQUENCE,
     SHORT,
     cases,
     mlp_flops,
@@ -27,6 +28,8 @@ CHECK_RTOL = {
     "deep_chain": 1e-6,
     "cnn_step": 1e-3,
     "conv2d": 1e-4,
+    "lstm_step": 1e-4,
+    "transformer_step": 1e-4,
 }
 
 # Share of the CPUs that other processes may use between cases before the report warns.
@@ -89,8 +92,8 @@ def _notes(results, workload, framework, cases):
     return "; ".join(f"{label}: {text}" if len(cases) > 1 else text for label, text in notes)
 
 
-def _case_notes(results, workload, framework, case, label):
-    """The (label, text) notes of one case."""
+def _case_notes(results, workload, framework, case, label, reference=REFERENCE):
+    """The (label, text) notes of one case; its check is compared with ``reference``'s."""
     notes = []
     r = results.get(framework, workload, **case)
     if r is not None:
@@ -106,11 +109,11 @@ def _case_notes(results, workload, framework, case, label):
                     f"{sorted(rounds)[1] / min(rounds):.2f}x)",
                 )
             )
-        ref = results.get(REFERENCE, workload, **case)
+        ref = results.get(reference, workload, **case)
         if ref and ref["status"] == "ok" and r["status"] == "ok" and "check" in r:
             a, b = r["check"], ref["check"]
             if abs(a - b) > CHECK_RTOL[workload] * max(abs(b), 1e-300):
-                notes.append((label, f"result {a:.6g} != {REFERENCE} {b:.6g}"))
+                notes.append((label, f"result {a:.6g} != {reference} {b:.6g}"))
     return notes
 
 
@@ -118,9 +121,9 @@ def _ratio(value, ref):
     return f" ({value / ref:.2f}x)" if ref else ""
 
 
-def _vs_reference(results, r, key, scale=1, **case):
+def _vs_reference(results, r, key, scale=1, reference=REFERENCE, **case):
     """``r[key]`` (times ``scale``) with its ratio to the reference's value in the same case."""
-    ref = results.get(REFERENCE, r["workload"], **case)
+    ref = results.get(reference, r["workload"], **case)
     ref_value = ref[key] if ref and ref["status"] == "ok" else None
     return f"{r[key] * scale:.3g}{_ratio(r[key], ref_value)}"
 
@@ -214,26 +217,27 @@ def spread(ratios, digits=2):
     return f"{median:.{digits}f} [{low:.{digits}f}-{high:.{digits}f}]"
 
 
-def mlp_paired_table(results):
+def mlp_paired_table(results, reference=PAIRED_REFERENCE):
     headers = ["framework"] + [f"b={b}" for b in MLP_BATCHES]
     rows, rounds = [], set()
     for fw in results.rows_for("mlp_step"):
-        if fw == PAIRED_REFERENCE:
+        if fw == reference:
             continue
         row = [results.label(fw)]
         for b in MLP_BATCHES:
             ratios = paired_ratios(
                 results.get(fw, "mlp_step", batch=b),
-                results.get(PAIRED_REFERENCE, "mlp_step", batch=b),
+                results.get(reference, "mlp_step", batch=b),
             )
             row.append("-" if ratios is None else spread(ratios))
             rounds |= {len(ratios)} if ratios else set()
         if any(cell != "-" for cell in row[1:]):
             rows.append(row)
     count = "/".join(str(n) for n in sorted(rounds))
+    what = " (hand NumPy, same allocator)" if reference == PAIRED_REFERENCE else ""
     return (
-        f"mlp_step: paired ratios to {PAIRED_REFERENCE} (hand NumPy, same allocator): each "
-        f"round's median over {PAIRED_REFERENCE}'s in the same round, median [quartiles] "
+        f"mlp_step: paired ratios to {reference}{what}: each "
+        f"round's median over {reference}'s in the same round, median [quartiles] "
         f"over {count} rounds",
         headers,
         rows,
@@ -430,18 +434,85 @@ def cnn_memory_table(results):
     )
 
 
+# The sequence workloads have no hand-NumPy row: their ratios are to PyTorch eager (the
+# issue's target: chainrule within 1.5x of it).
+SEQUENCE_REFERENCE = "torch"
+
+
+def _sequence_cells(results, framework, cell):
+    """One cell per sequence workload (``cell(result, case)``; the status when not ok) and
+    the row's notes (one that every workload has is said once, without the workload)."""
+    cells, notes = [], []
+    for workload in SEQUENCE:
+        for case in cases(workload):
+            r = results.get(framework, workload, **case)
+            cells.append(cell(r, case) if r and r["status"] == "ok" else _status(r))
+            notes += _case_notes(results, workload, framework, case, workload, SEQUENCE_REFERENCE)
+    texts = [text for _, text in notes]
+    every = [t for t in dict.fromkeys(texts) if texts.count(t) == len(SEQUENCE)]
+    return cells, "; ".join(every + [f"{w}: {t}" for w, t in notes if t not in every])
+
+
+def sequence_table(results):
+    rows = []
+    for fw in results.frameworks:
+        cells, notes = _sequence_cells(
+            results,
+            fw,
+            lambda r, case: _vs_reference(
+                results, r, "median_s", 1e3, reference=SEQUENCE_REFERENCE, **case
+            ),
+        )
+        if any(cell != "-" for cell in cells):
+            rows.append([results.label(fw), *cells, notes])
+    return (
+        "lstm_step: one SGD step of a 1-layer LSTM (input 64, hidden 256, 32 steps, batch 32, "
+        "linear head on the last state); transformer_step: one SGD step of a "
+        "TransformerEncoderLayer (d_model 128, 4 heads, ff 512, length 64, batch 32, linear "
+        f"head on every position); float32, median ms (x {SEQUENCE_REFERENCE})",
+        ["framework"] + [f"{w} ms" for w in SEQUENCE] + ["notes"],
+        rows,
+    )
+
+
+def sequence_paired_table(results):
+    rows, rounds = [], set()
+    for fw in results.frameworks:
+        if fw == SEQUENCE_REFERENCE:
+            continue
+
+        def paired(r, case):
+            ratios = paired_ratios(r, results.get(SEQUENCE_REFERENCE, r["workload"], **case))
+            rounds.update({len(ratios)} if ratios else ())
+            return "-" if ratios is None else spread(ratios)
+
+        cells, _ = _sequence_cells(results, fw, paired)
+        if any(cell not in ("-", "n/a", "skipped", "failed") for cell in cells):
+            rows.append([results.label(fw), *cells])
+    count = "/".join(str(n) for n in sorted(rounds))
+    return (
+        f"lstm_step and transformer_step: paired ratios to {SEQUENCE_REFERENCE}: each round's "
+        f"median over {SEQUENCE_REFERENCE}'s in the same round, median [quartiles] over "
+        f"{count} rounds",
+        ["framework", *SEQUENCE],
+        rows,
+    )
+
+
 TABLES = (
     [
         gemm_table,
         mlp_table,
         mlp_paired_table,
+        # PyTorch eager: the plain and compiled steps' targets (#19).
+        functools.partial(mlp_paired_table, reference="torch"),
         mlp_efficiency_table,
         small_ops_table,
         deep_chain_table,
         cnn_table,
     ]
     + [functools.partial(cnn_paired_table, reference=ref) for ref in CNN_PAIRED_REFERENCES]
-    + [cnn_memory_table, train_table]
+    + [cnn_memory_table, sequence_table, sequence_paired_table, train_table]
 )
 
 

@@ -4,6 +4,7 @@ Invoked by the runner as `python -m bench.worker '<json spec>'`. Prints one line
 `BENCH_RESULT <json>` on stdout; anything else it prints is ignored.
 """
 
+import functools
 import gc
 import importlib
 import json
@@ -111,6 +112,19 @@ def run_cnn_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     return result
 
 
+def run_sequence_step(make, module, case, warmup, repeats, timeout, min_seconds=0.0):
+    """Time ``module.<make>(batch)``'s training step (lstm_step, transformer_step)."""
+    step = getattr(module, make)(case["batch"])
+    loss = step()  # same seed and inputs everywhere: the first loss cross-checks
+    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
+    return {
+        "median_s": statistics.median(times),
+        "times": times,
+        "check": loss,
+        "note": getattr(step, "note", ""),
+    }
+
+
 def run_conv2d(module, case, warmup, repeats, timeout, min_seconds=0.0):
     run = module.make_conv2d(case["batch"])
     check = conv_check(*run())
@@ -183,6 +197,8 @@ RUNNERS = {
     "gemm": run_gemm,
     "cnn_step": run_cnn_step,
     "conv2d": run_conv2d,
+    "lstm_step": functools.partial(run_sequence_step, "make_lstm_step"),
+    "transformer_step": functools.partial(run_sequence_step, "make_transformer_step"),
     "train_digits": run_train_digits,
 }
 

@@ -4,7 +4,17 @@ Each framework module builds its own version of these workloads from the same Nu
 inputs, so that results (loss, gradient sums) can be cross-checked between frameworks.
 """
 
-WORKLOADS = ("gemm", "mlp_step", "small_ops", "deep_chain", "cnn_step", "conv2d", "train_digits")
+WORKLOADS = (
+    "gemm",
+    "mlp_step",
+    "small_ops",
+    "deep_chain",
+    "cnn_step",
+    "conv2d",
+    "lstm_step",
+    "transformer_step",
+    "train_digits",
+)
 
 MLP_SIZES = (784, 256, 256, 10)
 MLP_BATCHES = (32, 128, 1024)
@@ -40,6 +50,15 @@ CONV_INPUT = (64, 3, 32, 32)
 CONV_WEIGHT = (64, 3, 3, 3)
 CONV_PADDING = 1
 
+# lstm_step: one SGD step of a 1-layer LSTM (time-major input) with a linear head on the
+# last hidden state; transformer_step: one SGD step of a TransformerEncoderLayer
+# (batch_first, post-norm, relu, dropout 0) with a linear head on every position. Both
+# cross-entropy over 10 classes, float32, PyTorch's parameter names and layouts.
+SEQUENCE = ("lstm_step", "transformer_step")
+LSTM_SIZES = {"input": 64, "hidden": 256, "length": 32, "batch": 32}
+TRANSFORMER_SIZES = {"d_model": 128, "nhead": 4, "dim_feedforward": 512, "length": 64, "batch": 32}
+SEQUENCE_CLASSES = 10
+
 
 def cases(workload):
     """The parameter sets a workload is measured at, one subprocess each."""
@@ -55,6 +74,10 @@ def cases(workload):
         return [{"batch": b} for b in CNN_BATCHES]
     if workload == "conv2d":
         return [{"batch": CONV_INPUT[0]}]
+    if workload == "lstm_step":
+        return [{"batch": LSTM_SIZES["batch"]}]
+    if workload == "transformer_step":
+        return [{"batch": TRANSFORMER_SIZES["batch"]}]
     return [{}]
 
 
@@ -73,7 +96,7 @@ def repeats(workload, case, quick):
         return (1, 3) if case["n"] < 1_000_000 else (0, 2)
     if workload == "gemm":
         return (1, 3) if quick else (3, 10)
-    if workload in ("cnn_step", "conv2d"):
+    if workload in ("cnn_step", "conv2d") + SEQUENCE:
         return (2, 5) if quick else (5, 20)
     return (0, 1)
 
@@ -81,7 +104,7 @@ def repeats(workload, case, quick):
 # Short, drift-sensitive workloads: measured for a minimum time, and once per round; the
 # others (a minute-long backward through 10^6 ops, a whole training run, the GEMM
 # ceiling) are measured once.
-SHORT = ("mlp_step", "small_ops", "cnn_step", "conv2d")
+SHORT = ("mlp_step", "small_ops", "cnn_step", "conv2d") + SEQUENCE
 
 
 def min_seconds(workload, case, quick):
@@ -170,3 +193,60 @@ def conv_check(*arrays):
     import numpy as np
 
     return float(sum(np.abs(a).sum(dtype=np.float64) for a in arrays))
+
+
+def lstm_problem(seed=0):
+    """Inputs (length, batch, input) float32, integer labels (batch,) and the parameters
+    as the state_dict of a module holding ``lstm`` and ``head``: ``lstm.weight_ih_l0``
+    (4H, input), ``lstm.weight_hh_l0`` (4H, H), ``lstm.bias_ih_l0``, ``lstm.bias_hh_l0``,
+    ``head.weight`` (10, H) and ``head.bias``, all from U(-1/sqrt(H), 1/sqrt(H)) as
+    PyTorch initialises an LSTM."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n_in, hidden = LSTM_SIZES["input"], LSTM_SIZES["hidden"]
+    x = rng.standard_normal((LSTM_SIZES["length"], LSTM_SIZES["batch"], n_in), dtype=np.float32)
+    y = rng.integers(0, SEQUENCE_CLASSES, size=LSTM_SIZES["batch"])
+    shapes = {
+        "lstm.weight_ih_l0": (4 * hidden, n_in),
+        "lstm.weight_hh_l0": (4 * hidden, hidden),
+        "lstm.bias_ih_l0": (4 * hidden,),
+        "lstm.bias_hh_l0": (4 * hidden,),
+        "head.weight": (SEQUENCE_CLASSES, hidden),
+        "head.bias": (SEQUENCE_CLASSES,),
+    }
+    bound = 1 / np.sqrt(hidden)
+    params = {
+        k: rng.uniform(-bound, bound, shape).astype(np.float32) for k, shape in shapes.items()
+    }
+    return x, y, params
+
+
+def transformer_problem(seed=0):
+    """Inputs (batch, length, d_model) float32, integer labels (batch, length) and the
+    parameters as the state_dict of a module holding ``layer`` (PyTorch's
+    TransformerEncoderLayer: ``layer.self_attn.in_proj_weight``, ``layer.linear1.bias``,
+    ...) and ``head``: weights from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), small random
+    biases, LayerNorms at ones and zeros."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    d, ff = TRANSFORMER_SIZES["d_model"], TRANSFORMER_SIZES["dim_feedforward"]
+    batch, length = TRANSFORMER_SIZES["batch"], TRANSFORMER_SIZES["length"]
+    x = rng.standard_normal((batch, length, d), dtype=np.float32)
+    y = rng.integers(0, SEQUENCE_CLASSES, size=(batch, length))
+    params = {}
+    for weight, bias, (rows, fan_in) in [
+        ("layer.self_attn.in_proj_weight", "layer.self_attn.in_proj_bias", (3 * d, d)),
+        ("layer.self_attn.out_proj.weight", "layer.self_attn.out_proj.bias", (d, d)),
+        ("layer.linear1.weight", "layer.linear1.bias", (ff, d)),
+        ("layer.linear2.weight", "layer.linear2.bias", (d, ff)),
+        ("head.weight", "head.bias", (SEQUENCE_CLASSES, d)),
+    ]:
+        bound = 1 / np.sqrt(fan_in)
+        params[weight] = rng.uniform(-bound, bound, (rows, fan_in)).astype(np.float32)
+        params[bias] = rng.uniform(-0.1, 0.1, rows).astype(np.float32)
+    for norm in ("norm1", "norm2"):
+        params[f"layer.{norm}.weight"] = np.ones(d, np.float32)
+        params[f"layer.{norm}.bias"] = np.zeros(d, np.float32)
+    return x, y, params

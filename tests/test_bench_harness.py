@@ -9,7 +9,7 @@ import pytest
 from bench import interleaved, report, runner
 from bench.runner import confirmed, merge
 from bench.worker import _timed, traced_peak_mib
-from bench.workloads import MEMORY_BATCH, min_seconds
+from bench.workloads import MEMORY_BATCH, SEQUENCE, min_seconds
 
 
 def _round(median_s, status="ok", busy=0.0):
@@ -402,3 +402,44 @@ def test_interleaved_cnn_blocks_and_the_ratio_to_torch():
     assert text.startswith("cnn_step in one process")
     row = next(line for line in text.splitlines() if line.startswith("chainrule / torch"))
     assert "1.500 [1.500-1.500]" in row
+
+
+def test_the_sequence_workloads_run_for_chainrule_and_torch_only():
+    jobs = runner.plan(["numpy", "chainrule", "torch", "jax"], list(SEQUENCE))
+    assert {(name, workload) for name, workload, _, _ in jobs} == {
+        (name, workload) for name in ("chainrule", "torch") for workload in SEQUENCE
+    }
+    assert all(min_seconds(workload, {"batch": 32}, quick=False) == 1.5 for workload in SEQUENCE)
+
+
+@pytest.mark.parametrize("workload", SEQUENCE)
+def test_chainrule_and_torch_sequence_steps_train_the_same_network(workload):
+    pytest.importorskip("torch")
+    from bench.frameworks import chainrule_impl, torch_impl
+
+    ours = getattr(chainrule_impl, f"make_{workload}")(32)
+    theirs = getattr(torch_impl, f"make_{workload}")(32)
+    # The second loss follows one SGD step, so it checks the gradients too; float32
+    # losses near 2.3 that agree to 1e-5 relative differ by rounding alone.
+    for _ in range(2):
+        assert ours() == pytest.approx(theirs(), rel=1e-5)
+
+
+def test_the_sequence_tables_divide_by_torch():
+    results = []
+    for name, scale, lstm_check in [("chainrule", 0.03, 2.3), ("torch", 0.02, 2.31)]:
+        for workload in SEQUENCE:
+            check = lstm_check if workload == "lstm_step" else 1.0
+            extra = (
+                {"check": check, "note": "recycled"} if name == "chainrule" else {"check": check}
+            )
+            results.append(_cnn(name, workload, 32, [scale, 2 * scale, scale, scale], **extra))
+    data = {"machine": {}, "rounds": 4, "results": results}
+    row = _row(data, "median ms (x torch)", "chainrule")
+    assert row["lstm_step ms"] == row["transformer_step ms"] == "30 (1.50x)"
+    # A first loss that differs from torch's by more than rounding is named, with its
+    # workload; a note every workload has is said once.
+    assert row["notes"] == "recycled; lstm_step: result 2.3 != torch 2.31"
+    row = _row(data, "paired ratios to torch", "chainrule")
+    assert row["lstm_step"] == row["transformer_step"] == "1.50 [1.50-1.50]"
+    assert "lstm_step, transformer_step: fastest of 4 rounds" in report.as_text(data)

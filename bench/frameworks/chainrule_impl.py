@@ -21,9 +21,13 @@ from bench.workloads import (
     LR,
     MUL,
     cnn_problem,
+    LSTM_SIZES,
+    TRANSFORMER_SIZES,
     conv_problem,
+    lstm_problem,
     mlp_problem,
     small_ops_input,
+    transformer_problem,
 )
 
 VERSION = getattr(cr, "__version__", "dev")
@@ -137,6 +141,61 @@ def make_conv2d(batch):
 
     run.note = "allocator: freed blocks recycled"
     return run
+
+
+def _sgd_module_step(model, loss_of):
+    """One SGD step of ``model`` on ``loss_of()``, on .data, returning the loss."""
+    params = list(model.parameters())
+
+    def step():
+        loss = loss_of()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad.numpy()
+            p.grad = None
+        return float(loss.item())
+
+    step.note = "allocator: freed blocks recycled"
+    return step
+
+
+def make_lstm_step(batch):
+    """``cr.nn.LSTM`` over the sequence, ``cr.nn.Linear`` on the last hidden state,
+    cross-entropy, plain SGD on .data, under the library's allocator policy."""
+    cr.memory.reuse_freed_memory()
+    x, y, arrays = lstm_problem()
+    model = cr.nn.Module()
+    model.lstm = cr.nn.LSTM(LSTM_SIZES["input"], LSTM_SIZES["hidden"])
+    model.head = cr.nn.Linear(LSTM_SIZES["hidden"], len(arrays["head.bias"]))
+    model.load_state_dict(arrays)
+    x, y = cr.from_numpy(x), cr.tensor(y)
+
+    def loss_of():
+        _, (h, _) = model.lstm(x)
+        return cr.nn.functional.cross_entropy(model.head(h[0]), y)
+
+    return _sgd_module_step(model, loss_of)
+
+
+def make_transformer_step(batch):
+    """``cr.nn.TransformerEncoderLayer`` (batch_first, dropout 0), ``cr.nn.Linear`` on every
+    position, cross-entropy, plain SGD on .data, under the library's allocator policy."""
+    cr.memory.reuse_freed_memory()
+    x, y, arrays = transformer_problem()
+    sizes = TRANSFORMER_SIZES
+    model = cr.nn.Module()
+    model.layer = cr.nn.TransformerEncoderLayer(
+        sizes["d_model"], sizes["nhead"], sizes["dim_feedforward"], dropout=0.0, batch_first=True
+    )
+    model.head = cr.nn.Linear(sizes["d_model"], len(arrays["head.bias"]))
+    model.load_state_dict(arrays)
+    x, y = cr.from_numpy(x), cr.tensor(y.reshape(-1))
+
+    def loss_of():
+        logits = model.head(model.layer(x))
+        return cr.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
+
+    return _sgd_module_step(model, loss_of)
 
 
 def make_small_ops(n):

@@ -14,9 +14,13 @@ from bench.workloads import (
     LR,
     MUL,
     cnn_problem,
+    LSTM_SIZES,
+    TRANSFORMER_SIZES,
     conv_problem,
+    lstm_problem,
     mlp_problem,
     small_ops_input,
+    transformer_problem,
 )
 
 VERSION = torch.__version__
@@ -118,6 +122,59 @@ def make_conv2d(batch):
         return (out.detach().numpy(), *grads)
 
     return run
+
+
+def _sgd_module_step(model, loss_of):
+    params = list(model.parameters())
+
+    def step():
+        loss = loss_of()
+        loss.backward()
+        with torch.no_grad():
+            for p in params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss.item()
+
+    return step
+
+
+def _load(model, arrays):
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
+    return model
+
+
+def make_lstm_step(batch):
+    x, y, arrays = lstm_problem()
+    model = torch.nn.Module()
+    model.lstm = torch.nn.LSTM(LSTM_SIZES["input"], LSTM_SIZES["hidden"])
+    model.head = torch.nn.Linear(LSTM_SIZES["hidden"], len(arrays["head.bias"]))
+    _load(model, arrays)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def loss_of():
+        _, (h, _) = model.lstm(x)
+        return F.cross_entropy(model.head(h[0]), y)
+
+    return _sgd_module_step(model, loss_of)
+
+
+def make_transformer_step(batch):
+    x, y, arrays = transformer_problem()
+    sizes = TRANSFORMER_SIZES
+    model = torch.nn.Module()
+    model.layer = torch.nn.TransformerEncoderLayer(
+        sizes["d_model"], sizes["nhead"], sizes["dim_feedforward"], dropout=0.0, batch_first=True
+    )
+    model.head = torch.nn.Linear(sizes["d_model"], len(arrays["head.bias"]))
+    _load(model, arrays)
+    x, y = torch.from_numpy(x), torch.from_numpy(y.reshape(-1))
+
+    def loss_of():
+        logits = model.head(model.layer(x))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
+
+    return _sgd_module_step(model, loss_of)
 
 
 def allocated_peak_mib(step, steps=3):

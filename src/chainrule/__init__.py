@@ -13,6 +13,7 @@ import numpy as np
 from .tensor import Tensor  # first: the ops and the engine build on it
 
 from . import autograd, data, distributed, linalg, memory, nn, optim, viz  # noqa: I001
+from . import compile  # cr.compile(step): the module is callable (chainrule.compile)
 from .autograd.functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .autograd.mode import detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .check import check_grads, gradcheck, gradgradcheck

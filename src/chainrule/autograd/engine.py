@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from .mode import GradMode
 
 
-def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=None):
+def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=None, recording=None):
     """Propagate ``gradients`` from ``roots`` back through the graph.
 
     Without ``inputs`` the result is accumulated into every reachable leaf's ``.grad``;
@@ -30,7 +30,13 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     complete. No topological sort, no recursion, and only the nodes a gradient reaches.
     When the heap is empty the one node just reached is next without going through it:
     every node still to visit was made before it (a chain never touches the heap).
+
+    ``recording``: while ``chainrule.compile`` captures a step, the recorder that sees each
+    rule, fit, sum and accumulation (False: this backward is not to be recorded).
     """
+    if recording is None and _registry.recorder is not None:
+        return _registry.recorder.backward(roots, gradients, retain_graph, create_graph, inputs)
+    recording = recording or None
     if not memory.decided:  # training has started: keep freed blocks for the next step
         memory.apply_policy()
     if retain_graph is None:
@@ -38,7 +44,11 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
     grads: dict[Tensor, Any] = {}
     for root, gradient in zip(roots, gradients):
         seed = _seed(root, gradient, create_graph)
-        grads[root] = grads[root] + seed if root in grads else seed
+        if recording is not None:
+            recording.seed(seed, gradient)
+        if root in grads:
+            seed = grads[root] + seed if recording is None else recording.add(grads[root], seed)
+        grads[root] = seed
     targets = None if inputs is None else {t: None for t in inputs}
     # Nodes made before every target cannot lead to one: no need to visit them.
     horizon = -1 if targets is None else min(t._seq for t in targets)
@@ -54,11 +64,11 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
         while node is not None:
             g = grads.pop(node)
             if node._hooks:
-                g = _run_hooks(node, g)
+                g = _run_hooks(node, g) if recording is None else recording.hooked(node, g)
             if targets is not None and node in targets:
                 targets[node] = g
             elif node._retains_grad:
-                _accumulate(node, g, set())
+                (_accumulate if recording is None else recording.accumulate)(node, g, set())
             op, node_inputs, params = node._op, node._inputs, node._params
             if node_inputs is None:
                 raise RuntimeError(
@@ -74,7 +84,7 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
             else:
                 args, out = node._arrays, node._data
             vjps = op.vjps
-            if op.variadic is not None:  # rules bound to all the inputs: no unpacking per call
+            if op.variadic is not None and recording is None:  # rules bound to all the inputs
                 vjps, args, params = op.variadic_rules(args, params), (), None
             following = None  # the first input reached for the first time, if it is a node
             for i, x in enumerate(node_inputs):
@@ -86,17 +96,26 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
                 if rule is passthrough:
                     share = g
                 else:
-                    share = rule(g, out, *args, **params) if params else rule(g, out, *args)
+                    if recording is not None:
+                        share = recording.share(op, i, g, out, args, params)
+                    else:
+                        share = rule(g, out, *args, **params) if params else rule(g, out, *args)
                     if share is None:
                         continue
                 if not op.fitted_shares:
                     data = x._data
                     if share.shape != data.shape or share.dtype != data.dtype:
-                        share = _fit(share, x)
+                        share = (
+                            _fit(share, data) if recording is None else recording.fit(share, data)
+                        )
                 if anomaly:
                     _check_finite(share, op, i)
                 if x in grads:
-                    grads[x] = grads[x] + share  # out of place: shares may alias each other
+                    # Out of place: shares may alias each other.
+                    if recording is None:
+                        grads[x] = grads[x] + share
+                    else:
+                        grads[x] = recording.add(grads[x], share)
                 else:
                     grads[x] = share
                     if x._op is not None:
@@ -118,12 +137,12 @@ def backward(roots, gradients, retain_graph=None, create_graph=False, inputs=Non
         stored: set[int] = set()  # ids of arrays handed to leaves, so no two leaves share one
         for leaf, g in grads.items():
             if leaf._hooks:
-                g = _run_hooks(leaf, g)
+                g = _run_hooks(leaf, g) if recording is None else recording.hooked(leaf, g)
             if targets is not None:
                 if leaf in targets:
                     targets[leaf] = g
             else:
-                _accumulate(leaf, g, stored)
+                (_accumulate if recording is None else recording.accumulate)(leaf, g, stored)
     finally:
         GradMode.enabled = previous_mode
     if targets is not None:
@@ -164,9 +183,8 @@ def _seed(root, gradient, create_graph):
     return Tensor._new(seed) if create_graph and not isinstance(seed, Tensor) else seed
 
 
-def _fit(share, x):
-    """Sum a gradient back to its input's shape and give it the input's dtype."""
-    data = x._data
+def _fit(share, data):
+    """Sum a gradient back to the shape of its input's array ``data`` and give it its dtype."""
     if share.shape != data.shape:
         share = sum_to(share, data.shape)
     if share.dtype != data.dtype:
@@ -205,7 +223,7 @@ def _run_hooks(node, g):
                 f"hook {getattr(hook, '__name__', hook)!r} returned a gradient "
                 f"of shape {g.shape} for a tensor of shape {node._data.shape}"
             )
-        g = _fit(g, node)  # the shape is right by now: this restores the dtype
+        g = _fit(g, node._data)  # the shape is right by now: this restores the dtype
     return g
 
 
@@ -283,6 +301,7 @@ def grad(
 
 from ..ops.elementwise import astype  # noqa: E402  (ops import the tensor this module serves)
 from ..ops.reduce import sum_to  # noqa: E402
+from ..ops import registry as _registry  # noqa: E402
 from ..ops.registry import data_of, passthrough  # noqa: E402
 
 _new, ndarray = Tensor._new, np.ndarray

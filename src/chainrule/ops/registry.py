@@ -31,6 +31,9 @@ REGISTRY: dict[str, Any] = {}
 COMPOSITES: dict[str, Any] = {}
 
 _NO_PARAMS: dict[str, Any] = {}
+#: The step that ``chainrule.compile`` is capturing, or None (always, outside a capture):
+#: while set, every op applied is handed to it (``compile.capture.Recorder.apply``).
+recorder: Any = None
 # Creation order of recorded nodes: a node is always made after its inputs, so backward
 # can visit nodes by decreasing sequence number without sorting the graph first.
 _sequence = itertools.count()
@@ -230,8 +233,13 @@ def _shapes(args):
     return ", ".join(str(np.shape(a._data if isinstance(a, Tensor) else a)) for a in args)
 
 
-def apply(op, args, params=_NO_PARAMS):
-    """Run ``op`` on Tensor/array arguments and record the node that made the result."""
+def apply(op, args, params=_NO_PARAMS, recorded=False):
+    """Run ``op`` on Tensor/array arguments and record the node that made the result.
+
+    ``recorded``: the capture of a compiled step has already seen this call.
+    """
+    if recorder is not None and not recorded:
+        return recorder.apply(op, args, params)
     arrays = []
     record = False
     for a in args:
