@@ -59,19 +59,25 @@ def traced_peak_mib(step, steps=3):
     return (peak - resting) / 2**20, (current - resting) / 2**20
 
 
+def _step_result(run, check, warmup, repeats, min_seconds):
+    """Time ``run`` after the call that gave ``check`` (it counts as the first warm-up
+    call): the median, every time, the cross-check value and the framework's note."""
+    times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
+    return {
+        "median_s": statistics.median(times),
+        "times": times,
+        "check": check,
+        "note": getattr(run, "note", ""),
+    }
+
+
 def run_mlp_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     step = module.make_mlp_step(case["batch"])
     baseline = _peak_rss_mib()
     # The first step's loss is the same for every framework (same seed and inputs), so
     # it cross-checks the implementations. It counts as the first warm-up step.
     loss = step()
-    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
-    result = {
-        "median_s": statistics.median(times),
-        "times": times,
-        "check": loss,
-        "note": getattr(step, "note", ""),
-    }
+    result = _step_result(step, loss, warmup, repeats, min_seconds)
     if case["batch"] == MEMORY_BATCH:
         result["peak_mem_mib"] = _peak_rss_mib() - baseline
         result["mem_steps"] = max(warmup, 1) + repeats
@@ -99,13 +105,7 @@ def run_cnn_step(module, case, warmup, repeats, timeout, min_seconds=0.0):
     step = module.make_cnn_step(case["batch"])
     baseline = _peak_rss_mib()
     loss = step()  # same seed and inputs everywhere: the first loss cross-checks
-    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
-    result = {
-        "median_s": statistics.median(times),
-        "times": times,
-        "check": loss,
-        "note": getattr(step, "note", ""),
-    }
+    result = _step_result(step, loss, warmup, repeats, min_seconds)
     if case["batch"] == CNN_MEMORY_BATCH:
         result["peak_mem_mib"] = _peak_rss_mib() - baseline
         result.update(arrays_peak(module, step))
@@ -116,25 +116,13 @@ def run_sequence_step(make, module, case, warmup, repeats, timeout, min_seconds=
     """Time ``module.<make>(batch)``'s training step (lstm_step, transformer_step)."""
     step = getattr(module, make)(case["batch"])
     loss = step()  # same seed and inputs everywhere: the first loss cross-checks
-    times = _timed(step, max(warmup - 1, 0), repeats, min_seconds)
-    return {
-        "median_s": statistics.median(times),
-        "times": times,
-        "check": loss,
-        "note": getattr(step, "note", ""),
-    }
+    return _step_result(step, loss, warmup, repeats, min_seconds)
 
 
 def run_conv2d(module, case, warmup, repeats, timeout, min_seconds=0.0):
     run = module.make_conv2d(case["batch"])
     check = conv_check(*run())
-    times = _timed(run, max(warmup - 1, 0), repeats, min_seconds)
-    return {
-        "median_s": statistics.median(times),
-        "times": times,
-        "check": check,
-        "note": getattr(run, "note", ""),
-    }
+    return _step_result(run, check, warmup, repeats, min_seconds)
 
 
 def run_small_ops(module, case, warmup, repeats, timeout, min_seconds=0.0):
