@@ -222,12 +222,15 @@ def test_ranks_that_finish_together_exit_cleanly(tmp_path):
         if rank == 0:
             time.sleep(1)  # rank 0 writes its files last: rank 1 waits at exit, quietly
         total = world.allreduce_sum([np.ones(3)])[0]
-        print("rank", rank, "sum", total.tolist(), flush=True)
+        # One file per rank: two ranks printing to one pipe can interleave mid-line.
+        with open(f"rank{rank}.txt", "w") as f:
+            f.write(f"rank {rank} sum {total.tolist()}")
         """,
     )
     assert status == 0, err
-    assert sorted(out.splitlines()) == ["rank 0 sum [2.0, 2.0, 2.0]", "rank 1 sum [2.0, 2.0, 2.0]"]
-    assert err == ""
+    results = [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)]
+    assert results == ["rank 0 sum [2.0, 2.0, 2.0]", "rank 1 sum [2.0, 2.0, 2.0]"]
+    assert out == "" and err == ""
 
 
 def test_a_rank_killed_by_a_signal_ends_the_job(tmp_path):
