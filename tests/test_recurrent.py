@@ -223,6 +223,13 @@ def test_backward_through_ten_thousand_steps_of_a_cell():
         np.testing.assert_allclose(q.grad.numpy(), p.grad.numpy(), err_msg=name, rtol=1e-8)
 
 
+def test_an_lstm_layer_over_ten_thousand_steps():
+    """The one-node loop of an LSTM layer runs backward through 10,000 steps (a loop, no
+    recursion) and every value and gradient is PyTorch's, both directions."""
+    theirs, ours = _pair("LSTM", 2, 3, bidirectional=True)
+    _compare(theirs, ours, np.random.default_rng(11).standard_normal((10_000, 1, 2)) * 0.5)
+
+
 def test_a_long_sequence_whose_input_needs_a_gradient():
     """2,000 steps of an input that requires grad (an embedding's output, say): each step's
     slice reaches the input through log2(T) halvings, and the gradient is PyTorch's."""
@@ -346,24 +353,60 @@ def test_errors_name_the_module_and_shapes():
         ops.lstm_cell(cr.ones(2, 7), cr.ones(2, 2))
 
 
+def _op_names(out):
+    names, stack, seen = [], [out], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or not isinstance(node, cr.Tensor) or node._op is None:
+            continue
+        seen.add(id(node))
+        names.append(node._op.name)
+        stack.extend(node._inputs)
+    return names
+
+
 def test_cells_are_one_fused_node_per_step():
-    """An LSTM step is one lstm_step node (the first, from zeros, an lstm_cell); a GRU
-    step one gru_cell node (plus the input and hidden products)."""
-    for kind, name in (("LSTM", "lstm_step"), ("GRU", "gru_cell")):
-        module = getattr(R, kind)(2, 3, rng=0)
-        out, _ = module(cr.tensor(np.ones((4, 1, 2)), requires_grad=True))
-        names, stack, seen = [], [out], set()
-        while stack:
-            node = stack.pop()
-            if id(node) in seen or not isinstance(node, cr.Tensor) or node._op is None:
-                continue
-            seen.add(id(node))
-            names.append(node._op.name)
-            stack.extend(node._inputs)
-        fused = names.count(name) + (names.count("lstm_cell") if kind == "LSTM" else 0)
-        assert fused == 4, (kind, sorted(set(names)))
+    """An LSTM layer is one lstm_sequence node (its input projection one more); drawn by
+    module it is one lstm_step node per step (the first, from zeros, an lstm_cell). A GRU
+    step is one gru_cell node (plus the input and hidden products)."""
+    x = cr.tensor(np.ones((4, 1, 2)), requires_grad=True)
+    lstm = R.LSTM(2, 3, num_layers=2, bidirectional=True, rng=0)
+    names = _op_names(lstm(x)[0])
+    assert names.count("lstm_sequence") == 4 and names.count("step_linear") == 4, names
+    assert "lstm_step" not in names and "lstm_cell" not in names
+    scopes = pytest.importorskip("chainrule.autograd.scopes")
+    with scopes.record_scopes():
+        names = _op_names(R.LSTM(2, 3, rng=0)(x)[0])
+    assert names.count("lstm_step") + names.count("lstm_cell") == 4, names
+    assert "lstm_sequence" not in names
+    names = _op_names(R.GRU(2, 3, rng=0)(x)[0])
+    assert names.count("gru_cell") == 4, sorted(set(names))
     h, _ = ops.lstm_cell(cr.ones(2, 8, requires_grad=True), cr.ones(2, 2))
     assert h._inputs[0]._op is REGISTRY["lstm_cell"]
+
+
+def test_a_layer_drawn_step_by_step_computes_what_the_fused_loop_does():
+    """The unrolled steps (recording scopes) and the one-node loop give the same values and
+    gradients, for every layout of the layer."""
+    scopes = pytest.importorskip("chainrule.autograd.scopes")
+    rng = np.random.default_rng(3)
+    for kwargs in ({}, {"num_layers": 2, "bidirectional": True}, {"batch_first": True}):
+        lstm = R.LSTM(3, 4, dtype=np.float64, rng=1, **kwargs)
+        x = rng.standard_normal((2, 5, 3) if lstm.batch_first else (5, 2, 3))
+        layers = lstm.num_layers * (1 + lstm.bidirectional)
+        state = tuple(rng.standard_normal((layers, 2, 4)) for _ in "hc")
+        results = []
+        for record in (False, True):
+            inputs = [cr.tensor(a, requires_grad=True) for a in (x, *state)]
+            with scopes.record_scopes(record):
+                out, (h, c) = lstm(inputs[0], tuple(inputs[1:]))
+            loss = (out * out).sum() + (h * c).sum()
+            loss.backward()
+            grads = [t.grad.numpy() for t in inputs] + [p.grad.numpy() for p in lstm.parameters()]
+            results.append([out.numpy(), h.numpy(), c.numpy(), *grads])
+            lstm.zero_grad()
+        for fused, unrolled in zip(*results):
+            np.testing.assert_allclose(fused, unrolled, rtol=1e-12, atol=1e-14)
 
 
 def test_time_steps_are_scopes_for_grouped_pictures():

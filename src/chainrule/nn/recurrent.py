@@ -5,18 +5,21 @@ LSTM, r, z, n for the GRU) and initialisation (every parameter from
 U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))) are PyTorch's, so a PyTorch state_dict
 loads once converted to arrays (``load_state_dict({k: v.numpy()})``).
 
-The sequence is unrolled in Python, a few graph nodes per time step, so that
-backpropagation through time is the ordinary backward pass and can be drawn step by step
-(each step is a scope: ``cr.viz`` groups its ops into one box). An LSTM step is the
-input's projection (``step_linear``) and one ``lstm_step`` (hidden product and fused
-cell); a GRU step the two projections and ``gru_cell``; an RNN step the two projections
-(the input's added in place into the hidden one) and its tanh or relu.
+An LSTM layer runs each direction as two nodes: one product for every step's input
+projection (``step_linear`` over the whole (T, N, in) sequence) and ``lstm_sequence``,
+the loop over the steps, whose rules are backpropagation through time (W_hh's gradient
+one product over all steps, not a share per step). While scopes are recorded
+(``cr.viz.record_scopes()``, for pictures grouped by module) it is unrolled instead, one
+``lstm_step`` node per step inside a scope named ``t=...``, so that each step is drawn
+as a box; both compute the same values (the suite checks it). A GRU or RNN step is
+always unrolled: its two projections and ``gru_cell``, or the projections (the input's
+added in place into the hidden one) and its tanh or relu.
 
-Each time step projects its own slice of the input. One product over all steps, sliced
-per step, would give every slice's gradient the shape of the whole (T, N, 4H) product:
-backward would cost O(T^2) (13 ms of zero-filled copies at 32 steps of the benchmark's
-LSTM, 4x that at 64), while per-step products take the same BLAS time (48 us a step
-for 32 x 64 x 1024, thread time). Without a graph (``no_grad``, sampling) the
+An unrolled step projects its own slice of the input. One product over all steps,
+sliced per step, would give every slice's gradient the shape of the whole (T, N, 4H)
+product: backward would cost O(T^2) (13 ms of zero-filled copies at 32 steps of the
+benchmark's LSTM, 4x that at 64), while per-step products take the same BLAS time (48 us
+a step for 32 x 64 x 1024, thread time). Without a graph (``no_grad``, sampling) the
 projection is one product.
 
 >>> import chainrule as cr
@@ -40,7 +43,7 @@ import numpy as np
 from ..autograd.mode import GradMode
 from ..errors import ShapeError
 from ..ops import concatenate, getitem, matmul, relu, reshape, stack, swapaxes, tanh, transpose
-from ..ops.recurrent import _gru_cell, _lstm_cell, _lstm_step, step_linear
+from ..ops.recurrent import _gru_cell, _lstm_cell, _lstm_sequence, _lstm_step, step_linear
 from ..ops.registry import Case, Spec, composite, data_of
 from ..tensor import Tensor
 from ..typing import DTypeLike, Seed
@@ -120,32 +123,60 @@ def time_steps(x):
     return steps
 
 
-def _projections(steps, params):
+def _projections(sequence, params):
     """Every step's input projection from one product when no graph is recorded (no_grad,
     sampling, inputs and weights that need no gradient); None otherwise."""
-    if _needs_graph(params.w_ih, params.bias, steps[0]):
+    if _needs_graph(params.w_ih, params.bias) or sequence.needs_graph():
         return None
-    x = np.stack([data_of(s) for s in steps])
-    return list(data_of(_project(x, params.w_ih, params.bias)))
+    return list(data_of(_project(data_of(sequence.whole()), params.w_ih, params.bias)))
 
 
-class _Outputs:
-    """One layer's outputs in one direction: a tensor per step, or a packed LSTM state
-    (h, c) per step whose h is the output."""
+class _Sequence:
+    """A layer's input or output in one direction, as its steps (T tensors (N, F)) or
+    as one (T, N, F) tensor: whichever the layer reading it asks for is made from the
+    other when it is not there. An unrolled LSTM's steps are packed states (h, c), whose
+    h is the output."""
 
-    __slots__ = ("items", "packed")
+    __slots__ = ("_steps", "_whole", "_packed")
 
-    def __init__(self, items, packed=False):
-        self.items, self.packed = items, packed
+    def __init__(self, steps=None, whole=None, packed=False):
+        self._steps, self._whole, self._packed = steps, whole, packed
 
     def steps(self):
-        """The per-step outputs (the next layer's per-step inputs)."""
-        return [getitem(s, 0) for s in self.items] if self.packed else self.items
+        """The per-step tensors (N, F)."""
+        if self._steps is None:
+            self._steps = time_steps(self._whole)
+        elif self._packed:
+            self._steps, self._packed = [getitem(s, 0) for s in self._steps], False
+        return self._steps
 
-    def stacked(self):
-        """The outputs as one (T, N, H) tensor (one slice of the stacked states)."""
-        out = stack(self.items)
-        return getitem(out, (slice(None), 0)) if self.packed else out
+    @property
+    def dtype(self):
+        return data_of(self._whole if self._whole is not None else self._steps[0]).dtype
+
+    def needs_graph(self):
+        """Whether a gradient flows back into the sequence."""
+        if self._whole is not None:
+            return _needs_graph(self._whole)
+        return _needs_graph(*self._steps)
+
+    def whole(self):
+        """The sequence as one (T, N, F) tensor."""
+        if self._whole is None:
+            stacked = stack(self._steps)
+            self._whole = getitem(stacked, (slice(None), 0)) if self._packed else stacked
+        return self._whole
+
+
+def _joined(directions):
+    """The directions' outputs side by side (their features concatenated)."""
+    if len(directions) == 1:
+        return directions[0]
+    if all(d._whole is not None for d in directions):
+        return _Sequence(whole=concatenate([d.whole() for d in directions], axis=-1))
+    return _Sequence(
+        steps=[concatenate(pair, axis=-1) for pair in zip(*(d.steps() for d in directions))]
+    )
 
 
 def _reset(module, hidden_size):
@@ -340,7 +371,7 @@ class RNNBase(Module):
             )
         directions = 2 if self.bidirectional else 1
         scoped = _recording()
-        steps = time_steps(x)
+        sequence = _Sequence(whole=x)
         finals = []
         for layer in range(self.num_layers):
             outputs = []
@@ -351,32 +382,16 @@ class RNNBase(Module):
                 with _scope(suffix[1:], scoped and self.num_layers * directions > 1):
                     params = _Direction(self, suffix, self.mode)
                     seq, last = self._direction(
-                        steps,
-                        _projections(steps, params),
-                        start,
-                        params,
-                        bool(direction),
-                        batch,
-                        scoped,
+                        sequence, start, params, bool(direction), batch, scoped
                     )
                 outputs.append(seq)
                 finals.append(last)
-            if layer < self.num_layers - 1:
-                steps = (
-                    outputs[0].steps()
-                    if directions == 1
-                    else [
-                        concatenate(pair, axis=-1)
-                        for pair in zip(outputs[0].steps(), outputs[1].steps())
-                    ]
+            sequence = _joined(outputs)
+            if layer < self.num_layers - 1 and self.dropout and self.training:
+                sequence = _Sequence(
+                    whole=F.dropout(sequence.whole(), self.dropout, True, self.rng)
                 )
-                if self.dropout and self.training:
-                    steps = [F.dropout(s, self.dropout, True, self.rng) for s in steps]
-        output = (
-            outputs[0].stacked()
-            if directions == 1
-            else concatenate([outputs[0].stacked(), outputs[1].stacked()], axis=-1)
-        )
+        output = sequence.whole()
         if not batched:
             output = reshape(output, (length,) + _shape(output)[2:])
         elif self.batch_first:
@@ -393,11 +408,9 @@ class RNNBase(Module):
         dtype = np.result_type(data_of(steps[0]).dtype, self.weight_ih_l0.dtype)
         return np.zeros((size, batch), dtype).T
 
-    def _direction(self, steps, projected, start, params, reverse, batch, scoped):
-        """One layer in one direction: the per-step outputs and the final state(s).
-
-        ``projected`` holds every step's input projection when no graph is recorded (one
-        product), else None: each step then projects its own input."""
+    def _direction(self, sequence, start, params, reverse, batch, scoped):
+        """One layer in one direction over its input ``sequence``: the output sequence and
+        the final state(s)."""
         raise NotImplementedError
 
 
@@ -449,7 +462,8 @@ class RNN(RNNBase):
         output, (h_n,) = self._run(input, initial)
         return output, h_n
 
-    def _direction(self, steps, projected, start, params, reverse, batch, scoped):
+    def _direction(self, sequence, start, params, reverse, batch, scoped):
+        steps, projected = sequence.steps(), _projections(sequence, params)
         act = tanh if self.mode == "RNN_TANH" else relu
         length = len(steps)
         h = (
@@ -464,7 +478,7 @@ class RNN(RNNBase):
                 if h is not None:
                     pre = _project(h, params.w_hh, pre)
                 h = outputs[t] = act(pre)
-        return _Outputs(outputs), (h,)
+        return _Sequence(steps=outputs), (h,)
 
 
 class LSTM(RNNBase):
@@ -523,18 +537,31 @@ class LSTM(RNNBase):
         output, (h_n, c_n) = self._run(input, initial)
         return output, (h_n, c_n)
 
-    def _direction(self, steps, projected, start, params, reverse, batch, scoped):
+    def _direction(self, sequence, start, params, reverse, batch, scoped):
         if params.w_hr is not None:
+            steps, projected = sequence.steps(), _projections(sequence, params)
             return self._projected_direction(
                 steps, projected, start, params, reverse, batch, scoped
             )
-        length = len(steps)
         if start is None:
             # (h, c) packed, feature-major as the steps' states: (2, H, N) seen as (2, N, H).
-            dtype = self._zeros(steps, 1, 1).dtype
+            dtype = np.result_type(sequence.dtype, self.weight_ih_l0.dtype)
             state = np.zeros((2, self.hidden_size, batch), dtype).transpose(0, 2, 1)
         else:
             state = stack(start)
+        if not scoped:
+            # The whole loop as one node: one product for every step's input projection,
+            # and backward through time in one rule (see ops.recurrent.lstm_sequence).
+            gates = _project(sequence.whole(), params.w_ih, params.bias)
+            states = _lstm_sequence(gates, state, params.w_hh, reverse=reverse)
+            last = 0 if reverse else _shape(states)[0] - 1
+            return _Sequence(whole=getitem(states, (slice(None), 0))), (
+                getitem(states, (last, 0)),
+                getitem(states, (last, 1)),
+            )
+        # Drawn step by step (views grouping by module): one node per time step.
+        steps, projected = sequence.steps(), _projections(sequence, params)
+        length = len(steps)
         # From zeros the first step's hidden product adds exactly 0: the cell alone, unless
         # it is the only step (then the product gives W_hh its zero gradient, as PyTorch).
         cell_only = start is None and length > 1
@@ -547,7 +574,7 @@ class LSTM(RNNBase):
                 else:
                     state = _lstm_step(xg, state, params.w_hh)
                 states[t] = state
-        return _Outputs(states, packed=True), (getitem(state, 0), getitem(state, 1))
+        return _Sequence(steps=states, packed=True), (getitem(state, 0), getitem(state, 1))
 
     def _projected_direction(self, steps, projected, start, params, reverse, batch, scoped):
         """With ``proj_size``: the cell, then h projected by ``weight_hr``."""
@@ -568,7 +595,7 @@ class LSTM(RNNBase):
                 packed = _lstm_cell(gates, c)
                 c = getitem(packed, 1)
                 h = outputs[t] = matmul(getitem(packed, 0), transpose(params.w_hr))
-        return _Outputs(outputs), (h, c)
+        return _Sequence(steps=outputs), (h, c)
 
 
 class GRU(RNNBase):
@@ -606,7 +633,8 @@ class GRU(RNNBase):
 
     forward = RNN.forward
 
-    def _direction(self, steps, projected, start, params, reverse, batch, scoped):
+    def _direction(self, sequence, start, params, reverse, batch, scoped):
+        steps, projected = sequence.steps(), _projections(sequence, params)
         length = len(steps)
         h = start[0] if start is not None else self._zeros(steps, batch, self.hidden_size)
         # From zeros the first hidden projection is its bias alone (exactly): skipped,
@@ -626,7 +654,7 @@ class GRU(RNNBase):
                 else:
                     gh = _project(h, params.w_hh, params.b_hh)
                 h = outputs[t] = _gru_cell(gx, gh, h)
-        return _Outputs(outputs), (h,)
+        return _Sequence(steps=outputs), (h,)
 
 
 # ----------------------------------------------------------------------- cells

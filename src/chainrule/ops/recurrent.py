@@ -22,15 +22,20 @@ included)::
     h' = (1 - z) * n + z * h
 
 ``lstm_step`` is ``lstm_cell`` with the hidden product ``h @ W_hh.T`` inside and the state
-(h, c) packed in and out: ``nn.LSTM`` makes one node per time step (plus the input's
-projection), its three rules sharing one computation of the gates' gradient.
+(h, c) packed in and out, its three rules sharing one computation of the gates' gradient:
+one node per time step, as ``nn.LSTM`` draws a layer step by step. ``lstm_sequence`` is
+the whole loop of a layer in one direction as one node, as ``nn.LSTM`` runs it otherwise:
+its rules run backpropagation through time step by step and then form W_hh's gradient
+as ONE product over all steps, ``sum_t dgates_t^T h_(t-1)``, where per-step nodes send
+a share per step to be added up.
 
 NOTE: primitives for speed. A 1-layer LSTM training step (input 64, hidden 256, 32 steps,
 batch 32, a linear head), median thread time on one loaded core, freed memory recycled
 (``cr.memory.reuse_freed_memory``): 45.5 ms with the cell composed of elementwise ops,
 39.2 ms with ``lstm_cell`` (six nodes a step), 38.9 ms with ``lstm_step`` (two);
-PyTorch eager 25.1 ms. (What remains is mostly W_hh's gradient arriving as one share per
-step, 2.7 ms of adds beyond its products, where PyTorch makes one product at the end.)
+PyTorch eager 25.1 ms. (What remained was mostly W_hh's gradient arriving as one share
+per step, 2.7 ms of adds beyond its products, where PyTorch makes one product at the
+end: ``lstm_sequence`` does the same.)
 The rules keep the activated gates from the forward (``keeps``) on the plain backward;
 handed Tensors they recompute them with chainrule's own ops, so every cell is
 differentiable to any order.
@@ -103,6 +108,8 @@ def _in_layout(a, like):
 # The operands are ndarrays or Tensors (the rules' ``.T`` and ``@`` are theirs): no Python
 # call between the rule and the product.
 def _step_linear_x_vjp(g, out, x, weight, bias):
+    if x.ndim > 2:  # one product over the steps (a sequence's projection)
+        return reshape(reshape(g, (-1, g.shape[-1])) @ weight, x.shape)
     if x.ndim != 2:
         return g @ weight
     return (weight.T @ g.T).T  # g @ weight, made feature-major as g is
@@ -142,10 +149,16 @@ def _step_linear_weight_vjp(g, out, x, weight, bias):
 def _step_linear(x, weight, bias):
     """``x @ weight.T + bias`` for a batch of rows x (N, in), computed as
     ``(weight @ x.T).T`` and returned feature-major (the (N, out) view of an (out, N)
-    array); the bias (any shape broadcasting to (N, out)) is added in place."""
-    if np.ndim(x) != 2:
+    array), or for a sequence of them (T, N, in) as one product; the bias (any shape
+    broadcasting to the result) is added in place."""
+    if np.ndim(x) > 2:  # a sequence (T, N, in): one product over every step, each step's
+        # rows feature-major as a single step's (the (T, N, out) view of (out, T, N))
+        rows = np.reshape(x, (-1, x.shape[-1]))
+        out = np.matmul(weight, rows.T).T.reshape(x.shape[:-1] + (np.shape(weight)[0],))
+    elif np.ndim(x) != 2:
         return np.matmul(x, weight.T) + bias
-    out = np.matmul(weight, x.T).T
+    else:
+        out = np.matmul(weight, x.T).T
     if (
         out.dtype == np.result_type(out, bias)
         and np.ndim(bias) <= 2
@@ -393,20 +406,28 @@ def _check_cell(op, gates, state, gate_count):
 def _lstm_keeping(gates, c_prev):
     """The packed (h, c) and what the rules reuse: the activated gates and tanh(c)."""
     _check_cell("lstm_cell", gates, c_prev, 4)
-    size = np.shape(c_prev)[-1]
     dtype = np.result_type(gates, c_prev)
     act = _feature_major(np.shape(gates), dtype, gates)
+    state_shape = np.broadcast_shapes(np.shape(gates)[:-1], np.shape(c_prev)[:-1])
+    out = _feature_major((2,) + state_shape + np.shape(c_prev)[-1:], dtype, gates)
+    tanh_c = _feature_major(out.shape[1:], dtype, gates)
+    _lstm_cell_into(gates, c_prev, act, out, tanh_c)
+    return out, (act, tanh_c)
+
+
+def _lstm_cell_into(gates, c_prev, act, out, tanh_c):
+    """The cell written into given arrays: the activated gates into ``act`` (which may be
+    ``gates`` itself), the packed (h, c) into ``out`` and tanh(c) into ``tanh_c``."""
+    size = np.shape(c_prev)[-1]
     _sigmoid_into(gates[..., : 2 * size], act[..., : 2 * size])
     np.tanh(gates[..., 2 * size : 3 * size], out=act[..., 2 * size : 3 * size])
     _sigmoid_into(gates[..., 3 * size :], act[..., 3 * size :])
     i, f, g, o = (act[..., k * size : (k + 1) * size] for k in range(4))
-    out = _feature_major((2,) + np.broadcast_shapes(i.shape, np.shape(c_prev)), dtype, gates)
     h, c = out[0], out[1]
     np.multiply(f, c_prev, out=c)
     c += i * g
-    tanh_c = np.tanh(c)
+    np.tanh(c, out=tanh_c)
     np.multiply(o, tanh_c, out=h)
-    return out, (act, tanh_c)
 
 
 def _lstm_parts(gates, c_prev, kept):
@@ -426,9 +447,10 @@ def _lstm_parts(gates, c_prev, kept):
     return i, f, g, o, tanh_c
 
 
-def _lstm_grads(g, c_prev, parts):
+def _lstm_grads(g, c_prev, parts, grad=None):
     """The gradients of the gate pre-activations (..., 4H) and of c (..., H), from the
-    packed upstream gradient ``g`` = (dh, dc) and the cell's ``parts``."""
+    packed upstream gradient ``g`` = (dh, dc) and the cell's ``parts`` (on the plain
+    backward the gates' gradient is written into ``grad`` when it is given)."""
     i, f, gg, o, tanh_c = parts
     if _plain(g, i):
         g = _in_layout(g, i[None])
@@ -446,7 +468,8 @@ def _lstm_grads(g, c_prev, parts):
         ), dc
     # The four blocks written side by side into one fresh array.
     size = dc.shape[-1]
-    grad = _feature_major(dc.shape[:-1] + (4 * size,), dc.dtype, gg)
+    if grad is None:
+        grad = _feature_major(dc.shape[:-1] + (4 * size,), dc.dtype, gg)
     blocks = [grad[..., k * size : (k + 1) * size] for k in range(4)]
     np.multiply(dc, gg, out=blocks[0])
     blocks[0] *= i * (1 - i)
@@ -618,6 +641,167 @@ def _lstm_step(xg, state, w_hh):
     the new packed state. ``lstm_cell`` with the hidden product inside, so that a step is
     one graph node."""
     return _lstm_step_keeping(xg, state, w_hh)[0]
+
+
+# ----------------------------------------------------------------------- LSTM sequence
+def _time_order(length, reverse):
+    return range(length - 1, -1, -1) if reverse else range(length)
+
+
+def _check_sequence(xg, state, w_hh):
+    xg_shape, state_shape, w_shape = np.shape(xg), np.shape(state), np.shape(w_hh)
+    size = state_shape[-1] if len(state_shape) == 3 else -1
+    if (
+        len(xg_shape) != 3
+        or len(state_shape) != 3
+        or state_shape[0] != 2
+        or xg_shape[1] != state_shape[1]
+        or xg_shape[2] != 4 * size
+        or w_shape != (4 * size, size)
+    ):
+        raise ShapeError(
+            f"lstm_sequence: the gates' input projections {xg_shape} must be (T, N, 4H), "
+            f"the state {state_shape} (2, N, H) and the hidden weight {w_shape} (4H, H)"
+        )
+
+
+def _lstm_sequence_keeping(xg, state, w_hh, reverse=False):
+    """Every step's packed (h, c) as (T, 2, N, H) and what the rules reuse: the activated
+    gates (T, N, 4H) and tanh(c) (T, N, H), each step's arrays feature-major."""
+    _check_sequence(xg, state, w_hh)
+    length, batch, width = xg.shape
+    size = width // 4
+    dtype = np.result_type(xg, state, w_hh)
+    out = np.empty((length, 2, size, batch), dtype).swapaxes(-1, -2)
+    act = np.empty((length, width, batch), dtype).swapaxes(-1, -2)
+    tanh_c = np.empty((length, size, batch), dtype).swapaxes(-1, -2)
+    previous = state
+    for t in _time_order(length, reverse):
+        gates = act[t]
+        np.matmul(w_hh, previous[0].T, out=gates.T)  # h @ w_hh.T, feature-major
+        gates += xg[t]
+        _lstm_cell_into(gates, previous[1], gates, out[t], tanh_c[t])
+        previous = out[t]
+    return out, [act, tanh_c, None]
+
+
+def _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept):
+    """The gradients of the gate pre-activations (T, N, 4H), laid out so that their
+    (T * N, 4H) reshape is free (the weights' gradients are then one product each), and of
+    the initial state (2, N, H). Backpropagation through time on the plain backward."""
+
+    def compute():
+        act, tanh_c = (
+            kept[:2]
+            if kept is not None
+            else _lstm_sequence_keeping(xg, state, w_hh, reverse)[1][:2]
+        )
+        length, batch, width = act.shape
+        size = width // 4
+        steps = np.empty((length, width, batch), act.dtype).swapaxes(-1, -2)
+        carry = np.zeros((2, size, batch), act.dtype).swapaxes(-1, -2)  # (dh, dc) to pass back
+        order = list(_time_order(length, reverse))
+        for position in range(length - 1, -1, -1):
+            t = order[position]
+            carry += g[t]
+            c_prev = out[order[position - 1], 1] if position else state[1]
+            i, f, gg, o = (act[t][..., k * size : (k + 1) * size] for k in range(4))
+            dc = _lstm_grads(carry, c_prev, (i, f, gg, o, tanh_c[t]), steps[t])[1]
+            np.matmul(w_hh.T, steps[t].T, out=carry[0].T)  # dgates @ w_hh, feature-major
+            np.multiply(dc, f, out=carry[1])
+        grads = np.empty((width, length, batch), act.dtype).transpose(1, 2, 0)
+        np.copyto(grads, steps)
+        return grads, carry
+
+    return _cached(kept, g, compute)
+
+
+def _lstm_sequence_graph_grads(g, xg, state, w_hh, reverse):
+    """The three gradients with chainrule's ops (a graph when handed Tensors): the forward
+    again step by step, then each step's own rules from the last step to the first."""
+    length = _shape(xg)[0]
+    order = list(_time_order(length, reverse))
+    previous, states = state, {}
+    for t in order:
+        states[t] = previous
+        previous = _lstm_step(getitem(xg, t), previous, w_hh)
+    carry, d_xg, d_w = None, [None] * length, None
+    for t in reversed(order):
+        upstream = getitem(g, t) if carry is None else getitem(g, t) + carry
+        step = (upstream, None, getitem(xg, t), states[t], w_hh)
+        d_xg[t] = _lstm_step_xg_vjp(*step)
+        carry = _lstm_step_state_vjp(*step)
+        share = _lstm_step_weight_vjp(*step)
+        d_w = share if d_w is None else d_w + share
+    return stack(d_xg), carry, d_w
+
+
+def _lstm_sequence_xg_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
+    if not _plain(g, xg, state, w_hh):
+        return _lstm_sequence_graph_grads(g, xg, state, w_hh, reverse)[0]
+    return _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept)[0]
+
+
+def _lstm_sequence_state_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
+    if not _plain(g, xg, state, w_hh):
+        return _lstm_sequence_graph_grads(g, xg, state, w_hh, reverse)[1]
+    return _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept)[1]
+
+
+def _lstm_sequence_weight_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
+    if not _plain(g, xg, state, w_hh):
+        return _lstm_sequence_graph_grads(g, xg, state, w_hh, reverse)[2]
+    grads = _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept)[0]
+    length, batch, size = out.shape[0], out.shape[2], out.shape[3]
+    # Each step's gradient times the hidden state it read: one product over all steps.
+    read = np.empty((size, length, batch), grads.dtype).transpose(1, 2, 0)
+    order = list(_time_order(length, reverse))
+    read[order[0]] = state[0]
+    if length > 1:  # the other steps read the state their neighbour in time left
+        before, after = slice(None, -1), slice(1, None)
+        read[before if reverse else after] = out[after if reverse else before, 0]
+    return grads.reshape(-1, grads.shape[-1]).T @ read.reshape(-1, size)
+
+
+def _lstm_sequence_ref(np_, xg, state, w_hh, reverse=False):
+    length = xg.shape[0]
+    previous, states = state, [None] * length
+    for t in _time_order(length, reverse):
+        previous = states[t] = _lstm_step_ref(np_, xg[t], previous, w_hh)
+    return np_.stack(states)
+
+
+# NOTE: a primitive for speed. The benchmark's LSTM step (input 64, hidden 256, 32 steps,
+# batch 32; ``python -m bench --only lstm_step``, default threads): 20.5 ms (1.67x
+# PyTorch eager) with one lstm_step node per step, where W_hh's gradient arrives as 32
+# products of depth 32 and 31 adds of a 1 MiB share; 18.4 ms (1.47x) with the loop as
+# one node and every step's input projection in one product laid out as the steps read
+# it (1.29x -> 1.20x with one thread each). What is left is elementwise work on one core
+# (about 4 ms a step: the cells forward and their gradients backward), where PyTorch
+# spreads its fused cell over both.
+@defop(
+    _lstm_sequence_xg_vjp,
+    _lstm_sequence_state_vjp,
+    _lstm_sequence_weight_vjp,
+    name="lstm_sequence",
+    saves_out=True,
+    keeps=_lstm_sequence_keeping,
+    spec=Spec(
+        [
+            Case(((4, 3, 8), (2, 3, 2), (8, 2))),
+            Case(((4, 3, 8), (2, 3, 2), (8, 2)), {"reverse": True}),
+            Case(((1, 2, 12), (2, 2, 3), (12, 3))),
+            Case(((3, 0, 8), (2, 0, 2), (8, 2))),
+        ],
+        ref=_lstm_sequence_ref,
+    ),
+)
+def _lstm_sequence(xg, state, w_hh, reverse=False):
+    """An LSTM layer's loop in one direction: from the gates' input projections ``xg``
+    (T, N, 4H, both biases in) and the packed initial state (2, N, H) = (h_0, c_0), every
+    step's packed (h, c) as (T, 2, N, H), in time order (``reverse`` runs from the last
+    step to the first, as the backward direction of a bidirectional layer)."""
+    return _lstm_sequence_keeping(xg, state, w_hh, reverse)[0]
 
 
 # ----------------------------------------------------------------------- GRU cell
