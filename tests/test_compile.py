@@ -37,6 +37,19 @@ class _LSTMClassifier(cr.nn.Module):
         return self.head(out[-1])
 
 
+class _TransformerClassifier(cr.nn.Module):
+    """A post-norm encoder layer (attention, LayerNorm) with a head on the last position."""
+
+    def __init__(self, dtype):
+        super().__init__()
+        self.layer = cr.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+        self.head = cr.nn.Linear(8, 5)
+        self.to(dtype)
+
+    def forward(self, x):
+        return self.head(self.layer(x)[:, -1])
+
+
 def _model(kind, dtype):
     cr.nn.init.seed(0)
     if kind == "mlp":
@@ -51,10 +64,12 @@ def _model(kind, dtype):
             cr.nn.Flatten(),
             cr.nn.Linear(4 * 4 * 4, 5, dtype=dtype),
         )
+    if kind == "transformer":
+        return _TransformerClassifier(dtype)
     return _LSTMClassifier(dtype)
 
 
-_INPUT_SHAPES = {"mlp": (8, 12), "cnn": (4, 1, 8, 8), "lstm": (5, 4, 6)}
+_INPUT_SHAPES = {"mlp": (8, 12), "cnn": (4, 1, 8, 8), "lstm": (5, 4, 6), "transformer": (4, 5, 8)}
 
 
 def _batches(kind, dtype, count=5, seed=1):
@@ -86,7 +101,7 @@ def _train(kind, dtype, optimizer, compiled, batches):
 
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm"])
+@pytest.mark.parametrize("kind", ["mlp", "cnn", "lstm", "transformer"])
 def test_a_replayed_step_equals_eager_mode_to_the_last_bit(kind, dtype, optimizer):
     batches = _batches(kind, dtype)
     eager_losses, eager_params, _ = _train(kind, dtype, optimizer, False, batches)

@@ -149,6 +149,11 @@ def _plain_input_grad(g, x, weight, axis, eps, batch_mean, batch_var):
 
 
 def _normalization_vjp(i, g, out, inputs, axis, eps, weighted, biased, mean=None, var=None):
+    count = 1 + weighted + biased
+    if len(inputs) > count:  # the moments the forward computed (kept, plain backward)
+        if mean is None:
+            mean, var = inputs[count]
+        inputs = inputs[:count]
     x, affine = inputs[0], inputs[1:]
     weight = affine[0] if weighted else None
     plain = (
@@ -196,8 +201,17 @@ def _norm_case(shapes, axis, weighted=True, biased=True):
     return Case(shapes, {"axis": axis, "eps": 1e-5, "weighted": weighted, "biased": biased})
 
 
+def _normalization_keeping(x, *affine, axis, eps, weighted, biased, mean=None, var=None):
+    """The forward, keeping the moments it computed for the rules."""
+    if mean is None:
+        mean, var = moments(x, axis)
+    out = _normalized(x, affine, axis, eps, weighted, biased, mean, var)
+    return out, (mean, var)
+
+
 @defop(
     variadic=_normalization_vjp,
+    keeps=_normalization_keeping,
     name="normalization",
     spec=Spec(
         [
@@ -222,6 +236,10 @@ def _normalization(x, *affine, axis, eps, weighted, biased, mean=None, var=None)
     """
     if mean is None:
         mean, var = moments(x, axis)
+    return _normalized(x, affine, axis, eps, weighted, biased, mean, var)
+
+
+def _normalized(x, affine, axis, eps, weighted, biased, mean, var):
     inv_std = 1 / np.sqrt(var + eps)
     # The parameters with x's number of axes, so that blocks of rows can be taken from them.
     weight, bias = (
@@ -268,8 +286,11 @@ def _normalize(input, weight, bias, axis, eps, param_shape, moments_=None):
     """The primitive on ``input`` with ``weight`` and ``bias`` (each may be None) reshaped
     to ``param_shape``, which broadcasts against the input."""
     x = np.asarray(data_of(input))
-    batch_mean, batch_var = moments(x, axis) if moments_ is None else moments_
     affine = [reshape(_operand(t, x), param_shape) for t in (weight, bias) if t is not None]
+    # The moments are params only where the caller needed them too (batch norm's running
+    # statistics); otherwise the op computes them from its input, so that a captured step
+    # (cr.compile) sees no value made outside its ops.
+    given = {} if moments_ is None else {"mean": moments_[0], "var": moments_[1]}
     return _normalization(
         input,
         *affine,
@@ -277,8 +298,7 @@ def _normalize(input, weight, bias, axis, eps, param_shape, moments_=None):
         eps=eps,
         weighted=weight is not None,
         biased=bias is not None,
-        mean=batch_mean,
-        var=batch_var,
+        **given,
     )
 
 
