@@ -7,7 +7,7 @@ stability: each shifts by the maximum so that logits of +-1000 stay finite.
 import numpy as np
 
 from .elementwise import exp
-from .linalg import matmul
+from .linalg import matmul, stacked_matmul
 from .shape import reshape
 from .reduce import _expand, normalize_axis, resolve, sum
 from .registry import Case, Spec, data_of, defop, passthrough
@@ -114,6 +114,10 @@ def log_softmax(x, axis=-1, **aliases):
     return _log_softmax(x, axis=_one_axis(x, axis, aliases, "log_softmax"))
 
 
+def _linear_vjp_x(g, out, x, weight, bias):
+    return matmul(g, weight)  # a stack of rows: one product (stacked_matmul)
+
+
 def _linear_vjp_weight(g, out, x, weight, bias):
     # dW = dY^T X, with every leading (batch) axis folded into the sample axis.
     if x.ndim != 2:
@@ -124,7 +128,7 @@ def _linear_vjp_weight(g, out, x, weight, bias):
 # NOTE: a primitive for speed: one product written into a fresh array that the bias is then
 # added to in place, instead of matmul + transpose + add nodes and an extra temporary.
 @defop(
-    lambda g, out, x, weight, bias: matmul(g, weight),
+    _linear_vjp_x,
     _linear_vjp_weight,
     passthrough,
     name="linear",
@@ -140,7 +144,7 @@ def _linear_vjp_weight(g, out, x, weight, bias):
 )
 def linear(x, weight, bias):
     """x @ weight.T + bias, with weight of shape (out_features, in_features) as in PyTorch."""
-    out = np.matmul(x, weight.T)
+    out = stacked_matmul(x, weight.T)
     if out.dtype == np.result_type(out, bias):
         out += bias
         return out
