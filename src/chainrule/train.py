@@ -620,6 +620,7 @@ _STATE_ARRAYS = {
 _EVAL_BYTES = 64 << 20
 # Where Linux puts a container's memory limit (cgroup v2).
 _CGROUP = "/sys/fs/cgroup"
+_MEMINFO = "/proc/meminfo"
 
 
 def estimate_memory(config, num_features, num_classes, num_train, num_test):
@@ -661,7 +662,7 @@ def available_memory():
     """
     found = []
     try:
-        with open("/proc/meminfo") as f:
+        with open(_MEMINFO) as f:
             found += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:")]
     except (OSError, ValueError, IndexError):
         pass
