@@ -102,6 +102,13 @@ def _one(value, op, name):
     return (1,) + ntuple(value, 1, op, name)
 
 
+def _one_stride(stride, op):
+    """A 1-D pooling's stride as one int, or None (the kernel size) for None or ``()``."""
+    if stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride)):
+        return None
+    return _one(stride, op, "stride")
+
+
 # ----------------------------------------------------------------------- max pooling
 def _first_maxima(x, kernel_size, stride, dilation, counts, pads):
     """PyTorch's indices: for every window, the flat position (row * W + column) in x's
@@ -460,11 +467,7 @@ def max_pool1d(
     """1-D max pooling of an (N, C, L) or (C, L) input, as ``torch.nn.functional.max_pool1d``."""
     op = "max_pool1d"
     x, shape = _as_1d(op, input)
-    stride = (
-        None
-        if stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
-        else _one(stride, op, "stride")
-    )
+    stride = _one_stride(stride, op)
     result = _max_pool(
         x,
         _one(kernel_size, op, "kernel_size"),
@@ -659,11 +662,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     ``torch.nn.functional.avg_pool1d``."""
     op = "avg_pool1d"
     x, shape = _as_1d(op, input)
-    stride = (
-        None
-        if stride is None or (not isinstance(stride, (int, np.integer)) and not len(stride))
-        else _one(stride, op, "stride")
-    )
+    stride = _one_stride(stride, op)
     out = _avg_pool(
         x,
         _one(kernel_size, op, "kernel_size"),
