@@ -452,11 +452,9 @@ def _lstm_grads(g, c_prev, parts, grad=None):
     packed upstream gradient ``g`` = (dh, dc) and the cell's ``parts`` (on the plain
     backward the gates' gradient is written into ``grad`` when it is given)."""
     i, f, gg, o, tanh_c = parts
-    if _plain(g, i):
-        g = _in_layout(g, i[None])
-    # The gradient reaching c: through h (o * (1 - tanh(c)^2)) and straight from c.
-    dc = g[0] * o * (1 - tanh_c * tanh_c) + g[1]
     if not _plain(g, c_prev, i):
+        # The gradient reaching c: through h (o * (1 - tanh(c)^2)) and straight from c.
+        dc = g[0] * o * (1 - tanh_c * tanh_c) + g[1]
         return concatenate(
             [
                 dc * gg * (i * (1 - i)),
@@ -466,19 +464,27 @@ def _lstm_grads(g, c_prev, parts, grad=None):
             ],
             axis=-1,
         ), dc
-    # The four blocks written side by side into one fresh array.
+    # The same products in the same order, written into dc, one scratch array and the four
+    # blocks of one array side by side: no other temporaries.
+    g = _in_layout(g, i[None])
+    dc = np.multiply(g[0], o)
+    scratch = np.multiply(tanh_c, tanh_c)
+    np.subtract(1, scratch, out=scratch)
+    dc *= scratch
+    dc += g[1]
     size = dc.shape[-1]
     if grad is None:
         grad = _feature_major(dc.shape[:-1] + (4 * size,), dc.dtype, gg)
     blocks = [grad[..., k * size : (k + 1) * size] for k in range(4)]
-    np.multiply(dc, gg, out=blocks[0])
-    blocks[0] *= i * (1 - i)
-    np.multiply(dc, c_prev, out=blocks[1])
-    blocks[1] *= f * (1 - f)
+    for block, left, right, gate in ((0, dc, gg, i), (1, dc, c_prev, f), (3, g[0], tanh_c, o)):
+        np.subtract(1, gate, out=scratch)
+        scratch *= gate  # gate * (1 - gate), the sigmoid's derivative
+        np.multiply(left, right, out=blocks[block])
+        blocks[block] *= scratch
+    np.multiply(gg, gg, out=scratch)
+    np.subtract(1, scratch, out=scratch)  # the tanh's derivative
     np.multiply(dc, i, out=blocks[2])
-    blocks[2] *= 1 - gg * gg
-    np.multiply(g[0], tanh_c, out=blocks[3])
-    blocks[3] *= o * (1 - o)
+    blocks[2] *= scratch
     return grad, dc
 
 
@@ -687,8 +693,9 @@ def _lstm_sequence_keeping(xg, state, w_hh, reverse=False):
 
 def _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept):
     """The gradients of the gate pre-activations (T, N, 4H), laid out so that their
-    (T * N, 4H) reshape is free (the weights' gradients are then one product each), and of
-    the initial state (2, N, H). Backpropagation through time on the plain backward."""
+    (T * N, 4H) reshape is free (the weights' gradients are then one product each), and
+    what the initial state's needs: the first step's gates' gradient, its dc and its
+    forget gate. Backpropagation through time on the plain backward."""
 
     def compute():
         act, tanh_c = (
@@ -707,11 +714,12 @@ def _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept):
             c_prev = out[order[position - 1], 1] if position else state[1]
             i, f, gg, o = (act[t][..., k * size : (k + 1) * size] for k in range(4))
             dc = _lstm_grads(carry, c_prev, (i, f, gg, o, tanh_c[t]), steps[t])[1]
-            np.matmul(w_hh.T, steps[t].T, out=carry[0].T)  # dgates @ w_hh, feature-major
-            np.multiply(dc, f, out=carry[1])
+            if position:  # the first step's is the initial state's: made if it is asked for
+                np.matmul(w_hh.T, steps[t].T, out=carry[0].T)  # dgates @ w_hh, feature-major
+                np.multiply(dc, f, out=carry[1])
         grads = np.empty((width, length, batch), act.dtype).transpose(1, 2, 0)
         np.copyto(grads, steps)
-        return grads, carry
+        return grads, (grads[order[0]], dc, f)
 
     return _cached(kept, g, compute)
 
@@ -745,7 +753,11 @@ def _lstm_sequence_xg_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
 def _lstm_sequence_state_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
     if not _plain(g, xg, state, w_hh):
         return _lstm_sequence_graph_grads(g, xg, state, w_hh, reverse)[1]
-    return _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept)[1]
+    first_gates, dc, f = _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept)[1]
+    grad = _feature_major((2,) + dc.shape, dc.dtype, dc)
+    np.matmul(w_hh.T, first_gates.T, out=grad[0].T)  # dgates @ w_hh, feature-major
+    np.multiply(dc, f, out=grad[1])
+    return grad
 
 
 def _lstm_sequence_weight_vjp(g, out, xg, state, w_hh, kept=None, reverse=False):
