@@ -423,6 +423,41 @@ def test_gradients_are_never_modified(opt_class, options):
     np.testing.assert_array_equal(params[0].data, params[1].data)
 
 
+@pytest.mark.parametrize(
+    "opt_class, options",
+    [
+        (SGD, dict(lr=0.1)),
+        (SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+        (Adagrad, dict(weight_decay=0.1)),
+        (RMSprop, dict(momentum=0.9, centered=True)),
+        (Adam, dict(weight_decay=0.1, amsgrad=True)),
+        (AdamW, dict(weight_decay=0.1)),
+    ],
+)
+def test_a_parameter_no_live_graph_saved_is_updated_in_place(opt_class, options):
+    """After backward has freed the graph the update writes into the parameter's own
+    array (no new array per step); a parameter that a live graph saved gets a new array,
+    so that graph's backward still reads the old values. Both give the same values."""
+    free, held = (cr.tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True) for _ in "ab")
+    opt = opt_class([free, held], **options)
+    own = free.data
+    for _ in range(3):
+        for p in (free, held):
+            (p * p * p).sum().backward()
+        live = (held * held).sum()  # a graph that saved `held` and has not run backward
+        saved = held._data
+        before = saved.copy()
+        opt.step()
+        assert free.data is own  # in place
+        assert held._data is not saved  # a new array: the live graph keeps `saved`
+        np.testing.assert_array_equal(saved, before)
+        np.testing.assert_array_equal(free.data, held.data)
+        opt.zero_grad()
+        live.backward()  # d(held^2) with the values it saw: 2 * before
+        np.testing.assert_array_equal(held.grad.numpy(), 2 * before)
+        held.grad = None
+
+
 def test_zero_grad():
     a, b = make_params()
     opt = SGD([a, b], lr=0.1)

@@ -206,12 +206,7 @@ class Recorder:
         self._checkpoint()
         if not _same_state(randomness, _random_states()):
             self.invalidate("it draws random numbers (dropout?): a replay would repeat them")
-        for _, array, before in self.inputs:
-            if digest(array) != before:
-                self.invalidate(
-                    f"an array it read (shape {array.shape}) was changed in place while it "
-                    "ran, outside chainrule's ops"
-                )
+        self._check_inputs()
         self.program = Program(self.slots, self.instructions, self.output, arguments)
         # Let go of what only the capture needed: every array of the step, the process's
         # tensors and optimizers.
@@ -219,6 +214,15 @@ class Recorder:
         self.optimizers, self.kept, self.arrays, self.sets = {}, [], {}, {}
         self.retyped, aliases, self.aliases = [], self.aliases, {}
         return _plain(result, aliases)
+
+    def _check_inputs(self):
+        """Whether the arrays the call read still hold what they held when read."""
+        for _, array, before in self.inputs:
+            if digest(array) != before:
+                self.invalidate(
+                    f"an array it read (shape {array.shape}) was changed in place while it "
+                    "ran, outside chainrule's ops"
+                )
 
     def invalidate(self, reason):
         if self.invalid is None:
@@ -487,11 +491,15 @@ class Recorder:
         if found:
             self.invalidate(f"{_unit_name(method)} was given arrays or tensors")
         self._checkpoint()
+        self._check_inputs()
         self.unit_depth += 1
         try:
             result = method(owner, *args, **kwargs)
         finally:
             self.unit_depth -= 1
+        # What the unit wrote in place (an optimizer's parameters) it writes again on every
+        # replay: the arrays' values from here on are the ones to check at the end.
+        self.inputs = [(index, array, digest(array)) for index, array, _ in self.inputs]
         self.instructions.append(
             Instruction("unit", method, (Obj(owner), *args), dict(kwargs), (), _unit_name(method))
         )

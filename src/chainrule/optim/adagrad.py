@@ -55,11 +55,11 @@ class Adagrad(Optimizer):
         state["step"] = 0
         state["sum"] = np.full_like(param, group["initial_accumulator_value"])
 
-    def _update(self, param, grad, state, group):
+    def _update(self, param, grad, state, group, out=None):
         lr = float(group["lr"])
         state["step"] += 1
         grad = self._direction(param, grad, group)
         step_lr = lr / (1 + (state["step"] - 1) * float(group["lr_decay"]))
         state["sum"] += grad * grad
         std = np.sqrt(state["sum"]) + float(group["eps"])
-        return param - step_lr * (grad / std)
+        return np.subtract(param, step_lr * (grad / std), out=out)

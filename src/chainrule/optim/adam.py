@@ -70,7 +70,7 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = np.zeros_like(param)
 
-    def _update(self, param, grad, state, group):
+    def _update(self, param, grad, state, group, out=None):
         lr = float(group["lr"])
         beta1, beta2 = (float(b) for b in group["betas"])
         weight_decay = float(group["weight_decay"])
@@ -78,7 +78,7 @@ class Adam(Optimizer):
         step = state["step"]
         grad = self._direction(param, grad, group, l2=not self._decoupled_weight_decay)
         if self._decoupled_weight_decay and weight_decay != 0:
-            param = param * (1 - lr * weight_decay)
+            param = np.multiply(param, 1 - lr * weight_decay, out=out)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         # Written as PyTorch's lerp computes it, so float32 results agree to rounding.
         exp_avg += (1 - beta1) * (grad - exp_avg)
@@ -90,4 +90,4 @@ class Adam(Optimizer):
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
         denom = np.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + float(group["eps"])
-        return param - (lr / bias_correction1) * (exp_avg / denom)
+        return np.subtract(param, (lr / bias_correction1) * (exp_avg / denom), out=out)

@@ -3,6 +3,10 @@
 Every optimizer updates ``p.data`` outside autograd, one parameter at a time, in
 the parameter's own dtype. Gradients are read, never written: ``p.grad`` may
 share memory with other arrays, so updates always build new arrays from it.
+
+A parameter's array is updated in place, as PyTorch's optimizers do (no new array
+per parameter and step), unless a graph that backward has not freed yet saved it:
+that parameter gets a new array instead, so the graph keeps the values it saw.
 """
 
 from collections.abc import Callable, Iterable, Mapping
@@ -10,7 +14,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, _saved_by_live_graph
 
 #: What an optimizer is given: Tensors, or dicts with a ``"params"`` entry (param groups).
 Params: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -121,14 +125,19 @@ class Optimizer:
                 state = self.state.setdefault(p, {})
                 if not state:
                     self._init_state(state, p.data, group)
-                p.data = self._update(p.data, grad, state, group)
+                array = p._data
+                if _writable_in_place(p, array):
+                    self._update(array, grad, state, group, out=array)
+                else:
+                    p.data = self._update(array, grad, state, group)
         return loss
 
     def _init_state(self, state, param, group):
         """Fill a parameter's empty state before its first update."""
 
-    def _update(self, param, grad, state, group):
-        """Return the new value of ``param`` (an ndarray) given its gradient."""
+    def _update(self, param, grad, state, group, out=None):
+        """Return the new value of ``param`` (an ndarray) given its gradient, written
+        into ``out`` when it is given (``param`` itself, for an update in place)."""
         raise NotImplementedError
 
     @staticmethod
@@ -295,3 +304,12 @@ def unflatten_state_dict(flat: Mapping[str, Any], sep: str = ".") -> dict[str, A
             node = node.setdefault(part, {})
         node[leaf] = value
     return nested
+
+
+def _writable_in_place(p, array):
+    """Whether ``p``'s array may be updated in place: no live graph saved it (a retained
+    graph, or a forward made before the step, still reads the old values), and it is a
+    writable array of its own."""
+    if p._inputs is not None or (p._consumers and _saved_by_live_graph(p)):
+        return False
+    return type(array) is np.ndarray and array.flags.writeable and array.base is None

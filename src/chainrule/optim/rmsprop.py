@@ -65,7 +65,7 @@ class RMSprop(Optimizer):
         if group["centered"]:
             state["grad_avg"] = np.zeros_like(param)
 
-    def _update(self, param, grad, state, group):
+    def _update(self, param, grad, state, group, out=None):
         lr = float(group["lr"])
         alpha = float(group["alpha"])
         momentum = float(group["momentum"])
@@ -85,5 +85,5 @@ class RMSprop(Optimizer):
             buf = state["momentum_buffer"]
             buf *= momentum
             buf += grad / avg
-            return param - lr * buf
-        return param - lr * (grad / avg)
+            return np.subtract(param, lr * buf, out=out)
+        return np.subtract(param, lr * (grad / avg), out=out)

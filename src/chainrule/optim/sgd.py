@@ -1,5 +1,7 @@
 """Stochastic gradient descent, with optional momentum and Nesterov momentum."""
 
+import numpy as np
+
 from .optimizer import Optimizer, Params
 
 
@@ -57,7 +59,7 @@ class SGD(Optimizer):
                 f"dampening={group['dampening']!r}"
             )
 
-    def _update(self, param, grad, state, group):
+    def _update(self, param, grad, state, group, out=None):
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         dampening = float(group["dampening"])
@@ -71,4 +73,4 @@ class SGD(Optimizer):
                 buf *= momentum
                 buf += (1 - dampening) * grad
             grad = grad + momentum * buf if group["nesterov"] else buf
-        return param - lr * grad
+        return np.subtract(param, lr * grad, out=out)
