@@ -32,7 +32,7 @@ from ..ops import registry
 from ..ops.registry import data_of
 from ..optim.optimizer import Optimizer
 from ..tensor import Tensor
-from .schedule import Instruction, Like, NewTensor, Obj, Program, Ref, Slot
+from .schedule import Instruction, Like, NewTensor, Obj, Program, Ref, Slot, slot_indices
 
 #: Methods replayed whole, as one instruction that calls them again: they read and write
 #: parameters, gradients and optimizer state through Python, not through ops.
@@ -486,9 +486,7 @@ class Recorder:
             finally:
                 self.unit_depth -= 1
         static = self.ref((args, kwargs))
-        found: list[Ref] = []
-        _find_refs(static, found)
-        if found:
+        if slot_indices(static):
             self.invalidate(f"{_unit_name(method)} was given arrays or tensors")
         self._checkpoint()
         self._check_inputs()
@@ -603,17 +601,6 @@ def _holds_tensor(value):
     if type(value) is dict:
         return any(_holds_tensor(v) for v in value.values())
     return False
-
-
-def _find_refs(value, found):
-    if type(value) is Ref:
-        found.append(value)
-    elif type(value) in (tuple, list):
-        for v in value:
-            _find_refs(v, found)
-    elif type(value) is dict:
-        for v in value.values():
-            _find_refs(v, found)
 
 
 def _unit_wrapper(method):

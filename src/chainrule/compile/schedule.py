@@ -121,9 +121,15 @@ class Instruction:
 
     def refs(self):
         """Indices of the slots it reads."""
-        found: list[int] = []
-        _walk_refs((self.args, self.kwargs), found)
-        return found
+        return slot_indices((self.args, self.kwargs))
+
+
+def slot_indices(value):
+    """Indices of the slots a template refers to (its Refs and new tensors, inside
+    tuples, lists and dicts)."""
+    found: list[int] = []
+    _walk_refs(value, found)
+    return found
 
 
 def _walk_refs(value, found):
@@ -263,9 +269,7 @@ def _render(program, names, value):
         return f"new({_slot_name(program, value.ref.index)})"
     if type(value) is Obj:
         return names.name(value.value, "o")
-    found: list[int] = []
-    _walk_refs(value, found)
-    if found:  # a structure holding slots: rebuilt on every call
+    if slot_indices(value):  # a structure holding slots: rebuilt on every call
         if type(value) is tuple:
             return "(" + "".join(_render(program, names, v) + ", " for v in value) + ")"
         if type(value) is list:
@@ -326,9 +330,7 @@ def lifetimes(program):
     for position, instruction in enumerate(program.instructions):
         for index in instruction.refs():
             last_use[index] = position
-    returned: list[int] = []
-    _walk_refs(program.output, returned)
-    for index in returned:
+    for index in slot_indices(program.output):
         last_use[index] = len(program.instructions)
     replayed = {
         position
