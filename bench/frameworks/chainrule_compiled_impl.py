@@ -1,6 +1,7 @@
 """chainrule with ``cr.compile``: the step captured on its first calls, then replayed.
 
-The step is the issue's form (#19): ``optimizer.zero_grad()``, the loss, ``backward()``,
+The models and losses are the ``chainrule`` row's (``chainrule_impl.*_task``). The step
+is the issue's form (#19): ``optimizer.zero_grad()``, the loss, ``backward()``,
 ``optimizer.step()`` with ``cr.optim.SGD`` (the same update as the other rows' ``p.data
 -= lr * grad``), the batch passed as arguments. Its first two calls (the worker's first
 loss and a warm-up step) are eager captures; every timed call is a replay. No allocator
@@ -9,22 +10,16 @@ call: what a user gets by default.
 
 import chainrule as cr
 import chainrule.nn.functional as F
-from bench.workloads import (
-    CNN_CONVS,
-    LR,
-    LSTM_SIZES,
-    TRANSFORMER_SIZES,
-    cnn_problem,
-    lstm_problem,
-    mlp_problem,
-    transformer_problem,
-)
+from bench.frameworks.chainrule_impl import cnn_task, lstm_task, transformer_task
+from bench.workloads import LR, mlp_problem
 
 VERSION = getattr(cr, "__version__", "dev")
 
 
-def _compiled(params, loss_of, x, y):
-    """The SGD step of ``loss_of(x, y)`` over ``params``, compiled; returns the loss."""
+def _compiled(params, loss_of, batch):
+    """The SGD step of ``loss_of(x, y)`` over ``params``, compiled, run on ``batch`` =
+    ``(x, y)`` passed as arguments; returns the loss."""
+    x, y = batch
     optimizer = cr.optim.SGD(params, lr=LR)
 
     @cr.compile
@@ -56,51 +51,16 @@ def make_mlp_step(batch):
         h = cr.relu(h @ w2 + b2)
         return F.cross_entropy(h @ w3 + b3, y)
 
-    return _compiled(params, loss_of, cr.from_numpy(x), cr.tensor(y))
+    return _compiled(params, loss_of, (cr.from_numpy(x), cr.tensor(y)))
 
 
 def make_cnn_step(batch):
-    x, y, arrays = cnn_problem(batch)
-    params = [cr.tensor(a, requires_grad=True) for a in arrays]
-    w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = params
-    (_, _, _, pad1), (_, _, _, pad2) = CNN_CONVS
-
-    def loss_of(x, y):
-        h = F.max_pool2d(F.conv2d(x, w1, b1, padding=pad1).relu(), 2)
-        h = F.max_pool2d(F.conv2d(h, w2, b2, padding=pad2).relu(), 2)
-        h = F.linear(h.reshape(batch, -1), f1, c1).relu()
-        h = F.linear(h, f2, c2).relu()
-        return F.cross_entropy(F.linear(h, f3, c3), y)
-
-    return _compiled(params, loss_of, cr.from_numpy(x), cr.tensor(y))
+    return _compiled(*cnn_task(batch))
 
 
 def make_lstm_step(batch):
-    x, y, arrays = lstm_problem()
-    model = cr.nn.Module()
-    model.lstm = cr.nn.LSTM(LSTM_SIZES["input"], LSTM_SIZES["hidden"])
-    model.head = cr.nn.Linear(LSTM_SIZES["hidden"], len(arrays["head.bias"]))
-    model.load_state_dict(arrays)
-
-    def loss_of(x, y):
-        _, (h, _) = model.lstm(x)
-        return F.cross_entropy(model.head(h[0]), y)
-
-    return _compiled(list(model.parameters()), loss_of, cr.from_numpy(x), cr.tensor(y))
+    return _compiled(*lstm_task())
 
 
 def make_transformer_step(batch):
-    x, y, arrays = transformer_problem()
-    sizes = TRANSFORMER_SIZES
-    model = cr.nn.Module()
-    model.layer = cr.nn.TransformerEncoderLayer(
-        sizes["d_model"], sizes["nhead"], sizes["dim_feedforward"], dropout=0.0, batch_first=True
-    )
-    model.head = cr.nn.Linear(sizes["d_model"], len(arrays["head.bias"]))
-    model.load_state_dict(arrays)
-
-    def loss_of(x, y):
-        logits = model.head(model.layer(x))
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
-
-    return _compiled(list(model.parameters()), loss_of, cr.from_numpy(x), cr.tensor(y.reshape(-1)))
+    return _compiled(*transformer_task())

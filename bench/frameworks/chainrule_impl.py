@@ -73,6 +73,29 @@ def make_mlp_step_linear(batch):
     return _sgd_step(batch, cr.linear, transpose_weights=True)
 
 
+RECYCLED = "allocator: freed blocks recycled"
+
+
+def _sgd(params, loss_of, note=RECYCLED):
+    """One plain SGD step of ``params`` on ``loss_of()``, on .data, returning the loss."""
+
+    def step():
+        loss = loss_of()
+        loss.backward()
+        for p in params:
+            p.data -= LR * p.grad.numpy()
+            p.grad = None
+        return float(loss.item())
+
+    step.note = note
+    return step
+
+
+def _task_sgd(params, loss_of, batch):
+    """:func:`_sgd` of a task (``cnn_task``...): its loss on its batch."""
+    return _sgd(params, lambda: loss_of(*batch))
+
+
 def _sgd_step(batch, layer, transpose_weights):
     cr.memory.reuse_freed_memory()
     x, y, arrays = mlp_problem(batch)
@@ -83,46 +106,39 @@ def _sgd_step(batch, layer, transpose_weights):
     w1, b1, w2, b2, w3, b3 = params
     loss_fn, loss_name = _cross_entropy(y, cr.tensor(np.zeros((batch, 10), np.float32)))
 
-    def step():
+    def loss_of():
         h = layer(x, w1, b1).relu()
         h = layer(h, w2, b2).relu()
-        loss = loss_fn(layer(h, w3, b3))
-        loss.backward()
-        for p in params:
-            p.data -= LR * p.grad.numpy()
-            p.grad = None
-        return float(loss.item())
+        return loss_fn(layer(h, w3, b3))
 
-    step.note = f"loss: {loss_name}; allocator: freed blocks recycled"
-    return step
+    return _sgd(params, loss_of, f"loss: {loss_name}; {RECYCLED}")
 
 
-def make_cnn_step(batch):
+def cnn_task(batch):
     """LeNet-5 through ``cr.nn.functional`` (conv2d, max_pool2d, linear, cross_entropy) in
-    PyTorch's layouts, plain SGD on .data, under the library's allocator policy."""
+    PyTorch's layouts: its parameters, ``loss_of(x, y)`` and the batch ``(x, y)``."""
     import chainrule.nn.functional as F
 
-    cr.memory.reuse_freed_memory()
     x, y, arrays = cnn_problem(batch)
-    x, y = cr.from_numpy(x), cr.tensor(y)
     params = [cr.tensor(a, requires_grad=True) for a in arrays]
     w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = params
     (_, _, _, pad1), (_, _, _, pad2) = CNN_CONVS
 
-    def step():
+    def loss_of(x, y):
         h = F.max_pool2d(F.conv2d(x, w1, b1, padding=pad1).relu(), 2)
         h = F.max_pool2d(F.conv2d(h, w2, b2, padding=pad2).relu(), 2)
         h = F.linear(h.reshape(batch, -1), f1, c1).relu()
         h = F.linear(h, f2, c2).relu()
-        loss = F.cross_entropy(F.linear(h, f3, c3), y)
-        loss.backward()
-        for p in params:
-            p.data -= LR * p.grad.numpy()
-            p.grad = None
-        return float(loss.item())
+        return F.cross_entropy(F.linear(h, f3, c3), y)
 
-    step.note = "allocator: freed blocks recycled"
-    return step
+    return params, loss_of, (cr.from_numpy(x), cr.tensor(y))
+
+
+def make_cnn_step(batch):
+    """The LeNet-5 step (:func:`cnn_task`), plain SGD on .data, under the library's
+    allocator policy."""
+    cr.memory.reuse_freed_memory()
+    return _task_sgd(*cnn_task(batch))
 
 
 def make_conv2d(batch):
@@ -139,48 +155,29 @@ def make_conv2d(batch):
         x.grad = w.grad = b.grad = None
         return (out.numpy(), *grads)
 
-    run.note = "allocator: freed blocks recycled"
+    run.note = RECYCLED
     return run
 
 
-def _sgd_module_step(model, loss_of):
-    """One SGD step of ``model`` on ``loss_of()``, on .data, returning the loss."""
-    params = list(model.parameters())
-
-    def step():
-        loss = loss_of()
-        loss.backward()
-        for p in params:
-            p.data -= LR * p.grad.numpy()
-            p.grad = None
-        return float(loss.item())
-
-    step.note = "allocator: freed blocks recycled"
-    return step
-
-
-def make_lstm_step(batch):
-    """``cr.nn.LSTM`` over the sequence, ``cr.nn.Linear`` on the last hidden state,
-    cross-entropy, plain SGD on .data, under the library's allocator policy."""
-    cr.memory.reuse_freed_memory()
+def lstm_task():
+    """``cr.nn.LSTM`` over the sequence and ``cr.nn.Linear`` on the last hidden state, with
+    cross-entropy: its parameters, ``loss_of(x, y)`` and the batch ``(x, y)``."""
     x, y, arrays = lstm_problem()
     model = cr.nn.Module()
     model.lstm = cr.nn.LSTM(LSTM_SIZES["input"], LSTM_SIZES["hidden"])
     model.head = cr.nn.Linear(LSTM_SIZES["hidden"], len(arrays["head.bias"]))
     model.load_state_dict(arrays)
-    x, y = cr.from_numpy(x), cr.tensor(y)
 
-    def loss_of():
+    def loss_of(x, y):
         _, (h, _) = model.lstm(x)
         return cr.nn.functional.cross_entropy(model.head(h[0]), y)
 
-    return _sgd_module_step(model, loss_of)
+    return list(model.parameters()), loss_of, (cr.from_numpy(x), cr.tensor(y))
 
 
-def make_transformer_step(batch):
-    """``cr.nn.TransformerEncoderLayer`` (batch_first, dropout 0), ``cr.nn.Linear`` on every
-    position, cross-entropy, plain SGD on .data, under the library's allocator policy."""
-    cr.memory.reuse_freed_memory()
+def transformer_task():
+    """``cr.nn.TransformerEncoderLayer`` (batch_first, dropout 0) and ``cr.nn.Linear`` on
+    every position, with cross-entropy: its parameters, ``loss_of(x, y)`` and the batch."""
     x, y, arrays = transformer_problem()
     sizes = TRANSFORMER_SIZES
     model = cr.nn.Module()
@@ -189,13 +186,26 @@ def make_transformer_step(batch):
     )
     model.head = cr.nn.Linear(sizes["d_model"], len(arrays["head.bias"]))
     model.load_state_dict(arrays)
-    x, y = cr.from_numpy(x), cr.tensor(y.reshape(-1))
 
-    def loss_of():
+    def loss_of(x, y):
         logits = model.head(model.layer(x))
         return cr.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
 
-    return _sgd_module_step(model, loss_of)
+    return list(model.parameters()), loss_of, (cr.from_numpy(x), cr.tensor(y.reshape(-1)))
+
+
+def make_lstm_step(batch):
+    """The LSTM step (:func:`lstm_task`), plain SGD on .data, under the library's
+    allocator policy."""
+    cr.memory.reuse_freed_memory()
+    return _task_sgd(*lstm_task())
+
+
+def make_transformer_step(batch):
+    """The transformer step (:func:`transformer_task`), plain SGD on .data, under the
+    library's allocator policy."""
+    cr.memory.reuse_freed_memory()
+    return _task_sgd(*transformer_task())
 
 
 def make_small_ops(n):

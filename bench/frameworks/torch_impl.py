@@ -32,16 +32,11 @@ ALLOCATION_COUNTER = "torch profiler"
 _OPS = (lambda t: t * MUL, lambda t: t + ADD, torch.tanh, torch.exp, torch.sin)
 
 
-def make_mlp_step(batch):
-    x, y, arrays = mlp_problem(batch)
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    params = [torch.from_numpy(a).requires_grad_() for a in arrays]
-    w1, b1, w2, b2, w3, b3 = params
+def _sgd(params, loss_of):
+    """One plain SGD step of ``params`` on ``loss_of()``, returning the loss."""
 
     def step():
-        h = torch.relu(x @ w1 + b1)
-        h = torch.relu(h @ w2 + b2)
-        loss = F.cross_entropy(h @ w3 + b3, y)
+        loss = loss_of()
         loss.backward()
         with torch.no_grad():
             for p in params:
@@ -50,6 +45,20 @@ def make_mlp_step(batch):
         return loss.item()
 
     return step
+
+
+def make_mlp_step(batch):
+    x, y, arrays = mlp_problem(batch)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    params = [torch.from_numpy(a).requires_grad_() for a in arrays]
+    w1, b1, w2, b2, w3, b3 = params
+
+    def loss_of():
+        h = torch.relu(x @ w1 + b1)
+        h = torch.relu(h @ w2 + b2)
+        return F.cross_entropy(h @ w3 + b3, y)
+
+    return _sgd(params, loss_of)
 
 
 def make_small_ops(n):
@@ -93,20 +102,14 @@ def make_cnn_step(batch):
     w1, b1, w2, b2, f1, c1, f2, c2, f3, c3 = params
     (_, _, _, pad1), (_, _, _, pad2) = CNN_CONVS
 
-    def step():
+    def loss_of():
         h = F.max_pool2d(torch.relu(F.conv2d(x, w1, b1, padding=pad1)), 2)
         h = F.max_pool2d(torch.relu(F.conv2d(h, w2, b2, padding=pad2)), 2)
         h = torch.relu(F.linear(h.flatten(1), f1, c1))
         h = torch.relu(F.linear(h, f2, c2))
-        loss = F.cross_entropy(F.linear(h, f3, c3), y)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
-        return loss.item()
+        return F.cross_entropy(F.linear(h, f3, c3), y)
 
-    return step
+    return _sgd(params, loss_of)
 
 
 def make_conv2d(batch):
@@ -122,21 +125,6 @@ def make_conv2d(batch):
         return (out.detach().numpy(), *grads)
 
     return run
-
-
-def _sgd_module_step(model, loss_of):
-    params = list(model.parameters())
-
-    def step():
-        loss = loss_of()
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
-        return loss.item()
-
-    return step
 
 
 def _load(model, arrays):
@@ -156,7 +144,7 @@ def make_lstm_step(batch):
         _, (h, _) = model.lstm(x)
         return F.cross_entropy(model.head(h[0]), y)
 
-    return _sgd_module_step(model, loss_of)
+    return _sgd(list(model.parameters()), loss_of)
 
 
 def make_transformer_step(batch):
@@ -174,7 +162,7 @@ def make_transformer_step(batch):
         logits = model.head(model.layer(x))
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
 
-    return _sgd_module_step(model, loss_of)
+    return _sgd(list(model.parameters()), loss_of)
 
 
 def allocated_peak_mib(step, steps=3):
