@@ -166,6 +166,16 @@ def _pair(body, kind="mlp", dtype=np.float64):
     return cr.compile(steps[0]), steps[1], params
 
 
+def _runs_eagerly_with_a_warning(body, match):
+    """The compiled step warns (``match``) and still equals the eager one, call by call and
+    in the parameters it leaves."""
+    step, eager, params = _pair(body)
+    with pytest.warns(RuntimeWarning, match=match):
+        for x, y in _batches("mlp", np.float64, count=4):
+            assert step(x, y).item() == eager(x, y).item()
+    _assert_same(params)
+
+
 def _assert_same(params):
     for a, b in zip(*params):
         assert np.array_equal(a.data, b.data)
@@ -230,11 +240,7 @@ def _in_place_sgd(model, opt, x, y):
 
 @pytest.mark.parametrize("body", [_manual_sgd, _in_place_sgd])
 def test_parameters_changed_outside_the_recorded_calls_run_eagerly(body):
-    step, eager, params = _pair(body)
-    with pytest.warns(RuntimeWarning, match="changed"):
-        for x, y in _batches("mlp", np.float64, count=4):
-            assert step(x, y).item() == eager(x, y).item()
-    _assert_same(params)
+    _runs_eagerly_with_a_warning(body, "changed")
 
 
 def test_batch_norm_running_statistics_make_the_step_run_eagerly():
@@ -574,11 +580,7 @@ def test_settings_changed_by_hand_inside_the_step_run_eagerly():
         opt.param_groups[0]["lr"] *= 0.9  # Python state: a replay would not repeat it
         return _sgd_step(model, opt, x, y)
 
-    step, eager, params = _pair(body)
-    with pytest.warns(RuntimeWarning, match="settings of SGD"):
-        for x, y in _batches("mlp", np.float64, count=4):
-            assert step(x, y).item() == eager(x, y).item()
-    _assert_same(params)
+    _runs_eagerly_with_a_warning(body, "settings of SGD")
 
 
 def test_a_name_the_step_reads_rebound_between_calls_is_read_again():
