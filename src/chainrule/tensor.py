@@ -167,7 +167,7 @@ class Tensor:
         ...
         RuntimeError: backward of 'mul': input 0 (shape (2,)) was modified by an in-place ...
         """
-        if self._inputs is not None or (self._consumers and _saved_by_live_graph(self)):
+        if _saved_by_graph(self):
             return _WatchedArray.over(self)
         return self._data
 
@@ -1265,6 +1265,12 @@ class _HookHandle:
 
 def _data(x):
     return x._data if isinstance(x, Tensor) else x
+
+
+def _saved_by_graph(tensor):
+    """Whether a graph that can still run backward reads ``tensor``'s values: it is a node
+    that backward has not freed, or an input of one."""
+    return tensor._inputs is not None or bool(tensor._consumers and _saved_by_live_graph(tensor))
 
 
 def _saved_by_live_graph(tensor):

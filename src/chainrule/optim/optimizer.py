@@ -14,7 +14,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from ..tensor import Tensor, _saved_by_live_graph
+from ..tensor import Tensor, _saved_by_graph
 
 #: What an optimizer is given: Tensors, or dicts with a ``"params"`` entry (param groups).
 Params: TypeAlias = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -310,6 +310,9 @@ def _writable_in_place(p, array):
     """Whether ``p``'s array may be updated in place: no live graph saved it (a retained
     graph, or a forward made before the step, still reads the old values), and it is a
     writable array of its own."""
-    if p._inputs is not None or (p._consumers and _saved_by_live_graph(p)):
-        return False
-    return type(array) is np.ndarray and array.flags.writeable and array.base is None
+    return (
+        not _saved_by_graph(p)
+        and type(array) is np.ndarray
+        and array.flags.writeable
+        and array.base is None
+    )
