@@ -402,11 +402,12 @@ class RNNBase(Module):
             states.append(state if batched else reshape(state, (_shape(state)[0], -1)))
         return output, states
 
-    def _zeros(self, steps, batch, size):
-        """A zero state (batch, size) in the dtype of the input and weights, feature-major
-        as the steps' own states are."""
-        dtype = np.result_type(data_of(steps[0]).dtype, self.weight_ih_l0.dtype)
-        return np.zeros((size, batch), dtype).T
+    def _zeros(self, sequence, *shape):
+        """A zero state of ``shape`` (..., N, size) in the dtype of the input ``sequence``
+        and the weights, feature-major (its last two axes swapped in memory) as the steps'
+        own states are."""
+        dtype = np.result_type(sequence.dtype, self.weight_ih_l0.dtype)
+        return np.zeros(shape[:-2] + (shape[-1], shape[-2]), dtype).swapaxes(-1, -2)
 
     def _direction(self, sequence, start, params, reverse, batch, scoped):
         """One layer in one direction over its input ``sequence``: the output sequence and
@@ -469,7 +470,7 @@ class RNN(RNNBase):
         h = (
             start[0]
             if start is not None
-            else (None if length > 1 else self._zeros(steps, batch, self.hidden_size))
+            else (None if length > 1 else self._zeros(sequence, batch, self.hidden_size))
         )
         outputs = [None] * length
         for t in range(length - 1, -1, -1) if reverse else range(length):
@@ -539,16 +540,9 @@ class LSTM(RNNBase):
 
     def _direction(self, sequence, start, params, reverse, batch, scoped):
         if params.w_hr is not None:
-            steps, projected = sequence.steps(), _projections(sequence, params)
-            return self._projected_direction(
-                steps, projected, start, params, reverse, batch, scoped
-            )
-        if start is None:
-            # (h, c) packed, feature-major as the steps' states: (2, H, N) seen as (2, N, H).
-            dtype = np.result_type(sequence.dtype, self.weight_ih_l0.dtype)
-            state = np.zeros((2, self.hidden_size, batch), dtype).transpose(0, 2, 1)
-        else:
-            state = stack(start)
+            return self._projected_direction(sequence, start, params, reverse, batch, scoped)
+        # (h, c) packed, feature-major as the steps' states.
+        state = self._zeros(sequence, 2, batch, self.hidden_size) if start is None else stack(start)
         if not scoped:
             # The whole loop as one node: one product for every step's input projection,
             # and backward through time in one rule (see ops.recurrent.lstm_sequence).
@@ -576,16 +570,17 @@ class LSTM(RNNBase):
                 states[t] = state
         return _Sequence(steps=states, packed=True), (getitem(state, 0), getitem(state, 1))
 
-    def _projected_direction(self, steps, projected, start, params, reverse, batch, scoped):
+    def _projected_direction(self, sequence, start, params, reverse, batch, scoped):
         """With ``proj_size``: the cell, then h projected by ``weight_hr``."""
+        steps, projected = sequence.steps(), _projections(sequence, params)
         length = len(steps)
         if start is not None:
             h, c = start
         else:
-            c = self._zeros(steps, batch, self.hidden_size)
+            c = self._zeros(sequence, batch, self.hidden_size)
             # A first product with zeros adds exactly 0: skipped, unless it is the only step
             # (then it gives W_hh its zero gradient, as PyTorch's does).
-            h = None if length > 1 else self._zeros(steps, batch, self.proj_size)
+            h = None if length > 1 else self._zeros(sequence, batch, self.proj_size)
         outputs = [None] * length
         for t in range(length - 1, -1, -1) if reverse else range(length):
             with _scope(f"t={t}", scoped):
@@ -636,7 +631,7 @@ class GRU(RNNBase):
     def _direction(self, sequence, start, params, reverse, batch, scoped):
         steps, projected = sequence.steps(), _projections(sequence, params)
         length = len(steps)
-        h = start[0] if start is not None else self._zeros(steps, batch, self.hidden_size)
+        h = start[0] if start is not None else self._zeros(sequence, batch, self.hidden_size)
         # From zeros the first hidden projection is its bias alone (exactly): skipped,
         # unless it is the only step (then W_hh gets its zero gradient, as in PyTorch).
         skip = start is None and length > 1
