@@ -234,9 +234,9 @@ def _normalization(x, *affine, axis, eps, weighted, biased, mean=None, var=None)
     ``x``. ``mean`` and ``var``, when given, are x's moments over ``axis`` already computed
     by the caller (the running statistics need them too): they save the rules a pass.
     """
-    if mean is None:
-        mean, var = moments(x, axis)
-    return _normalized(x, affine, axis, eps, weighted, biased, mean, var)
+    return _normalization_keeping(
+        x, *affine, axis=axis, eps=eps, weighted=weighted, biased=biased, mean=mean, var=var
+    )[0]
 
 
 def _normalized(x, affine, axis, eps, weighted, biased, mean, var):
