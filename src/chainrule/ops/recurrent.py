@@ -394,6 +394,11 @@ def embedding(
 
 
 # ----------------------------------------------------------------------- LSTM cell
+def _four(gates, size):
+    """The four gate blocks i, f, g, o of the last axis (views)."""
+    return [gates[..., k * size : (k + 1) * size] for k in range(4)]
+
+
 def _check_cell(op, gates, state, gate_count):
     gates_shape, state_shape = np.shape(gates), np.shape(state)
     if not gates_shape or not state_shape or gates_shape[-1] != gate_count * state_shape[-1]:
@@ -422,7 +427,7 @@ def _lstm_cell_into(gates, c_prev, act, out, tanh_c):
     _sigmoid_into(gates[..., : 2 * size], act[..., : 2 * size])
     np.tanh(gates[..., 2 * size : 3 * size], out=act[..., 2 * size : 3 * size])
     _sigmoid_into(gates[..., 3 * size :], act[..., 3 * size :])
-    i, f, g, o = (act[..., k * size : (k + 1) * size] for k in range(4))
+    i, f, g, o = _four(act, size)
     h, c = out[0], out[1]
     np.multiply(f, c_prev, out=c)
     c += i * g
@@ -443,7 +448,7 @@ def _lstm_parts(gates, c_prev, kept):
         g = tanh(_last(gates, 2 * size, 3 * size))
         return i, f, g, o, tanh(f * c_prev + i * g)
     size = tanh_c.shape[-1]
-    i, f, g, o = (act[..., k * size : (k + 1) * size] for k in range(4))
+    i, f, g, o = _four(act, size)
     return i, f, g, o, tanh_c
 
 
@@ -475,7 +480,7 @@ def _lstm_grads(g, c_prev, parts, grad=None):
     size = dc.shape[-1]
     if grad is None:
         grad = _feature_major(dc.shape[:-1] + (4 * size,), dc.dtype, gg)
-    blocks = [grad[..., k * size : (k + 1) * size] for k in range(4)]
+    blocks = _four(grad, size)
     for block, left, right, gate in ((0, dc, gg, i), (1, dc, c_prev, f), (3, g[0], tanh_c, o)):
         np.subtract(1, gate, out=scratch)
         scratch *= gate  # gate * (1 - gate), the sigmoid's derivative
@@ -712,7 +717,7 @@ def _lstm_sequence_grads(g, out, xg, state, w_hh, reverse, kept):
             t = order[position]
             carry += g[t]
             c_prev = out[order[position - 1], 1] if position else state[1]
-            i, f, gg, o = (act[t][..., k * size : (k + 1) * size] for k in range(4))
+            i, f, gg, o = _four(act[t], size)
             dc = _lstm_grads(carry, c_prev, (i, f, gg, o, tanh_c[t]), steps[t])[1]
             if position:  # the first step's is the initial state's: made if it is asked for
                 np.matmul(w_hh.T, steps[t].T, out=carry[0].T)  # dgates @ w_hh, feature-major
