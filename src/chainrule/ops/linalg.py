@@ -68,7 +68,7 @@ def stacked_matmul(a, b):
     return np.matmul(a, b)
 
 
-def _rows(x):
+def stacked_rows(x):
     """A stack of matrices (..., n, k) as one matrix of its rows (n * ..., k)."""
     return reshape(x, (-1, x.shape[-1]))
 
@@ -92,7 +92,7 @@ def _matmul_vjp_b(g, out, a, b):
     if b.ndim == 2 and a.ndim > 2:
         # One matrix used by the whole stack: its gradient is one product over all the
         # stacked rows, not a product per matrix summed afterwards.
-        return _mT(_rows(a)) @ _rows(g)
+        return _mT(stacked_rows(a)) @ stacked_rows(g)
     return a.swapaxes(-1, -2) @ g  # dW = X^T dY
 
 

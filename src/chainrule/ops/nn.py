@@ -7,8 +7,7 @@ stability: each shifts by the maximum so that logits of +-1000 stay finite.
 import numpy as np
 
 from .elementwise import exp
-from .linalg import matmul, stacked_matmul
-from .shape import reshape
+from .linalg import matmul, stacked_matmul, stacked_rows
 from .reduce import _expand, normalize_axis, resolve, sum
 from .registry import Case, Spec, data_of, defop, passthrough
 
@@ -121,7 +120,7 @@ def _linear_vjp_x(g, out, x, weight, bias):
 def _linear_vjp_weight(g, out, x, weight, bias):
     # dW = dY^T X, with every leading (batch) axis folded into the sample axis.
     if x.ndim != 2:
-        g, x = reshape(g, (-1, weight.shape[0])), reshape(x, (-1, weight.shape[1]))
+        g, x = stacked_rows(g), stacked_rows(x)
     return matmul(g.swapaxes(-1, -2), x)
 
 
