@@ -346,3 +346,24 @@ def test_examples_in_op_docstrings_run():
                 assert runner.failures == 0, name
                 ran += 1
     assert ran >= 6
+
+
+# ----------------------------------------------------------------------- relu's kernel
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "shape", [(1000,), (1024,), (32, 256), (8193,), (3, 8192 + 5), (2, 3, 40, 41)]
+)
+def test_relu_equals_maximum_with_zero_to_the_bit(shape, dtype):
+    # relu runs maximum against rows of zeros (a vector loop) instead of the scalar 0:
+    # the result must be np.maximum(a, 0)'s, signed zeros and NaNs' signs included, on
+    # whole rows, a partial last row, and a strided view (which keeps the scalar).
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(shape).astype(dtype)
+    special = np.array([-0.0, 0.0, np.nan, -np.nan, -np.inf, np.inf], dtype)
+    a.flat[rng.choice(a.size, 60, replace=False)] = np.resize(special, 60)
+    for x in (a, a[..., ::2], a.T):
+        want = np.maximum(x, 0)
+        got = cr.relu(cr.tensor(x)).numpy()
+        assert got.dtype == want.dtype and got.shape == want.shape
+        bits = [np.ascontiguousarray(r).view(np.uint8) for r in (got, want)]
+        assert np.array_equal(*bits)
