@@ -367,3 +367,43 @@ def test_relu_equals_maximum_with_zero_to_the_bit(shape, dtype):
         assert got.dtype == want.dtype and got.shape == want.shape
         bits = [np.ascontiguousarray(r).view(np.uint8) for r in (got, want)]
         assert np.array_equal(*bits)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int8, np.int64])
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5000)])
+def test_sigmoid_is_the_overflow_free_formula_to_the_bit(shape, dtype):
+    # sigmoid takes its numerator as max(e^-|a|, step(a)) instead of np.where (a branch per
+    # element): the result must be where's e^-|a| / (1 + e^-|a|) below 0 and 1 / (1 + e^-a)
+    # above, bit for bit, in np.exp's result type, NaN, infinities and -0.0 included.
+    rng = np.random.default_rng(3)
+    a = np.asarray(rng.standard_normal(shape) * 30).astype(dtype)
+    if a.size > 8 and a.dtype.kind == "f":
+        a.flat[:8] = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, -1e4, 1e4]
+    small = np.exp(-np.abs(a))
+    want = np.asarray(np.where(a >= 0, 1, small) / (1 + small))
+    got = cr.sigmoid(cr.tensor(a)).numpy()
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got.reshape(-1).view(np.uint8), want.reshape(-1).view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int32])
+@pytest.mark.parametrize("slope", [0.01, 0.2, 1.0, 1.5, 0.0, -0.5, 1e-30])
+def test_leaky_relu_is_the_branch_formula_to_the_bit(slope, dtype):
+    # leaky_relu takes the larger (or, above a slope of 1, the smaller) of a and slope * a
+    # instead of np.where (a branch per element): values and gradients must be where's,
+    # bit for bit, also where the slope rounds to 0 in a's precision (1e-30 in float16).
+    rng = np.random.default_rng(5)
+    a = (rng.standard_normal((4, 3000)) * 10).astype(dtype)
+    if a.dtype.kind == "f":
+        a.flat[:9] = [0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-40, -1e-40, -3.0]
+    x = cr.tensor(a, requires_grad=a.dtype.kind == "f")
+    with np.errstate(invalid="ignore"):
+        out = cr.nn.functional.leaky_relu(x, slope)
+        want = np.where(a > 0, a, a * slope)
+    assert out.dtype == want.dtype
+    assert np.array_equal(out.numpy().view(np.uint8), want.view(np.uint8))
+    if x.requires_grad:
+        g = rng.standard_normal(a.shape).astype(dtype)
+        out.backward(cr.tensor(g))
+        want_grad = g * np.where(a > 0, 1, slope).astype(dtype)
+        assert np.array_equal(x.grad.numpy().view(np.uint8), want_grad.view(np.uint8))
