@@ -407,3 +407,45 @@ def test_leaky_relu_is_the_branch_formula_to_the_bit(slope, dtype):
         out.backward(cr.tensor(g))
         want_grad = g * np.where(a > 0, 1, slope).astype(dtype)
         assert np.array_equal(x.grad.numpy().view(np.uint8), want_grad.view(np.uint8))
+
+
+def test_bit_select_is_np_where_to_the_bit():
+    # ops.bits.select (the kernel of cr.where, and of ELU's and softplus's branches) moves
+    # bits instead of branching: for every operand mix its result must be np.where's.
+    from chainrule.ops.bits import select
+
+    rng = np.random.default_rng(11)
+    specials = np.array([0.0, -0.0, np.nan, -np.nan, np.inf, -np.inf, 1e-310, -2.5])
+    f64 = np.resize(specials, (3, 1, 8)) * rng.choice([1.0, -1.0], (3, 1, 8))
+    f32, f16 = rng.standard_normal((4, 8)).astype(np.float32), np.float16([1.5, -0.0] * 4)
+    conditions = [
+        rng.uniform(size=(3, 4, 8)) < 0.5,
+        np.array(True),
+        rng.uniform(size=8) < 0.5,
+        np.array([0.0, np.nan, 2.0, -1.0] * 2),  # truthiness, NaN counting as True
+        np.zeros((0, 8), bool),
+    ]
+    operands = [
+        (f64, f32),
+        (f32, 0.0),
+        (-1.5, f16),
+        (f16, f16[::-1]),
+        (f32, np.float64(np.nan)),
+        (2, f32),
+        (np.int64(3), np.arange(8)),  # integers: np.where itself
+        (np.float32(1.0), 2.0),
+    ]
+    for condition in conditions:
+        for a, b in operands:
+            try:
+                want = np.asarray(np.where(condition, a, b))
+            except ValueError:  # shapes that do not broadcast: select says so too
+                with pytest.raises(ValueError):
+                    select(condition, a, b)
+                continue
+            got = select(condition, a, b)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.array_equal(
+                np.ascontiguousarray(got).reshape(-1).view(np.uint8),
+                np.ascontiguousarray(want).reshape(-1).view(np.uint8),
+            )

@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 
 from ..errors import ShapeError
+from .bits import select
 from .elementwise import _mask, abs, astype, clip, exp, sigmoid, softplus, tanh, where
 from .nn import softmax
 from .reduce import one_axis
@@ -400,7 +401,7 @@ _ELU_PARAMS = [
 def _elu(x, alpha, scale, input_scale):
     """``scale * x`` above 0, ``alpha * scale * (exp(x * input_scale) - 1)`` elsewhere."""
     negative = np.expm1(np.minimum(x, 0) * input_scale) * (alpha * scale)
-    return np.where(x <= 0, negative, x * scale)
+    return select(x <= 0, negative, x * scale)
 
 
 def elu(input, alpha=1.0):
@@ -533,7 +534,7 @@ def _softplus_ref(xp, x, beta, threshold):
 def _softplus(x, beta, threshold):
     """``log(1 + exp(beta x)) / beta``, or ``x`` where ``beta x > threshold``."""
     scaled = x * beta
-    return np.where(scaled > threshold, x, np.logaddexp(0, scaled) / beta)
+    return select(scaled > threshold, x, np.logaddexp(0, scaled) / beta)
 
 
 # ----------------------------------------------------------------------- logit, xlogy

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .bits import select
 from .registry import Case, Spec, binary_spec, data_of, defop, passthrough, unary_spec
 
 
@@ -407,7 +408,7 @@ _COND = np.array([[True, False, True, True], [False, False, True, False], [True]
 )
 def _where(a, b, condition):
     """a where condition holds, b elsewhere."""
-    return np.where(condition, a, b)
+    return select(condition, a, b)
 
 
 def where(condition, a, b):
@@ -417,7 +418,7 @@ def where(condition, a, b):
     """
     mask = np.asarray(data_of(condition), dtype=bool)
     if isinstance(condition, Tensor) and not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        return Tensor._new(np.asarray(np.where(mask, a, b)))
+        return Tensor._new(np.asarray(select(mask, a, b)))
     return _where(a, b, condition=mask)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..tensor import Tensor
+from .bits import mask, select_into, unsigned
 from .conv import _batched, _im2col, _pad2, _selection, _unbatched, batched_ref, grid, ntuple
 from .linalg import matmul
 from .reduce import sum as _sum
@@ -180,27 +181,6 @@ def _taps(x, kernel):
     return [x[..., i::kh, j::kw] for i in range(kh) for j in range(kw)]
 
 
-def _unsigned(dtype):
-    return np.dtype(f"u{np.dtype(dtype).itemsize}")
-
-
-def _mask(hit, dtype):
-    """The bool array ``hit`` as an unsigned integer mask of ``dtype``'s width: all ones
-    where True."""
-    unsigned = _unsigned(dtype)
-    return np.multiply(hit.view(np.uint8), np.iinfo(unsigned).max, dtype=unsigned)
-
-
-def _select(target, values, hit):
-    """``target[hit] = values[hit]`` in place, bit for bit (``values`` an array laid out
-    as ``target``, or a scalar)."""
-    unsigned = _unsigned(target.dtype)
-    bits = target.view(unsigned)
-    change = np.bitwise_xor(bits, np.asarray(values, target.dtype).view(unsigned))
-    change &= _mask(hit, target.dtype)
-    bits ^= change
-
-
 def _window_maxima(x, kernel):
     """Each window's first maximum (its last NaN, if it holds any, as PyTorch), moved bit
     for bit (-0.0 too), and its tap, both in x's memory order."""
@@ -214,17 +194,17 @@ def _window_maxima(x, kernel):
         later = values > best
         if nan:
             later |= np.isnan(values)
-        _select(best, values, later)
-        _select(tap, number, later)
+        select_into(best, values, later)
+        select_into(tap, number, later)
     return best, tap
 
 
 def _window_pick_forward(x, tap, kernel):
     x = np.asarray(x)
-    unsigned = _unsigned(x.dtype)
-    out = np.zeros_like(tap, dtype=unsigned)
-    for number, view in enumerate(_taps(x.view(unsigned), kernel)):
-        out |= view & _mask(tap == number, x.dtype)
+    bits = unsigned(x.dtype)
+    out = np.zeros_like(tap, dtype=bits)
+    for number, view in enumerate(_taps(x.view(bits), kernel)):
+        out |= view & mask(tap == number, x.dtype)
     return out.view(x.dtype)
 
 
@@ -232,10 +212,10 @@ def _window_route_forward(g, tap, kernel):
     g = np.asarray(g)
     (kh, kw), (n, c, oh, ow) = kernel, tap.shape
     out = np.empty_like(tap, dtype=g.dtype, shape=(n, c, oh * kh, ow * kw))
-    unsigned = _unsigned(g.dtype)
+    bits = unsigned(g.dtype)
     # The taps partition the input: every element is written once, g's bits or zeros.
-    for number, view in enumerate(_taps(out.view(unsigned), kernel)):
-        np.bitwise_and(g.view(unsigned), _mask(tap == number, g.dtype), out=view)
+    for number, view in enumerate(_taps(out.view(bits), kernel)):
+        np.bitwise_and(g.view(bits), mask(tap == number, g.dtype), out=view)
     return out
 
 
