@@ -22,7 +22,18 @@ import numpy as np
 
 from ..errors import ShapeError
 from .bits import select
-from .elementwise import _mask, abs, astype, clip, exp, sigmoid, softplus, tanh, where
+from .elementwise import (
+    _mask,
+    abs,
+    astype,
+    clip,
+    exp,
+    log1p_exp,
+    sigmoid,
+    softplus,
+    tanh,
+    where,
+)
 from .nn import softmax
 from .reduce import one_axis
 from .registry import Case, Spec, composite, data_of, defop, unary_spec
@@ -534,7 +545,7 @@ def _softplus_ref(xp, x, beta, threshold):
 def _softplus(x, beta, threshold):
     """``log(1 + exp(beta x)) / beta``, or ``x`` where ``beta x > threshold``."""
     scaled = x * beta
-    return select(scaled > threshold, x, np.logaddexp(0, scaled) / beta)
+    return select(scaled > threshold, x, log1p_exp(scaled) / beta)
 
 
 # ----------------------------------------------------------------------- logit, xlogy
