@@ -232,6 +232,11 @@ def sigmoid(a):
 )
 def relu(a):
     """max(a, 0); the gradient at 0 is 0."""
+    return _max_with_zero(a)
+
+
+def _max_with_zero(a):
+    """np.maximum(a, 0), to the bit, as a vector loop for large float arrays."""
     a = np.asarray(a)
     order = _memory_order(a) if a.dtype.kind == "f" and a.size >= 1024 else None
     if order is None:
@@ -322,7 +327,7 @@ def log1p_exp(a):
     a = np.asarray(a)
     if a.dtype.kind != "f":
         return np.logaddexp(0, a)
-    return np.maximum(a, 0) + np.log1p(np.exp(-np.abs(a)))
+    return _max_with_zero(a) + np.log1p(np.exp(-np.abs(a)))
 
 
 def _clip_vjp(g, out, a, a_min, a_max):
